@@ -1,0 +1,171 @@
+"""Commands: what someone asks the desk to do. Imperative names, frozen, with id and time."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.ticket import Attachment, DeclineReason
+
+
+def _id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    id: str = field(default_factory=_id)
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketDraft:
+    """Everything intake collected for one ticket."""
+
+    category: str
+    title: str
+    description: str
+    steps: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    support_number: str = ""
+    domain: str = ""
+    phone: str = ""
+    follow_up_of: int | None = None
+
+
+# Issued by conversations -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LookupAccount(Command):
+    support_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenTickets(Command):
+    """File one ticket per draft (several when the customer split a description)."""
+
+    drafts: tuple[TicketDraft, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppendToTicket(Command):
+    number: int
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+# Issued by agents ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimTicket(Command):
+    number: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerCustomer(Command):
+    number: int
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AskCustomer(Command):
+    number: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveTicket(Command):
+    number: int
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclineTicket(Command):
+    number: int
+    reason: DeclineReason
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferTicket(Command):
+    number: int
+    department: str
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockTicket(Command):
+    number: int
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnblockTicket(Command):
+    number: int
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNote(Command):
+    number: int
+    text: str
+
+
+# Issued by customers about an existing ticket --------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteToTicket(Command):
+    number: int
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmResolution(Command):
+    number: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeResolution(Command):
+    number: int
+    text: str = ""
+
+
+# Issued by moderators --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalatePost(Command):
+    """Turn a community post into a ticket for its author."""
+
+    author_platform: str
+    author_id: str
+    author_name: str
+    post_ref: str
+    post_link: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    department: str | None = None
+    locale: str = "en"
+
+
+AgentCommand = (
+    ClaimTicket
+    | AnswerCustomer
+    | AskCustomer
+    | ResolveTicket
+    | DeclineTicket
+    | TransferTicket
+    | BlockTicket
+    | UnblockTicket
+    | AddNote
+)

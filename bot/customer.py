@@ -1,0 +1,20 @@
+"""A customer's profile: language, linked account and the ticket they are looking at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.participant import Participant
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    participant: Participant
+    name: str = ""
+    locale: str = "en"
+    support_number: str = ""
+    domain: str = ""
+    phone: str = ""
+    current_ticket: int | None = None
+    # Telegram users who blocked the bot, Discord users with closed DMs...
+    unreachable: bool = False

@@ -1,0 +1,74 @@
+"""The contract between the desk and its pure conversations (``conversations/``).
+
+A dialog is ``advance(state, input, context) -> Transition``: no I/O, no clock, no
+platform. The desk loads the state, runs one step, carries out the command if any,
+feeds the command's answer back as an input, stores the new state and hands the
+replies to the channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Generic, Protocol, TypeVar
+
+from bot.account import Account
+from bot.commands import Command
+from bot.inputs import Input
+from bot.policy import DeskPolicy
+from bot.reply import Reply
+from bot.ticket import Status
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketBrief:
+    """What a conversation may know of one of the customer's tickets."""
+
+    number: int
+    title: str
+    description: str
+    status: Status
+    department: str
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeskContext:
+    """Read-only facts a conversation step may use."""
+
+    policy: DeskPolicy
+    today: date
+    locale: str = "en"
+    account: Account | None = None
+    domain: str = ""
+    phone: str = ""
+    open_tickets: tuple[TicketBrief, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transition(Generic[S]):
+    """The result of one step: next state (None = finished), replies, maybe a command."""
+
+    state: S | None
+    replies: tuple[Reply, ...] = ()
+    command: Command | None = None
+
+
+class Dialog(Protocol[S]):
+    kind: str
+
+    def start(self, context: DeskContext, **options: Any) -> Transition[S]: ...
+
+    def advance(self, state: S, event: Input, context: DeskContext) -> Transition[S]: ...
+
+    def dump(self, state: S) -> dict[str, Any]: ...
+
+    def load(self, data: dict[str, Any]) -> S: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,49 @@
+"""The desk's error family: every expected failure is a ``DeskError``.
+
+Each carries a translation key and parameters, so a channel can turn any of them
+into a message for the user in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DeskError(Exception):
+    """Base of every expected failure; ``key`` names the user-facing message."""
+
+    key = "error.generic"
+
+    def __init__(self, detail: str = "", **params: Any) -> None:
+        super().__init__(detail or self.key)
+        self.params: dict[str, Any] = params
+
+
+class NotFound(DeskError):
+    key = "error.not_found"
+
+
+class TicketNotFound(NotFound):
+    key = "error.ticket_not_found"
+
+
+class NotAllowed(DeskError):
+    """The actor may not do this (wrong department, not an agent, not the owner)."""
+
+    key = "error.not_allowed"
+
+
+class InvalidTransition(DeskError):
+    """The ticket's status does not allow this action; nothing was changed."""
+
+    key = "error.invalid_transition"
+
+
+class InvalidInput(DeskError):
+    key = "error.invalid_input"
+
+
+class DuplicateEscalation(DeskError):
+    """A community post already became a ticket."""
+
+    key = "error.already_escalated"

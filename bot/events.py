@@ -1,0 +1,67 @@
+"""Domain events: what happened to a ticket. Past-tense names; they feed the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.ticket import DeclineReason, Status
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    number: int
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketOpened(Event):
+    escalated: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChanged(Event):
+    old: Status
+    new: Status
+    by_name: str
+    text: str = ""
+    decline_reason: DeclineReason | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketClaimed(Event):
+    agent_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerWrote(Event):
+    text: str
+    files: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentAnswered(Event):
+    agent_name: str
+    text: str
+    files: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentAsked(Event):
+    agent_name: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Event):
+    agent_name: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketTransferred(Event):
+    old_department: str
+    new_department: str
+    by_name: str

@@ -1,0 +1,113 @@
+"""Translations: gettext catalogs (``bot/locales/<lang>/*.po``) read with Babel.
+
+Messages are looked up by key (``intake.ask_title``); every language has its own
+catalog and falls back to English. Labels from the desk policy (department,
+category and plan names) are laid over the catalogs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+from bot.reply import Choice, Reply, Text
+
+LOCALES_DIR = Path(__file__).with_name("locales")
+LANGUAGES = ("en", "cs", "pl", "ru")
+FALLBACK = "en"
+
+log = logging.getLogger(__name__)
+
+
+def read_catalogs(directory: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
+    """``{lang: {key: text}}`` from every ``.po`` file under ``directory/<lang>/``."""
+    out: dict[str, dict[str, str]] = {}
+    for lang_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
+        messages: dict[str, str] = {}
+        for po in sorted(lang_dir.rglob("*.po")):
+            with po.open("rb") as fh:
+                catalog = read_po(fh, locale=lang_dir.name)
+            for message in catalog:
+                if message.id and isinstance(message.id, str) and message.string:
+                    messages[message.id] = str(message.string)
+        out[lang_dir.name] = messages
+    return out
+
+
+def pick_language(code: str | None, available: tuple[str, ...] = LANGUAGES) -> str:
+    """Map a platform locale (``cs-CZ``, ``pt_BR``, None) to a supported language."""
+    if not code:
+        return FALLBACK
+    base = code.replace("_", "-").split("-", 1)[0].lower()
+    return base if base in available else FALLBACK
+
+
+class _SafeParams(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+class Translator:
+    """Turns keys (and ``Reply``/``Text`` values) into text in a given language."""
+
+    def __init__(
+        self,
+        catalogs: Mapping[str, Mapping[str, str]],
+        overlay: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self._catalogs = {lang: dict(msgs) for lang, msgs in catalogs.items()}
+        for key, labels in (overlay or {}).items():
+            for lang, text in labels.items():
+                self._catalogs.setdefault(lang, {})[key] = text
+        self.languages = tuple(sorted(self._catalogs))
+
+    @classmethod
+    def load(cls, overlay: Mapping[str, Mapping[str, str]] | None = None) -> Translator:
+        return cls(read_catalogs(), overlay)
+
+    def has(self, key: str, lang: str = FALLBACK) -> bool:
+        return key in self._catalogs.get(lang, {})
+
+    def template(self, key: str, lang: str) -> str:
+        for candidate in (lang, FALLBACK):
+            text = self._catalogs.get(candidate, {}).get(key)
+            if text is not None:
+                return text
+        log.warning("missing translation key %r", key)
+        return key
+
+    def text(
+        self,
+        key: str,
+        lang: str,
+        params: Mapping[str, Any] | None = None,
+        escape: Any = None,
+    ) -> str:
+        """Translate ``key`` and fill ``params``; ``escape`` (if given) is applied to
+        every plain string parameter, so user text is escaped and templates are not."""
+        template = self.template(key, lang)
+        if not params:
+            return template
+        values = _SafeParams()
+        for name, value in params.items():
+            if isinstance(value, Text):
+                values[name] = self.text(value.key, lang, value.params, escape)
+            elif isinstance(value, str) and escape is not None:
+                values[name] = escape(value)
+            else:
+                values[name] = value
+        try:
+            return template.format_map(values)
+        except (ValueError, IndexError, KeyError):
+            log.warning("bad template for %r in %s", key, lang)
+            return template
+
+    def reply(self, reply: Reply, lang: str, escape: Any = None) -> str:
+        return self.text(reply.key, lang, reply.params, escape)
+
+    def choice(self, choice: Choice, lang: str, escape: Any = None) -> str:
+        return self.text(choice.key, lang, choice.params, escape)

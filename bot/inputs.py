@@ -1,0 +1,71 @@
+"""What a participant (or the desk, answering a conversation's command) feeds a dialog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.account import Account
+from bot.ticket import Attachment
+
+
+@dataclass(frozen=True, slots=True)
+class TextSent:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoicePicked:
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileSent:
+    """One file, or an album collected by the channel into one step."""
+
+    files: tuple[Attachment, ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandGiven:
+    name: str
+    arg: str = ""
+
+
+# Answers the desk feeds back after carrying out a conversation's command.
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLooked:
+    support_number: str
+    account: Account | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketsFiled:
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddedToTicket:
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The desk refused the command (quota, entitlement...); ``key`` explains why."""
+
+    key: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+Input = (
+    TextSent
+    | ChoicePicked
+    | FileSent
+    | CommandGiven
+    | AccountLooked
+    | TicketsFiled
+    | AddedToTicket
+    | Refused
+)

@@ -1,0 +1,53 @@
+"""Outbox notifications: what to tell whom, rendered later in the recipient's language."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.reply import Choice
+
+
+class Audience(StrEnum):
+    CUSTOMER = "customer"
+    TEAM = "team"
+    COMMUNITY = "community"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notification:
+    """One message to deliver once. ``id`` is its idempotency key."""
+
+    channel: str
+    audience: Audience
+    recipient: str
+    key: str
+    created_at: datetime
+    params: dict[str, Any] = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()
+    locale: str = "en"
+    ticket_number: int | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxItem:
+    """A notification as the relay sees it: with its delivery bookkeeping."""
+
+    notification: Notification
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str = ""

@@ -1,0 +1,183 @@
+"""The desk policy: departments, categories and plans, read from a TOML file.
+
+The file is the deployment's own (see ``bot/desk.example.toml``); nothing about a
+particular vendor is hard-coded. Labels are given per language and fall back to
+English.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import DeskError
+from bot.ticket import RequestType
+
+EXAMPLE_POLICY = Path(__file__).with_name("desk.example.toml")
+
+Labels = dict[str, str]
+
+
+class PolicyError(DeskError):
+    key = "error.policy"
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    key: str
+    labels: Labels
+    # platform -> team channel reference (e.g. telegram chat id, "console")
+    team_channels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    key: str
+    department: str
+    request_type: RequestType
+    labels: Labels
+    critical: bool = False
+    paid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    key: str
+    labels: Labels
+    departments: frozenset[str]
+    first_response_hours: float = 24.0
+    resolution_hours: float = 72.0
+    monthly_quota: int | None = None
+    support_months: int | None = None
+    domains_per_package: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPolicy:
+    departments: dict[str, Department]
+    categories: dict[str, Category]
+    plans: dict[str, Plan]
+    sales_department: str
+    leads: frozenset[str] = frozenset()
+    moderators: frozenset[str] = frozenset()
+    languages: tuple[str, ...] = ("en", "cs", "pl", "ru")
+    default_language: str = "en"
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def department(self, key: str) -> Department:
+        try:
+            return self.departments[key]
+        except KeyError:
+            raise PolicyError(f"unknown department {key!r}") from None
+
+    def category(self, key: str) -> Category:
+        try:
+            return self.categories[key]
+        except KeyError:
+            raise PolicyError(f"unknown category {key!r}") from None
+
+    def plan(self, key: str) -> Plan:
+        try:
+            return self.plans[key]
+        except KeyError:
+            raise PolicyError(f"unknown plan {key!r}") from None
+
+    def route(self, category: str) -> str:
+        """The department a new ticket of ``category`` goes to."""
+        return self.category(category).department
+
+    def labels(self) -> dict[str, Labels]:
+        """Translation overlay: ``department.<key>``, ``category.<key>``, ``plan.<key>``."""
+        out: dict[str, Labels] = {}
+        for d in self.departments.values():
+            out[f"department.{d.key}"] = d.labels
+        for c in self.categories.values():
+            out[f"category.{c.key}"] = c.labels
+        for p in self.plans.values():
+            out[f"plan.{p.key}"] = p.labels
+        return out
+
+
+def _labels(raw: Any, where: str) -> Labels:
+    if isinstance(raw, str):
+        return {"en": raw}
+    if not isinstance(raw, dict) or "en" not in raw:
+        raise PolicyError(f"{where}: 'name' needs at least an English label")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def parse_policy(data: dict[str, Any]) -> DeskPolicy:
+    """Build a policy from parsed TOML, checking every cross-reference."""
+    departments = {
+        key: Department(
+            key=key,
+            labels=_labels(d.get("name", key), f"departments.{key}"),
+            team_channels={str(k): str(v) for k, v in d.get("team_channels", {}).items()},
+        )
+        for key, d in data.get("departments", {}).items()
+    }
+    if not departments:
+        raise PolicyError("the policy defines no departments")
+    categories: dict[str, Category] = {}
+    for key, c in data.get("categories", {}).items():
+        if c.get("department") not in departments:
+            raise PolicyError(f"categories.{key}: unknown department {c.get('department')!r}")
+        try:
+            request_type = RequestType(c.get("request_type", "consultation"))
+        except ValueError:
+            raise PolicyError(f"categories.{key}: unknown request type") from None
+        categories[key] = Category(
+            key=key,
+            department=c["department"],
+            request_type=request_type,
+            labels=_labels(c.get("name", key), f"categories.{key}"),
+            critical=bool(c.get("critical", False)),
+            paid=bool(c.get("paid", False)),
+        )
+    if not categories:
+        raise PolicyError("the policy defines no categories")
+    plans: dict[str, Plan] = {}
+    for key, p in data.get("plans", {}).items():
+        allowed = frozenset(p.get("departments", list(departments)))
+        if unknown := allowed - departments.keys():
+            raise PolicyError(f"plans.{key}: unknown departments {sorted(unknown)}")
+        plans[key] = Plan(
+            key=key,
+            labels=_labels(p.get("name", key), f"plans.{key}"),
+            departments=allowed,
+            first_response_hours=float(p.get("first_response_hours", 24)),
+            resolution_hours=float(p.get("resolution_hours", 72)),
+            monthly_quota=p.get("monthly_quota"),
+            support_months=p.get("support_months"),
+            domains_per_package=int(p.get("domains_per_package", 1)),
+        )
+    desk = data.get("desk", {})
+    sales = str(desk.get("sales_department", "sales"))
+    if sales not in departments:
+        raise PolicyError(f"desk.sales_department: unknown department {sales!r}")
+    return DeskPolicy(
+        departments=departments,
+        categories=categories,
+        plans=plans,
+        sales_department=sales,
+        leads=frozenset(str(x) for x in desk.get("leads", [])),
+        moderators=frozenset(str(x) for x in desk.get("moderators", [])),
+        languages=tuple(desk.get("languages", ("en", "cs", "pl", "ru"))),
+        default_language=str(desk.get("default_language", "en")),
+        raw=data,
+    )
+
+
+def load_policy(path: Path | None = None) -> DeskPolicy:
+    """Read the policy file; the shipped example when ``path`` is None."""
+    source = path or EXAMPLE_POLICY
+    try:
+        with source.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {source}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: {exc}") from None
+    return parse_policy(data)

@@ -1,0 +1,50 @@
+"""Process settings from the environment and ``.env`` (pydantic-settings).
+
+Built once in ``main()``; secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./data/supportbot.db",
+        description="SQLAlchemy async URL; PostgreSQL in production "
+        "(postgresql+asyncpg://user:pass@host/db).",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for conversation state and rate limits (optional)."
+    )
+    desk_policy_file: Path | None = Field(
+        default=None, description="Desk policy TOML; the shipped example when unset."
+    )
+    log_level: str = "INFO"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str | None = Field(
+        default=None, description="Another Bot API server (self-hosted telegram-bot-api)."
+    )
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_host: str = "127.0.0.1"
+    telegram_webhook_port: int = 8080
+    telegram_webhook_secret: SecretStr | None = None
+
+    relay_interval_seconds: float = Field(default=1.0, gt=0)
+    relay_batch_size: int = Field(default=50, gt=0)
+    relay_max_attempts: int = Field(default=8, gt=0)
+    clock_interval_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and bool(
+            self.telegram_bot_token.get_secret_value()
+        )
