@@ -36,6 +36,9 @@ class TicketDraft:
     domain: str = ""
     phone: str = ""
     follow_up_of: int | None = None
+    # Set when entitlement sends the customer elsewhere (e.g. expired support -> sales);
+    # None routes by category.
+    department: str | None = None
 
 
 # Issued by conversations -------------------------------------------------------------

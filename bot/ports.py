@@ -147,6 +147,27 @@ class StateStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+class RateLimiter(Protocol):
+    """Sliding-window limits (message floods, per-chat send rates)."""
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> bool:
+        """Count one event for ``key``; False when it is over ``limit`` in the window."""
+        ...
+
+
+class LinkStore(Protocol):
+    """A channel's own references to desk objects (a ticket's forum topic, its card
+    message), kept by the desk so channels stay free of SQL."""
+
+    async def get(self, channel: str, kind: str, key: str) -> str | None: ...
+
+    async def set(self, channel: str, kind: str, key: str, value: str) -> None: ...
+
+    async def find(self, channel: str, kind: str, value: str) -> str | None:
+        """Reverse lookup: the key stored with this value."""
+        ...
+
+
 class DeliveryError(Exception):
     """A notifier could not deliver now; the relay retries after ``retry_after`` seconds."""
 
