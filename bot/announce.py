@@ -1,0 +1,159 @@
+"""Announcements: domain events become outbox notifications for customers and teams.
+
+Messages are stored as keys and parameters and rendered at delivery, in the
+recipient's language, by the channel that delivers them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.events import (
+    AgentAnswered,
+    AgentAsked,
+    CustomerWrote,
+    Event,
+    NoteAdded,
+    StatusChanged,
+    TicketClaimed,
+    TicketOpened,
+    TicketTransferred,
+)
+from bot.notification import Audience, Notification
+from bot.policy import DeskPolicy
+from bot.reply import Choice, Text
+from bot.ticket import Status, Ticket
+
+
+def ticket_params(ticket: Ticket) -> dict[str, Any]:
+    """The parameters every ticket message may use."""
+    return {
+        "number": ticket.number,
+        "title": ticket.title,
+        "status": Text(f"status.{ticket.status.value}"),
+        "department": Text(f"department.{ticket.department}"),
+        "category": Text(f"category.{ticket.category}"),
+        "priority": Text(f"priority.{ticket.priority.name.lower()}"),
+        "customer": ticket.customer_name or ticket.customer.external_id,
+        "assignee": ticket.assignee_name or "—",
+    }
+
+
+def resolution_choices(number: int) -> tuple[Choice, ...]:
+    return (
+        Choice(f"confirm:{number}", "choice.confirm_resolution"),
+        Choice(f"dispute:{number}", "choice.dispute_resolution"),
+    )
+
+
+class Announcer:
+    """Maps one event on one ticket to the notifications it causes."""
+
+    def __init__(self, policy: DeskPolicy) -> None:
+        self._policy = policy
+
+    def notifications(self, event: Event, ticket: Ticket, now: datetime) -> list[Notification]:
+        out: list[Notification] = []
+        base = ticket_params(ticket)
+
+        def customer(key: str, choices: tuple[Choice, ...] = (), **extra: Any) -> None:
+            out.append(
+                Notification(
+                    channel=ticket.customer.platform,
+                    audience=Audience.CUSTOMER,
+                    recipient=ticket.customer.external_id,
+                    key=key,
+                    params=base | extra,
+                    choices=choices,
+                    locale=ticket.locale,
+                    ticket_number=ticket.number,
+                    created_at=now,
+                )
+            )
+
+        def team(key: str, department: str | None = None, **extra: Any) -> None:
+            dept = self._policy.department(department or ticket.department)
+            for platform, ref in dept.team_channels.items():
+                out.append(
+                    Notification(
+                        channel=platform,
+                        audience=Audience.TEAM,
+                        recipient=ref,
+                        key=key,
+                        params=base | extra,
+                        locale=self._policy.default_language,
+                        ticket_number=ticket.number,
+                        created_at=now,
+                    )
+                )
+
+        match event:
+            case TicketOpened(escalated=escalated):
+                team(
+                    "team.ticket_opened",
+                    description=ticket.description,
+                    steps=ticket.steps or "—",
+                    support_number=ticket.support_number or "—",
+                    domain=ticket.domain or "—",
+                    phone=ticket.phone or "—",
+                    files=len(ticket.attachments),
+                    critical=ticket.critical,
+                )
+                if escalated:
+                    customer("notice.escalated", link=ticket.origin.post_link or "")
+                    if ticket.origin.post_ref:
+                        out.append(
+                            Notification(
+                                channel=ticket.origin.channel,
+                                audience=Audience.COMMUNITY,
+                                recipient=ticket.origin.post_ref,
+                                key="community.escalated",
+                                params=base,
+                                locale=ticket.locale,
+                                ticket_number=ticket.number,
+                                created_at=now,
+                            )
+                        )
+            case TicketClaimed(agent_name=agent):
+                customer("notice.accepted", agent=agent)
+                team("team.claimed", agent=agent)
+            case AgentAnswered(agent_name=agent, text=text, files=files):
+                customer("notice.answer", agent=agent, text=text, files=files)
+            case AgentAsked(agent_name=agent, text=text):
+                customer("notice.question", agent=agent, text=text)
+                team("team.status", by=agent, text=text)
+            case CustomerWrote(text=text, files=files):
+                team("team.customer_wrote", text=text, files=files)
+            case NoteAdded():
+                pass  # internal: the note is in the thread, nobody outside the team is told
+            case TicketTransferred(old_department=old, new_department=new, by_name=by):
+                customer("notice.transferred")
+                team("team.transferred_out", department=old, by=by, to=Text(f"department.{new}"))
+                team(
+                    "team.ticket_opened",
+                    department=new,
+                    description=ticket.description,
+                    steps=ticket.steps or "—",
+                    support_number=ticket.support_number or "—",
+                    domain=ticket.domain or "—",
+                    phone=ticket.phone or "—",
+                    files=len(ticket.attachments),
+                    critical=ticket.critical,
+                )
+            case StatusChanged(new=new, by_name=by, text=text, decline_reason=reason):
+                if new is Status.RESOLVED:
+                    customer("notice.resolved", resolution_choices(event.number), text=text)
+                elif new is Status.DECLINED:
+                    why = Text(f"decline.{reason.value}") if reason else Text("decline.none")
+                    customer("notice.declined", reason=why, text=text)
+                elif new is Status.BLOCKED:
+                    customer("notice.blocked", text=text)
+                elif new is Status.CLOSED:
+                    customer("notice.closed")
+                elif event.old is Status.RESOLVED and new is Status.ACCEPTED:
+                    customer("notice.reopened")
+                else:
+                    customer("notice.status", text=text)
+                team("team.status", by=by, text=text)
+        return out

@@ -1,0 +1,432 @@
+"""The customer's side of the desk: every message, command and button of a customer.
+
+``Desk.handle`` is the one entry point channels call for a customer. It keeps the
+customer's profile (language, linked account, the ticket they are looking at),
+runs the pure conversations (intake) one step at a time with their state stored
+between steps, and carries out the commands those conversations return.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from bot.account import normalise_support_number
+from bot.commands import (
+    AppendToTicket,
+    Command,
+    ConfirmResolution,
+    DisputeResolution,
+    LookupAccount,
+    OpenTickets,
+    WriteToTicket,
+)
+from bot.customer import Customer
+from bot.dialog import DeskContext, Dialog, TicketBrief, Transition
+from bot.errors import DeskError, InvalidTransition, TicketNotFound
+from bot.i18n import LANGUAGES, pick_language
+from bot.inputs import (
+    AccountLooked,
+    AddedToTicket,
+    ChoicePicked,
+    CommandGiven,
+    FileSent,
+    Input,
+    Refused,
+    TextSent,
+    TicketsFiled,
+)
+from bot.participant import Actor, Participant, Role
+from bot.policy import DeskPolicy
+from bot.ports import Clock, StateStore, UnitOfWorkFactory
+from bot.reply import Choice, Reply, Text
+from bot.ticket import OPEN_STATUSES, Status, Ticket
+from bot.tickets import TicketBlocked, TicketClosed, TicketService
+
+log = logging.getLogger(__name__)
+
+TICKET_FILTERS: dict[str, frozenset[Status] | None] = {
+    "all": None,
+    "open": frozenset({Status.NEW, Status.ACCEPTED, Status.WAITING, Status.BLOCKED}),
+    "done": frozenset({Status.RESOLVED, Status.CLOSED, Status.DECLINED}),
+}
+THREAD_PREVIEW = 5
+
+
+class Desk:
+    """Customers' conversations with the desk, on any channel."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        tickets: TicketService,
+        states: StateStore,
+        policy: DeskPolicy,
+        clock: Clock,
+        intake: Dialog[Any],
+    ) -> None:
+        self._uow = uow
+        self._tickets = tickets
+        self._states = states
+        self._policy = policy
+        self._clock = clock
+        self._intake = intake
+
+    # -- entry point ------------------------------------------------------------------
+
+    async def handle(
+        self, who: Participant, event: Input, *, name: str = "", locale: str | None = None
+    ) -> list[Reply]:
+        """One customer input in, the replies to show out."""
+        customer = await self.customer(who, name=name, locale=locale)
+        try:
+            return await self._dispatch(customer, event)
+        except DeskError as exc:
+            log.info("refused for %s: %s", who.key, exc)
+            return [Reply(exc.key, _plain(exc.params))]
+
+    async def customer(
+        self, who: Participant, *, name: str = "", locale: str | None = None
+    ) -> Customer:
+        """The customer's profile, created on first contact."""
+        async with self._uow() as uow:
+            found = await uow.customers.get(who)
+            if found is None:
+                found = Customer(
+                    who, name=name, locale=pick_language(locale, self._policy.languages)
+                )
+                await uow.customers.put(found)
+                await uow.commit()
+            elif name and name != found.name:
+                found = replace(found, name=name)
+                await uow.customers.put(found)
+                await uow.commit()
+        return found
+
+    async def language(self, who: Participant) -> str:
+        return (await self.customer(who)).locale
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    async def _dispatch(self, customer: Customer, event: Input) -> list[Reply]:
+        if isinstance(event, CommandGiven):
+            return await self._command(customer, event)
+        if isinstance(event, ChoicePicked) and ":" in event.value:
+            handled = await self._global_choice(customer, event.value)
+            if handled is not None:
+                return handled
+        stored = await self._states.get(customer.participant.key)
+        if stored is not None:
+            return await self._step(customer, event, stored)
+        if isinstance(event, TextSent | FileSent):
+            return await self._loose_message(customer, event)
+        return [Reply("desk.choice_expired"), *self._help()]
+
+    async def _command(self, customer: Customer, event: CommandGiven) -> list[Reply]:
+        name, arg = event.name.lower().lstrip("/"), event.arg.strip()
+        if name == "start":
+            if arg.startswith("t") and arg[1:].isdigit():
+                return await self._show_ticket(customer, int(arg[1:]))
+            return [Reply("desk.welcome", {"name": customer.name}), *self._help()]
+        if name == "help":
+            return self._help()
+        if name == "new":
+            await self._states.delete(customer.participant.key)
+            return await self._begin(customer)
+        if name == "tickets":
+            if arg in TICKET_FILTERS:
+                return await self._list(customer, arg)
+            return [
+                Reply(
+                    "desk.tickets_filter",
+                    choices=tuple(Choice(f"tickets:{f}", f"filter.{f}") for f in TICKET_FILTERS),
+                )
+            ]
+        if name == "ticket":
+            digits = arg.lstrip("#")
+            if not digits.isdigit():
+                return [Reply("desk.ticket_usage")]
+            return await self._show_ticket(customer, int(digits))
+        if name == "language":
+            return await self._set_language(customer, arg)
+        stored = await self._states.get(customer.participant.key)
+        if stored is not None and name in ("cancel", "skip"):
+            return await self._step(customer, CommandGiven(name, arg), stored)
+        if name == "cancel":
+            return [Reply("desk.nothing_to_cancel")]
+        return [Reply("desk.unknown_command", {"command": name}), *self._help()]
+
+    async def _global_choice(self, customer: Customer, value: str) -> list[Reply] | None:
+        """Buttons that work whatever the customer is doing (they may be old messages)."""
+        prefix, _, arg = value.partition(":")
+        if prefix == "tickets" and arg in TICKET_FILTERS:
+            return await self._list(customer, arg)
+        if prefix == "lang":
+            return await self._set_language(customer, arg)
+        if prefix in ("confirm", "dispute", "ticket", "followup") and arg.isdigit():
+            number = int(arg)
+            if prefix == "ticket":
+                return await self._show_ticket(customer, number)
+            if prefix == "followup":
+                return await self._begin(customer, closed_ticket=number)
+            actor = self._actor(customer)
+            command: Command = (
+                ConfirmResolution(number=number)
+                if prefix == "confirm"
+                else DisputeResolution(number=number)
+            )
+            try:
+                await self._tickets.execute(actor, command)
+            except InvalidTransition:
+                return [Reply("desk.already_done", {"number": number})]
+            key = "desk.resolution_confirmed" if prefix == "confirm" else "desk.dispute_sent"
+            return [Reply(key, {"number": number})]
+        return None
+
+    # -- conversations ----------------------------------------------------------------------
+
+    async def _begin(self, customer: Customer, **options: Any) -> list[Reply]:
+        if closed := options.get("closed_ticket"):
+            ticket = await self._own_ticket(customer, int(closed))
+            options["category"] = ticket.category
+        context = await self._context(customer)
+        transition = self._intake.start(context, **options)
+        return await self._run(customer, transition, context)
+
+    async def _step(self, customer: Customer, event: Input, stored: dict[str, Any]) -> list[Reply]:
+        context = await self._context(customer)
+        try:
+            state = self._intake.load(stored)
+        except ValueError:
+            log.warning("dropping unreadable conversation state of %s", customer.participant.key)
+            await self._states.delete(customer.participant.key)
+            return [Reply("desk.conversation_lost"), *self._help()]
+        return await self._run(customer, self._intake.advance(state, event, context), context)
+
+    async def _run(
+        self, customer: Customer, transition: Transition[Any], context: DeskContext
+    ) -> list[Reply]:
+        replies = list(transition.replies)
+        # A conversation's command is carried out and its answer fed straight back.
+        while transition.command is not None and transition.state is not None:
+            answer = await self._carry_out(customer, transition.command)
+            customer = await self.customer(customer.participant)
+            context = await self._context(customer)
+            transition = self._intake.advance(transition.state, answer, context)
+            replies.extend(transition.replies)
+        key = customer.participant.key
+        if transition.state is None:
+            await self._states.delete(key)
+        else:
+            await self._states.set(key, self._intake.dump(transition.state))
+        return replies
+
+    async def _carry_out(self, customer: Customer, command: Command) -> Input:
+        match command:
+            case LookupAccount(support_number=raw):
+                number = normalise_support_number(raw)
+                async with self._uow() as uow:
+                    account = await uow.accounts.get(number)
+                    if account is not None:
+                        # Given once, remembered: the next intake skips this question.
+                        await uow.customers.put(replace(customer, support_number=number))
+                        await uow.commit()
+                return AccountLooked(number, account)
+            case OpenTickets(drafts=drafts):
+                try:
+                    opened = await self._tickets.open_tickets(
+                        customer, drafts, customer.participant.platform
+                    )
+                except DeskError as exc:
+                    return Refused(exc.key, tuple((k, str(v)) for k, v in exc.params.items()))
+                first = drafts[0]
+                await self._remember(
+                    customer,
+                    current_ticket=opened[-1].number,
+                    domain=first.domain or customer.domain,
+                    phone=first.phone or customer.phone,
+                )
+                return TicketsFiled(tuple(t.number for t in opened if t.number is not None))
+            case AppendToTicket(number=number, text=text, attachments=files):
+                await self._tickets.execute(
+                    self._actor(customer),
+                    WriteToTicket(number=number, text=text, attachments=files),
+                )
+                await self._remember(customer, current_ticket=number)
+                return AddedToTicket(number)
+        raise DeskError(f"conversation issued unsupported command {type(command).__name__}")
+
+    async def _context(self, customer: Customer) -> DeskContext:
+        async with self._uow() as uow:
+            account = (
+                await uow.accounts.get(customer.support_number)
+                if customer.support_number
+                else None
+            )
+            open_tickets = await uow.tickets.for_customer(customer.participant, OPEN_STATUSES)
+        return DeskContext(
+            policy=self._policy,
+            today=self._clock.now().date(),
+            locale=customer.locale,
+            account=account,
+            domain=customer.domain,
+            phone=customer.phone,
+            open_tickets=tuple(_brief(t) for t in open_tickets),
+        )
+
+    # -- messages outside a conversation -------------------------------------------------------
+
+    async def _loose_message(self, customer: Customer, event: TextSent | FileSent) -> list[Reply]:
+        """A message with no conversation running joins the customer's open ticket."""
+        async with self._uow() as uow:
+            open_tickets = await uow.tickets.for_customer(customer.participant, OPEN_STATUSES)
+            current = None
+            if customer.current_ticket is not None:
+                try:
+                    current = await uow.tickets.get(customer.current_ticket)
+                except TicketNotFound:
+                    current = None
+        target = current if current is not None and current.is_open else None
+        if target is None and open_tickets:
+            target = open_tickets[0]
+        if target is None:
+            if current is not None and current.number is not None:
+                return await self._begin(customer, closed_ticket=current.number)
+            return [Reply("desk.no_open_ticket"), *(await self._begin(customer))]
+        assert target.number is not None
+        text = event.text if isinstance(event, TextSent) else event.caption
+        files = event.files if isinstance(event, FileSent) else ()
+        try:
+            await self._tickets.execute(
+                self._actor(customer),
+                WriteToTicket(number=target.number, text=text, attachments=files),
+            )
+        except TicketBlocked:
+            return [Reply("notice.blocked_wait", {"number": target.number})]
+        except TicketClosed:
+            return await self._begin(customer, closed_ticket=target.number)
+        await self._remember(customer, current_ticket=target.number)
+        return [Reply("desk.added_to_ticket", {"number": target.number, "title": target.title})]
+
+    # -- views ------------------------------------------------------------------------------------
+
+    async def _list(self, customer: Customer, which: str) -> list[Reply]:
+        statuses = TICKET_FILTERS[which]
+        async with self._uow() as uow:
+            tickets = await uow.tickets.for_customer(customer.participant, statuses)
+        if not tickets:
+            return [Reply("desk.no_tickets", {"filter": Text(f"filter.{which}")})]
+        lines = [
+            Reply(
+                "desk.ticket_line",
+                {"number": t.number, "title": t.title, "status": Text(f"status.{t.status}")},
+            )
+            for t in tickets
+        ]
+        choices = tuple(
+            Choice(f"ticket:{t.number}", "choice.open_ticket", {"number": t.number})
+            for t in tickets[:10]
+        )
+        return [
+            Reply("desk.tickets_header", {"filter": Text(f"filter.{which}")}),
+            *lines[:-1],
+            replace(lines[-1], choices=choices),
+        ]
+
+    async def _show_ticket(self, customer: Customer, number: int) -> list[Reply]:
+        ticket = await self._own_ticket(customer, number)
+        await self._remember(customer, current_ticket=number)
+        replies = [
+            Reply(
+                "desk.ticket_view",
+                {
+                    "number": number,
+                    "title": ticket.title,
+                    "status": Text(f"status.{ticket.status}"),
+                    "department": Text(f"department.{ticket.department}"),
+                    "category": Text(f"category.{ticket.category}"),
+                    "created": ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                },
+            )
+        ]
+        visible = [e for e in ticket.entries if e.kind.value in ("customer", "agent")]
+        for entry in visible[-THREAD_PREVIEW:]:
+            who = Text("desk.you") if entry.kind.value == "customer" else entry.author_name
+            replies.append(Reply("desk.thread_entry", {"who": who, "text": entry.text}))
+        hint: Reply
+        if ticket.status is Status.RESOLVED:
+            hint = Reply(
+                "desk.hint_resolved",
+                {"number": number},
+                (
+                    Choice(f"confirm:{number}", "choice.confirm_resolution"),
+                    Choice(f"dispute:{number}", "choice.dispute_resolution"),
+                ),
+            )
+        elif ticket.status is Status.BLOCKED:
+            hint = Reply("notice.blocked_wait", {"number": number})
+        elif ticket.is_open:
+            hint = Reply("desk.hint_open", {"number": number})
+        else:
+            hint = Reply(
+                "desk.hint_closed",
+                {"number": number},
+                (Choice(f"followup:{number}", "choice.follow_up"),),
+            )
+        replies.append(hint)
+        return replies
+
+    async def _set_language(self, customer: Customer, code: str) -> list[Reply]:
+        if code not in self._policy.languages:
+            return [
+                Reply(
+                    "desk.language_pick",
+                    choices=tuple(
+                        Choice(f"lang:{lang}", f"language.{lang}")
+                        for lang in self._policy.languages
+                        if lang in LANGUAGES
+                    ),
+                )
+            ]
+        await self._remember(customer, locale=code)
+        return [Reply("desk.language_set", {"language": Text(f"language.{code}")})]
+
+    def _help(self) -> list[Reply]:
+        return [Reply("desk.help")]
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    async def _own_ticket(self, customer: Customer, number: int) -> Ticket:
+        async with self._uow() as uow:
+            ticket = await uow.tickets.get(number)
+        if ticket.customer != customer.participant:
+            # Someone else's ticket looks exactly like a missing one.
+            raise TicketNotFound(f"#{number}", number=number)
+        return ticket
+
+    async def _remember(self, customer: Customer, **changes: Any) -> None:
+        async with self._uow() as uow:
+            current = await uow.customers.get(customer.participant) or customer
+            await uow.customers.put(replace(current, **changes))
+            await uow.commit()
+
+    @staticmethod
+    def _actor(customer: Customer) -> Actor:
+        return Actor(customer.participant, customer.name, Role.CUSTOMER)
+
+
+def _brief(ticket: Ticket) -> TicketBrief:
+    assert ticket.number is not None
+    return TicketBrief(
+        number=ticket.number,
+        title=ticket.title,
+        description=ticket.description,
+        status=ticket.status,
+        department=ticket.department,
+        category=ticket.category,
+    )
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if isinstance(v, str | int | float | Text)}
