@@ -1,0 +1,124 @@
+"""Wiring: the one module that knows every concrete class.
+
+``build_app`` turns settings into a running desk: engine and migrations, stores,
+services, relay. Channels (terminal, Telegram) are started by ``bot.__main__`` on
+top of it. Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.announce import Announcer
+from bot.clock import SystemClock
+from bot.desk import Desk
+from bot.dialog import Dialog
+from bot.i18n import Translator
+from bot.notification import Audience, Notification
+from bot.participant import Participant
+from bot.policy import DeskPolicy, load_policy
+from bot.ports import Clock, LinkStore, RateLimiter, StateStore, UnitOfWorkFactory
+from bot.relay import Relay
+from bot.settings import Settings
+from bot.tickets import TicketService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    policy: DeskPolicy
+    translator: Translator
+    clock: Clock
+    uow: UnitOfWorkFactory
+    states: StateStore
+    links: LinkStore
+    limiter: RateLimiter
+    tickets: TicketService
+    desk: Desk
+    relay: Relay
+    _closers: list[Any] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
+        self._closers.clear()
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    policy: DeskPolicy | None = None,
+    intake: Dialog[Any] | None = None,
+) -> App:
+    """Connect, migrate and assemble the desk described by ``settings``."""
+    from conversations.intake import Intake
+    from store.db import create_engine, migrate, session_factory
+    from store.links import SqlLinkStore
+    from store.outbox import SqlOutboxStore
+    from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
+    from store.state import RedisStateStore, SqlStateStore
+    from store.uow import SqlUnitOfWorkFactory
+
+    clock = clock or SystemClock()
+    policy = policy or load_policy(settings.desk_policy_file)
+    translator = Translator.load(policy.labels())
+
+    engine = create_engine(settings.database_url)
+    closers: list[Any] = [engine.dispose]
+    await migrate(engine)
+    sessions = session_factory(engine)
+    uow = SqlUnitOfWorkFactory(sessions)
+
+    states: StateStore
+    limiter: RateLimiter
+    if settings.redis_url:
+        import redis.asyncio as redis
+
+        client = redis.from_url(settings.redis_url)
+        closers.append(client.aclose)
+        states = RedisStateStore(client)
+        limiter = RedisRateLimiter(client)
+    else:
+        states = SqlStateStore(sessions)
+        limiter = MemoryRateLimiter()
+
+    tickets = TicketService(uow, policy, clock, Announcer(policy))
+    desk = Desk(uow, tickets, states, policy, clock, intake or Intake())
+
+    async def mark_unreachable(notification: Notification) -> None:
+        if notification.audience is not Audience.CUSTOMER:
+            return
+        who = Participant(notification.channel, notification.recipient)
+        async with uow() as unit:
+            customer = await unit.customers.get(who)
+            if customer is not None and not customer.unreachable:
+                await unit.customers.put(replace(customer, unreachable=True))
+                await unit.commit()
+
+    relay = Relay(
+        SqlOutboxStore(sessions),
+        {},
+        clock,
+        batch_size=settings.relay_batch_size,
+        max_attempts=settings.relay_max_attempts,
+        on_unreachable=mark_unreachable,
+    )
+    return App(
+        settings=settings,
+        policy=policy,
+        translator=translator,
+        clock=clock,
+        uow=uow,
+        states=states,
+        links=SqlLinkStore(sessions),
+        limiter=limiter,
+        tickets=tickets,
+        desk=desk,
+        relay=relay,
+        _closers=closers,
+    )

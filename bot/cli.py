@@ -1,0 +1,173 @@
+"""Command line: run the bot, and the admin commands for accounts and tickets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from bot.account import Account, normalise_domain, normalise_support_number
+from bot.app import App, build_app
+from bot.errors import DeskError
+from bot.i18n import pick_language
+from bot.policy import PolicyError
+from bot.settings import Settings
+from bot.ticket import Status
+from bot.views import queue_line, transcript
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bot", description="Supportbot: a support desk in chat."
+    )
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="serve the configured channels (default)")
+    sub.add_parser("console", help="the terminal channel: play customer, agent and moderator")
+
+    accounts = sub.add_parser("accounts", help="customer accounts (support numbers)")
+    acc = accounts.add_subparsers(dest="action", required=True)
+    add = acc.add_parser("add", help="add or replace an account")
+    add.add_argument("support_number")
+    add.add_argument("--domain", action="append", required=True, help="repeat for several")
+    add.add_argument("--plan", required=True)
+    add.add_argument("--valid-until", type=date.fromisoformat)
+    add.add_argument("--purchased-on", type=date.fromisoformat)
+    add.add_argument("--organisation", default="")
+    acc.add_parser("list", help="list accounts")
+    imp = acc.add_parser("import", help="import a CSV: support_number,domain,plan,valid_until")
+    imp.add_argument("file", type=Path)
+
+    tickets = sub.add_parser("tickets", help="look at tickets")
+    tic = tickets.add_subparsers(dest="action", required=True)
+    lst = tic.add_parser("list", help="the newest tickets")
+    lst.add_argument("--status", choices=[s.value for s in Status])
+    lst.add_argument("--limit", type=int, default=50)
+    show = tic.add_parser("show", help="a ticket's whole thread and status history")
+    show.add_argument("number", type=int)
+    for sp in (lst, show):
+        sp.add_argument("--lang", default=None, help="en, cs, pl or ru")
+    return p
+
+
+def parse_account_row(row: dict[str, str], policy_plans: Sequence[str]) -> Account:
+    """One CSV row -> Account; several domains are separated by ';' or spaces."""
+    number = normalise_support_number(row.get("support_number", ""))
+    if not number:
+        raise ValueError("support_number is empty")
+    domains = tuple(
+        normalise_domain(d) for d in row.get("domain", "").replace(";", " ").split() if d
+    )
+    if not domains:
+        raise ValueError(f"{number}: no domain")
+    plan = row.get("plan", "").strip()
+    if plan not in policy_plans:
+        raise ValueError(f"{number}: unknown plan {plan!r} (known: {', '.join(policy_plans)})")
+    valid = row.get("valid_until", "").strip()
+    purchased = row.get("purchased_on", "").strip()
+    return Account(
+        support_number=number,
+        domains=domains,
+        plan=plan,
+        valid_until=date.fromisoformat(valid) if valid else None,
+        purchased_on=date.fromisoformat(purchased) if purchased else None,
+        organisation=row.get("organisation", "").strip(),
+    )
+
+
+async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "add":
+        account = parse_account_row(
+            {
+                "support_number": args.support_number,
+                "domain": " ".join(args.domain),
+                "plan": args.plan,
+                "valid_until": args.valid_until.isoformat() if args.valid_until else "",
+                "purchased_on": args.purchased_on.isoformat() if args.purchased_on else "",
+                "organisation": args.organisation,
+            },
+            list(app.policy.plans),
+        )
+        async with app.uow() as uow:
+            await uow.accounts.put(account)
+            await uow.commit()
+        out.write(f"saved {account.support_number}\n")
+        return 0
+    if args.action == "import":
+        with args.file.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        accounts, errors = [], []
+        for i, row in enumerate(rows, start=2):
+            try:
+                accounts.append(parse_account_row(row, list(app.policy.plans)))
+            except ValueError as exc:
+                errors.append(f"line {i}: {exc}")
+        if errors:
+            out.write("nothing imported:\n" + "\n".join(errors) + "\n")
+            return 1
+        async with app.uow() as uow:
+            for account in accounts:
+                await uow.accounts.put(account)
+            await uow.commit()
+        out.write(f"imported {len(accounts)} accounts\n")
+        return 0
+    async with app.uow() as uow:
+        accounts = await uow.accounts.all()
+    for a in accounts:
+        until = a.valid_until.isoformat() if a.valid_until else "-"
+        out.write(f"{a.support_number}\t{a.plan}\t{until}\t{','.join(a.domains)}\n")
+    return 0
+
+
+async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    lang = pick_language(args.lang or app.policy.default_language)
+    if args.action == "list":
+        async with app.uow() as uow:
+            found = await uow.tickets.recent(
+                args.limit, Status(args.status) if args.status else None
+            )
+        for t in found:
+            out.write(app.translator.reply(queue_line(t), lang) + "\n")
+        return 0
+    ticket = await app.tickets.get(args.number)
+    for reply in transcript(ticket):
+        out.write(app.translator.reply(reply, lang) + "\n")
+    return 0
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    app = await build_app(settings)
+    try:
+        if args.command == "accounts":
+            return await _accounts(app, args, sys.stdout)
+        if args.command == "tickets":
+            return await _tickets(app, args, sys.stdout)
+        from handlers.console import run_console
+
+        await run_console(app)
+        return 0
+    finally:
+        await app.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    quiet = args.command in (None, "run", "console") and not settings.telegram_enabled
+    logging.basicConfig(
+        level="WARNING" if quiet else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(_main(args, settings))
+    except (DeskError, PolicyError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""Channel adapters: each turns platform updates into desk inputs and renders replies."""

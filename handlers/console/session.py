@@ -1,0 +1,323 @@
+"""The terminal session: one person plays customer, agent and moderator in turn.
+
+Lines are translated into the same desk calls the chat channels make: a customer's
+text, commands and numbered choices go to ``Desk.handle``; an agent's commands
+become ``ClaimTicket``, ``AskCustomer`` ... for ``TicketService``; a moderator's
+``/escalate`` becomes ``EscalatePost``. Notifications for the other roles are printed
+by the relay as they are delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import mimetypes
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App
+from bot.commands import (
+    AddNote,
+    AnswerCustomer,
+    AskCustomer,
+    BlockTicket,
+    ClaimTicket,
+    Command,
+    DeclineTicket,
+    EscalatePost,
+    ResolveTicket,
+    TransferTicket,
+    UnblockTicket,
+)
+from bot.errors import DeskError
+from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
+from bot.participant import Actor, Participant, Role
+from bot.reply import Choice, Reply
+from bot.ticket import Attachment, DeclineReason
+from bot.views import queue_line, transcript
+from handlers.console.notifier import ConsoleNotifier
+from handlers.console.render import render
+
+PLATFORM = "console"
+
+
+class ConsoleSession:
+    """State of one terminal: who is speaking, and the choices last offered."""
+
+    def __init__(self, app: App, write: Callable[[str], None], lang: str | None = None) -> None:
+        self.app = app
+        self.write = write
+        self.lang = lang or app.policy.default_language
+        self.role = Role.CUSTOMER
+        self.name = "customer"
+        self.departments: frozenset[str] = frozenset()
+        self.choices: list[tuple[str, str]] = []
+        # Buttons sent to a customer by notification, usable once that customer speaks.
+        self._offered: dict[str, list[tuple[str, str]]] = {}
+        self.notifier = ConsoleNotifier(app.translator, write, self._offer)
+        app.relay.register(self.notifier)
+
+    # -- output -----------------------------------------------------------------------
+
+    def _offer(self, recipient: str, choices: list[tuple[str, str]]) -> None:
+        if self.role is Role.CUSTOMER and recipient == self.participant.external_id:
+            self.choices = choices
+        else:
+            self._offered[recipient] = choices
+
+    def say(self, replies: list[Reply], lang: str | None = None) -> None:
+        lines, choices = render(self.app.translator, replies, lang or self.lang)
+        for line in lines:
+            self.write(line)
+        if choices:
+            self.choices = choices
+
+    def say_key(self, key: str, **params: object) -> None:
+        self.say([Reply(key, dict(params))])
+
+    @property
+    def participant(self) -> Participant:
+        prefix = {Role.CUSTOMER: "", Role.AGENT: "agent:", Role.MODERATOR: "mod:"}[self.role]
+        return Participant(PLATFORM, prefix + self.name)
+
+    @property
+    def actor(self) -> Actor:
+        lead = not self.departments or self.participant.key in self.app.policy.leads
+        return Actor(self.participant, self.name, self.role, self.departments, lead=lead)
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.name} ({self.role.value})> "
+
+    # -- input ----------------------------------------------------------------------------
+
+    async def handle_line(self, raw: str) -> None:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            return
+        try:
+            if line.startswith("/as ") or line == "/as":
+                self._switch(line.split()[1:])
+            elif line in ("/quit", "/exit"):
+                raise EOFError
+            elif self.role is Role.AGENT:
+                await self._agent(line)
+            elif self.role is Role.MODERATOR:
+                await self._moderator(line)
+            else:
+                await self._customer(line)
+        except DeskError as exc:
+            self.say([Reply(exc.key, {k: v for k, v in exc.params.items() if v is not None})])
+        await self.app.relay.drain()
+
+    def _switch(self, args: list[str]) -> None:
+        if not args or args[0] not in ("customer", "agent", "moderator"):
+            self.say_key("console.as_usage")
+            return
+        role = Role(args[0])
+        if role is Role.AGENT and len(args) < 2:
+            self.say_key("console.as_usage")
+            return
+        departments: frozenset[str] = frozenset()
+        if role is Role.AGENT and len(args) > 2:
+            unknown = [d for d in args[2:] if d not in self.app.policy.departments]
+            if unknown:
+                self.say_key("console.unknown_department", department=unknown[0])
+                return
+            departments = frozenset(args[2:])
+        self.role = role
+        self.name = args[1] if len(args) > 1 else "customer"
+        self.departments = departments
+        self.choices = self._offered.pop(self.participant.external_id, [])
+        scope = ", ".join(sorted(departments)) if departments else "*"
+        self.say_key(f"console.now_{role.value}", name=self.name, departments=scope)
+
+    # -- customer --------------------------------------------------------------------------
+
+    async def _customer(self, line: str) -> None:
+        event: Input
+        if line.startswith("/file"):
+            files = self._files(line.split()[1:])
+            if files is None:
+                return
+            event = FileSent(files)
+        elif line.startswith("/"):
+            name, _, arg = line[1:].partition(" ")
+            event = CommandGiven(name.lower(), arg.strip())
+        elif picked := self._pick(line):
+            event = ChoicePicked(picked)
+        else:
+            event = TextSent(line)
+        who = self.participant
+        replies = await self.app.desk.handle(who, event, name=self.name, locale=self.lang)
+        self.say(replies, await self.app.desk.language(who))
+
+    def _pick(self, line: str) -> str | None:
+        options = self.choices
+        if line.isdigit() and 1 <= int(line) <= len(options):
+            return options[int(line) - 1][0]
+        for value, label in options:
+            if line.casefold() == label.casefold():
+                return value
+        return None
+
+    def _files(self, paths: list[str]) -> tuple[Attachment, ...] | None:
+        if not paths:
+            self.say_key("console.file_usage")
+            return None
+        files = []
+        for raw in paths:
+            path = Path(raw).expanduser()
+            if not path.is_file():
+                self.say_key("console.file_missing", path=raw)
+                return None
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            files.append(
+                Attachment(str(path.resolve()), path.name, mime, path.stat().st_size, PLATFORM)
+            )
+        return tuple(files)
+
+    # -- agent --------------------------------------------------------------------------------
+
+    async def _agent(self, line: str) -> None:
+        if not line.startswith("/"):
+            self.say_key("console.agent_help")
+            return
+        name, _, rest = line[1:].partition(" ")
+        args = rest.split()
+        name = name.lower()
+        if name == "help":
+            self.say_key("console.agent_help")
+            return
+        if name == "queue":
+            tickets = await self.app.tickets.queue(self.actor)
+            if not tickets:
+                self.say_key("console.queue_empty")
+            self.say([queue_line(t) for t in tickets])
+            return
+        if not args or not args[0].lstrip("#").isdigit():
+            self.say_key("console.agent_help")
+            return
+        number = int(args[0].lstrip("#"))
+        text = rest.split(None, 1)[1] if len(args) > 1 else ""
+        if name == "show":
+            self.say(transcript(await self.app.tickets.get(number)))
+            return
+        command = self._agent_command(name, number, text)
+        if command is None:
+            return
+        ticket = await self.app.tickets.execute(self.actor, command)
+        self.say_key(
+            "console.done",
+            number=number,
+            status=f"{self.app.translator.text(f'status.{ticket.status}', self.lang)}",
+        )
+
+    def _agent_command(self, name: str, number: int, text: str) -> Command | None:
+        needs_text = {"answer", "ask", "note"}
+        if name in needs_text and not text:
+            self.say_key("console.needs_text", command=name)
+            return None
+        match name:
+            case "claim":
+                return ClaimTicket(number=number)
+            case "answer":
+                return AnswerCustomer(number=number, text=text)
+            case "ask":
+                return AskCustomer(number=number, text=text)
+            case "resolve":
+                return ResolveTicket(number=number, text=text)
+            case "note":
+                return AddNote(number=number, text=text)
+            case "block":
+                return BlockTicket(number=number, text=text)
+            case "unblock":
+                return UnblockTicket(number=number, text=text)
+            case "transfer":
+                department, _, why = text.partition(" ")
+                if department not in self.app.policy.departments:
+                    self.say_key(
+                        "console.transfer_usage",
+                        departments=", ".join(self.app.policy.departments),
+                    )
+                    return None
+                return TransferTicket(number=number, department=department, text=why.strip())
+            case "decline":
+                reason_code, _, why = text.partition(" ")
+                try:
+                    reason = DeclineReason(reason_code)
+                except ValueError:
+                    self.say(
+                        [
+                            Reply(
+                                "console.decline_usage",
+                                choices=tuple(
+                                    Choice(r.value, f"decline.{r.value}") for r in DeclineReason
+                                ),
+                            )
+                        ]
+                    )
+                    self.write("   " + ", ".join(r.value for r in DeclineReason))
+                    return None
+                return DeclineTicket(number=number, reason=reason, text=why.strip())
+        self.say_key("console.agent_help")
+        return None
+
+    # -- moderator -------------------------------------------------------------------------------
+
+    async def _moderator(self, line: str) -> None:
+        name, _, rest = line.partition(" ")
+        if name != "/escalate" or not rest.strip():
+            self.say_key("console.moderator_help")
+            return
+        author, _, text = rest.strip().partition(" ")
+        department = None
+        if text.startswith("@"):
+            department, _, text = text[1:].partition(" ")
+        digest = hashlib.sha1(f"{author}\n{text.strip()}".encode()).hexdigest()[:10]
+        post = f"community:{digest}"
+        ticket = await self.app.tickets.escalate(
+            self.actor,
+            EscalatePost(
+                author_platform=PLATFORM,
+                author_id=author,
+                author_name=author,
+                post_ref=post,
+                post_link=f"console://{post}",
+                text=text.strip(),
+                department=department,
+                locale=self.lang,
+            ),
+        )
+        self.say_key("console.escalated", number=ticket.number, author=author)
+
+
+async def run_console(app: App, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    """Read lines until end of input; prompts only when a person is typing."""
+    source = stdin or sys.stdin
+    sink = stdout or sys.stdout
+    interactive = source.isatty()
+
+    def write(text: str) -> None:
+        sink.write(text + "\n")
+        sink.flush()
+
+    session = ConsoleSession(app, write)
+    session.say_key("console.banner")
+    loop = asyncio.get_running_loop()
+    while True:
+        if interactive:
+            sink.write(session.prompt)
+            sink.flush()
+        line = await loop.run_in_executor(None, source.readline)
+        if not line:
+            break
+        try:
+            await session.handle_line(line)
+        except EOFError:
+            break
+    with contextlib.suppress(Exception):
+        await app.relay.drain()

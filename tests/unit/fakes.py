@@ -1,0 +1,192 @@
+"""In-memory implementations of the desk's ports, for unit tests of the core.
+
+They honour the contracts of ``bot.ports``: a unit of work only publishes its
+changes on commit, ticket numbers are assigned on add.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from bot.account import Account
+from bot.customer import Customer
+from bot.errors import DuplicateEscalation, TicketNotFound
+from bot.notification import Notification
+from bot.participant import Participant
+from bot.ticket import Status, Ticket
+
+
+@dataclass
+class Db:
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    customers: dict[Participant, Customer] = field(default_factory=dict)
+    outbox: list[Notification] = field(default_factory=list)
+    next_number: int = 1
+
+
+class _Tickets:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def add(self, ticket: Ticket) -> int:
+        if ticket.origin.post_ref and any(
+            t.origin.post_ref == ticket.origin.post_ref for t in self.db.tickets.values()
+        ):
+            raise DuplicateEscalation(ticket.origin.post_ref)
+        ticket.number = self.db.next_number
+        self.db.next_number += 1
+        self.db.tickets[ticket.number] = ticket
+        return ticket.number
+
+    async def get(self, number: int) -> Ticket:
+        try:
+            return copy.deepcopy(self.db.tickets[number])
+        except KeyError:
+            raise TicketNotFound(f"#{number}", number=number) from None
+
+    async def save(self, ticket: Ticket) -> None:
+        assert ticket.number is not None
+        self.db.tickets[ticket.number] = copy.deepcopy(ticket)
+
+    def _sorted(self, tickets: list[Ticket], newest: bool = True) -> list[Ticket]:
+        return sorted(tickets, key=lambda t: t.number or 0, reverse=newest)
+
+    async def for_customer(
+        self, customer: Participant, statuses: frozenset[Status] | None = None
+    ) -> list[Ticket]:
+        return self._sorted(
+            [
+                copy.deepcopy(t)
+                for t in self.db.tickets.values()
+                if t.customer == customer and (statuses is None or t.status in statuses)
+            ]
+        )
+
+    async def for_account(
+        self, support_number: str, statuses: frozenset[Status] | None = None
+    ) -> list[Ticket]:
+        return self._sorted(
+            [
+                copy.deepcopy(t)
+                for t in self.db.tickets.values()
+                if t.support_number == support_number
+                and (statuses is None or t.status in statuses)
+            ]
+        )
+
+    async def queue(
+        self, departments: frozenset[str] | None, statuses: frozenset[Status]
+    ) -> list[Ticket]:
+        return self._sorted(
+            [
+                copy.deepcopy(t)
+                for t in self.db.tickets.values()
+                if (departments is None or t.department in departments) and t.status in statuses
+            ],
+            newest=False,
+        )
+
+    async def by_post(self, post_ref: str) -> Ticket | None:
+        for t in self.db.tickets.values():
+            if t.origin.post_ref == post_ref:
+                return copy.deepcopy(t)
+        return None
+
+    async def count_opened(self, support_number: str, since: datetime, until: datetime) -> int:
+        return sum(
+            1
+            for t in self.db.tickets.values()
+            if t.support_number == support_number and since <= t.created_at < until
+        )
+
+    async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
+        found = [t for t in self.db.tickets.values() if status is None or t.status is status]
+        return self._sorted(found)[:limit]
+
+
+class _Accounts:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def get(self, support_number: str) -> Account | None:
+        return self.db.accounts.get(support_number)
+
+    async def put(self, account: Account) -> None:
+        self.db.accounts[account.support_number] = account
+
+    async def all(self) -> list[Account]:
+        return list(self.db.accounts.values())
+
+
+class _Customers:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def get(self, participant: Participant) -> Customer | None:
+        return self.db.customers.get(participant)
+
+    async def put(self, customer: Customer) -> None:
+        self.db.customers[customer.participant] = customer
+
+
+class _Outbox:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def add(self, notification: Notification) -> None:
+        self.db.outbox.append(notification)
+
+
+class FakeUnitOfWork:
+    def __init__(self, committed: Db) -> None:
+        self._committed = committed
+        self._work = copy.deepcopy(committed)
+        self.tickets = _Tickets(self._work)
+        self.accounts = _Accounts(self._work)
+        self.customers = _Customers(self._work)
+        self.outbox = _Outbox(self._work)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        self._committed.__dict__.update(copy.deepcopy(self._work).__dict__)
+
+    async def rollback(self) -> None:
+        self._work.__dict__.update(copy.deepcopy(self._committed).__dict__)
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.db = Db()
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db)
+
+
+class MemoryStates:
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        value = self.data.get(key)
+        return copy.deepcopy(value) if value is not None else None
+
+    async def set(self, key: str, value: dict[str, Any]) -> None:
+        self.data[key] = copy.deepcopy(value)
+
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)
