@@ -1,0 +1,263 @@
+"""SQLAlchemy tables of the desk. Rows stay inside ``store/``; repositories hand out
+domain objects.
+
+Enums are stored as their string (or int) values, not as database enum types, so adding
+a status or a decline reason needs no migration of a type.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names: migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    SQLite keeps no zone, so values are written as naive UTC there and given back
+    ``tzinfo=UTC`` on read; naive datetimes are refused on write because their meaning
+    (local? UTC?) is a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware UTC")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # Stored as text; one fixed zone keeps string comparison == time comparison.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the desk's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class AccountRow(Base):
+    """A support number (licence) with the domains it covers."""
+
+    __tablename__ = "accounts"
+
+    support_number: Mapped[str] = mapped_column(String, primary_key=True)
+    domains: Mapped[list[Any]] = mapped_column(JSON)
+    plan: Mapped[str] = mapped_column(String)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    purchased_on: Mapped[date | None] = mapped_column(Date)
+    organisation: Mapped[str] = mapped_column(String)
+
+
+class CustomerRow(Base):
+    """A customer's profile, keyed by the participant key ``platform:id``."""
+
+    __tablename__ = "customers"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    platform: Mapped[str] = mapped_column(String)
+    external_id: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    locale: Mapped[str] = mapped_column(String)
+    support_number: Mapped[str] = mapped_column(String)
+    domain: Mapped[str] = mapped_column(String)
+    phone: Mapped[str] = mapped_column(String)
+    current_ticket: Mapped[int | None] = mapped_column(Integer)
+    unreachable: Mapped[bool] = mapped_column(Boolean)
+
+
+class TicketRow(Base):
+    """The ticket aggregate's root row."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_customer", "customer_platform", "customer_id", "created_at"),
+        Index("ix_tickets_department_status", "department", "status"),
+        Index("ix_tickets_support_number_created_at", "support_number", "created_at"),
+        # AUTOINCREMENT: SQLite must never hand out a number again, even of a deleted row.
+        {"sqlite_autoincrement": True},
+    )
+
+    # Identity column on PostgreSQL: the database hands out numbers, never read-then-write.
+    number: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    customer_platform: Mapped[str] = mapped_column(String)
+    customer_id: Mapped[str] = mapped_column(String)
+    customer_name: Mapped[str] = mapped_column(String)
+    department: Mapped[str] = mapped_column(String)
+    category: Mapped[str] = mapped_column(String)
+    request_type: Mapped[str] = mapped_column(String)
+    critical: Mapped[bool] = mapped_column(Boolean)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    steps: Mapped[str] = mapped_column(Text)
+    support_number: Mapped[str] = mapped_column(String)
+    domain: Mapped[str] = mapped_column(String)
+    phone: Mapped[str] = mapped_column(String)
+    locale: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    priority: Mapped[int] = mapped_column(Integer)
+    assignee_platform: Mapped[str | None] = mapped_column(String)
+    assignee_id: Mapped[str | None] = mapped_column(String)
+    assignee_name: Mapped[str] = mapped_column(String)
+    decline_reason: Mapped[str | None] = mapped_column(String)
+    follow_up_of: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.number", ondelete="SET NULL")
+    )
+    origin_channel: Mapped[str] = mapped_column(String)
+    # One community post can never become two tickets, even under concurrent escalations.
+    origin_post_ref: Mapped[str | None] = mapped_column(String, unique=True)
+    origin_post_link: Mapped[str | None] = mapped_column(Text)
+    escalated_by: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime | None] = mapped_column()
+
+    entries: Mapped[list[EntryRow]] = relationship(
+        order_by="EntryRow.seq", lazy="raise", passive_deletes=True
+    )
+    attachments: Mapped[list[AttachmentRow]] = relationship(
+        order_by="AttachmentRow.id", lazy="raise", passive_deletes=True
+    )
+    history: Mapped[list[StatusChangeRow]] = relationship(
+        order_by="StatusChangeRow.seq", lazy="raise", passive_deletes=True
+    )
+
+
+class EntryRow(Base):
+    """One message or note of a ticket's thread; ``seq`` is its index in the thread."""
+
+    __tablename__ = "ticket_entries"
+    # Two units appending to the same loaded thread collide here instead of both winning.
+    __table_args__ = (UniqueConstraint("ticket_number", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    ticket_number: Mapped[int] = mapped_column(ForeignKey("tickets.number", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()
+    author_platform: Mapped[str | None] = mapped_column(String)
+    author_id: Mapped[str | None] = mapped_column(String)
+    author_name: Mapped[str] = mapped_column(String)
+
+
+class AttachmentRow(Base):
+    """A file of a ticket; ``entry_seq`` is NULL for files given at intake."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_ticket_number", "ticket_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    ticket_number: Mapped[int] = mapped_column(ForeignKey("tickets.number", ondelete="CASCADE"))
+    entry_seq: Mapped[int | None] = mapped_column(Integer)
+    file_ref: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    mime_type: Mapped[str] = mapped_column(String)
+    size: Mapped[int] = mapped_column(BigInteger)
+    platform: Mapped[str] = mapped_column(String)
+
+
+class StatusChangeRow(Base):
+    """One step of a ticket's status history; ``seq`` is its index in the history."""
+
+    __tablename__ = "status_history"
+    # Doubles as optimistic locking: two units moving the same ticket cannot both commit.
+    __table_args__ = (UniqueConstraint("ticket_number", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    ticket_number: Mapped[int] = mapped_column(ForeignKey("tickets.number", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    old: Mapped[str | None] = mapped_column(String)
+    new: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime] = mapped_column()
+    by: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """A notification to deliver once; ``id`` is its idempotency key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    channel: Mapped[str] = mapped_column(String)
+    audience: Mapped[str] = mapped_column(String)
+    recipient: Mapped[str] = mapped_column(String)
+    ticket_number: Mapped[int | None] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    choices: Mapped[list[Any]] = mapped_column(JSON)
+    locale: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class ConversationStateRow(Base):
+    """A participant's conversation state as JSON."""
+
+    __tablename__ = "conversation_states"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class ChannelLinkRow(Base):
+    """A channel's own reference to a desk object (a ticket's topic, its card message)."""
+
+    __tablename__ = "channel_links"
+    __table_args__ = (Index("ix_channel_links_value", "channel", "kind", "value"),)
+
+    channel: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String, primary_key=True)
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(String)

@@ -1,0 +1,93 @@
+"""Sliding-window rate limiters: in memory (one process) and Redis (shared by workers).
+
+Both count only accepted events: a sender that keeps hitting a full window is refused
+until old events slide out, and is not pushed further back by its own refused attempts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+# Trim the window, refuse when full, else record the event; atomic in Redis.
+_SLIDING_WINDOW = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+    return 0
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return 1
+"""
+
+# How many hits between sweeps of idle keys in the memory limiter.
+_SWEEP_EVERY = 1024
+
+
+class MemoryRateLimiter:
+    """``bot.ports.RateLimiter`` in process memory; ``clock`` returns seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._events: dict[str, tuple[deque[float], float]] = {}
+        self._hits = 0
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> bool:
+        now = self._clock()
+        self._hits += 1
+        if self._hits % _SWEEP_EVERY == 0:
+            self._sweep(now)
+        events, _ = self._events.get(key, (deque(), window_seconds))
+        while events and events[0] <= now - window_seconds:
+            events.popleft()
+        if len(events) >= limit:
+            self._events[key] = (events, window_seconds)
+            return False
+        events.append(now)
+        self._events[key] = (events, window_seconds)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        # Keys that went quiet would otherwise stay forever (one per chat ever seen).
+        idle = [
+            key
+            for key, (events, window) in self._events.items()
+            if not events or events[-1] <= now - window
+        ]
+        for key in idle:
+            del self._events[key]
+
+
+class RedisRateLimiter:
+    """``bot.ports.RateLimiter`` on a Redis sorted set per key (a small Lua script).
+
+    ``clock`` returns wall-clock seconds; workers on several hosts share the window, so
+    their clocks are assumed to be synchronised (NTP).
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str = "supportbot:rate:",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock
+        self._script = client.register_script(_SLIDING_WINDOW)
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> bool:
+        now = self._clock()
+        # A unique member: two events in the same microsecond must both count.
+        member = f"{now:.6f}:{uuid.uuid4().hex}"
+        allowed = await self._script(
+            keys=[self._prefix + key], args=[repr(now), repr(window_seconds), limit, member]
+        )
+        return int(allowed) == 1

@@ -1,0 +1,411 @@
+"""SQL repository of the ticket aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.errors import DuplicateEscalation, TicketNotFound
+from bot.participant import Participant
+from bot.ticket import (
+    Attachment,
+    DeclineReason,
+    EntryKind,
+    Origin,
+    Priority,
+    RequestType,
+    Status,
+    StatusChange,
+    ThreadEntry,
+    Ticket,
+)
+from store.errors import ConcurrentUpdate
+from store.models import AttachmentRow, EntryRow, StatusChangeRow, TicketRow
+
+# How PostgreSQL (constraint name) and SQLite (columns) report a clash of two units
+# appending to the same ticket.
+_SEQ_CONSTRAINTS = (
+    "uq_ticket_entries_ticket_number_seq",
+    "uq_status_history_ticket_number_seq",
+    "ticket_entries.seq",
+    "status_history.seq",
+)
+
+
+@dataclass(slots=True)
+class _Stored:
+    """How much of a ticket's thread, history and files is already in the database.
+
+    ``ticket`` is held so that ``id(ticket)``, the key of this record, cannot be reused
+    by another object while the record exists.
+    """
+
+    ticket: Ticket
+    entries: int
+    history: int
+    attachments: int
+
+
+class SqlTicketRepository:
+    """``bot.ports.TicketRepository`` on the unit of work's session.
+
+    ``save`` appends only what was added to the ticket since it was loaded, added or last
+    saved in this unit. Two units appending to the same version of a ticket collide on
+    the ``(ticket_number, seq)`` unique constraints, so the later one fails with
+    ``ConcurrentUpdate`` instead of silently interleaving its entries or losing a status.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._stored: dict[int, _Stored] = {}
+
+    def forget(self) -> None:
+        """Drop what is known to be stored (after a rollback it no longer is)."""
+        self._stored.clear()
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def add(self, ticket: Ticket) -> int:
+        if ticket.number is not None:
+            raise ValueError(f"ticket #{ticket.number} was already added")
+        post_ref = ticket.origin.post_ref
+        # The check gives a clean error in the common case and keeps the transaction
+        # usable; the unique constraint still decides races between two moderators.
+        if post_ref is not None and await self._post_taken(post_ref):
+            raise DuplicateEscalation(post_ref, post_ref=post_ref)
+        try:
+            number = await self._session.scalar(
+                insert(TicketRow).values(**_ticket_values(ticket)).returning(TicketRow.number)
+            )
+        except IntegrityError as exc:
+            if post_ref is not None and "origin_post_ref" in str(exc.orig):
+                raise DuplicateEscalation(post_ref, post_ref=post_ref) from exc
+            raise
+        assert number is not None
+        ticket.number = number
+        await self._append(ticket, _Stored(ticket, 0, 0, 0))
+        return number
+
+    async def save(self, ticket: Ticket) -> None:
+        number = ticket.number
+        if number is None:
+            raise ValueError("save() of a ticket that was never added")
+        stored = self._stored.get(id(ticket))
+        if stored is None:
+            # Checked before writing anything: a refused stale copy changes nothing.
+            stored = await self._compare_with_stored(ticket, number)
+        result = await self._session.execute(
+            update(TicketRow)
+            .where(TicketRow.number == number)
+            .values(**_ticket_values(ticket))
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 1) == 0:
+            raise TicketNotFound(str(number), number=number)
+        await self._append(ticket, stored)
+
+    async def _append(self, ticket: Ticket, stored: _Stored) -> None:
+        number = ticket.number
+        assert number is not None
+        new_entries = ticket.entries[stored.entries :]
+        entry_rows: list[dict[str, Any]] = []
+        # An entry's files are also appended to ticket.attachments (Ticket.add_entry).
+        # Match them from the end, where add_entry put them, so each file is stored once
+        # with its entry and equal files given at intake stay intake files.
+        expected: list[tuple[Attachment, int]] = []
+        for offset, entry in enumerate(new_entries):
+            seq = stored.entries + offset
+            entry_rows.append(
+                {
+                    "ticket_number": number,
+                    "seq": seq,
+                    "kind": entry.kind.value,
+                    "text": entry.text,
+                    "at": entry.at,
+                    "author_platform": entry.author.platform if entry.author else None,
+                    "author_id": entry.author.external_id if entry.author else None,
+                    "author_name": entry.author_name,
+                }
+            )
+            expected.extend((attachment, seq) for attachment in entry.attachments)
+        new_attachments = ticket.attachments[stored.attachments :]
+        entry_seqs: list[int | None] = [None] * len(new_attachments)
+        unmatched = len(expected)
+        for index in reversed(range(len(new_attachments))):
+            if unmatched and new_attachments[index] == expected[unmatched - 1][0]:
+                unmatched -= 1
+                entry_seqs[index] = expected[unmatched][1]
+        attachment_rows = [
+            _attachment_values(number, attachment, entry_seq)
+            for attachment, entry_seq in zip(new_attachments, entry_seqs, strict=True)
+        ]
+        # Entries built with files but not through add_entry: keep their files too.
+        attachment_rows.extend(
+            _attachment_values(number, attachment, seq) for attachment, seq in expected[:unmatched]
+        )
+        history_rows = [
+            {
+                "ticket_number": number,
+                "seq": stored.history + offset,
+                "old": change.old.value if change.old is not None else None,
+                "new": change.new.value,
+                "at": change.at,
+                "by": change.by,
+                "reason": change.reason,
+            }
+            for offset, change in enumerate(ticket.history[stored.history :])
+        ]
+        try:
+            if entry_rows:
+                await self._session.execute(insert(EntryRow), entry_rows)
+            if history_rows:
+                await self._session.execute(insert(StatusChangeRow), history_rows)
+        except IntegrityError as exc:
+            if any(name in str(exc.orig) for name in _SEQ_CONSTRAINTS):
+                raise ConcurrentUpdate(
+                    f"ticket #{number} changed meanwhile", number=number
+                ) from exc
+            raise
+        if attachment_rows:
+            await self._session.execute(insert(AttachmentRow), attachment_rows)
+        self._track(ticket)
+
+    def _track(self, ticket: Ticket) -> None:
+        self._stored[id(ticket)] = _Stored(
+            ticket, len(ticket.entries), len(ticket.history), len(ticket.attachments)
+        )
+
+    async def _compare_with_stored(self, ticket: Ticket, number: int) -> _Stored:
+        """Counts for a ticket loaded in another unit, after checking that it extends
+        what is stored: a stale copy must not overwrite a newer status silently."""
+        current = await self._load(_aggregate().where(TicketRow.number == number), track=False)
+        if not current:
+            raise TicketNotFound(str(number), number=number)
+        stored = current[0]
+        if (
+            ticket.entries[: len(stored.entries)] != stored.entries
+            or ticket.history[: len(stored.history)] != stored.history
+        ):
+            raise ConcurrentUpdate(f"ticket #{number} changed meanwhile", number=number)
+        return _Stored(ticket, len(stored.entries), len(stored.history), len(stored.attachments))
+
+    async def _post_taken(self, post_ref: str) -> bool:
+        found = await self._session.scalar(
+            select(TicketRow.number).where(TicketRow.origin_post_ref == post_ref)
+        )
+        return found is not None
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get(self, number: int) -> Ticket:
+        tickets = await self._load(_aggregate().where(TicketRow.number == number))
+        if not tickets:
+            raise TicketNotFound(str(number), number=number)
+        return tickets[0]
+
+    async def for_customer(
+        self, customer: Participant, statuses: frozenset[Status] | None = None
+    ) -> list[Ticket]:
+        query = _aggregate().where(
+            TicketRow.customer_platform == customer.platform,
+            TicketRow.customer_id == customer.external_id,
+        )
+        return await self._load(_newest_first(_with_statuses(query, statuses)))
+
+    async def for_account(
+        self, support_number: str, statuses: frozenset[Status] | None = None
+    ) -> list[Ticket]:
+        query = _aggregate().where(TicketRow.support_number == support_number)
+        return await self._load(_newest_first(_with_statuses(query, statuses)))
+
+    async def queue(
+        self, departments: frozenset[str] | None, statuses: frozenset[Status]
+    ) -> list[Ticket]:
+        query = _with_statuses(_aggregate(), statuses)
+        if departments is not None:
+            query = query.where(TicketRow.department.in_(sorted(departments)))
+        return await self._load(query.order_by(TicketRow.created_at, TicketRow.number))
+
+    async def by_post(self, post_ref: str) -> Ticket | None:
+        tickets = await self._load(_aggregate().where(TicketRow.origin_post_ref == post_ref))
+        return tickets[0] if tickets else None
+
+    async def count_opened(self, support_number: str, since: datetime, until: datetime) -> int:
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(TicketRow)
+            .where(
+                TicketRow.support_number == support_number,
+                TicketRow.created_at >= since,
+                TicketRow.created_at < until,
+            )
+        )
+        return int(count or 0)
+
+    async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
+        query = _aggregate()
+        if status is not None:
+            query = query.where(TicketRow.status == status.value)
+        return await self._load(_newest_first(query).limit(limit))
+
+    async def _load(self, query: Select[TicketRow], track: bool = True) -> list[Ticket]:
+        rows = (await self._session.scalars(query)).all()
+        tickets = [_ticket(row) for row in rows]
+        if track:
+            for ticket in tickets:
+                self._track(ticket)
+        return tickets
+
+
+def _aggregate() -> Select[TicketRow]:
+    # selectinload: one query per child table for the whole list, not per ticket.
+    # populate_existing: a second read in the same unit sees rows written since the first.
+    return (
+        select(TicketRow)
+        .options(
+            selectinload(TicketRow.entries),
+            selectinload(TicketRow.attachments),
+            selectinload(TicketRow.history),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def _with_statuses(
+    query: Select[TicketRow], statuses: frozenset[Status] | None
+) -> Select[TicketRow]:
+    if statuses is None:
+        return query
+    return query.where(TicketRow.status.in_(sorted(status.value for status in statuses)))
+
+
+def _newest_first(query: Select[TicketRow]) -> Select[TicketRow]:
+    return query.order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
+
+
+def _ticket_values(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "customer_platform": ticket.customer.platform,
+        "customer_id": ticket.customer.external_id,
+        "customer_name": ticket.customer_name,
+        "department": ticket.department,
+        "category": ticket.category,
+        "request_type": ticket.request_type.value,
+        "critical": ticket.critical,
+        "title": ticket.title,
+        "description": ticket.description,
+        "steps": ticket.steps,
+        "support_number": ticket.support_number,
+        "domain": ticket.domain,
+        "phone": ticket.phone,
+        "locale": ticket.locale,
+        "status": ticket.status.value,
+        "priority": int(ticket.priority),
+        "assignee_platform": ticket.assignee.platform if ticket.assignee else None,
+        "assignee_id": ticket.assignee.external_id if ticket.assignee else None,
+        "assignee_name": ticket.assignee_name,
+        "decline_reason": ticket.decline_reason.value if ticket.decline_reason else None,
+        "follow_up_of": ticket.follow_up_of,
+        "origin_channel": ticket.origin.channel,
+        "origin_post_ref": ticket.origin.post_ref,
+        "origin_post_link": ticket.origin.post_link,
+        "escalated_by": ticket.origin.escalated_by,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+    }
+
+
+def _attachment_values(
+    number: int, attachment: Attachment, entry_seq: int | None
+) -> dict[str, Any]:
+    return {
+        "ticket_number": number,
+        "entry_seq": entry_seq,
+        "file_ref": attachment.file_ref,
+        "file_name": attachment.file_name,
+        "mime_type": attachment.mime_type,
+        "size": attachment.size,
+        "platform": attachment.platform,
+    }
+
+
+def _participant(platform: str | None, external_id: str | None) -> Participant | None:
+    if platform is None or external_id is None:
+        return None
+    return Participant(platform, external_id)
+
+
+def _ticket(row: TicketRow) -> Ticket:
+    attachments: list[Attachment] = []
+    by_entry: dict[int, list[Attachment]] = {}
+    for stored in row.attachments:  # in insertion order, like Ticket.attachments grew
+        attachment = Attachment(
+            file_ref=stored.file_ref,
+            file_name=stored.file_name,
+            mime_type=stored.mime_type,
+            size=stored.size,
+            platform=stored.platform,
+        )
+        attachments.append(attachment)
+        if stored.entry_seq is not None:
+            by_entry.setdefault(stored.entry_seq, []).append(attachment)
+    entries = [
+        ThreadEntry(
+            kind=EntryKind(entry.kind),
+            text=entry.text,
+            at=entry.at,
+            author=_participant(entry.author_platform, entry.author_id),
+            author_name=entry.author_name,
+            attachments=tuple(by_entry.get(entry.seq, ())),
+        )
+        for entry in row.entries
+    ]
+    history = [
+        StatusChange(
+            old=Status(change.old) if change.old is not None else None,
+            new=Status(change.new),
+            at=change.at,
+            by=change.by,
+            reason=change.reason,
+        )
+        for change in row.history
+    ]
+    return Ticket(
+        customer=Participant(row.customer_platform, row.customer_id),
+        customer_name=row.customer_name,
+        department=row.department,
+        category=row.category,
+        request_type=RequestType(row.request_type),
+        title=row.title,
+        description=row.description,
+        origin=Origin(
+            channel=row.origin_channel,
+            post_ref=row.origin_post_ref,
+            post_link=row.origin_post_link,
+            escalated_by=row.escalated_by,
+        ),
+        created_at=row.created_at,
+        critical=row.critical,
+        steps=row.steps,
+        attachments=attachments,
+        support_number=row.support_number,
+        domain=row.domain,
+        phone=row.phone,
+        locale=row.locale,
+        status=Status(row.status),
+        priority=Priority(row.priority),
+        assignee=_participant(row.assignee_platform, row.assignee_id),
+        assignee_name=row.assignee_name,
+        decline_reason=DeclineReason(row.decline_reason) if row.decline_reason else None,
+        follow_up_of=row.follow_up_of,
+        number=row.number,
+        updated_at=row.updated_at,
+        entries=entries,
+        history=history,
+    )

@@ -1,0 +1,66 @@
+"""The SQL unit of work: one session, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.ports import AccountRepository, CustomerRepository, Outbox, TicketRepository
+from store.accounts import SqlAccountRepository, SqlCustomerRepository
+from store.outbox import SqlOutbox
+from store.tickets import SqlTicketRepository
+
+
+class SqlUnitOfWork:
+    """``bot.ports.UnitOfWork`` on one ``AsyncSession``.
+
+    Leaving the ``async with`` block rolls back whatever was not committed, including
+    when an exception escapes; the session is closed either way.
+    """
+
+    tickets: TicketRepository
+    accounts: AccountRepository
+    customers: CustomerRepository
+    outbox: Outbox
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        # Creating a session opens no connection; that happens on the first statement.
+        self._session = sessions()
+        self._tickets = SqlTicketRepository(self._session)
+        self.tickets = self._tickets
+        self.accounts = SqlAccountRepository(self._session)
+        self.customers = SqlCustomerRepository(self._session)
+        self.outbox = SqlOutbox(self._session)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            await self._session.close()
+
+    async def commit(self) -> None:
+        await self._session.commit()
+
+    async def rollback(self) -> None:
+        await self._session.rollback()
+        self._tickets.forget()
+
+
+class SqlUnitOfWorkFactory:
+    """``bot.ports.UnitOfWorkFactory``: a new, independent unit per call."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)

@@ -1,0 +1,96 @@
+"""Sliding-window rate limiters, in memory and in Redis, with a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from store_support import FakeSeconds, open_redis
+
+from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
+
+KINDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+@pytest.fixture(params=KINDS)
+def limiter_kind(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    if request.param == "redis":
+        return "redis", request.getfixturevalue("redis_url")
+    return "memory", None
+
+
+@pytest.fixture
+async def limiter(
+    limiter_kind: tuple[str, str | None],
+) -> AsyncIterator[tuple[MemoryRateLimiter | RedisRateLimiter, FakeSeconds]]:
+    kind, url = limiter_kind
+    clock = FakeSeconds()
+    if kind == "memory":
+        yield MemoryRateLimiter(clock), clock
+    else:
+        assert url is not None
+        async with open_redis(url) as (client, prefix):
+            yield RedisRateLimiter(client, prefix=prefix, clock=clock), clock
+
+
+Limiter = tuple[MemoryRateLimiter | RedisRateLimiter, FakeSeconds]
+
+
+async def test_allows_up_to_the_limit_in_the_window(limiter: Limiter) -> None:
+    rate, clock = limiter
+    results = []
+    for _ in range(4):
+        results.append(await rate.hit("chat:1", limit=3, window_seconds=10))
+        clock.now += 1
+    assert results == [True, True, True, False]
+
+
+async def test_window_slides(limiter: Limiter) -> None:
+    rate, clock = limiter
+    assert await rate.hit("chat:1", 2, 10)  # t=0
+    clock.now += 5
+    assert await rate.hit("chat:1", 2, 10)  # t=5
+    clock.now += 4.9
+    assert not await rate.hit("chat:1", 2, 10)  # t=9.9: both still inside
+    clock.now += 0.2
+    assert await rate.hit("chat:1", 2, 10)  # t=10.1: the first slid out
+    assert not await rate.hit("chat:1", 2, 10)
+
+
+async def test_refused_hits_do_not_extend_the_block(limiter: Limiter) -> None:
+    rate, clock = limiter
+    assert await rate.hit("chat:1", 1, 10)
+    for _ in range(5):
+        clock.now += 1
+        assert not await rate.hit("chat:1", 1, 10)
+    clock.now += 5.5  # 10.5 s after the only accepted hit
+    assert await rate.hit("chat:1", 1, 10)
+
+
+async def test_keys_are_independent(limiter: Limiter) -> None:
+    rate, _ = limiter
+    assert await rate.hit("chat:1", 1, 60)
+    assert not await rate.hit("chat:1", 1, 60)
+    assert await rate.hit("chat:2", 1, 60)
+
+
+async def test_same_instant_hits_all_count(limiter: Limiter) -> None:
+    rate, _ = limiter
+    assert [await rate.hit("burst", 3, 1) for _ in range(5)] == [True, True, True, False, False]
+
+
+async def test_memory_limiter_forgets_idle_keys() -> None:
+    clock = FakeSeconds()
+    rate = MemoryRateLimiter(clock)
+    for i in range(2000):
+        await rate.hit(f"chat:{i}", 5, 1)
+        clock.now += 0.01
+    # Only chats seen in the last second (plus those since the last sweep) are kept.
+    assert len(rate._events) < 1100
+
+
+async def test_redis_keys_expire_with_the_window(redis_url: str) -> None:
+    async with open_redis(redis_url) as (client, prefix):
+        rate = RedisRateLimiter(client, prefix=prefix)
+        assert await rate.hit("chat:1", 5, 30)
+        assert 0 < await client.pttl(prefix + "chat:1") <= 30_000

@@ -1,0 +1,102 @@
+"""The migration, the models and the engine set-up agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect, text
+from store_support import Backend
+
+from store.db import alembic_config, create_engine, migrate
+from store.models import Base
+
+
+def _diffs(connection: Connection) -> list[Any]:
+    opts: dict[str, Any] = {"compare_type": True}
+    # SQLite cannot report identity columns or defaults back, so only PostgreSQL can
+    # check them without false alarms.
+    if connection.dialect.name == "postgresql":
+        opts["compare_server_default"] = True
+    return list(compare_metadata(MigrationContext.configure(connection, opts=opts), Base.metadata))
+
+
+async def test_migration_creates_exactly_the_models_schema(backend: Backend) -> None:
+    async with backend.engine.connect() as connection:
+        assert await connection.run_sync(_diffs) == []
+
+
+async def test_migrating_again_changes_nothing(backend: Backend) -> None:
+    await migrate(backend.engine)
+    async with backend.engine.connect() as connection:
+        version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    assert version == "0001"
+
+
+async def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}")
+    try:
+        await migrate(engine)
+
+        def down(connection: Connection) -> list[str]:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+            return [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+
+        async with engine.begin() as connection:
+            assert await connection.run_sync(down) == []
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diffs) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_engine_creates_its_folder_and_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "deeper" / "desk.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
+            journal = await connection.scalar(text("PRAGMA journal_mode"))
+            busy = await connection.scalar(text("PRAGMA busy_timeout"))
+    finally:
+        await engine.dispose()
+    assert path.parent.is_dir()
+    assert (foreign_keys, journal) == (1, "wal")
+    assert busy is not None and busy >= 1000
+
+
+async def test_ticket_numbers_never_come_back_on_sqlite(tmp_path: Path) -> None:
+    """AUTOINCREMENT: a deleted newest ticket's number is not handed out again."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}")
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            sql = await connection.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'tickets'")
+            )
+    finally:
+        await engine.dispose()
+    assert "AUTOINCREMENT" in str(sql)
+
+
+async def test_foreign_keys_are_enforced(backend: Backend) -> None:
+    async with backend.engine.connect() as connection:
+        try:
+            await connection.execute(
+                text(
+                    "INSERT INTO ticket_entries (ticket_number, seq, kind, text, at, author_name)"
+                    " VALUES (999, 0, 'note', 'orphan', '2025-01-01 00:00:00', '')"
+                )
+            )
+        except Exception as exc:
+            assert "foreign key" in str(exc).lower()
+        else:
+            raise AssertionError("an entry of a missing ticket was accepted")
+        finally:
+            await connection.rollback()
