@@ -77,9 +77,9 @@ async def build_app(
     states: StateStore
     limiter: RateLimiter
     if settings.redis_url:
-        import redis.asyncio as redis
+        from redis.asyncio import Redis
 
-        client = redis.from_url(settings.redis_url)
+        client = Redis.from_url(settings.redis_url)
         closers.append(client.aclose)
         states = RedisStateStore(client)
         limiter = RedisRateLimiter(client)

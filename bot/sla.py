@@ -1,0 +1,324 @@
+"""SLA clocks in business time: due times at filing, pauses, warnings and breaches,
+what the customer is told at filing, and when silent tickets are nudged or closed.
+
+The clock runs while a ticket is New, Accepted or Blocked (the team owes work),
+pauses while it is Waiting for customer, and stops once it is Resolved, Closed or
+Declined (a disputed resolution goes back to Accepted and the clock runs again).
+Due times are promises in business time; a critical request filed off hours is
+announced to the team at once (``off_hours_alert``) but its SLA still counts in
+business time, because that is what the plan promises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from bot.policy import Plan
+from bot.reply import Reply
+from bot.service_level import (
+    BusinessCalendar,
+    CategoryTerms,
+    DueRule,
+    ReminderConfig,
+    moment_params,
+)
+from bot.ticket import Status, StatusChange
+
+RUNNING = frozenset({Status.NEW, Status.ACCEPTED, Status.BLOCKED})
+PAUSED = frozenset({Status.WAITING})
+
+# Reply keys (bot/locales/<lang>/sla.po); each takes the moment params of
+# ``moment_params`` (weekday, day, month, time, zone), the team ones also ``number``.
+EXPECT_OPEN = "sla.expect_open"
+EXPECT_PEAK = "sla.expect_peak"
+EXPECT_CLOSED = "sla.expect_closed"
+EXPECT_CLOSED_CRITICAL_ONLY = "sla.expect_closed_critical_only"
+EXPECT_CRITICAL_OFF_HOURS = "sla.expect_critical_off_hours"
+TEAM_WARNING = "sla.team_warning"
+TEAM_BREACHED = "sla.team_breached"
+TEAM_CRITICAL_OFF_HOURS = "sla.team_critical_off_hours"
+
+
+class SlaState(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """Due times of one ticket and the business time each target allows."""
+
+    filed_at: datetime
+    first_response_due: datetime
+    resolution_due: datetime
+    first_response_budget: timedelta
+    resolution_budget: timedelta
+
+
+def sla_due(
+    calendar: BusinessCalendar, filed_at: datetime, plan: Plan, terms: CategoryTerms
+) -> Deadlines:
+    """Due times computed at filing from the plan's business-hour targets.
+
+    A same-business-day category (payment, subscription) is resolved by the close of
+    the business day it is filed in, or of the next one when filed after hours; its
+    first response is due no later than that.
+    """
+    filed_at = filed_at.astimezone(UTC)
+    first = calendar.add_business_hours(filed_at, plan.first_response_hours)
+    if terms.due is DueRule.SAME_BUSINESS_DAY:
+        resolution = calendar.end_of_business_day(filed_at)
+        first = min(first, resolution)
+    else:
+        resolution = calendar.add_business_hours(filed_at, plan.resolution_hours)
+    return Deadlines(
+        filed_at=filed_at,
+        first_response_due=first,
+        resolution_due=resolution,
+        first_response_budget=calendar.business_time_between(filed_at, first),
+        resolution_budget=calendar.business_time_between(filed_at, resolution),
+    )
+
+
+# -- the clock over a status history ----------------------------------------------------
+
+
+def _segments(
+    history: Iterable[StatusChange], now: datetime, filed_at: datetime | None = None
+) -> list[tuple[Status, datetime, datetime]]:
+    """``(status, from, to)`` pieces of the history up to ``now``.
+
+    Without a filing record (``old is None``) the ticket is taken to have been in the
+    first change's ``old`` status, or New, since ``filed_at``.
+    """
+    now = now.astimezone(UTC)
+    changes = sorted((c for c in history if c.at <= now), key=lambda c: c.at)
+    timeline: list[tuple[datetime, Status]] = []
+    if filed_at is not None and (not changes or changes[0].old is not None):
+        first_status = changes[0].old if changes and changes[0].old else Status.NEW
+        timeline.append((filed_at.astimezone(UTC), first_status))
+    timeline.extend((c.at.astimezone(UTC), c.new) for c in changes)
+    ends = [at for at, _ in timeline[1:]] + [now]
+    return [(status, at, end) for (at, status), end in zip(timeline, ends, strict=True)]
+
+
+def _time_in(
+    calendar: BusinessCalendar,
+    segments: list[tuple[Status, datetime, datetime]],
+    statuses: frozenset[Status],
+) -> timedelta:
+    total = timedelta(0)
+    for status, start, end in segments:
+        if status in statuses:
+            total += calendar.business_time_between(start, end)
+    return total
+
+
+def elapsed_business_seconds(
+    calendar: BusinessCalendar,
+    history: Iterable[StatusChange],
+    now: datetime,
+    filed_at: datetime | None = None,
+) -> float:
+    """Business seconds the SLA clock has run: New, Accepted and Blocked count;
+    Waiting for customer and anything after Resolved/Closed/Declined do not."""
+    return _time_in(calendar, _segments(history, now, filed_at), RUNNING).total_seconds()
+
+
+def paused_business_seconds(
+    calendar: BusinessCalendar,
+    history: Iterable[StatusChange],
+    now: datetime,
+    filed_at: datetime | None = None,
+) -> float:
+    """Business seconds spent in Waiting for customer (the pause that extends dues)."""
+    return _time_in(calendar, _segments(history, now, filed_at), PAUSED).total_seconds()
+
+
+def _reached_at(
+    calendar: BusinessCalendar,
+    segments: list[tuple[Status, datetime, datetime]],
+    amount: timedelta,
+    now: datetime,
+) -> datetime:
+    """When the running clock reached (or, running on from ``now``, will reach) ``amount``."""
+    remaining = amount
+    for status, start, end in segments:
+        if status not in RUNNING:
+            continue
+        available = calendar.business_time_between(start, end)
+        if remaining <= available:
+            return calendar.add_business_time(start, remaining)
+        remaining -= available
+    # Not reached yet: project as if the clock runs from now on (for a paused ticket,
+    # "if the customer answered now").
+    return calendar.add_business_time(now.astimezone(UTC), remaining)
+
+
+def effective_deadlines(
+    calendar: BusinessCalendar,
+    deadlines: Deadlines,
+    history: Iterable[StatusChange],
+    now: datetime,
+) -> Deadlines:
+    """Due times as they stand at ``now``: every pause pushes them later by the
+    business time it took. Passed due times stay where the breach happened."""
+    segments = _segments(history, now, deadlines.filed_at)
+    return replace(
+        deadlines,
+        first_response_due=_reached_at(calendar, segments, deadlines.first_response_budget, now),
+        resolution_due=_reached_at(calendar, segments, deadlines.resolution_budget, now),
+    )
+
+
+def sla_state(budget_seconds: float, elapsed_seconds: float, warn_at: float) -> SlaState:
+    """OK, WARNING from ``warn_at`` of the budget on, BREACHED once it is used up."""
+    if elapsed_seconds >= budget_seconds:
+        return SlaState.BREACHED
+    if elapsed_seconds >= warn_at * budget_seconds:
+        return SlaState.WARNING
+    return SlaState.OK
+
+
+@dataclass(frozen=True, slots=True)
+class SlaClock:
+    """One ticket's SLA at a moment, for a ticket card or the breach watcher."""
+
+    deadlines: Deadlines  # effective (pauses included)
+    elapsed_seconds: float
+    paused_seconds: float
+    running: bool
+    first_response: SlaState
+    resolution: SlaState
+    # When the next warning or breach falls due; None while the clock stands still.
+    next_check: datetime | None
+
+
+def sla_clock(
+    calendar: BusinessCalendar,
+    deadlines: Deadlines,
+    history: Iterable[StatusChange],
+    now: datetime,
+    warn_at: float,
+    first_response_at: datetime | None = None,
+) -> SlaClock:
+    """The SLA of a ticket at ``now``. Once ``first_response_at`` is known the
+    first-response state is frozen at that moment."""
+    history = list(history)
+    segments = _segments(history, now, deadlines.filed_at)
+    elapsed = _time_in(calendar, segments, RUNNING)
+    paused = _time_in(calendar, segments, PAUSED)
+    answered = first_response_at is not None and first_response_at <= now
+    first_elapsed = elapsed
+    if first_response_at is not None and answered:
+        first_elapsed = _time_in(
+            calendar, _segments(history, first_response_at, deadlines.filed_at), RUNNING
+        )
+    running = bool(segments) and segments[-1][0] in RUNNING
+    next_check: datetime | None = None
+    if running:
+        targets = [deadlines.resolution_budget * warn_at, deadlines.resolution_budget]
+        if not answered:
+            targets += [deadlines.first_response_budget * warn_at, deadlines.first_response_budget]
+        upcoming = [t for t in targets if t > elapsed]
+        if upcoming:
+            next_check = _reached_at(calendar, segments, min(upcoming), now)
+    return SlaClock(
+        deadlines=effective_deadlines(calendar, deadlines, history, now),
+        elapsed_seconds=elapsed.total_seconds(),
+        paused_seconds=paused.total_seconds(),
+        running=running,
+        first_response=sla_state(
+            deadlines.first_response_budget.total_seconds(),
+            first_elapsed.total_seconds(),
+            warn_at,
+        ),
+        resolution=sla_state(
+            deadlines.resolution_budget.total_seconds(), elapsed.total_seconds(), warn_at
+        ),
+        next_check=next_check,
+    )
+
+
+def sla_alert(state: SlaState, number: int, due: datetime, tz: str) -> Reply | None:
+    """The team's notice for a ticket entering WARNING or BREACHED; None for OK."""
+    if state is SlaState.OK:
+        return None
+    key = TEAM_WARNING if state is SlaState.WARNING else TEAM_BREACHED
+    return Reply(key, {"number": number, **moment_params(due, tz)})
+
+
+# -- what the customer is told at filing ------------------------------------------------
+
+
+def off_hours_alert(calendar: BusinessCalendar, filed_at: datetime, critical: bool) -> bool:
+    """Whether a request must be flagged and announced to the team right away:
+    a critical one filed while closed, where the team handles crises off hours."""
+    return critical and calendar.off_hours_critical_only and not calendar.is_open(filed_at)
+
+
+def expectation(
+    calendar: BusinessCalendar,
+    filed_at: datetime,
+    critical: bool,
+    first_response_due: datetime,
+    display_tz: str | None = None,
+) -> Reply:
+    """When to expect an answer, told at filing.
+
+    Open: the due time (``sla.expect_open``, or ``sla.expect_peak`` in peak hours).
+    Closed: when the team is back (``sla.expect_closed``, or
+    ``sla.expect_closed_critical_only`` where off hours take only critical requests),
+    or, for a critical request there, that the team was alerted
+    (``sla.expect_critical_off_hours``, naming the regular opening). Moments are shown
+    in ``display_tz`` (the customer's zone when known) or the department's.
+    """
+    tz = display_tz or calendar.timezone
+    if calendar.is_open(filed_at):
+        key = EXPECT_PEAK if calendar.is_peak(filed_at) else EXPECT_OPEN
+        return Reply(key, moment_params(first_response_due, tz))
+    opens = moment_params(calendar.next_open(filed_at), tz)
+    if off_hours_alert(calendar, filed_at, critical):
+        return Reply(EXPECT_CRITICAL_OFF_HOURS, opens)
+    if calendar.off_hours_critical_only:
+        return Reply(EXPECT_CLOSED_CRITICAL_ONLY, opens)
+    return Reply(EXPECT_CLOSED, opens)
+
+
+def critical_alert(number: int, filed_at: datetime, tz: str) -> Reply:
+    """The team announcement for a critical request filed off hours."""
+    return Reply(TEAM_CRITICAL_OFF_HOURS, {"number": number, **moment_params(filed_at, tz)})
+
+
+# -- reminders and auto-close -----------------------------------------------------------
+
+
+def status_since(history: Iterable[StatusChange], status: Status) -> datetime | None:
+    """When the ticket entered ``status``, if that is its current status."""
+    changes = sorted(history, key=lambda c: c.at)
+    if changes and changes[-1].new is status:
+        return changes[-1].at
+    return None
+
+
+def waiting_reminder_due(
+    calendar: BusinessCalendar, waiting_since: datetime, cfg: ReminderConfig
+) -> datetime:
+    """When a customer who has not answered is reminded (business hours)."""
+    return calendar.add_business_hours(waiting_since, cfg.waiting_reminder_hours)
+
+
+def waiting_close_due(
+    calendar: BusinessCalendar, waiting_since: datetime, cfg: ReminderConfig
+) -> datetime:
+    """When a ticket still Waiting for customer is closed (business hours)."""
+    return calendar.add_business_hours(waiting_since, cfg.waiting_close_hours)
+
+
+def resolved_close_due(resolved_at: datetime, cfg: ReminderConfig) -> datetime:
+    """When a Resolved ticket neither confirmed nor disputed closes (calendar days)."""
+    return resolved_at.astimezone(UTC) + timedelta(days=cfg.resolved_close_days)
