@@ -59,6 +59,10 @@ class TicketRepository(Protocol):
         """Tickets filed under a support number in ``[since, until)``."""
         ...
 
+    async def due(self, now: datetime, limit: int = 100) -> list[int]:
+        """Numbers of tickets whose ``next_check_at`` has come, earliest first."""
+        ...
+
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         """The newest tickets, for the admin CLI."""
         ...

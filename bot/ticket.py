@@ -102,6 +102,38 @@ class StatusChange:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceTerms:
+    """The service levels a ticket was filed under: its plan and SLA due times.
+
+    Budgets are the business time each target allows; waiting for the customer
+    pauses the clock, so effective due times move later (``bot.sla``).
+    """
+
+    plan: str
+    first_response_due: datetime
+    resolution_due: datetime
+    first_response_budget: float
+    resolution_budget: float
+
+
+class QuoteState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A price for a paid modification; work starts only once the customer accepts."""
+
+    price: str
+    note: str
+    state: QuoteState
+    at: datetime
+    decided_at: datetime | None = None
+
+
 # The lifecycle (domain.md). Blocked is left by unblocking, back to Accepted.
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset(
@@ -148,6 +180,14 @@ class Ticket:
     updated_at: datetime | None = None
     entries: list[ThreadEntry] = field(default_factory=list)
     history: list[StatusChange] = field(default_factory=list)
+    # Service levels (bot/schedule.py keeps these up to date).
+    terms: ServiceTerms | None = None
+    first_response_at: datetime | None = None
+    sla_alerts: frozenset[str] = frozenset()
+    next_check_at: datetime | None = None
+    reminded_at: datetime | None = None
+    off_hours: bool = False
+    quote: Quote | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -154,6 +156,23 @@ class TicketRow(Base):
     escalated_by: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime | None] = mapped_column()
+    # Service levels (migration 0002).
+    plan: Mapped[str] = mapped_column(String, server_default="")
+    first_response_due: Mapped[datetime | None] = mapped_column()
+    resolution_due: Mapped[datetime | None] = mapped_column()
+    first_response_budget: Mapped[float | None] = mapped_column(Float)
+    resolution_budget: Mapped[float | None] = mapped_column(Float)
+    first_response_at: Mapped[datetime | None] = mapped_column()
+    sla_alerts: Mapped[str] = mapped_column(String, server_default="")
+    # The ticker's durable timer: when this ticket next needs a look (SLA, reminders).
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    off_hours: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    quote_price: Mapped[str | None] = mapped_column(String)
+    quote_note: Mapped[str | None] = mapped_column(Text)
+    quote_state: Mapped[str | None] = mapped_column(String)
+    quote_at: Mapped[datetime | None] = mapped_column()
+    quote_decided_at: Mapped[datetime | None] = mapped_column()
 
     entries: Mapped[list[EntryRow]] = relationship(
         order_by="EntryRow.seq", lazy="raise", passive_deletes=True

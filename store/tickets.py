@@ -19,7 +19,10 @@ from bot.ticket import (
     EntryKind,
     Origin,
     Priority,
+    Quote,
+    QuoteState,
     RequestType,
+    ServiceTerms,
     Status,
     StatusChange,
     ThreadEntry,
@@ -248,6 +251,15 @@ class SqlTicketRepository:
         )
         return int(count or 0)
 
+    async def due(self, now: datetime, limit: int = 100) -> list[int]:
+        numbers = await self._session.scalars(
+            select(TicketRow.number)
+            .where(TicketRow.next_check_at <= now)
+            .order_by(TicketRow.next_check_at)
+            .limit(limit)
+        )
+        return list(numbers)
+
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         query = _aggregate()
         if status is not None:
@@ -318,7 +330,58 @@ def _ticket_values(ticket: Ticket) -> dict[str, Any]:
         "escalated_by": ticket.origin.escalated_by,
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
+        **_service_values(ticket),
     }
+
+
+def _service_values(ticket: Ticket) -> dict[str, Any]:
+    terms, quote = ticket.terms, ticket.quote
+    return {
+        "plan": terms.plan if terms else "",
+        "first_response_due": terms.first_response_due if terms else None,
+        "resolution_due": terms.resolution_due if terms else None,
+        "first_response_budget": terms.first_response_budget if terms else None,
+        "resolution_budget": terms.resolution_budget if terms else None,
+        "first_response_at": ticket.first_response_at,
+        "sla_alerts": ",".join(sorted(ticket.sla_alerts)),
+        "next_check_at": ticket.next_check_at,
+        "reminded_at": ticket.reminded_at,
+        "off_hours": ticket.off_hours,
+        "quote_price": quote.price if quote else None,
+        "quote_note": quote.note if quote else None,
+        "quote_state": quote.state.value if quote else None,
+        "quote_at": quote.at if quote else None,
+        "quote_decided_at": quote.decided_at if quote else None,
+    }
+
+
+def _terms(row: TicketRow) -> ServiceTerms | None:
+    if (
+        row.first_response_due is None
+        or row.resolution_due is None
+        or row.first_response_budget is None
+        or row.resolution_budget is None
+    ):
+        return None
+    return ServiceTerms(
+        plan=row.plan,
+        first_response_due=row.first_response_due,
+        resolution_due=row.resolution_due,
+        first_response_budget=row.first_response_budget,
+        resolution_budget=row.resolution_budget,
+    )
+
+
+def _quote(row: TicketRow) -> Quote | None:
+    if row.quote_state is None or row.quote_at is None:
+        return None
+    return Quote(
+        price=row.quote_price or "",
+        note=row.quote_note or "",
+        state=QuoteState(row.quote_state),
+        at=row.quote_at,
+        decided_at=row.quote_decided_at,
+    )
 
 
 def _attachment_values(
@@ -408,4 +471,11 @@ def _ticket(row: TicketRow) -> Ticket:
         updated_at=row.updated_at,
         entries=entries,
         history=history,
+        terms=_terms(row),
+        first_response_at=row.first_response_at,
+        sla_alerts=frozenset(a for a in row.sla_alerts.split(",") if a),
+        next_check_at=row.next_check_at,
+        reminded_at=row.reminded_at,
+        off_hours=row.off_hours,
+        quote=_quote(row),
     )

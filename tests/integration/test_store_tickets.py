@@ -19,6 +19,9 @@ from bot.ticket import (
     EntryKind,
     Origin,
     Priority,
+    Quote,
+    QuoteState,
+    ServiceTerms,
     Status,
     ThreadEntry,
     Ticket,
@@ -66,6 +69,13 @@ def full_ticket(follow_up_of: int | None = None) -> Ticket:
     ticket.add_entry(ThreadEntry(EntryKind.SYSTEM, "moved to technical", at(4)))
     ticket.move(Status.DECLINED, at(5), "discord:77", "needs a developer")
     ticket.decline_reason = DeclineReason.NEEDS_DEVELOPMENT
+    ticket.terms = ServiceTerms("premium", at(3), at(8), 3 * 3600.0, 24 * 3600.0)
+    ticket.first_response_at = at(2)
+    ticket.sla_alerts = frozenset({"first_response:warning", "resolution:breached"})
+    ticket.next_check_at = at(9)
+    ticket.reminded_at = at(4)
+    ticket.off_hours = True
+    ticket.quote = Quote("1 500 CZK", "new banner", QuoteState.ACCEPTED, at(3), at(4))
     return ticket
 
 
@@ -99,6 +109,19 @@ async def test_full_ticket_round_trips(backend: Backend) -> None:
     assert loaded.history[0].old is None and loaded.history[-1].reason == "needs a developer"
     assert loaded.entries[2].author is None
     assert all(entry.at.utcoffset() == timedelta(0) for entry in loaded.entries)
+    assert loaded.terms is not None and loaded.terms.plan == "premium"
+    assert loaded.quote is not None and loaded.quote.state is QuoteState.ACCEPTED
+    assert loaded.sla_alerts == {"first_response:warning", "resolution:breached"}
+
+
+async def test_due_lists_tickets_whose_check_has_come(backend: Backend) -> None:
+    early, late, never = make_ticket(), make_ticket(), make_ticket()
+    early.next_check_at, late.next_check_at = at(5), at(10)
+    for ticket in (late, early, never):
+        await add_committed(backend, ticket)
+    async with backend.uow() as uow:
+        assert await uow.tickets.due(at(7)) == [early.number]
+        assert await uow.tickets.due(at(10)) == [early.number, late.number]
 
 
 async def test_datetimes_come_back_as_utc_whatever_zone_went_in(backend: Backend) -> None:

@@ -104,6 +104,11 @@ class _Tickets:
             if t.support_number == support_number and since <= t.created_at < until
         )
 
+    async def due(self, now: datetime, limit: int = 100) -> list[int]:
+        found = [t for t in self.db.tickets.values() if t.next_check_at and t.next_check_at <= now]
+        found.sort(key=lambda t: t.next_check_at or now)
+        return [t.number for t in found[:limit] if t.number is not None]
+
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         found = [t for t in self.db.tickets.values() if status is None or t.status is status]
         return self._sorted(found)[:limit]
