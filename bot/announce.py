@@ -142,7 +142,9 @@ class Announcer:
                     critical=ticket.critical,
                 )
             case StatusChanged(new=new, by_name=by, text=text, decline_reason=reason):
-                if new is Status.RESOLVED:
+                if event.by_customer:
+                    pass
+                elif new is Status.RESOLVED:
                     customer("notice.resolved", resolution_choices(event.number), text=text)
                 elif new is Status.DECLINED:
                     why = Text(f"decline.{reason.value}") if reason else Text("decline.none")

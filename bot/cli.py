@@ -164,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Migrations run at every start; their chatter is not news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return asyncio.run(_main(args, settings))
     except (DeskError, PolicyError) as exc:

@@ -28,6 +28,8 @@ class StatusChanged(Event):
     by_name: str
     text: str = ""
     decline_reason: DeclineReason | None = None
+    # The customer made this change and was answered directly: no notice for them.
+    by_customer: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -101,7 +101,8 @@ class Translator:
             else:
                 values[name] = value
         try:
-            return template.format_map(values)
+            # Optional parts left empty (e.g. no comment) must not leave dangling space.
+            return template.format_map(values).strip()
         except (ValueError, IndexError, KeyError):
             log.warning("bad template for %r in %s", key, lang)
             return template

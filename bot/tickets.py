@@ -340,7 +340,7 @@ class TicketService:
             case ConfirmResolution():
                 old = ticket.status
                 ticket.move(Status.CLOSED, now, actor.name, "confirmed")
-                return [_changed(n, old, ticket, actor, "")]
+                return [_changed(n, old, ticket, actor, "", by_customer=True)]
             case DisputeResolution(text=text):
                 old = ticket.status
                 ticket.move(Status.ACCEPTED, now, actor.name, text or "disputed")
@@ -348,7 +348,7 @@ class TicketService:
                     ticket.add_entry(
                         ThreadEntry(EntryKind.CUSTOMER, text, now, actor.participant, actor.name)
                     )
-                return [_changed(n, old, ticket, actor, text)]
+                return [_changed(n, old, ticket, actor, text, by_customer=True)]
         raise InvalidInput(f"unsupported command {type(command).__name__}")
 
     # -- helpers ------------------------------------------------------------------------
@@ -393,6 +393,7 @@ def _changed(
     actor: Actor,
     text: str,
     reason: DeclineReason | None = None,
+    by_customer: bool = False,
 ) -> StatusChanged:
     return StatusChanged(
         number=number,
@@ -401,4 +402,5 @@ def _changed(
         by_name=actor.name,
         text=text,
         decline_reason=reason,
+        by_customer=by_customer,
     )

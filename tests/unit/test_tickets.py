@@ -130,12 +130,10 @@ async def test_full_lifecycle_notifies_the_customer_at_every_step(
         EntryKind.AGENT,
     ]
     to_customer = [n.key for n in uow.db.outbox if n.audience is Audience.CUSTOMER]
-    assert to_customer == [
-        "notice.accepted",
-        "notice.question",
-        "notice.resolved",
-        "notice.closed",
-    ]
+    # The customer's own confirmation is answered directly, not notified again.
+    assert to_customer == ["notice.accepted", "notice.question", "notice.resolved"]
+    closed = [x for x in uow.db.outbox if x.audience is Audience.TEAM][-1]
+    assert closed.key == "team.status" and closed.params["status"].key == "status.closed"
     resolved = next(x for x in uow.db.outbox if x.key == "notice.resolved")
     assert [c.value for c in resolved.choices] == [f"confirm:{n}", f"dispute:{n}"]
     assert resolved.locale == "cs"
