@@ -40,6 +40,8 @@ class Category:
     labels: Labels
     critical: bool = False
     paid: bool = False
+    # False: not offered in the intake menu (e.g. training, filed by its own dialog).
+    listed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class DeskPolicy:
     moderators: frozenset[str] = frozenset()
     languages: tuple[str, ...] = ("en", "cs", "pl", "ru")
     default_language: str = "en"
+    # The plan of customers without an account (e.g. would-be buyers talking to sales).
+    default_plan: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     def department(self, key: str) -> Department:
@@ -83,6 +87,10 @@ class DeskPolicy:
             return self.plans[key]
         except KeyError:
             raise PolicyError(f"unknown plan {key!r}") from None
+
+    def listed_categories(self) -> list[Category]:
+        """The categories a customer picks from at intake."""
+        return [c for c in self.categories.values() if c.listed]
 
     def route(self, category: str) -> str:
         """The department a new ticket of ``category`` goes to."""
@@ -135,6 +143,7 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
             labels=_labels(c.get("name", key), f"categories.{key}"),
             critical=bool(c.get("critical", False)),
             paid=bool(c.get("paid", False)),
+            listed=bool(c.get("listed", True)),
         )
     if not categories:
         raise PolicyError("the policy defines no categories")
@@ -157,7 +166,13 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
     sales = str(desk.get("sales_department", "sales"))
     if sales not in departments:
         raise PolicyError(f"desk.sales_department: unknown department {sales!r}")
+    default_plan = str(desk.get("default_plan", "free" if "free" in plans else ""))
+    if not plans:
+        raise PolicyError("the policy defines no plans")
+    if default_plan and default_plan not in plans:
+        raise PolicyError(f"desk.default_plan: unknown plan {default_plan!r}")
     return DeskPolicy(
+        default_plan=default_plan or next(iter(plans)),
         departments=departments,
         categories=categories,
         plans=plans,

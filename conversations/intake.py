@@ -304,7 +304,7 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
     choices: tuple[Choice, ...] = ()
     if step is Step.CATEGORY:
         replies = [Reply("intake.ask_category")]
-        choices = tuple(Choice(key, f"category.{key}") for key in policy.categories)
+        choices = tuple(Choice(c.key, f"category.{c.key}") for c in policy.listed_categories())
     elif step is Step.FOLLOW_UP_OFFER:
         replies = [Reply("followup.offer", {"number": state.follow_up_of})]
         choices = (
