@@ -12,10 +12,15 @@ from typing import Any
 from bot.events import (
     AgentAnswered,
     AgentAsked,
+    AutoClosed,
+    CustomerReminded,
     CustomerWrote,
     Event,
     NoteAdded,
+    QuoteDecided,
+    QuoteOffered,
     StatusChanged,
+    TeamAlerted,
     TicketClaimed,
     TicketOpened,
     TicketTransferred,
@@ -38,6 +43,13 @@ def ticket_params(ticket: Ticket) -> dict[str, Any]:
         "customer": ticket.customer_name or ticket.customer.external_id,
         "assignee": ticket.assignee_name or "—",
     }
+
+
+def quote_choices(number: int) -> tuple[Choice, ...]:
+    return (
+        Choice(f"quote_yes:{number}", "choice.quote_accept"),
+        Choice(f"quote_no:{number}", "choice.quote_refuse"),
+    )
 
 
 def resolution_choices(number: int) -> tuple[Choice, ...]:
@@ -141,6 +153,27 @@ class Announcer:
                     files=len(ticket.attachments),
                     critical=ticket.critical,
                 )
+            case QuoteOffered(agent_name=agent, price=price, note=note):
+                customer(
+                    "notice.quote",
+                    quote_choices(event.number),
+                    price=price,
+                    note=note,
+                    agent=agent,
+                )
+                team("team.quote_offered", agent=agent, price=price)
+            case QuoteDecided(accepted=accepted):
+                team(
+                    "team.quote_accepted" if accepted else "team.quote_refused",
+                    price=ticket.quote.price if ticket.quote else "",
+                )
+            case CustomerReminded():
+                customer("notice.reminder")
+            case AutoClosed(reason=reason):
+                customer(f"notice.auto_closed_{reason}")
+                team("team.auto_closed")
+            case TeamAlerted(key=key, params=params):
+                team(key, **params)
             case StatusChanged(new=new, by_name=by, text=text, decline_reason=reason):
                 if event.by_customer:
                     pass

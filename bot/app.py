@@ -21,7 +21,9 @@ from bot.participant import Participant
 from bot.policy import DeskPolicy, load_policy
 from bot.ports import Clock, LinkStore, RateLimiter, StateStore, UnitOfWorkFactory
 from bot.relay import Relay
+from bot.schedule import Schedule
 from bot.settings import Settings
+from bot.ticker import Ticker
 from bot.tickets import TicketService
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class App:
     tickets: TicketService
     desk: Desk
     relay: Relay
+    ticker: Ticker
     _closers: list[Any] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -53,10 +56,11 @@ async def build_app(
     *,
     clock: Clock | None = None,
     policy: DeskPolicy | None = None,
-    intake: Dialog[Any] | None = None,
+    dialogs: list[Dialog[Any]] | None = None,
 ) -> App:
     """Connect, migrate and assemble the desk described by ``settings``."""
     from conversations.intake import Intake
+    from conversations.training import Training
     from store.db import create_engine, migrate, session_factory
     from store.links import SqlLinkStore
     from store.outbox import SqlOutboxStore
@@ -87,8 +91,11 @@ async def build_app(
         states = SqlStateStore(sessions)
         limiter = MemoryRateLimiter()
 
-    tickets = TicketService(uow, policy, clock, Announcer(policy))
-    desk = Desk(uow, tickets, states, policy, clock, intake or Intake())
+    announcer = Announcer(policy)
+    schedule = Schedule(policy)
+    tickets = TicketService(uow, policy, clock, announcer, schedule)
+    desk = Desk(uow, tickets, states, policy, clock, dialogs or [Intake(), Training()])
+    ticker = Ticker(uow, schedule, clock, announcer)
 
     async def mark_unreachable(notification: Notification) -> None:
         if notification.audience is not Audience.CUSTOMER:
@@ -120,5 +127,6 @@ async def build_app(
         tickets=tickets,
         desk=desk,
         relay=relay,
+        ticker=ticker,
         _closers=closers,
     )

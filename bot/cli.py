@@ -14,12 +14,13 @@ from typing import TextIO
 
 from bot.account import Account, normalise_domain, normalise_support_number
 from bot.app import App, build_app
+from bot.clock import OffsetClock
 from bot.errors import DeskError
 from bot.i18n import pick_language
 from bot.policy import PolicyError
 from bot.settings import Settings
 from bot.ticket import Status
-from bot.views import queue_line, transcript
+from bot.views import queue_line
 
 
 def parser() -> argparse.ArgumentParser:
@@ -134,14 +135,15 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
         for t in found:
             out.write(app.translator.reply(queue_line(t), lang) + "\n")
         return 0
-    ticket = await app.tickets.get(args.number)
-    for reply in transcript(ticket):
+    for reply in await app.tickets.transcript(args.number):
         out.write(app.translator.reply(reply, lang) + "\n")
     return 0
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
-    app = await build_app(settings)
+    interactive = args.command not in ("accounts", "tickets")
+    # The terminal may move its clock forward (/wait) to show timers at work.
+    app = await build_app(settings, clock=OffsetClock() if interactive else None)
     try:
         if args.command == "accounts":
             return await _accounts(app, args, sys.stdout)

@@ -27,3 +27,35 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+class OffsetClock:
+    """The real clock, moved forward on request: the terminal's ``/wait`` uses it to
+    show reminders and auto-close without waiting for days."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("time only moves forward")
+        self._offset += delta
+        return self.now()
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``90m``, ``3h``, ``2d``, ``1d12h`` -> timedelta; None when it is not one."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    total, number = timedelta(0), ""
+    for ch in text.strip().lower():
+        if ch.isdigit():
+            number += ch
+        elif ch in units and number:
+            total += timedelta(**{units[ch]: int(number)})
+            number = ""
+        else:
+            return None
+    return total if not number and total > timedelta(0) else None

@@ -122,6 +122,15 @@ class AddNote(Command):
     text: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class QuoteTicket(Command):
+    """A paid modification: the price the customer must accept before work starts."""
+
+    number: int
+    price: str
+    note: str = ""
+
+
 # Issued by customers about an existing ticket --------------------------------------------
 
 
@@ -141,6 +150,16 @@ class ConfirmResolution(Command):
 class DisputeResolution(Command):
     number: int
     text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptQuote(Command):
+    number: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefuseQuote(Command):
+    number: int
 
 
 # Issued by moderators --------------------------------------------------------------------
@@ -171,4 +190,5 @@ AgentCommand = (
     | BlockTicket
     | UnblockTicket
     | AddNote
+    | QuoteTicket
 )

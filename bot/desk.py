@@ -9,17 +9,20 @@ between steps, and carries out the commands those conversations return.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from bot.account import normalise_support_number
 from bot.commands import (
+    AcceptQuote,
     AppendToTicket,
     Command,
     ConfirmResolution,
     DisputeResolution,
     LookupAccount,
     OpenTickets,
+    RefuseQuote,
     WriteToTicket,
 )
 from bot.customer import Customer
@@ -64,14 +67,16 @@ class Desk:
         states: StateStore,
         policy: DeskPolicy,
         clock: Clock,
-        intake: Dialog[Any],
+        dialogs: Sequence[Dialog[Any]],
     ) -> None:
         self._uow = uow
         self._tickets = tickets
         self._states = states
         self._policy = policy
         self._clock = clock
-        self._intake = intake
+        self._dialogs = {dialog.kind: dialog for dialog in dialogs}
+        if "intake" not in self._dialogs:
+            raise ValueError("the desk needs an intake dialog")
 
     # -- entry point ------------------------------------------------------------------
 
@@ -134,6 +139,9 @@ class Desk:
         if name == "new":
             await self._states.delete(customer.participant.key)
             return await self._begin(customer)
+        if name == "training" and "training" in self._dialogs:
+            await self._states.delete(customer.participant.key)
+            return await self._begin(customer, "training")
         if name == "tickets":
             if arg in TICKET_FILTERS:
                 return await self._list(customer, arg)
@@ -164,6 +172,17 @@ class Desk:
             return await self._list(customer, arg)
         if prefix == "lang":
             return await self._set_language(customer, arg)
+        if prefix in ("quote_yes", "quote_no") and arg.isdigit():
+            number = int(arg)
+            decision: Command = (
+                AcceptQuote(number=number) if prefix == "quote_yes" else RefuseQuote(number=number)
+            )
+            try:
+                await self._tickets.execute(self._actor(customer), decision)
+            except InvalidTransition:
+                return [Reply("desk.already_done", {"number": number})]
+            key = "desk.quote_accepted" if prefix == "quote_yes" else "desk.quote_refused"
+            return [Reply(key, {"number": number})]
         if prefix in ("confirm", "dispute", "ticket", "followup") and arg.isdigit():
             number = int(arg)
             if prefix == "ticket":
@@ -186,43 +205,62 @@ class Desk:
 
     # -- conversations ----------------------------------------------------------------------
 
-    async def _begin(self, customer: Customer, **options: Any) -> list[Reply]:
+    async def _begin(
+        self, customer: Customer, kind: str = "intake", **options: Any
+    ) -> list[Reply]:
         if closed := options.get("closed_ticket"):
             ticket = await self._own_ticket(customer, int(closed))
             options["category"] = ticket.category
+        dialog = self._dialogs[kind]
         context = await self._context(customer)
-        transition = self._intake.start(context, **options)
-        return await self._run(customer, transition, context)
+        return await self._run(customer, dialog, dialog.start(context, **options))
 
     async def _step(self, customer: Customer, event: Input, stored: dict[str, Any]) -> list[Reply]:
         context = await self._context(customer)
+        # States stored before conversations had kinds are intakes.
+        dialog = self._dialogs.get(str(stored.get("kind", "intake")))
         try:
-            state = self._intake.load(stored)
+            if dialog is None:
+                raise ValueError(f"no dialog {stored.get('kind')!r}")
+            state = dialog.load(stored.get("data", stored))
         except ValueError:
             log.warning("dropping unreadable conversation state of %s", customer.participant.key)
             await self._states.delete(customer.participant.key)
             return [Reply("desk.conversation_lost"), *self._help()]
-        return await self._run(customer, self._intake.advance(state, event, context), context)
+        return await self._run(customer, dialog, dialog.advance(state, event, context))
 
     async def _run(
-        self, customer: Customer, transition: Transition[Any], context: DeskContext
+        self, customer: Customer, dialog: Dialog[Any], transition: Transition[Any]
     ) -> list[Reply]:
         replies = list(transition.replies)
+        notes: list[Reply] = []
         # A conversation's command is carried out and its answer fed straight back.
         while transition.command is not None and transition.state is not None:
-            answer = await self._carry_out(customer, transition.command)
+            answer, extra = await self._carry_out(customer, transition.command)
+            notes.extend(extra)
             customer = await self.customer(customer.participant)
             context = await self._context(customer)
-            transition = self._intake.advance(transition.state, answer, context)
+            transition = dialog.advance(transition.state, answer, context)
             replies.extend(transition.replies)
         key = customer.participant.key
         if transition.state is None:
             await self._states.delete(key)
         else:
-            await self._states.set(key, self._intake.dump(transition.state))
-        return replies
+            data = {"kind": dialog.kind, "data": dialog.dump(transition.state)}
+            await self._states.set(key, data)
+        return replies + notes
 
-    async def _carry_out(self, customer: Customer, command: Command) -> Input:
+    async def _filing_notes(self, tickets: list[Ticket]) -> list[Reply]:
+        """When to expect an answer, and what is left of the monthly quota."""
+        notes = [r for t in tickets if (r := self._tickets.schedule.expectation(t)) is not None]
+        for number in sorted({t.support_number for t in tickets if t.support_number}):
+            left = await self._tickets.quota_left(number)
+            if left is not None:
+                notes.append(left)
+        return notes
+
+    async def _carry_out(self, customer: Customer, command: Command) -> tuple[Input, list[Reply]]:
+        """Carry out a conversation's command: its answer, and notes for the customer."""
         match command:
             case LookupAccount(support_number=raw):
                 number = normalise_support_number(raw)
@@ -232,14 +270,14 @@ class Desk:
                         # Given once, remembered: the next intake skips this question.
                         await uow.customers.put(replace(customer, support_number=number))
                         await uow.commit()
-                return AccountLooked(number, account)
+                return AccountLooked(number, account), []
             case OpenTickets(drafts=drafts):
                 try:
                     opened = await self._tickets.open_tickets(
                         customer, drafts, customer.participant.platform
                     )
                 except DeskError as exc:
-                    return Refused(exc.key, tuple((k, str(v)) for k, v in exc.params.items()))
+                    return Refused(exc.key, tuple(_plain(exc.params).items())), []
                 first = drafts[0]
                 await self._remember(
                     customer,
@@ -247,14 +285,15 @@ class Desk:
                     domain=first.domain or customer.domain,
                     phone=first.phone or customer.phone,
                 )
-                return TicketsFiled(tuple(t.number for t in opened if t.number is not None))
+                filed = TicketsFiled(tuple(t.number for t in opened if t.number is not None))
+                return filed, await self._filing_notes(opened)
             case AppendToTicket(number=number, text=text, attachments=files):
                 await self._tickets.execute(
                     self._actor(customer),
                     WriteToTicket(number=number, text=text, attachments=files),
                 )
                 await self._remember(customer, current_ticket=number)
-                return AddedToTicket(number)
+                return AddedToTicket(number), []
         raise DeskError(f"conversation issued unsupported command {type(command).__name__}")
 
     async def _context(self, customer: Customer) -> DeskContext:
@@ -265,9 +304,11 @@ class Desk:
                 else None
             )
             open_tickets = await uow.tickets.for_customer(customer.participant, OPEN_STATUSES)
+        today = self._clock.now().date()
         return DeskContext(
             policy=self._policy,
-            today=self._clock.now().date(),
+            today=today,
+            training_eligible=self._tickets.schedule.training_eligible(account, today),
             locale=customer.locale,
             account=account,
             domain=customer.domain,

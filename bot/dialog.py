@@ -45,6 +45,8 @@ class DeskContext:
     domain: str = ""
     phone: str = ""
     open_tickets: tuple[TicketBrief, ...] = ()
+    # May ask for the free onboarding training (seed 004).
+    training_eligible: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.ticket import DeclineReason, Status
 
@@ -67,3 +68,33 @@ class TicketTransferred(Event):
     old_department: str
     new_department: str
     by_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuoteOffered(Event):
+    agent_name: str
+    price: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuoteDecided(Event):
+    accepted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerReminded(Event):
+    """The customer has not answered a question for a while."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoClosed(Event):
+    reason: str  # "waiting" or "resolved" (bot.schedule.AutoClose)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamAlerted(Event):
+    """A service-level notice for the team (SLA warning or breach, critical off hours)."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)

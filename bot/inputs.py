@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.account import Account
 from bot.ticket import Attachment
@@ -56,7 +57,7 @@ class Refused:
     """The desk refused the command (quota, entitlement...); ``key`` explains why."""
 
     key: str
-    params: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
 
 
 Input = (

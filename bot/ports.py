@@ -55,8 +55,15 @@ class TicketRepository(Protocol):
         """The ticket escalated from this community post, if any."""
         ...
 
-    async def count_opened(self, support_number: str, since: datetime, until: datetime) -> int:
-        """Tickets filed under a support number in ``[since, until)``."""
+    async def count_opened(
+        self,
+        support_number: str,
+        since: datetime,
+        until: datetime,
+        exclude_department: str | None = None,
+    ) -> int:
+        """Tickets filed under a support number in ``[since, until)``, not counting
+        those of ``exclude_department``."""
         ...
 
     async def due(self, now: datetime, limit: int = 100) -> list[int]:

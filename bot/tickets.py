@@ -8,10 +8,12 @@ transaction. Authorisation is checked here, never in a channel.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from bot.announce import Announcer
 from bot.commands import (
+    AcceptQuote,
     AddNote,
     AnswerCustomer,
     AskCustomer,
@@ -22,6 +24,8 @@ from bot.commands import (
     DeclineTicket,
     DisputeResolution,
     EscalatePost,
+    QuoteTicket,
+    RefuseQuote,
     ResolveTicket,
     TicketDraft,
     TransferTicket,
@@ -36,7 +40,10 @@ from bot.events import (
     CustomerWrote,
     Event,
     NoteAdded,
+    QuoteDecided,
+    QuoteOffered,
     StatusChanged,
+    TeamAlerted,
     TicketClaimed,
     TicketOpened,
     TicketTransferred,
@@ -44,17 +51,22 @@ from bot.events import (
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.quota import QUOTA_LEFT, QuotaStatus
+from bot.reply import Reply
+from bot.schedule import Schedule
+from bot.sla import critical_alert
 from bot.ticket import (
     OPEN_STATUSES,
     DeclineReason,
     EntryKind,
     Origin,
-    Priority,
-    RequestType,
+    Quote,
+    QuoteState,
     Status,
     ThreadEntry,
     Ticket,
 )
+from bot.views import transcript
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +85,16 @@ class TicketClosed(DeskError):
     key = "notice.closed_read_only"
 
 
-def default_priority(request_type: RequestType, critical: bool) -> Priority:
-    if critical:
-        return Priority.URGENT
-    if request_type in (RequestType.PAYMENT, RequestType.COMPLAINT):
-        return Priority.HIGH
-    if request_type is RequestType.MODIFICATION:
-        return Priority.LOW
-    return Priority.NORMAL
+class QuotaExceeded(DeskError):
+    """The account's monthly ticket quota is used up (sales is still open)."""
+
+    key = "sla.quota_exceeded"
+
+
+class QuotePending(DeskError):
+    """A paid modification is not resolved before the customer accepts the quote."""
+
+    key = "error.quote_pending"
 
 
 class TicketService:
@@ -92,11 +106,13 @@ class TicketService:
         policy: DeskPolicy,
         clock: Clock,
         announcer: Announcer | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self._uow = uow
         self._policy = policy
         self._clock = clock
         self._announcer = announcer or Announcer(policy)
+        self.schedule = schedule or Schedule(policy)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -104,30 +120,46 @@ class TicketService:
         async with self._uow() as uow:
             return await uow.tickets.get(number)
 
+    async def transcript(self, number: int) -> list[Reply]:
+        """The whole ticket for agents and admins, SLA state as of now."""
+        ticket = await self.get(number)
+        clock = self.schedule.clock(ticket, self._clock.now())
+        return transcript(ticket, clock, self.schedule.timezone(ticket.department))
+
     async def queue(
         self, actor: Actor, statuses: frozenset[Status] = OPEN_STATUSES
     ) -> list[Ticket]:
-        """The tickets an agent may work on, most urgent first, then oldest."""
+        """The tickets an agent may work on: highest priority first, then the one due
+        soonest."""
         if actor.role is not Role.AGENT:
             raise NotAllowed("only agents have a queue")
         departments = None if actor.lead else actor.departments
         async with self._uow() as uow:
             tickets = await uow.tickets.queue(departments, statuses)
-        return sorted(tickets, key=lambda t: (-t.priority, t.created_at))
+        now = self._clock.now()
+        return sorted(tickets, key=lambda t: self.schedule.queue_key(t, now))
 
     # -- filing --------------------------------------------------------------------------
 
     async def open_tickets(
         self, customer: Customer, drafts: tuple[TicketDraft, ...], channel: str
     ) -> list[Ticket]:
-        """File one ticket per draft for ``customer`` (intake's final step)."""
+        """File one ticket per draft for ``customer`` (intake's final step).
+
+        Refused as a whole with ``QuotaExceeded`` when the account's monthly quota
+        cannot take them all; the sales department is never refused.
+        """
         now = self._clock.now()
         opened: list[Ticket] = []
         async with self._uow() as uow:
+            await self._check_quota(uow, drafts, now)
             for draft in drafts:
                 category = self._policy.category(draft.category)
                 department = draft.department or category.department
                 self._policy.department(department)
+                account = (
+                    await uow.accounts.get(draft.support_number) if draft.support_number else None
+                )
                 ticket = Ticket(
                     customer=customer.participant,
                     customer_name=customer.name,
@@ -146,14 +178,59 @@ class TicketService:
                     origin=Origin(channel=channel),
                     created_at=now,
                     follow_up_of=draft.follow_up_of,
-                    priority=default_priority(category.request_type, category.critical),
                 )
                 ticket.record_filed(now, customer.name or customer.participant.key)
+                self.schedule.file(ticket, account, now)
                 await uow.tickets.add(ticket)
-                await self._publish(uow, ticket, [TicketOpened(number=_n(ticket), at=now)])
+                await self._publish(uow, ticket, self._opened_events(ticket, now))
                 opened.append(ticket)
             await uow.commit()
         return opened
+
+    async def _check_quota(
+        self, uow: UnitOfWork, drafts: tuple[TicketDraft, ...], now: datetime
+    ) -> None:
+        counted: dict[str, int] = {}
+        for draft in drafts:
+            department = draft.department or self._policy.route(draft.category)
+            if draft.support_number and self.schedule.counts_for_quota(department):
+                counted[draft.support_number] = counted.get(draft.support_number, 0) + 1
+        for number, wanted in counted.items():
+            account = await uow.accounts.get(number)
+            if account is None:
+                continue
+            since, until = self.schedule.month(now)
+            used = await uow.tickets.count_opened(
+                number, since, until, exclude_department=self._policy.sales_department
+            )
+            status = self.schedule.quota(account, used)
+            if status.left is not None and wanted > status.left:
+                used_up = QuotaStatus(status.limit, used, 0)
+                reply = self.schedule.quota_reply(used_up, now)
+                raise QuotaExceeded(f"{number}: {used} used", **(reply.params if reply else {}))
+
+    async def quota_left(self, support_number: str) -> Reply | None:
+        """How many tickets the account may still file this month (None: no quota)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            account = await uow.accounts.get(support_number)
+            if account is None:
+                return None
+            since, until = self.schedule.month(now)
+            used = await uow.tickets.count_opened(
+                support_number, since, until, exclude_department=self._policy.sales_department
+            )
+        status = self.schedule.quota(account, used)
+        if status.limit is None or status.left is None:
+            return None
+        return Reply(QUOTA_LEFT, {"left": status.left, "limit": status.limit})
+
+    def _opened_events(self, ticket: Ticket, now: datetime) -> list[Event]:
+        events: list[Event] = [TicketOpened(number=_n(ticket), at=now)]
+        if ticket.off_hours:
+            alert = critical_alert(_n(ticket), now, self.schedule.timezone(ticket.department))
+            events.append(TeamAlerted(number=_n(ticket), key=alert.key, params=alert.params))
+        return events
 
     async def escalate(self, actor: Actor, command: EscalatePost) -> Ticket:
         """A moderator turns a community post into a ticket for its author."""
@@ -194,18 +271,23 @@ class TicketService:
                     escalated_by=actor.name,
                 ),
                 created_at=now,
-                priority=default_priority(category.request_type, category.critical),
             )
             ticket.record_filed(now, actor.name)
             ticket.add_entry(
                 ThreadEntry(EntryKind.SYSTEM, f"escalated by {actor.name}", now, actor.participant)
             )
+            account = (
+                await uow.accounts.get(ticket.support_number) if ticket.support_number else None
+            )
+            self.schedule.file(ticket, account, now)
             await uow.tickets.add(ticket)
             if profile is None:
                 await uow.customers.put(
                     Customer(author, name=command.author_name, locale=command.locale)
                 )
-            await self._publish(uow, ticket, [TicketOpened(number=_n(ticket), escalated=True)])
+            events = self._opened_events(ticket, now)
+            events[0] = TicketOpened(number=_n(ticket), escalated=True, at=now)
+            await self._publish(uow, ticket, events)
             await uow.commit()
         return ticket
 
@@ -223,6 +305,17 @@ class TicketService:
         async with self._uow() as uow:
             ticket = await uow.tickets.get(number)
             events = self._apply(actor, ticket, command)
+            now = self._clock.now()
+            if (
+                actor.role is Role.AGENT
+                and ticket.first_response_at is None
+                and any(
+                    isinstance(e, AgentAnswered | AgentAsked | StatusChanged | QuoteOffered)
+                    for e in events
+                )
+            ):
+                ticket.first_response_at = now
+            ticket.next_check_at = self.schedule.next_check(ticket, now)
             await uow.tickets.save(ticket)
             await self._publish(uow, ticket, events)
             await uow.commit()
@@ -233,7 +326,13 @@ class TicketService:
         now = self._clock.now()
         n = _n(ticket)
         match command:
-            case WriteToTicket() | ConfirmResolution() | DisputeResolution():
+            case (
+                WriteToTicket()
+                | ConfirmResolution()
+                | DisputeResolution()
+                | AcceptQuote()
+                | RefuseQuote()
+            ):
                 self._authorise_customer(actor, ticket)
             case _:
                 self._authorise_agent(actor, ticket)
@@ -264,6 +363,8 @@ class TicketService:
                 )
                 return [AgentAsked(number=n, agent_name=actor.name, text=text, at=now)]
             case ResolveTicket(text=text):
+                if ticket.quote is not None and ticket.quote.state is QuoteState.PENDING:
+                    raise QuotePending(f"#{n} has a quote waiting for the customer", number=n)
                 old = ticket.status
                 ticket.move(Status.RESOLVED, now, actor.name, text)
                 self._take(ticket, actor, now)
@@ -318,6 +419,44 @@ class TicketService:
                         at=now,
                     )
                 ]
+            case QuoteTicket(price=price, note=note):
+                if not ticket.is_open:
+                    raise TicketClosed(f"#{n} is {ticket.status}", number=n)
+                if not price.strip():
+                    raise InvalidInput("a quote needs a price")
+                self._take(ticket, actor, now)
+                ticket.quote = Quote(price.strip(), note.strip(), QuoteState.PENDING, now)
+                ticket.add_entry(
+                    ThreadEntry(
+                        EntryKind.AGENT,
+                        f"quote: {price.strip()}" + (f" ({note.strip()})" if note.strip() else ""),
+                        now,
+                        actor.participant,
+                        actor.name,
+                    )
+                )
+                return [
+                    QuoteOffered(
+                        number=n, agent_name=actor.name, price=price.strip(), note=note.strip()
+                    )
+                ]
+            case AcceptQuote() | RefuseQuote():
+                quote = ticket.quote
+                if quote is None or quote.state is not QuoteState.PENDING:
+                    raise InvalidTransition(f"#{n} has no quote waiting", number=n)
+                accepted = isinstance(command, AcceptQuote)
+                state = QuoteState.ACCEPTED if accepted else QuoteState.REFUSED
+                ticket.quote = replace(quote, state=state, decided_at=now)
+                ticket.add_entry(
+                    ThreadEntry(
+                        EntryKind.SYSTEM,
+                        f"quote {quote.price} {state.value}",
+                        now,
+                        actor.participant,
+                        actor.name,
+                    )
+                )
+                return [QuoteDecided(number=n, accepted=accepted, at=now)]
             case AddNote(text=text):
                 ticket.add_entry(
                     ThreadEntry(EntryKind.NOTE, text, now, actor.participant, actor.name)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from bot.announce import ticket_params
 from bot.reply import Reply, Text
+from bot.sla import SlaClock
 from bot.ticket import Ticket
 
 TIME = "%Y-%m-%d %H:%M"
@@ -25,13 +29,50 @@ def card(ticket: Ticket) -> Reply:
     )
 
 
+def _local(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime(TIME) + f" {tz}"
+
+
+def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply]:
+    """The SLA (effective due times, pauses included, and their state) and any quote."""
+    out: list[Reply] = []
+    if ticket.terms is not None and clock is not None:
+        first_state = "met" if ticket.first_response_at else clock.first_response.value
+        resolution_state = "met" if not ticket.is_open else clock.resolution.value
+        out.append(
+            Reply(
+                "view.sla",
+                {
+                    "plan": Text(f"plan.{ticket.terms.plan}"),
+                    "first_due": _local(clock.deadlines.first_response_due, tz),
+                    "first_state": Text(f"view.sla_state.{first_state}"),
+                    "resolution_due": _local(clock.deadlines.resolution_due, tz),
+                    "resolution_state": Text(f"view.sla_state.{resolution_state}"),
+                },
+            )
+        )
+    if ticket.quote is not None:
+        out.append(
+            Reply(
+                "view.quote",
+                {
+                    "price": ticket.quote.price,
+                    "state": Text(f"view.quote_state.{ticket.quote.state.value}"),
+                },
+            )
+        )
+    return out
+
+
 def queue_line(ticket: Ticket) -> Reply:
     return Reply("view.queue_line", ticket_params(ticket))
 
 
-def transcript(ticket: Ticket) -> list[Reply]:
-    """The card, the description, every thread entry and every status change."""
-    out = [card(ticket), Reply("view.description", {"text": ticket.description})]
+def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -> list[Reply]:
+    """The card, service levels, the description, every thread entry and every status
+    change."""
+    out = [card(ticket), *service_lines(ticket, clock, tz)]
+    out.append(Reply("view.description", {"text": ticket.description}))
     if ticket.steps:
         out.append(Reply("view.steps", {"text": ticket.steps}))
     for att in ticket.attachments:

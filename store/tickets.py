@@ -239,8 +239,14 @@ class SqlTicketRepository:
         tickets = await self._load(_aggregate().where(TicketRow.origin_post_ref == post_ref))
         return tickets[0] if tickets else None
 
-    async def count_opened(self, support_number: str, since: datetime, until: datetime) -> int:
-        count = await self._session.scalar(
+    async def count_opened(
+        self,
+        support_number: str,
+        since: datetime,
+        until: datetime,
+        exclude_department: str | None = None,
+    ) -> int:
+        query = (
             select(func.count())
             .select_from(TicketRow)
             .where(
@@ -249,6 +255,9 @@ class SqlTicketRepository:
                 TicketRow.created_at < until,
             )
         )
+        if exclude_department is not None:
+            query = query.where(TicketRow.department != exclude_department)
+        count = await self._session.scalar(query)
         return int(count or 0)
 
     async def due(self, now: datetime, limit: int = 100) -> list[int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
+from bot.clock import OffsetClock, parse_duration
 from bot.commands import (
     AddNote,
     AnswerCustomer,
@@ -28,6 +29,7 @@ from bot.commands import (
     Command,
     DeclineTicket,
     EscalatePost,
+    QuoteTicket,
     ResolveTicket,
     TransferTicket,
     UnblockTicket,
@@ -37,7 +39,7 @@ from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.participant import Actor, Participant, Role
 from bot.reply import Choice, Reply
 from bot.ticket import Attachment, DeclineReason
-from bot.views import queue_line, transcript
+from bot.views import queue_line
 from handlers.console.notifier import ConsoleNotifier
 from handlers.console.render import render
 
@@ -103,6 +105,8 @@ class ConsoleSession:
                 self._switch(line.split()[1:])
             elif line in ("/quit", "/exit"):
                 raise EOFError
+            elif line.startswith("/wait"):
+                self._wait(line[len("/wait") :].strip())
             elif self.role is Role.AGENT:
                 await self._agent(line)
             elif self.role is Role.MODERATOR:
@@ -111,7 +115,17 @@ class ConsoleSession:
                 await self._customer(line)
         except DeskError as exc:
             self.say([Reply(exc.key, {k: v for k, v in exc.params.items() if v is not None})])
+        await self.app.ticker.tick()
         await self.app.relay.drain()
+
+    def _wait(self, arg: str) -> None:
+        """Move the desk's clock forward (terminal only) to see reminders and auto-close."""
+        delta = parse_duration(arg)
+        if delta is None or not isinstance(self.app.clock, OffsetClock):
+            self.say_key("console.wait_usage")
+            return
+        now = self.app.clock.advance(delta)
+        self.say_key("console.waited", now=now.strftime("%Y-%m-%d %H:%M UTC"))
 
     def _switch(self, args: list[str]) -> None:
         if not args or args[0] not in ("customer", "agent", "moderator"):
@@ -204,7 +218,7 @@ class ConsoleSession:
         number = int(args[0].lstrip("#"))
         text = rest.split(None, 1)[1] if len(args) > 1 else ""
         if name == "show":
-            self.say(transcript(await self.app.tickets.get(number)))
+            self.say(await self.app.tickets.transcript(number))
             return
         command = self._agent_command(name, number, text)
         if command is None:
@@ -232,6 +246,12 @@ class ConsoleSession:
                 return ResolveTicket(number=number, text=text)
             case "note":
                 return AddNote(number=number, text=text)
+            case "quote":
+                price, _, note = text.partition("|")
+                if not price.strip():
+                    self.say_key("console.quote_usage")
+                    return None
+                return QuoteTicket(number=number, price=price.strip(), note=note.strip())
             case "block":
                 return BlockTicket(number=number, text=text)
             case "unblock":
@@ -308,15 +328,23 @@ async def run_console(app: App, stdin: TextIO | None = None, stdout: TextIO | No
     session = ConsoleSession(app, write)
     session.say_key("console.banner")
     loop = asyncio.get_running_loop()
+    pending: list[str] = []
     while True:
         if interactive:
-            sink.write(session.prompt)
+            sink.write("... " if pending else session.prompt)
             sink.flush()
         line = await loop.run_in_executor(None, source.readline)
         if not line:
             break
+        # A line ending in a backslash continues on the next: one message, several lines.
+        stripped = line.rstrip("\r\n")
+        if stripped.endswith("\\"):
+            pending.append(stripped[:-1])
+            continue
+        message = "\n".join([*pending, stripped])
+        pending.clear()
         try:
-            await session.handle_line(line)
+            await session.handle_line(message)
         except EOFError:
             break
     with contextlib.suppress(Exception):

@@ -97,11 +97,19 @@ class _Tickets:
                 return copy.deepcopy(t)
         return None
 
-    async def count_opened(self, support_number: str, since: datetime, until: datetime) -> int:
+    async def count_opened(
+        self,
+        support_number: str,
+        since: datetime,
+        until: datetime,
+        exclude_department: str | None = None,
+    ) -> int:
         return sum(
             1
             for t in self.db.tickets.values()
-            if t.support_number == support_number and since <= t.created_at < until
+            if t.support_number == support_number
+            and since <= t.created_at < until
+            and t.department != exclude_department
         )
 
     async def due(self, now: datetime, limit: int = 100) -> list[int]:

@@ -1,0 +1,217 @@
+"""Service levels applied to tickets: terms at filing, quotas, what the clock owes.
+
+``bot.service_level``, ``bot.sla``, ``bot.quota`` and ``bot.priority`` are the pure
+rules; this module applies them to the ticket aggregate, for the ticket service (at
+filing and after every action) and for the ticker (reminders, auto-close, SLA
+alerts). Every time a ticket changes, ``next_check_at`` is recomputed and stored,
+so the timers survive a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from bot.account import Account
+from bot.policy import DeskPolicy, Plan
+from bot.priority import priority_for, queue_key
+from bot.quota import QuotaStatus, month_window, quota_reply, quota_status, training_eligible
+from bot.reply import Reply, Text
+from bot.service_level import ServiceLevels
+from bot.sla import (
+    Deadlines,
+    SlaClock,
+    SlaState,
+    expectation,
+    off_hours_alert,
+    resolved_close_due,
+    sla_alert,
+    sla_clock,
+    sla_due,
+    status_since,
+    waiting_close_due,
+    waiting_reminder_due,
+)
+from bot.ticket import ServiceTerms, Status, Ticket
+
+
+class Target(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class AutoClose(StrEnum):
+    WAITING = "waiting"  # the customer never answered the question
+    RESOLVED = "resolved"  # the resolution was neither confirmed nor disputed
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """What the clock owes one ticket now."""
+
+    remind: bool = False
+    close: AutoClose | None = None
+    alerts: tuple[tuple[Target, SlaState, datetime], ...] = ()
+
+
+class Schedule:
+    """The deployment's service levels, applied to tickets."""
+
+    def __init__(self, policy: DeskPolicy, levels: ServiceLevels | None = None) -> None:
+        self.policy = policy
+        self.levels = levels or ServiceLevels.from_policy(policy)
+
+    # -- plans and quotas ----------------------------------------------------------------
+
+    def plan(self, account: Account | None) -> Plan:
+        if account is not None and account.plan in self.policy.plans:
+            return self.policy.plan(account.plan)
+        return self.policy.plan(self.policy.default_plan)
+
+    def counts_for_quota(self, department: str) -> bool:
+        """Sales is the way forward when the quota is used up, so it never counts."""
+        return department != self.policy.sales_department
+
+    def month(self, now: datetime) -> tuple[datetime, datetime]:
+        return month_window(now, self.levels.desk_timezone)
+
+    def quota(self, account: Account | None, used: int) -> QuotaStatus:
+        return quota_status(self.plan(account), used)
+
+    def quota_reply(self, status: QuotaStatus, now: datetime) -> Reply | None:
+        return quota_reply(status, now, self.levels.desk_timezone, self.policy.sales_department)
+
+    def training_eligible(self, account: Account | None, today: date) -> bool:
+        return training_eligible(account, today, self.levels.onboarding)
+
+    # -- filing ----------------------------------------------------------------------------
+
+    def file(self, ticket: Ticket, account: Account | None, now: datetime) -> None:
+        """Priority, due times and the off-hours flag of a ticket being filed."""
+        plan = self.plan(account)
+        calendar = self.levels.calendar(ticket.department)
+        deadlines = sla_due(calendar, now, plan, self.levels.terms(ticket.category))
+        ticket.priority = priority_for(
+            ticket.request_type, ticket.critical, self.levels.priority_boost(plan.key)
+        )
+        ticket.terms = ServiceTerms(
+            plan=plan.key,
+            first_response_due=deadlines.first_response_due,
+            resolution_due=deadlines.resolution_due,
+            first_response_budget=deadlines.first_response_budget.total_seconds(),
+            resolution_budget=deadlines.resolution_budget.total_seconds(),
+        )
+        ticket.off_hours = off_hours_alert(calendar, now, ticket.critical)
+        ticket.next_check_at = self.next_check(ticket, now)
+
+    def expectation(self, ticket: Ticket) -> Reply | None:
+        """What the customer is told at filing: when to expect an answer."""
+        if ticket.terms is None:
+            return None
+        return expectation(
+            self.levels.calendar(ticket.department),
+            ticket.created_at,
+            ticket.critical,
+            ticket.terms.first_response_due,
+        )
+
+    def timezone(self, department: str) -> str:
+        return self.levels.calendar(department).timezone
+
+    # -- the clock ---------------------------------------------------------------------------
+
+    def clock(self, ticket: Ticket, now: datetime) -> SlaClock | None:
+        if ticket.terms is None:
+            return None
+        terms = ticket.terms
+        deadlines = Deadlines(
+            filed_at=ticket.created_at,
+            first_response_due=terms.first_response_due,
+            resolution_due=terms.resolution_due,
+            first_response_budget=timedelta(seconds=terms.first_response_budget),
+            resolution_budget=timedelta(seconds=terms.resolution_budget),
+        )
+        return sla_clock(
+            self.levels.calendar(ticket.department),
+            deadlines,
+            ticket.history,
+            now,
+            self.levels.sla.warn_at,
+            ticket.first_response_at,
+        )
+
+    def queue_key(self, ticket: Ticket, now: datetime) -> tuple[int, datetime]:
+        """Agents' queue order: priority, then the due time that matters next."""
+        clock = self.clock(ticket, now)
+        if clock is None:
+            return queue_key(ticket.priority, ticket.created_at)
+        due = clock.deadlines.resolution_due
+        if ticket.first_response_at is None:
+            due = min(due, clock.deadlines.first_response_due)
+        return queue_key(ticket.priority, due)
+
+    def _reminder_times(self, ticket: Ticket) -> tuple[datetime | None, datetime | None]:
+        """(remind at, close at) for the ticket's current status, if any."""
+        reminders = self.levels.reminders
+        if ticket.status is Status.WAITING:
+            since = status_since(ticket.history, Status.WAITING)
+            if since is None:
+                return None, None
+            calendar = self.levels.calendar(ticket.department)
+            reminded = ticket.reminded_at is not None and ticket.reminded_at >= since
+            remind = None if reminded else waiting_reminder_due(calendar, since, reminders)
+            return remind, waiting_close_due(calendar, since, reminders)
+        if ticket.status is Status.RESOLVED:
+            since = status_since(ticket.history, Status.RESOLVED)
+            return None, resolved_close_due(since, reminders) if since else None
+        return None, None
+
+    def next_check(self, ticket: Ticket, now: datetime) -> datetime | None:
+        """The next moment the clock owes this ticket something (None: nothing)."""
+        if not ticket.is_open:
+            return None
+        moments: list[datetime] = []
+        clock = self.clock(ticket, now)
+        if clock is not None and clock.next_check is not None:
+            moments.append(clock.next_check)
+        remind, close = self._reminder_times(ticket)
+        moments.extend(m for m in (remind, close) if m is not None)
+        return min(moments) if moments else None
+
+    def review(self, ticket: Ticket, now: datetime) -> Review:
+        """What is due now: a reminder, an auto-close, SLA alerts not yet sent."""
+        if not ticket.is_open:
+            return Review()
+        remind, close = self._reminder_times(ticket)
+        if close is not None and close <= now:
+            reason = AutoClose.WAITING if ticket.status is Status.WAITING else AutoClose.RESOLVED
+            return Review(close=reason)
+        alerts: list[tuple[Target, SlaState, datetime]] = []
+        clock = self.clock(ticket, now)
+        if clock is not None:
+            states = [(Target.RESOLUTION, clock.resolution, clock.deadlines.resolution_due)]
+            if ticket.first_response_at is None:
+                states.append(
+                    (
+                        Target.FIRST_RESPONSE,
+                        clock.first_response,
+                        clock.deadlines.first_response_due,
+                    )
+                )
+            for target, state, due in states:
+                if state is not SlaState.OK and alert_key(target, state) not in ticket.sla_alerts:
+                    alerts.append((target, state, due))
+        return Review(remind=remind is not None and remind <= now, alerts=tuple(alerts))
+
+    def alert(self, ticket: Ticket, target: Target, state: SlaState, due: datetime) -> Reply:
+        """The team's SLA notice, mentioning the assignee, or the leads if nobody has it."""
+        assert ticket.number is not None
+        reply = sla_alert(state, ticket.number, due, self.timezone(ticket.department))
+        assert reply is not None
+        mention: str | Text = ticket.assignee_name or Text("team.mention_leads")
+        return Reply(reply.key, reply.params | {"mention": mention})
+
+
+def alert_key(target: Target, state: SlaState) -> str:
+    return f"{target.value}:{state.value}"

@@ -1,0 +1,247 @@
+"""The terminal channel as a user drives it: ``python -m bot console`` with piped input.
+
+Each test runs the real program (a subprocess, its own SQLite file), so it covers the
+whole path: console adapter -> desk -> conversations -> store -> outbox -> relay ->
+console notifier, and the admin CLI reading the result.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.policy import EXAMPLE_POLICY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DESCRIPTION = "When I click Pay in the checkout, the page shows error 500 and no order is made."
+STEPS = "1. add a product to the cart 2. go to checkout 3. click Pay"
+# The example policy's category menu: 2 = a (non-critical) error of the technical team.
+BUG = "2"
+
+
+class Desk:
+    """One deployment: a database file and a policy, used by several program runs."""
+
+    def __init__(self, tmp_path: Path, policy: Path = EXAMPLE_POLICY) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+            "DESK_POLICY_FILE": str(policy),
+            "REDIS_URL": "",
+            "TELEGRAM_BOT_TOKEN": "",
+        }
+        self.cwd = tmp_path
+
+    def run(self, *args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.cwd,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.stdout
+
+    def console(self, *lines: str) -> str:
+        return self.run("console", stdin="\n".join(lines) + "\n")
+
+    def account(self, number: str, *extra: str) -> None:
+        self.run("accounts", "add", number, *extra)
+
+
+def intake(number: str, description: str = DESCRIPTION) -> list[str]:
+    """A customer's intake up to the summary: category, title, description, steps,
+    no files, support number, no phone."""
+    return [
+        "/as customer alice",
+        "/new",
+        BUG,
+        "Checkout fails with error 500",
+        description,
+        STEPS,
+        "done",
+        number,
+        "/skip",
+    ]
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    d = Desk(tmp_path)
+    d.account(
+        "SN-1001", "--domain", "shop.cz", "--plan", "standard", "--valid-until", "2099-12-31"
+    )
+    d.account("SN-OLD", "--domain", "old.cz", "--plan", "standard", "--valid-until", "2020-01-31")
+    return d
+
+
+def test_a_ticket_goes_from_filing_to_closed_and_the_transcript_shows_every_step(
+    desk: Desk,
+) -> None:
+    out = desk.console(
+        *intake("SN-1001"),
+        "1",  # Send the ticket
+        "/as agent eva technical",
+        "/queue",
+        "/claim 1",
+        "/ask 1 Which payment gateway do you use?",
+        "/as customer alice",
+        "GoPay, since last week",
+        "/as agent eva technical",
+        "/resolve 1 We fixed the GoPay callback URL.",
+        "/as customer alice",
+        "1",  # It works, close it
+    )
+    assert "Your ticket #1 has been filed" in out
+    assert "[to team technical] New request #1 «Checkout fails with error 500»" in out
+    assert (
+        "[to customer alice] Request #1 «Checkout fails with error 500» has been accepted" in out
+    )
+    assert "[to customer alice] Request #1 is waiting for you. eva asks:" in out
+    assert "Added to request #1" in out
+    assert "[to customer alice] Request #1 «Checkout fails with error 500» is resolved" in out
+    assert "Thank you! Request #1 is closed." in out
+
+    shown = desk.run("tickets", "show", "1")
+    assert "Status: Closed" in shown
+    assert "customer alice: GoPay, since last week" in shown
+    assert "agent eva: Which payment gateway do you use?" in shown
+    assert "agent eva: We fixed the GoPay callback URL." in shown
+    history = [line for line in shown.splitlines() if "→" in line]
+    assert [line.split("] ")[1].split(" by ")[0] for line in history] == [
+        "— → New",
+        "New → Accepted",
+        "Accepted → Waiting for customer",
+        "Waiting for customer → Accepted",
+        "Accepted → Resolved, awaiting confirmation",
+        "Resolved, awaiting confirmation → Closed",
+    ]
+
+
+def test_unknown_support_number_is_explained_and_nothing_is_filed(desk: Desk) -> None:
+    out = desk.console(*intake("SN-9999")[:-1], "/cancel")
+    assert "We couldn't find support number SN-9999" in out
+    assert "Contact the sales department" in out
+    assert desk.run("tickets", "list") == ""
+
+
+def test_expired_support_is_explained_and_nothing_is_filed(desk: Desk) -> None:
+    out = desk.console(*intake("SN-OLD")[:-1], "/cancel")
+    assert "The support for number SN-OLD expired on" in out
+    assert desk.run("tickets", "list") == ""
+
+
+def test_two_problems_in_one_description_are_caught_and_can_be_split(desk: Desk) -> None:
+    two = (
+        # A trailing backslash continues a message on the next line.
+        "1. The checkout page shows error 500 after clicking Pay.\\\n"
+        "2. Also the invoice PDF has the wrong VAT number on it."
+    )
+    lines = intake("SN-1001", description=two)
+    # After the description the desk offers to split; pick "Split into separate tickets".
+    out = desk.console(*lines[:5], "1", *lines[5:], "1")
+    assert "several problems (2)" in out
+    assert "These tickets have been filed (2): #1, #2" in out
+    listed = desk.run("tickets", "list")
+    assert "#1" in listed and "#2" in listed
+
+
+def test_two_problems_cancelled_file_nothing(desk: Desk) -> None:
+    two = "The checkout shows error 500. Another problem: the invoice PDF has a wrong VAT number."
+    lines = intake("SN-1001", description=two)
+    out = desk.console(*lines[:5], "/cancel")
+    assert "several problems" in out
+    assert desk.run("tickets", "list") == ""
+
+
+def test_a_restart_between_intake_steps_loses_nothing(desk: Desk) -> None:
+    lines = intake("SN-1001")
+    first = desk.console(*lines[:4])  # category and title, then the process ends
+    assert "Describe the problem" in first
+    second = desk.console("/as customer alice", *lines[4:], "1")
+    assert "Your ticket #1 has been filed" in second
+    assert "Title: Checkout fails with error 500" in second
+    assert "Checkout fails with error 500" in desk.run("tickets", "show", "1")
+
+
+def test_a_linked_customer_is_not_asked_for_the_number_again(desk: Desk) -> None:
+    desk.console(*intake("SN-1001"), "1")
+    out = desk.console(
+        "/as customer alice", "/new", BUG, "Search is slow", "Search takes 30 seconds.", "/skip"
+    )
+    assert "support number" not in out.split("Search is slow")[-1].lower()
+
+
+def test_stranger_agent_and_forged_input_change_nothing(desk: Desk) -> None:
+    out = desk.console(
+        *intake("SN-1001"),
+        "1",
+        "/as agent sam sales",
+        "/claim 1",
+        "/as customer alice",
+        "99",  # a number that is no offered choice: just text, joins the open ticket
+    )
+    assert "You are not allowed to do this. Nothing was changed." in out
+    shown = desk.run("tickets", "show", "1")
+    assert "Status: New" in shown and "Assignee: —" in shown
+
+
+def test_service_levels_in_a_session(tmp_path: Path) -> None:
+    """Expectation at filing, the quota message, a quote accepted, and an auto-close."""
+    policy = tmp_path / "desk.toml"
+    policy.write_text(
+        EXAMPLE_POLICY.read_text(encoding="utf-8").replace(
+            "monthly_quota = 10", "monthly_quota = 1"
+        ),
+        encoding="utf-8",
+    )
+    desk = Desk(tmp_path, policy)
+    desk.account(
+        "SN-1001", "--domain", "shop.cz", "--plan", "standard", "--valid-until", "2099-12-31"
+    )
+    out = desk.console(
+        *intake("SN-1001"),
+        "1",
+        # A second ticket is over the quota of 1: refused, and the summary comes back.
+        "/new",
+        BUG,
+        "Search is slow today",
+        "Search in the shop takes about thirty seconds to answer.",
+        "/skip",
+        "done",
+        "/skip",
+        "1",
+        "/as agent eva",
+        "/quote 1 1500 CZK | a new payment module",
+        "/resolve 1 Installed.",
+        "/as customer alice",
+        "1",  # accept the price
+        "/as agent eva",
+        "/resolve 1 Installed.",
+        "/wait 8d",
+    )
+    assert "you will hear from us" in out or "we reply from" in out.lower()
+    assert "Requests left this month: 0 of 1." in out
+    exceeded = "You have used this month's quota of 1 requests"
+    assert exceeded in out
+    assert "Please check your ticket" in out.split(exceeded)[-1]
+    assert "has a quote the customer has not accepted yet" in out
+    assert "the quote for request #1 is accepted" in out
+    assert (
+        "[to customer alice] Request #1 «Checkout fails with error 500» was closed automatically"
+        in out
+    )
+    shown = desk.run("tickets", "show", "1")
+    assert "Status: Closed" in shown
+    assert "Quote: 1500 CZK (accepted)" in shown
+    assert desk.run("tickets", "list").count("#") == 1

@@ -1,0 +1,70 @@
+"""The onboarding training request dialog."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.account import Account
+from bot.commands import OpenTickets
+from bot.dialog import DeskContext
+from bot.inputs import ChoicePicked, CommandGiven, FileSent, Refused, TextSent, TicketsFiled
+from bot.policy import load_policy
+from conversations.training import CorruptTrainingState, Step, Training, parse_slots
+
+POLICY = load_policy()
+ACCOUNT = Account("SN-1", ("shop.cz",), "standard", purchased_on=date(2026, 11, 10))
+ELIGIBLE = DeskContext(POLICY, date(2026, 11, 23), account=ACCOUNT, training_eligible=True)
+dialog = Training()
+
+
+def test_not_eligible_is_told_and_nothing_starts() -> None:
+    done = dialog.start(DeskContext(POLICY, date(2026, 11, 23)))
+    assert done.state is None and [r.key for r in done.replies] == ["training.not_eligible"]
+
+
+@pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        ("Tuesday 10:00-11:00\nWednesday 14:00", ("Tuesday 10:00-11:00", "Wednesday 14:00")),
+        ("Mon 9:00; Tue 9:00; Wed 9:00", ("Mon 9:00", "Tue 9:00", "Wed 9:00")),
+        ("only one slot", None),
+        ("a1\nb2\nc3\nd4", None),
+        ("ok slot\nx", None),
+    ],
+)
+def test_slots_are_two_or_three_lines(text: str, slots: tuple[str, ...] | None) -> None:
+    assert parse_slots(text) == slots
+
+
+def test_training_is_filed_for_sales_with_the_slots() -> None:
+    start = dialog.start(ELIGIBLE)
+    assert start.state is not None and start.state.step is Step.SLOTS
+    bad = dialog.advance(start.state, FileSent(()), ELIGIBLE)
+    assert bad.replies[0].key == "training.hint_slots" and bad.state == start.state
+    confirm = dialog.advance(start.state, TextSent("Tue 10:00\nWed 14:00"), ELIGIBLE)
+    assert confirm.state is not None and confirm.replies[0].key == "training.summary"
+    forged = dialog.advance(confirm.state, ChoicePicked("file-anything"), ELIGIBLE)
+    assert forged.replies[0].key == "training.hint_choose" and forged.command is None
+    filing = dialog.advance(confirm.state, ChoicePicked("confirm"), ELIGIBLE)
+    assert isinstance(filing.command, OpenTickets)
+    [draft] = filing.command.drafts
+    assert draft.category == "training" and POLICY.route(draft.category) == "sales"
+    assert draft.description == "1. Tue 10:00\n2. Wed 14:00"
+    assert filing.state is not None
+    refused = dialog.advance(filing.state, Refused("sla.quota_exceeded", ()), ELIGIBLE)
+    assert refused.state is not None and refused.state.step is Step.CONFIRM
+    done = dialog.advance(filing.state, TicketsFiled((7,)), ELIGIBLE)
+    assert done.state is None and done.replies[0].params == {"number": 7}
+
+
+def test_cancel_and_storage() -> None:
+    start = dialog.start(ELIGIBLE)
+    assert start.state is not None
+    assert dialog.advance(start.state, CommandGiven("cancel"), ELIGIBLE).state is None
+    assert dialog.load(dialog.dump(start.state)) == start.state
+    with pytest.raises(CorruptTrainingState):
+        dialog.load({"v": 1, "step": "nowhere"})
+    with pytest.raises(ValueError):
+        dialog.load({"step": "slots"})
