@@ -1,0 +1,229 @@
+"""The customer's side of the desk (``Desk.handle``) on in-memory ports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.account import Account
+from bot.announce import Announcer
+from bot.clock import ManualClock
+from bot.commands import AskCustomer, BlockTicket, DeclineTicket, ResolveTicket
+from bot.desk import Desk
+from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
+from bot.participant import Actor, Participant, Role
+from bot.policy import load_policy
+from bot.reply import Reply
+from bot.schedule import Schedule
+from bot.ticket import Attachment, DeclineReason, Status
+from bot.tickets import TicketService
+from conversations.intake import Intake
+from conversations.training import Training
+from tests.unit.fakes import FakeUnitOfWorkFactory, MemoryStates
+
+POLICY = load_policy()
+ALICE = Participant("telegram", "100")
+BOB = Participant("telegram", "200")
+EVA = Actor(Participant("telegram", "900"), "eva", Role.AGENT, frozenset({"technical"}))
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+        self.uow = FakeUnitOfWorkFactory()
+        self.states = MemoryStates()
+        schedule = Schedule(POLICY)
+        self.tickets = TicketService(self.uow, POLICY, self.clock, Announcer(POLICY), schedule)
+        self.desk = Desk(
+            self.uow, self.tickets, self.states, POLICY, self.clock, [Intake(), Training()]
+        )
+        self.uow.db.accounts["SN-1"] = Account(
+            "SN-1", ("shop.cz",), "standard", date(2099, 1, 1), date(2026, 11, 20)
+        )
+
+    async def say(self, event: Input | str, who: Participant = ALICE) -> list[Reply]:
+        if isinstance(event, str):
+            event = (
+                CommandGiven(event[1:].partition(" ")[0], event.partition(" ")[2])
+                if event.startswith("/")
+                else TextSent(event)
+            )
+        return await self.desk.handle(who, event, name="Alice", locale="cs-CZ")
+
+    async def file(self, who: Participant = ALICE) -> int:
+        for step in (
+            "/new",
+            ChoicePicked("bug"),
+            "Checkout fails with 500",
+            "The checkout page shows error 500 after I click Pay.",
+            "/skip",
+            ChoicePicked("done"),
+        ):
+            await self.say(step, who)
+        if (await self.desk.customer(who)).support_number == "":
+            await self.say("SN-1", who)
+        replies = await self.say("/skip", who)  # phone
+        assert replies[-1].choices[0].value == "confirm"
+        filed = await self.say(ChoicePicked("confirm"), who)
+        if filed[0].key == "intake.duplicate_offer":
+            filed = await self.say(ChoicePicked("new"), who)
+        assert filed[0].key == "intake.filed", filed
+        return int(filed[0].params["number"])
+
+
+def keys(replies: list[Reply]) -> list[str]:
+    return [r.key for r in replies]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_first_contact_takes_the_platform_language(world: World) -> None:
+    await world.say("/help")
+    assert (await world.desk.customer(ALICE)).locale == "cs"
+    replies = await world.say("/language")
+    assert [c.value for c in replies[0].choices] == ["lang:en", "lang:cs", "lang:pl", "lang:ru"]
+    await world.say(ChoicePicked("lang:pl"))
+    assert (await world.desk.customer(ALICE)).locale == "pl"
+
+
+async def test_filing_tells_the_expectation_and_the_quota(world: World) -> None:
+    await world.file()
+    customer = await world.desk.customer(ALICE)
+    assert customer.support_number == "SN-1" and customer.current_ticket == 1
+    # The second intake does not ask for the support number again.
+    number = await world.file()
+    assert number == 2
+    ticket = await world.tickets.get(2)
+    assert ticket.support_number == "SN-1" and ticket.domain == "shop.cz"
+
+
+async def test_a_similar_new_ticket_can_join_the_open_one(world: World) -> None:
+    n = await world.file()
+    for step in (
+        "/new",
+        ChoicePicked("bug"),
+        "Checkout fails with 500",
+        "The checkout page shows error 500 after I click Pay.",
+        "/skip",
+        ChoicePicked("done"),
+        "/skip",
+    ):
+        await world.say(step)
+    offer = await world.say(ChoicePicked("confirm"))
+    assert offer[0].key == "intake.duplicate_offer" and offer[0].params["number"] == n
+    added = await world.say(ChoicePicked("add"))
+    assert keys(added) == ["intake.added"]
+    assert len(world.uow.db.tickets) == 1
+    assert (await world.tickets.get(n)).entries[-1].kind.value == "customer"
+
+
+async def test_a_loose_message_joins_the_open_ticket(world: World) -> None:
+    n = await world.file()
+    replies = await world.say("It also happens on mobile.")
+    assert keys(replies) == ["desk.added_to_ticket"]
+    ticket = await world.tickets.get(n)
+    assert ticket.entries[-1].text == "It also happens on mobile."
+    photo = Attachment("f1", "screen.png", "image/png", 1000, "telegram")
+    await world.say(FileSent((photo,), caption="see screenshot"))
+    ticket = await world.tickets.get(n)
+    assert ticket.entries[-1].attachments == (photo,)
+
+
+async def test_an_answer_to_a_question_returns_the_ticket_to_the_agent(world: World) -> None:
+    n = await world.file()
+    await world.tickets.execute(EVA, AskCustomer(number=n, text="Which browser?"))
+    await world.say("Firefox")
+    assert (await world.tickets.get(n)).status is Status.ACCEPTED
+
+
+async def test_blocked_ticket_gets_the_wait_notice_and_keeps_nothing(world: World) -> None:
+    n = await world.file()
+    await world.tickets.execute(EVA, BlockTicket(number=n))
+    replies = await world.say("any news?")
+    assert keys(replies) == ["notice.blocked_wait"]
+    assert (await world.tickets.get(n)).entries == []
+
+
+async def test_a_message_about_a_closed_ticket_offers_a_follow_up(world: World) -> None:
+    n = await world.file()
+    await world.tickets.execute(EVA, DeclineTicket(number=n, reason=DeclineReason.OUT_OF_SCOPE))
+    replies = await world.say("it is broken again")
+    assert keys(replies) == ["followup.offer"]
+    replies = await world.say(ChoicePicked("yes"))
+    assert "intake.ask_title" in keys(replies)
+    for step in (
+        "Checkout broken again",
+        "The checkout shows error 500 once more today.",
+        "/skip",
+    ):
+        await world.say(step)
+    await world.say(ChoicePicked("done"))
+    await world.say("/skip")
+    filed = await world.say(ChoicePicked("confirm"))
+    follow_up = await world.tickets.get(int(filed[0].params["number"]))
+    assert follow_up.follow_up_of == n
+
+
+async def test_resolution_buttons_confirm_once_and_refuse_strangers(world: World) -> None:
+    n = await world.file()
+    await world.tickets.execute(EVA, ResolveTicket(number=n, text="fixed"))
+    stranger = await world.say(ChoicePicked(f"confirm:{n}"), who=BOB)
+    assert keys(stranger) == ["error.not_allowed"]
+    assert (await world.tickets.get(n)).status is Status.RESOLVED
+    assert keys(await world.say(ChoicePicked(f"confirm:{n}"))) == ["desk.resolution_confirmed"]
+    assert keys(await world.say(ChoicePicked(f"confirm:{n}"))) == ["desk.already_done"]
+    assert (await world.tickets.get(n)).status is Status.CLOSED
+
+
+@pytest.mark.parametrize(
+    "value", ["confirm:abc", "confirm:999", "tickets:everything", "lang:xx", "evil", "ticket:"]
+)
+async def test_forged_button_data_changes_nothing(world: World, value: str) -> None:
+    n = await world.file()
+    replies = await world.say(ChoicePicked(value))
+    assert replies and all(r.key != "desk.resolution_confirmed" for r in replies)
+    assert (await world.tickets.get(n)).status is Status.NEW
+
+
+async def test_someone_elses_ticket_looks_missing(world: World) -> None:
+    n = await world.file()
+    assert keys(await world.say(f"/ticket {n}", who=BOB)) == ["error.ticket_not_found"]
+    shown = await world.say(f"/ticket {n}")
+    assert shown[0].key == "desk.ticket_view"
+
+
+async def test_ticket_list_filters(world: World) -> None:
+    first = await world.file()
+    await world.file()
+    await world.tickets.execute(EVA, ResolveTicket(number=first))
+    done = await world.say("/tickets done")
+    assert [r.params.get("number") for r in done if r.key == "desk.ticket_line"] == [first]
+    everything = await world.say(ChoicePicked("tickets:all"))
+    assert len([r for r in everything if r.key == "desk.ticket_line"]) == 2
+
+
+async def test_a_corrupt_stored_conversation_is_dropped_with_an_apology(world: World) -> None:
+    await world.say("/new")
+    world.states.data[ALICE.key] = {"kind": "intake", "data": {"v": 99, "step": "??"}}
+    assert keys(await world.say("hello"))[0] == "desk.conversation_lost"
+    assert await world.states.get(ALICE.key) is None
+
+
+async def test_training_for_a_new_account(world: World) -> None:
+    await world.file()  # links SN-1, bought 3 days ago on a standard plan
+    started = await world.say("/training")
+    assert keys(started) == ["training.intro", "training.ask_slots"]
+    await world.say("Tue 10:00\nWed 14:00")
+    filed = await world.say(ChoicePicked("confirm"))
+    assert filed[0].key == "training.filed"
+    ticket = await world.tickets.get(int(filed[0].params["number"]))
+    assert ticket.department == "sales" and ticket.category == "training"
+
+
+async def test_unknown_command_gets_help(world: World) -> None:
+    assert keys(await world.say("/frobnicate")) == ["desk.unknown_command", "desk.help"]
+    assert keys(await world.say("/cancel")) == ["desk.nothing_to_cancel"]
