@@ -133,8 +133,10 @@ class OutboxStore(Protocol):
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
 
-    async def reschedule(self, notification_id: str, at: datetime, error: str) -> None:
-        """Back to PENDING, due at ``at``, attempts + 1."""
+    async def reschedule(
+        self, notification_id: str, at: datetime, error: str, attempted: bool = True
+    ) -> None:
+        """Back to PENDING, due at ``at``; attempts + 1 when it was ``attempted``."""
         ...
 
     async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None: ...

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.notification import Notification, OutboxItem
 from bot.ports import Clock, DeliveryError, Notifier, OutboxStore, RecipientUnreachable
@@ -89,41 +89,54 @@ class Relay:
 
     async def _deliver_in_order(self, items: list[OutboxItem]) -> int:
         delivered = 0
-        for item in items:
-            delivered += await self._deliver(item)
+        for index, item in enumerate(items):
+            outcome = await self._deliver(item)
+            if outcome is True:
+                delivered += 1
+                continue
+            # A message that could not go out holds back the later ones to the same
+            # recipient, so they never arrive before it: they are due when it is.
+            retry_at = outcome if isinstance(outcome, datetime) else self._clock.now()
+            for later in items[index + 1 :]:
+                await self._outbox.reschedule(
+                    later.notification.id, retry_at, "held back behind an earlier one", False
+                )
+            break
         return delivered
 
-    async def _deliver(self, item: OutboxItem) -> int:
+    async def _deliver(self, item: OutboxItem) -> bool | datetime:
+        """True when delivered; the retry time when it will be tried again; False when
+        it was given up."""
         n = item.notification
         notifier = self._notifiers.get(n.channel)
         if notifier is None:
             await self._outbox.mark_failed(n.id, f"channel {n.channel!r} is not running", False)
             log.warning("no notifier for channel %s (notification %s)", n.channel, n.id)
-            return 0
+            return False
         try:
             await notifier.deliver(n)
         except RecipientUnreachable as exc:
             await self._outbox.mark_failed(n.id, str(exc) or "unreachable", True)
             if self._on_unreachable is not None:
                 await self._on_unreachable(n)
-            return 0
+            return False
         except DeliveryError as exc:
-            await self._retry(item, str(exc), exc.retry_after)
-            return 0
+            return await self._retry(item, str(exc), exc.retry_after)
         except Exception as exc:
             log.exception("notifier %s failed on %s", n.channel, n.id)
-            await self._retry(item, repr(exc), None)
-            return 0
+            return await self._retry(item, repr(exc), None)
         await self._outbox.mark_delivered(n.id, self._clock.now())
-        return 1
+        return True
 
-    async def _retry(self, item: OutboxItem, error: str, retry_after: float | None) -> None:
+    async def _retry(
+        self, item: OutboxItem, error: str, retry_after: float | None
+    ) -> bool | datetime:
         attempt = item.attempts + 1
         if attempt >= self._max_attempts:
             await self._outbox.mark_failed(item.notification.id, error, False)
             log.error("giving up on notification %s: %s", item.notification.id, error)
-            return
+            return False
         delay = retry_after if retry_after is not None else backoff_seconds(attempt)
-        await self._outbox.reschedule(
-            item.notification.id, self._clock.now() + timedelta(seconds=delay), error
-        )
+        at = self._clock.now() + timedelta(seconds=delay)
+        await self._outbox.reschedule(item.notification.id, at, error)
+        return at

@@ -252,6 +252,8 @@ class OutboxRow(Base):
     choices: Mapped[list[Any]] = mapped_column(JSON)
     locale: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column()
+    # Order of the notifications one unit of work wrote (they share created_at).
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
     status: Mapped[str] = mapped_column(String)
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime] = mapped_column()

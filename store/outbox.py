@@ -20,9 +20,12 @@ class SqlOutbox:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._position = 0
 
     async def add(self, notification: Notification) -> None:
-        await self._session.execute(insert(OutboxRow).values(**_row_values(notification)))
+        values = _row_values(notification) | {"position": self._position}
+        self._position += 1
+        await self._session.execute(insert(OutboxRow).values(**values))
 
 
 class SqlOutboxStore:
@@ -41,7 +44,8 @@ class SqlOutboxStore:
                     OutboxRow.status == DeliveryStatus.PENDING.value,
                     OutboxRow.next_attempt_at <= now,
                 )
-                .order_by(OutboxRow.next_attempt_at, OutboxRow.created_at, OutboxRow.id)
+                # Creation order: one recipient's messages must arrive as they were written.
+                .order_by(OutboxRow.created_at, OutboxRow.position, OutboxRow.id)
                 .limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
@@ -68,7 +72,7 @@ class SqlOutboxStore:
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False, populate_existing=True)
             )
-            rows = sorted(claimed.all(), key=lambda r: (r.next_attempt_at, r.created_at, r.id))
+            rows = sorted(claimed.all(), key=lambda r: (r.created_at, r.position, r.id))
             return [_item(row) for row in rows]
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None:
@@ -79,12 +83,14 @@ class SqlOutboxStore:
             lease_until=None,
         )
 
-    async def reschedule(self, notification_id: str, at: datetime, error: str) -> None:
+    async def reschedule(
+        self, notification_id: str, at: datetime, error: str, attempted: bool = True
+    ) -> None:
         await self._update(
             notification_id,
             status=DeliveryStatus.PENDING.value,
             next_attempt_at=at,
-            attempts=OutboxRow.attempts + 1,
+            attempts=OutboxRow.attempts + (1 if attempted else 0),
             last_error=error,
             lease_until=None,
         )
@@ -117,7 +123,11 @@ class SqlOutboxStore:
     async def items(
         self, statuses: Sequence[str] | None = None, limit: int = 100
     ) -> list[OutboxItem]:
-        query = select(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)
+        query = (
+            select(OutboxRow)
+            .order_by(OutboxRow.created_at, OutboxRow.position, OutboxRow.id)
+            .limit(limit)
+        )
         if statuses is not None:
             query = query.where(OutboxRow.status.in_([str(status) for status in statuses]))
         async with self._sessions() as session:
