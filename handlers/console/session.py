@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import mimetypes
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from bot.commands import (
     UnblockTicket,
 )
 from bot.errors import DeskError
+from bot.i18n import pick_language
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.participant import Actor, Participant, Role
 from bot.reply import Choice, Reply
@@ -52,7 +54,11 @@ class ConsoleSession:
     def __init__(self, app: App, write: Callable[[str], None], lang: str | None = None) -> None:
         self.app = app
         self.write = write
-        self.lang = lang or app.policy.default_language
+        # The terminal's locale plays the platform's (LANG=cs_CZ.UTF-8 -> Czech).
+        self.lang = lang or pick_language(
+            os.environ.get("LC_ALL") or os.environ.get("LANG") or app.policy.default_language,
+            app.policy.languages,
+        )
         self.role = Role.CUSTOMER
         self.name = "customer"
         self.departments: frozenset[str] = frozenset()

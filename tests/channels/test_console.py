@@ -34,6 +34,9 @@ class Desk:
             "DESK_POLICY_FILE": str(policy),
             "REDIS_URL": "",
             "TELEGRAM_BOT_TOKEN": "",
+            # The terminal takes its language from the locale: these tests read English.
+            "LANG": "C.UTF-8",
+            "LC_ALL": "",
         }
         self.cwd = tmp_path
 
@@ -194,6 +197,13 @@ def test_stranger_agent_and_forged_input_change_nothing(desk: Desk) -> None:
     assert "You are not allowed to do this. Nothing was changed." in out
     shown = desk.run("tickets", "show", "1")
     assert "Status: New" in shown and "Assignee: —" in shown
+
+
+def test_the_terminal_speaks_the_locales_language(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    desk.env["LANG"] = "pl_PL.UTF-8"
+    out = desk.console("/new")
+    assert "W czym możemy pomóc?" in out
 
 
 def test_service_levels_in_a_session(tmp_path: Path) -> None:
