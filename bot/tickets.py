@@ -242,7 +242,9 @@ class TicketService:
         department = command.department or self._escalation_department()
         if department not in self._policy.departments:
             raise InvalidInput(f"unknown department {department!r}", department=department)
-        category = next(c for c in self._policy.categories.values() if c.department == department)
+        # A moderator's post is an ordinary problem until an agent says otherwise.
+        candidates = [c for c in self._policy.categories.values() if c.department == department]
+        category = next((c for c in candidates if c.listed and not c.critical), candidates[0])
         now = self._clock.now()
         author = Participant(command.author_platform, command.author_id)
         title = (text.splitlines()[0] if text else command.post_link)[:80] or "—"
