@@ -244,6 +244,8 @@ class TicketService:
             raise InvalidInput(f"unknown department {department!r}", department=department)
         # A moderator's post is an ordinary problem until an agent says otherwise.
         candidates = [c for c in self._policy.categories.values() if c.department == department]
+        if not candidates:
+            raise InvalidInput(f"department {department!r} has no category", department=department)
         category = next((c for c in candidates if c.listed and not c.critical), candidates[0])
         now = self._clock.now()
         author = Participant(command.author_platform, command.author_id)
