@@ -71,6 +71,8 @@ from bot.views import transcript
 log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 120
+# One message in a thread; longer text belongs in a file.
+MESSAGE_LIMIT = 8000
 
 
 class TicketBlocked(DeskError):
@@ -83,6 +85,15 @@ class TicketClosed(DeskError):
     """Closed tickets are read-only; the customer is offered a follow-up."""
 
     key = "notice.closed_read_only"
+
+
+class TooLong(DeskError):
+    key = "error.too_long"
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MESSAGE_LIMIT:
+        raise TooLong(f"{len(text)} characters", length=len(text), max=MESSAGE_LIMIT)
 
 
 class QuotaExceeded(DeskError):
@@ -328,6 +339,7 @@ class TicketService:
 
     def _apply(self, actor: Actor, ticket: Ticket, command: Command) -> list[Event]:
         now = self._clock.now()
+        _check_length(str(getattr(command, "text", "")))
         n = _n(ticket)
         match command:
             case (

@@ -29,7 +29,7 @@ from bot.notification import Audience
 from bot.participant import Actor, Participant, Role
 from bot.policy import load_policy
 from bot.ticket import ALLOWED, DeclineReason, EntryKind, Priority, Status
-from bot.tickets import TicketBlocked, TicketClosed, TicketService
+from bot.tickets import TicketBlocked, TicketClosed, TicketService, TooLong
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 ALICE = Participant("telegram", "100")
@@ -280,3 +280,11 @@ def test_lifecycle_table_has_no_exit_from_final_states() -> None:
     assert ALLOWED[Status.CLOSED] == frozenset()
     assert ALLOWED[Status.DECLINED] == frozenset()
     assert ALLOWED[Status.BLOCKED] == {Status.ACCEPTED}
+
+
+async def test_oversize_message_is_refused_and_nothing_changes(service: TicketService) -> None:
+    n = await file(service)
+    with pytest.raises(TooLong) as refused:
+        await service.execute(customer_actor(), WriteToTicket(number=n, text="x" * 9000))
+    assert refused.value.params == {"length": 9000, "max": 8000}
+    assert (await service.get(n)).entries == []
