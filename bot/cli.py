@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -21,6 +23,8 @@ from bot.policy import PolicyError
 from bot.settings import Settings
 from bot.ticket import Status
 from bot.views import queue_line
+
+log = logging.getLogger(__name__)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -140,15 +144,45 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+async def _serve(app: App) -> None:
+    """The chat channels with their relay and clock, until SIGINT/SIGTERM."""
+    from handlers.telegram import run_telegram
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    settings = app.settings
+    tasks = [
+        asyncio.create_task(run_telegram(app, stop), name="telegram"),
+        asyncio.create_task(app.relay.run(stop, settings.relay_interval_seconds), name="relay"),
+        asyncio.create_task(app.ticker.run(stop, settings.clock_interval_seconds), name="clock"),
+    ]
+    log.info("serving Telegram (%s)", settings.telegram_mode)
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a channel that stopped by itself: say why
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
-    interactive = args.command not in ("accounts", "tickets")
+    terminal = args.command == "console" or (
+        args.command in (None, "run") and not settings.telegram_enabled
+    )
     # The terminal may move its clock forward (/wait) to show timers at work.
-    app = await build_app(settings, clock=OffsetClock() if interactive else None)
+    app = await build_app(settings, clock=OffsetClock() if terminal else None)
     try:
         if args.command == "accounts":
             return await _accounts(app, args, sys.stdout)
         if args.command == "tickets":
             return await _tickets(app, args, sys.stdout)
+        if not terminal:
+            await _serve(app)
+            return 0
         from handlers.console import run_console
 
         await run_console(app)
@@ -160,7 +194,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    quiet = args.command in (None, "run", "console") and not settings.telegram_enabled
+    quiet = args.command == "console" or (
+        args.command in (None, "run") and not settings.telegram_enabled
+    )
     logging.basicConfig(
         level="WARNING" if quiet else settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

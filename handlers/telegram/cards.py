@@ -1,0 +1,121 @@
+"""The ticket card agents act on: its buttons and their callback data.
+
+Callback data: ``a:<action>:<number>`` and, for a picked reason or department,
+``a:<action>:<number>:<value>``. The prefixes are stable; a forged value is only a
+request, which the team router authorises and the desk checks again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.ticket import DeclineReason, Status, Ticket
+from handlers.telegram.render import AGENT_PREFIX, Renderer
+
+
+class Action:
+    CLAIM = "claim"
+    ASK = "ask"
+    RESOLVE = "resolve"
+    DECLINE = "decline"
+    DECLINE_REASON = "dr"
+    TRANSFER = "transfer"
+    TRANSFER_TO = "tt"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
+
+
+ALL_ACTIONS = frozenset(
+    v for k, v in vars(Action).items() if not k.startswith("_") and isinstance(v, str)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentButton:
+    action: str
+    number: int
+    value: str = ""
+
+    def pack(self) -> str:
+        parts = [self.action, str(self.number)] + ([self.value] if self.value else [])
+        return AGENT_PREFIX + ":".join(parts)
+
+    @classmethod
+    def parse(cls, data: str) -> AgentButton | None:
+        if not data.startswith(AGENT_PREFIX):
+            return None
+        parts = data[len(AGENT_PREFIX) :].split(":")
+        if len(parts) not in (2, 3) or parts[0] not in ALL_ACTIONS or not parts[1].isdigit():
+            return None
+        value = parts[2] if len(parts) == 3 else ""
+        if parts[0] == Action.DECLINE_REASON and value not in DeclineReason.__members__.values():
+            return None
+        if parts[0] in (Action.DECLINE_REASON, Action.TRANSFER_TO) and not value:
+            return None
+        return cls(parts[0], int(parts[1]), value)
+
+
+def _button(renderer: Renderer, lang: str, action: str, number: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=renderer.label(f"telegram.button.{action}", lang),
+        callback_data=AgentButton(action, number).pack(),
+    )
+
+
+def card_keyboard(renderer: Renderer, ticket: Ticket, lang: str) -> InlineKeyboardMarkup | None:
+    """The actions that make sense in the ticket's status."""
+    number = ticket.number
+    if number is None or not ticket.is_open:
+        return None
+    if ticket.status is Status.BLOCKED:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[[_button(renderer, lang, Action.UNBLOCK, number)]]
+        )
+    rows = [
+        [
+            _button(renderer, lang, Action.CLAIM, number),
+            _button(renderer, lang, Action.ASK, number),
+        ],
+        [
+            _button(renderer, lang, Action.RESOLVE, number),
+            _button(renderer, lang, Action.DECLINE, number),
+        ],
+        [
+            _button(renderer, lang, Action.TRANSFER, number),
+            _button(renderer, lang, Action.BLOCK, number),
+        ],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def reasons_keyboard(renderer: Renderer, number: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=renderer.label(f"decline.{reason.value}", lang),
+                    callback_data=AgentButton(Action.DECLINE_REASON, number, reason.value).pack(),
+                )
+            ]
+            for reason in DeclineReason
+        ]
+    )
+
+
+def departments_keyboard(
+    renderer: Renderer, number: int, departments: list[str], lang: str
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=renderer.label(f"department.{key}", lang),
+                    callback_data=AgentButton(Action.TRANSFER_TO, number, key).pack(),
+                )
+            ]
+            for key in departments
+            if len(AgentButton(Action.TRANSFER_TO, number, key).pack().encode()) <= 64
+        ]
+    )

@@ -1,0 +1,176 @@
+"""Starting the Telegram channel: bot, dispatcher, routers, notifier, polling or webhook.
+
+``TelegramChannel.from_app(app)`` builds everything from ``app.settings``
+(``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_URL``, ``TELEGRAM_MODE``, webhook settings)
+and registers the notifier with the outbox relay; ``await channel.run(stop)``
+serves updates until ``stop`` is set, then closes what it opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from handlers.telegram import community, customer, team
+from handlers.telegram.context import TelegramContext, Tuning
+from handlers.telegram.delivery import TelegramNotifier
+from handlers.telegram.inbound import AlbumCollector
+from handlers.telegram.pacing import Limits, SendPacer
+from handlers.telegram.render import CallbackCodec, Renderer
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "new", "tickets", "ticket", "cancel", "help", "language")
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def make_bot(token: str, api_url: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+
+
+def make_dispatcher(context: TelegramContext) -> Dispatcher:
+    dp = Dispatcher()
+    dp["tg"] = context
+    # Team chats first: a team chat is a group too, but not a community.
+    dp.include_routers(customer.make_router(), team.make_router(), community.make_router())
+    return dp
+
+
+class TelegramChannel:
+    def __init__(
+        self, app: App, bot: Bot, *, tuning: Tuning | None = None, limits: Limits | None = None
+    ) -> None:
+        self.app = app
+        self.bot = bot
+        tuning = tuning or Tuning()
+        renderer = Renderer(app.translator, CallbackCodec(app.links))
+        self.notifier = TelegramNotifier(
+            bot,
+            renderer,
+            app.links,
+            app.tickets.get,
+            pacer=SendPacer(limits, shared=app.limiter if app.settings.redis_url else None),
+            team_language=app.policy.default_language,
+        )
+        self.context = TelegramContext(
+            bot=bot,
+            desk=app.desk,
+            tickets=app.tickets,
+            policy=app.policy,
+            renderer=renderer,
+            links=app.links,
+            limiter=app.limiter,
+            notifier=self.notifier,
+            tuning=tuning,
+            albums=AlbumCollector(tuning.album_wait),
+        )
+        self.dispatcher = make_dispatcher(self.context)
+        app.relay.register(self.notifier)
+
+    @classmethod
+    def from_app(
+        cls, app: App, *, tuning: Tuning | None = None, limits: Limits | None = None
+    ) -> TelegramChannel:
+        token = app.settings.telegram_bot_token
+        if token is None or not token.get_secret_value():
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        bot = make_bot(token.get_secret_value(), app.settings.telegram_api_url)
+        return cls(app, bot, tuning=tuning, limits=limits)
+
+    async def set_commands(self) -> None:
+        """The command menu of private chats, in every language of the desk."""
+        renderer = self.context.renderer
+        scope = BotCommandScopeAllPrivateChats()
+        default = self.app.policy.default_language
+        for lang in (None, *self.app.policy.languages):
+            commands = [
+                BotCommand(
+                    command=name,
+                    description=renderer.label(f"telegram.command.{name}", lang or default),
+                )
+                for name in COMMANDS
+            ]
+            await self.bot.set_my_commands(commands, scope=scope, language_code=lang)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve updates (polling or webhook, per settings) until ``stop`` is set."""
+        try:
+            await self.set_commands()
+            if self.app.settings.telegram_mode == "webhook":
+                await self._run_webhook(stop)
+            else:
+                await self._run_polling(stop)
+        finally:
+            await self.close()
+
+    async def _run_polling(self, stop: asyncio.Event) -> None:
+        await self.bot.delete_webhook()
+        polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
+            )
+        )
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if polling in done:
+            stopped.cancel()
+            polling.result()  # polling ended by itself: surface why
+            return
+        with contextlib.suppress(RuntimeError):
+            await self.dispatcher.stop_polling()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+
+    async def _run_webhook(self, stop: asyncio.Event) -> None:
+        settings = self.app.settings
+        if not settings.telegram_webhook_url:
+            raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")
+        secret = (
+            settings.telegram_webhook_secret.get_secret_value()
+            if settings.telegram_webhook_secret
+            else None
+        )
+        web_app = web.Application()
+        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(
+            web_app, path=WEBHOOK_PATH
+        )
+        setup_application(web_app, self.dispatcher, bot=self.bot)
+        runner = web.AppRunner(web_app, shutdown_timeout=2.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(
+                runner, settings.telegram_webhook_host, settings.telegram_webhook_port
+            )
+            await site.start()
+            await self.bot.set_webhook(
+                settings.telegram_webhook_url.rstrip("/") + WEBHOOK_PATH
+                if not settings.telegram_webhook_url.endswith(WEBHOOK_PATH)
+                else settings.telegram_webhook_url,
+                secret_token=secret,
+            )
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    async def close(self) -> None:
+        await self.context.albums.close()
+        await self.bot.session.close()
+
+
+async def run_telegram(app: App, stop: asyncio.Event) -> None:
+    """Start the Telegram channel on ``app`` and serve until ``stop`` is set."""
+    await TelegramChannel.from_app(app).run(stop)

@@ -1,0 +1,409 @@
+"""Delivering outbox notifications on Telegram (the channel's ``Notifier``).
+
+Customers get the rendered message (with buttons where an answer is expected) and
+any files an agent attached. Team chats that are forum supergroups get one topic per
+ticket (``#12 Title``) opened by a ticket card that is edited on every change and
+closed with the ticket; plain groups get one card per ticket, and the ticket's
+messages reply to it. References (topic, card, messages) live in the ``LinkStore``.
+
+Telegram's answers map onto the relay's vocabulary: 429 -> ``DeliveryError`` with
+``retry_after``, network and server errors -> ``DeliveryError`` (the relay backs
+off), a blocked bot or a missing chat -> ``RecipientUnreachable``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+)
+
+from bot.errors import TicketNotFound
+from bot.notification import Audience, Notification
+from bot.ports import DeliveryError, LinkStore, RecipientUnreachable
+from bot.reply import Reply, decode_params
+from bot.ticket import Attachment, EntryKind, Ticket
+from bot.views import card
+from handlers.telegram.cards import card_keyboard
+from handlers.telegram.pacing import SendPacer
+from handlers.telegram.render import CAPTION_LIMIT, CHANNEL, Renderer
+
+log = logging.getLogger(__name__)
+
+TicketReader = Callable[[int], Awaitable[Ticket]]
+
+# LinkStore kinds (stable: stored in the database).
+KIND_TOPIC = "topic"  # key "<number>:<chat>" -> "<chat>:<thread>"
+KIND_CARD = "card"  # key "<number>:<chat>" -> "<chat>:<message>"
+KIND_MESSAGE = "msg"  # key "<chat>:<message>" -> "<number>" (replies in plain groups)
+KIND_SENT = "sent"  # key notification id -> parts already delivered
+KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
+
+TOPIC_NAME_LIMIT = 128
+# Notification keys whose text carries the files of the entry that caused them.
+_FILES_FROM = {"notice.answer": EntryKind.AGENT, "team.customer_wrote": EntryKind.CUSTOMER}
+
+
+def ref(chat_id: int, message_id: int) -> str:
+    return f"{chat_id}:{message_id}"
+
+
+def parse_ref(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    chat, _, item = value.rpartition(":")
+    try:
+        return int(chat), int(item)
+    except ValueError:
+        return None
+
+
+def ticket_key(number: int, chat_id: int) -> str:
+    return f"{number}:{chat_id}"
+
+
+def deep_link(bot_username: str, number: int) -> str:
+    return f"https://t.me/{bot_username}?start=t{number}"
+
+
+def topic_name(ticket: Ticket) -> str:
+    return ticket.label[:TOPIC_NAME_LIMIT]
+
+
+class TelegramNotifier:
+    """``bot.ports.Notifier`` for channel ``telegram``."""
+
+    channel = CHANNEL
+
+    def __init__(
+        self,
+        bot: Bot,
+        renderer: Renderer,
+        links: LinkStore,
+        tickets: TicketReader,
+        *,
+        pacer: SendPacer | None = None,
+        team_language: str = "en",
+    ) -> None:
+        self.bot = bot
+        self.renderer = renderer
+        self.links = links
+        self.tickets = tickets
+        self.pacer = pacer or SendPacer()
+        self.team_language = team_language
+        self._forum: dict[int, bool] = {}
+        self._username: str | None = None
+
+    # -- entry point --------------------------------------------------------------------
+
+    async def deliver(self, notification: Notification) -> None:
+        try:
+            await self._deliver(notification)
+        except TelegramRetryAfter as exc:
+            raise DeliveryError(str(exc), retry_after=float(exc.retry_after)) from exc
+        except TelegramForbiddenError as exc:
+            raise RecipientUnreachable(str(exc)) from exc
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise DeliveryError(str(exc)) from exc
+        except (TelegramBadRequest, TelegramNotFound) as exc:
+            if "chat not found" in str(exc).lower():
+                raise RecipientUnreachable(str(exc)) from exc
+            raise DeliveryError(str(exc)) from exc
+
+    async def _deliver(self, n: Notification) -> None:
+        if n.audience is Audience.COMMUNITY:
+            await self._to_community(n)
+        elif n.audience is Audience.TEAM and n.ticket_number is not None:
+            await self._to_team(n, _chat_id(n.recipient), n.ticket_number)
+        else:
+            await self._to_customer(n, _chat_id(n.recipient))
+
+    # -- customers ------------------------------------------------------------------------
+
+    async def _to_customer(self, n: Notification, chat_id: int) -> None:
+        reply = Reply(n.key, decode_params(n.params), n.choices)
+        rendered = self.renderer.reply(reply, n.locale)
+        await self.renderer.codec.save()
+        done = await self._progress(n)
+        for i, part in enumerate(rendered.parts):
+            if i < done:
+                continue
+            last = i == len(rendered.parts) - 1
+            await self.send_text(chat_id, part, rendered.markup if last else None)
+            await self._advance(n, i + 1)
+        files = await self._entry_files(n)
+        if files and done <= len(rendered.parts):
+            await self.send_files(chat_id, files)
+            await self._advance(n, len(rendered.parts) + 1)
+
+    # -- community --------------------------------------------------------------------------
+
+    async def _to_community(self, n: Notification) -> None:
+        post = parse_ref(n.recipient)
+        if post is None:
+            raise RecipientUnreachable(f"not a Telegram post reference: {n.recipient!r}")
+        chat_id, message_id = post
+        if await self._progress(n):
+            return
+        text = self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale).parts
+        markup = None
+        if n.ticket_number is not None:
+            link = deep_link(await self.username(), n.ticket_number)
+            label = self.renderer.label("telegram.button.continue_privately", n.locale)
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=label, url=link)]]
+            )
+        await self.send_text(
+            chat_id,
+            text[0],
+            markup,
+            reply_parameters=ReplyParameters(
+                message_id=message_id, allow_sending_without_reply=True
+            ),
+        )
+        await self._advance(n, 1)
+
+    # -- teams --------------------------------------------------------------------------------
+
+    async def _to_team(self, n: Notification, chat_id: int, number: int) -> None:
+        try:
+            ticket = await self.tickets(number)
+        except TicketNotFound:
+            ticket = None
+        thread_id: int | None = None
+        if ticket is not None and await self.is_forum(chat_id):
+            thread_id = await self._topic(chat_id, ticket)
+        card_id = await self._card(chat_id, thread_id, ticket) if ticket is not None else None
+        done = await self._progress(n)
+        rendered = self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale)
+        reply_to = (
+            ReplyParameters(message_id=card_id, allow_sending_without_reply=True)
+            if card_id is not None and thread_id is None
+            else None
+        )
+        for i, part in enumerate(rendered.parts):
+            if i < done:
+                continue
+            sent = await self._in_thread(chat_id, thread_id, part, reply_to)
+            await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
+            await self._advance(n, i + 1)
+        files = await self._entry_files(n, ticket)
+        if ticket is not None and n.key == "team.ticket_opened":
+            files = [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
+        if files and done <= len(rendered.parts):
+            for message in await self.send_files(
+                chat_id, files, thread_id=thread_id, reply_parameters=reply_to
+            ):
+                await self.links.set(
+                    CHANNEL, KIND_MESSAGE, ref(chat_id, message.message_id), str(number)
+                )
+            await self._advance(n, len(rendered.parts) + 1)
+        if ticket is not None and thread_id is not None and not ticket.is_open:
+            await self._close_topic(chat_id, thread_id)
+
+    async def is_forum(self, chat_id: int) -> bool:
+        if chat_id not in self._forum:
+            chat = await self.bot.get_chat(chat_id)
+            self._forum[chat_id] = bool(chat.is_forum)
+        return self._forum[chat_id]
+
+    async def _topic(self, chat_id: int, ticket: Ticket) -> int:
+        assert ticket.number is not None
+        key = ticket_key(ticket.number, chat_id)
+        found = parse_ref(await self.links.get(CHANNEL, KIND_TOPIC, key))
+        if found is not None:
+            return found[1]
+        await self.pacer.wait(chat_id)
+        topic = await self.bot.create_forum_topic(chat_id, topic_name(ticket))
+        await self.links.set(CHANNEL, KIND_TOPIC, key, ref(chat_id, topic.message_thread_id))
+        return topic.message_thread_id
+
+    async def _card(self, chat_id: int, thread_id: int | None, ticket: Ticket) -> int:
+        """Send the ticket card, or edit it to the ticket's current state."""
+        assert ticket.number is not None
+        key = ticket_key(ticket.number, chat_id)
+        lang = self.team_language
+        text = self.renderer.reply(card(ticket), lang).parts[0]
+        markup = card_keyboard(self.renderer, ticket, lang)
+        found = parse_ref(await self.links.get(CHANNEL, KIND_CARD, key))
+        if found is not None:
+            try:
+                await self.pacer.wait(chat_id)
+                await self.bot.edit_message_text(
+                    text=text, chat_id=chat_id, message_id=found[1], reply_markup=markup
+                )
+            except TelegramBadRequest as exc:
+                if "not modified" not in str(exc):
+                    raise
+            return found[1]
+        message_id = await self._in_thread(chat_id, thread_id, text, None, markup)
+        await self.links.set(CHANNEL, KIND_CARD, key, ref(chat_id, message_id))
+        await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
+        return message_id
+
+    async def _in_thread(
+        self,
+        chat_id: int,
+        thread_id: int | None,
+        text: str,
+        reply_to: ReplyParameters | None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> int:
+        try:
+            message = await self.send_text(
+                chat_id, text, markup, thread_id=thread_id, reply_parameters=reply_to
+            )
+        except TelegramBadRequest as exc:
+            if thread_id is None or "TOPIC_CLOSED" not in str(exc):
+                raise
+            # Something arrived after the ticket was closed: say it, then close again.
+            await self.bot.reopen_forum_topic(chat_id, thread_id)
+            message = await self.send_text(chat_id, text, markup, thread_id=thread_id)
+            await self._close_topic(chat_id, thread_id)
+        return message.message_id
+
+    async def _close_topic(self, chat_id: int, thread_id: int) -> None:
+        try:
+            await self.bot.close_forum_topic(chat_id, thread_id)
+        except TelegramBadRequest as exc:
+            if "TOPIC_NOT_MODIFIED" not in str(exc):
+                raise
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        thread_id: int | None = None,
+        reply_parameters: ReplyParameters | None = None,
+    ) -> Message:
+        await self.pacer.wait(chat_id)
+        return await self.bot.send_message(
+            chat_id,
+            text,
+            parse_mode="HTML",
+            reply_markup=markup,
+            message_thread_id=thread_id,
+            reply_parameters=reply_parameters,
+            link_preview_options=None,
+        )
+
+    async def send_files(
+        self,
+        chat_id: int,
+        files: Sequence[Attachment],
+        *,
+        thread_id: int | None = None,
+        reply_parameters: ReplyParameters | None = None,
+        caption: str | None = None,
+    ) -> list[Message]:
+        """Send Telegram files by id: albums of photos or documents, others one by one."""
+        photos = [a for a in files if _is_photo(a)]
+        documents = [a for a in files if not _is_photo(a)]
+        sent: list[Message] = []
+        for group, kind in ((photos, "photo"), (documents, "document")):
+            for start in range(0, len(group), 10):
+                batch = group[start : start + 10]
+                first_caption = caption[:CAPTION_LIMIT] if caption and not sent else None
+                await self.pacer.wait(chat_id)
+                if len(batch) == 1:
+                    kwargs: dict[str, Any] = {
+                        "caption": first_caption,
+                        "message_thread_id": thread_id,
+                        "reply_parameters": reply_parameters,
+                    }
+                    if kind == "photo":
+                        sent.append(
+                            await self.bot.send_photo(chat_id, batch[0].file_ref, **kwargs)
+                        )
+                    else:
+                        sent.append(
+                            await self.bot.send_document(chat_id, batch[0].file_ref, **kwargs)
+                        )
+                    continue
+                media: list[InputMediaPhoto | InputMediaDocument] = [
+                    InputMediaPhoto(media=a.file_ref, caption=first_caption if i == 0 else None)
+                    if kind == "photo"
+                    else InputMediaDocument(
+                        media=a.file_ref, caption=first_caption if i == 0 else None
+                    )
+                    for i, a in enumerate(batch)
+                ]
+                sent.extend(
+                    await self.bot.send_media_group(
+                        chat_id,
+                        media,  # type: ignore[arg-type]
+                        message_thread_id=thread_id,
+                        reply_parameters=reply_parameters,
+                    )
+                )
+        return sent
+
+    async def username(self) -> str:
+        if self._username is None:
+            me = await self.bot.me()
+            self._username = me.username or ""
+        return self._username
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    async def _progress(self, n: Notification) -> int:
+        """How many parts of this notification a previous attempt already delivered."""
+        value = await self.links.get(CHANNEL, KIND_SENT, n.id)
+        return int(value) if value and value.isdigit() else 0
+
+    async def _advance(self, n: Notification, parts: int) -> None:
+        await self.links.set(CHANNEL, KIND_SENT, n.id, str(parts))
+
+    async def _entry_files(
+        self, n: Notification, ticket: Ticket | None = None
+    ) -> list[Attachment]:
+        """The Telegram files of the thread entry this notification announces."""
+        kind = _FILES_FROM.get(n.key)
+        if kind is None or not n.params.get("files") or n.ticket_number is None:
+            return []
+        if ticket is None:
+            try:
+                ticket = await self.tickets(n.ticket_number)
+            except TicketNotFound:
+                return []
+        text = n.params.get("text", "")
+        for entry in reversed(ticket.entries):
+            if entry.kind is kind and entry.text == text and entry.attachments:
+                return [a for a in entry.attachments if a.platform in ("", CHANNEL)]
+        return []
+
+
+def _is_photo(attachment: Attachment) -> bool:
+    return attachment.mime_type in ("image/jpeg", "image/png", "image/webp")
+
+
+def _chat_id(recipient: str) -> int:
+    value = recipient.rpartition(":")[2] if recipient.startswith("telegram:") else recipient
+    try:
+        return int(value)
+    except ValueError:
+        raise RecipientUnreachable(f"not a Telegram chat id: {recipient!r}") from None
+
+
+__all__ = ["TelegramNotifier", "deep_link", "parse_ref", "ref"]

@@ -1,0 +1,137 @@
+"""Turning Telegram messages into desk inputs: files, albums, ordering, flood control."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram.types import Message
+
+from bot.files import MAX_FILE_BYTES, TOO_BIG, check_attachment
+from bot.reply import Reply
+from bot.ticket import Attachment
+from handlers.telegram.render import CHANNEL
+
+PHOTO_MIME = "image/jpeg"
+
+
+def attachments_of(message: Message) -> list[Attachment]:
+    """The files a message carries, as desk attachments (largest photo size only)."""
+    if message.photo:
+        best = message.photo[-1]
+        return [
+            Attachment(
+                file_ref=best.file_id,
+                file_name=f"photo_{best.file_unique_id}.jpg",
+                mime_type=PHOTO_MIME,
+                size=best.file_size or 0,
+                platform=CHANNEL,
+            )
+        ]
+    if message.document:
+        doc = message.document
+        return [
+            Attachment(
+                file_ref=doc.file_id,
+                file_name=doc.file_name or doc.file_unique_id,
+                mime_type=doc.mime_type or "application/octet-stream",
+                size=doc.file_size or 0,
+                platform=CHANNEL,
+            )
+        ]
+    return []
+
+
+def screen_files(files: list[Attachment]) -> tuple[list[Attachment], list[Reply]]:
+    """Split files into accepted ones and a refusal for each of the others."""
+    kept: list[Attachment] = []
+    refusals: list[Reply] = []
+    for att in files:
+        reason = check_attachment(att)
+        if reason is None:
+            kept.append(att)
+        elif reason == TOO_BIG:
+            refusals.append(
+                Reply(
+                    "telegram.file.too_big",
+                    {"name": att.file_name, "max_mb": MAX_FILE_BYTES // (1024 * 1024)},
+                )
+            )
+        else:
+            refusals.append(
+                Reply("telegram.file.bad_type", {"name": att.file_name, "type": att.mime_type})
+            )
+    return kept, refusals
+
+
+def has_unsupported_media(message: Message) -> bool:
+    return any(
+        getattr(message, kind, None)
+        for kind in ("sticker", "voice", "video", "video_note", "audio", "animation", "contact")
+    )
+
+
+@dataclass
+class _Album:
+    messages: list[Message] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+AlbumHandler = Callable[[list[Message]], Coroutine[Any, Any, None]]
+
+
+class AlbumCollector:
+    """A media group arrives as several updates: gather them for ``wait`` seconds after
+    the last part, then hand them over as one album (in message order)."""
+
+    def __init__(self, wait: float = 1.0) -> None:
+        self.wait = wait
+        self._albums: dict[tuple[int, str], _Album] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, message: Message, handler: AlbumHandler) -> None:
+        assert message.media_group_id is not None
+        key = (message.chat.id, message.media_group_id)
+        album = self._albums.setdefault(key, _Album())
+        album.messages.append(message)
+        if album.timer is not None:
+            album.timer.cancel()
+        loop = asyncio.get_running_loop()
+        album.timer = loop.call_later(self.wait, self._flush, key, handler)
+
+    def _flush(self, key: tuple[int, str], handler: AlbumHandler) -> None:
+        album = self._albums.pop(key, None)
+        if album is None:
+            return
+        messages = sorted(album.messages, key=lambda m: m.message_id)
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(handler(messages))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for album in self._albums.values():
+            if album.timer is not None:
+                album.timer.cancel()
+        self._albums.clear()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class ChatLocks:
+    """Updates of one chat are handled one at a time, in arrival order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def __call__(self, chat_id: int) -> asyncio.Lock:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return lock

@@ -1,0 +1,258 @@
+"""Agents in their department's team chat: card buttons and messages in a ticket's thread.
+
+A message in a ticket's forum topic (or, in a plain group, a reply to the ticket's
+card or to one of its messages) answers the customer; ``/note`` keeps it internal;
+``/ask``, ``/resolve``, ``/claim``, ``/block``, ``/unblock`` do what they say. Whether
+the agent may act is decided by the desk (``TicketService``) from the ``Actor`` built
+here: the departments whose team chat they belong to, or a configured lead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, Message, User
+
+from bot.commands import (
+    AddNote,
+    AnswerCustomer,
+    AskCustomer,
+    BlockTicket,
+    ClaimTicket,
+    Command,
+    DeclineTicket,
+    ResolveTicket,
+    TransferTicket,
+    UnblockTicket,
+)
+from bot.errors import DeskError, NotAllowed
+from bot.participant import Actor
+from bot.reply import Reply
+from bot.ticket import Attachment, DeclineReason
+from handlers.telegram.cards import (
+    Action,
+    AgentButton,
+    departments_keyboard,
+    reasons_keyboard,
+)
+from handlers.telegram.context import TelegramContext
+from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
+from handlers.telegram.inbound import attachments_of
+from handlers.telegram.render import AGENT_PREFIX, CHANNEL
+
+log = logging.getLogger(__name__)
+
+GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+
+
+class TeamChat(Filter):
+    """Only chats configured as some department's team chat."""
+
+    async def __call__(self, event: Message | CallbackQuery, tg: TelegramContext) -> bool:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        if message is None or message.chat.type not in GROUP_TYPES:
+            return False
+        return message.chat.id in tg.team_chats()
+
+
+def _lang(tg: TelegramContext) -> str:
+    return tg.policy.default_language
+
+
+# -- buttons on the card ----------------------------------------------------------------------
+
+
+async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
+    lang = _lang(tg)
+    button = AgentButton.parse(query.data or "")
+    message = query.message
+    if button is None or not isinstance(message, Message):
+        await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+        return
+    actor = await tg.agent(query.from_user.id, query.from_user.full_name)
+    number = button.number
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    command: Command | None = None
+    match button.action:
+        case Action.CLAIM:
+            command = ClaimTicket(number=number)
+        case Action.RESOLVE:
+            command = ResolveTicket(number=number)
+        case Action.BLOCK:
+            command = BlockTicket(number=number)
+        case Action.UNBLOCK:
+            command = UnblockTicket(number=number)
+        case Action.DECLINE_REASON:
+            command = DeclineTicket(number=number, reason=DeclineReason(button.value))
+        case Action.TRANSFER_TO:
+            command = TransferTicket(number=number, department=button.value)
+    if command is not None:
+        text = await _execute(tg, actor, command)
+        await query.answer(text, show_alert=text != _done(tg, number))
+        return
+    # The remaining buttons open a follow-up question; only for those who may act.
+    if not await _may_act(tg, actor, number):
+        await query.answer(tg.renderer.label("telegram.agent.refused", lang), show_alert=True)
+        return
+    chat_id = message.chat.id
+    if button.action == Action.ASK:
+        prompts = await tg.say(
+            chat_id, [Reply("telegram.prompt.ask", {"number": number})], lang, thread_id=thread_id
+        )
+        for prompt in prompts:
+            await tg.links.set(
+                CHANNEL, KIND_PROMPT, ref(chat_id, prompt.message_id), f"ask:{number}"
+            )
+    else:
+        if button.action == Action.DECLINE:
+            markup = reasons_keyboard(tg.renderer, number, lang)
+            key = "telegram.prompt.decline"
+        else:
+            ticket = await tg.tickets.get(number)
+            others = [d for d in tg.policy.departments if d != ticket.department]
+            markup = departments_keyboard(tg.renderer, number, others, lang)
+            key = "telegram.prompt.transfer"
+        await tg.notifier.pacer.wait(chat_id)
+        await tg.bot.send_message(
+            chat_id,
+            tg.renderer.text(key, lang, {"number": number}),
+            reply_markup=markup,
+            message_thread_id=thread_id,
+        )
+    await query.answer()
+
+
+async def _may_act(tg: TelegramContext, actor: Actor, number: int) -> bool:
+    try:
+        ticket = await tg.tickets.get(number)
+    except DeskError:
+        return False
+    return actor.serves(ticket.department)
+
+
+def _done(tg: TelegramContext, number: int) -> str:
+    return tg.renderer.label("telegram.agent.done", _lang(tg), {"number": number})
+
+
+async def _execute(tg: TelegramContext, actor: Actor, command: Command) -> str:
+    """Carry out the command; the short text to show the agent."""
+    number = getattr(command, "number", 0)
+    try:
+        await tg.tickets.execute(actor, command)
+    except NotAllowed:
+        return tg.renderer.label("telegram.agent.refused", _lang(tg))
+    except DeskError as exc:
+        reply = tg.error_reply(exc)
+        return tg.renderer.label(reply.key, _lang(tg), reply.params)
+    except Exception:
+        log.exception("agent command %s on #%s failed", type(command).__name__, number)
+        return tg.renderer.label("telegram.apology", _lang(tg))
+    return _done(tg, number)
+
+
+async def on_foreign_team_button(query: CallbackQuery, tg: TelegramContext) -> None:
+    """Buttons we never made (forged or from an old version) change nothing."""
+    await query.answer(tg.renderer.label("telegram.button_expired", _lang(tg)), show_alert=True)
+
+
+# -- messages in a ticket's thread ----------------------------------------------------------
+
+
+async def _ticket_of(tg: TelegramContext, message: Message) -> tuple[int | None, bool]:
+    """The ticket a team message is about, and whether it answers an "ask" prompt."""
+    chat_id = message.chat.id
+    replied = message.reply_to_message
+    if replied is not None:
+        prompt = await tg.links.get(CHANNEL, KIND_PROMPT, ref(chat_id, replied.message_id))
+        if prompt is not None:
+            action, _, number = prompt.partition(":")
+            return int(number), action == "ask"
+    if message.is_topic_message and message.message_thread_id is not None:
+        key = await tg.links.find(CHANNEL, KIND_TOPIC, ref(chat_id, message.message_thread_id))
+        if key is not None:
+            return int(key.partition(":")[0]), False
+    if replied is not None:
+        found = await tg.links.get(CHANNEL, KIND_MESSAGE, ref(chat_id, replied.message_id))
+        if found is not None and found.isdigit():
+            return int(found), False
+    return None, False
+
+
+def _agent_command(number: int, text: str, files: list[Attachment], asking: bool) -> Command:
+    if text.startswith("/"):
+        head, _, rest = text.partition(" ")
+        name, rest = head[1:].split("@", 1)[0].lower(), rest.strip()
+        if name == "note":
+            return AddNote(number=number, text=rest)
+        if name == "ask":
+            return AskCustomer(number=number, text=rest)
+        if name == "resolve":
+            return ResolveTicket(number=number, text=rest)
+        if name == "claim":
+            return ClaimTicket(number=number)
+        if name == "block":
+            return BlockTicket(number=number, text=rest)
+        if name == "unblock":
+            return UnblockTicket(number=number, text=rest)
+    if asking and not files:
+        return AskCustomer(number=number, text=text)
+    return AnswerCustomer(number=number, text=text, attachments=tuple(files))
+
+
+async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Message]) -> None:
+    first = messages[0]
+    number, asking = await _ticket_of(tg, first)
+    text = "\n".join(m.text or m.caption or "" for m in messages).strip()
+    if number is None:
+        if text.startswith("/"):
+            await tg.say(
+                first.chat.id,
+                [Reply("telegram.agent.no_ticket")],
+                _lang(tg),
+                thread_id=first.message_thread_id if first.is_topic_message else None,
+                reply_to=first,
+            )
+        return
+    files = [a for m in messages for a in attachments_of(m)]
+    command = _agent_command(number, text, files, asking)
+    actor = await tg.agent(user.id, user.full_name)
+    outcome = await _execute(tg, actor, command)
+    if outcome == _done(tg, number) and not isinstance(command, AddNote):
+        return  # the card and the thread show what happened
+    if isinstance(command, AddNote) and outcome == _done(tg, number):
+        outcome = tg.renderer.label("telegram.agent.note_saved", _lang(tg), {"number": number})
+    await tg.notifier.pacer.wait(first.chat.id)
+    await first.reply(outcome, parse_mode=None)
+
+
+async def on_team_album_part(message: Message, tg: TelegramContext) -> None:
+    user = message.from_user
+    if user is None or user.is_bot:
+        return
+
+    async def flush(parts: list[Message]) -> None:
+        await _on_thread_messages(tg, user, parts)
+
+    tg.albums.add(message, flush)
+
+
+async def on_team_message(message: Message, tg: TelegramContext) -> None:
+    user = message.from_user
+    if user is None or user.is_bot:
+        return
+    await _on_thread_messages(tg, user, [message])
+
+
+def make_router() -> Router:
+    """A fresh router (a router belongs to one dispatcher)."""
+    router = Router(name="telegram-team")
+    router.message.filter(TeamChat())
+    router.callback_query.filter(TeamChat())
+    router.callback_query.register(on_card_button, F.data.startswith(AGENT_PREFIX))
+    router.message.register(on_team_album_part, F.media_group_id)
+    router.message.register(on_team_message, F.text | F.photo | F.document)
+    router.callback_query.register(on_foreign_team_button)
+    return router

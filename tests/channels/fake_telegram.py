@@ -1,0 +1,1123 @@
+"""A fake Telegram Bot API server for channel tests.
+
+It speaks the Bot API over loopback HTTP (aiohttp), so the real ``aiogram.Bot`` and
+``Dispatcher`` run unchanged against it: ``TelegramAPIServer.from_base(fake.url)``.
+Tests push updates (``push_message``, ``push_photo``, ``push_album``,
+``push_callback``, ``push_reply``), inject failures (``fail_next``, ``block_user``,
+``network_error_next``) and assert on every recorded call (``calls``, ``wait_call``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_request import FileField
+
+TOKEN = "123456:TEST-fake-token"
+MAX_DOWNLOAD = 20 * 1024 * 1024
+
+# How aiogram encodes form fields: strings as they are, everything else as JSON.
+_JSON_FIELDS = frozenset(
+    {
+        "reply_markup",
+        "media",
+        "reply_parameters",
+        "commands",
+        "scope",
+        "allowed_updates",
+        "link_preview_options",
+        "entities",
+        "caption_entities",
+    }
+)
+_INT_FIELDS = frozenset(
+    {
+        "chat_id",
+        "from_chat_id",
+        "message_id",
+        "message_thread_id",
+        "offset",
+        "limit",
+        "timeout",
+        "user_id",
+        "reply_to_message_id",
+        "icon_color",
+        "max_connections",
+        "cache_time",
+    }
+)
+_BOOL_FIELDS = frozenset(
+    {
+        "disable_notification",
+        "protect_content",
+        "drop_pending_updates",
+        "show_alert",
+        "disable_web_page_preview",
+        "allow_sending_without_reply",
+        "only_if_banned",
+    }
+)
+_HTML_TAGS = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+        "tg-emoji",
+    }
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+
+@dataclass
+class Call:
+    """One request the bot made: method name as sent and its decoded params."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def name(self) -> str:
+        return self.method.lower()
+
+
+@dataclass
+class _Failure:
+    status: int
+    description: str
+    retry_after: int | None = None
+    network: bool = False
+
+
+class _HtmlCheck(HTMLParser):
+    """Rejects what Telegram's HTML parse mode rejects: unknown or unbalanced tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_TAGS:
+            self.error = f'Unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.error = f'Unmatched end tag "{tag}"'
+            return
+        self.stack.pop()
+
+
+def check_html(text: str) -> str | None:
+    """The error Telegram would give for this HTML text, or None."""
+    parser = _HtmlCheck()
+    parser.feed(text)
+    parser.close()
+    if parser.error is None and parser.stack:
+        parser.error = f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"'
+    # A bare "<" or "&" that is not markup is an error for Telegram as well.
+    if parser.error is None and _bare_lt(text):
+        parser.error = "Unexpected end of name token"
+    if parser.error is None and _BARE_AMP.search(text):
+        parser.error = "Character entity expected"
+    return parser.error
+
+
+_BARE_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
+
+
+def _bare_lt(text: str) -> bool:
+    for i, ch in enumerate(text):
+        if ch == "<":
+            nxt = text[i + 1 : i + 2]
+            if not (nxt.isalpha() or nxt == "/"):
+                return True
+    return False
+
+
+class FakeTelegram:
+    """The fake Bot API. ``await start()`` it, point a Bot at ``url``, ``await close()``."""
+
+    def __init__(
+        self, token: str = TOKEN, bot_id: int = 123456, username: str = "supportbot_test"
+    ) -> None:
+        self.token = token
+        self.me: dict[str, Any] = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": "Supportbot",
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": True,
+            "supports_inline_queries": False,
+        }
+        self.calls: list[Call] = []
+        self.chats: dict[int, dict[str, Any]] = {}
+        self.members: dict[int, dict[int, str]] = {}
+        self.topics: dict[int, dict[int, dict[str, Any]]] = {}
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.blocked: set[int] = set()
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self.users: dict[int, dict[str, Any]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._offset = 0
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._callback_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._failures: dict[str, list[_Failure]] = {}
+        self._changed = asyncio.Condition()
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        self.delay = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._on_method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._on_file)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def close(self) -> None:
+        self._closing = True
+        async with self._changed:
+            self._changed.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegram:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- state set-up ------------------------------------------------------------------
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "User",
+        *,
+        language_code: str | None = "en",
+        username: str | None = None,
+        last_name: str | None = None,
+    ) -> dict[str, Any]:
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if language_code:
+            user["language_code"] = language_code
+        if username:
+            user["username"] = username
+        if last_name:
+            user["last_name"] = last_name
+        self.users[user_id] = user
+        self.chats.setdefault(
+            user_id,
+            {"id": user_id, "type": "private", "first_name": first_name},
+        )
+        return user
+
+    def add_group(
+        self,
+        chat_id: int,
+        title: str,
+        *,
+        forum: bool = False,
+        members: dict[int, str] | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """A (super)group; ``members`` maps user id -> status (member, administrator...)."""
+        chat: dict[str, Any] = {"id": chat_id, "type": "supergroup", "title": title}
+        if forum:
+            chat["is_forum"] = True
+        if username:
+            chat["username"] = username
+        self.chats[chat_id] = chat
+        self.members[chat_id] = dict(members or {})
+        self.topics.setdefault(chat_id, {})
+        return chat
+
+    def set_member(self, chat_id: int, user_id: int, status: str = "member") -> None:
+        self.members.setdefault(chat_id, {})[user_id] = status
+
+    def block_user(self, chat_id: int) -> None:
+        """Every send to this private chat now fails with 403 (bot was blocked)."""
+        self.blocked.add(chat_id)
+
+    def fail_next(
+        self,
+        method: str,
+        status: int = 429,
+        *,
+        retry_after: int | None = 1,
+        description: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` calls of ``method`` fail with this status."""
+        if description is None:
+            description = (
+                f"Too Many Requests: retry after {retry_after}"
+                if status == 429
+                else f"Error {status}"
+            )
+        failure = _Failure(status, description, retry_after if status == 429 else None)
+        self._failures.setdefault(method.lower(), []).extend([failure] * times)
+
+    def network_error_next(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get their connection dropped."""
+        failure = _Failure(0, "connection reset", network=True)
+        self._failures.setdefault(method.lower(), []).extend([failure] * times)
+
+    def add_file(
+        self,
+        *,
+        size: int,
+        content: bytes | None = None,
+        kind: str = "documents",
+        name: str = "file.bin",
+    ) -> str:
+        n = next(self._file_ids)
+        file_id = f"FILE{n:05d}"
+        self.files[file_id] = {
+            "file_id": file_id,
+            "file_unique_id": f"U{n:05d}",
+            "file_size": size,
+            "file_path": f"{kind}/file_{n}_{name}",
+            "content": content,
+        }
+        return file_id
+
+    # -- pushing updates -------------------------------------------------------------------
+
+    def _chat(self, chat: int | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(chat, dict):
+            return chat
+        return self.chats.get(chat) or {"id": chat, "type": "private", "first_name": "User"}
+
+    def _new_message(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any] | None,
+        *,
+        thread_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+        **content: Any,
+    ) -> dict[str, Any]:
+        chat_obj = self._chat(chat)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat_obj,
+        }
+        if user is not None:
+            message["from"] = user
+        if thread_id is not None and chat_obj.get("is_forum"):
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+            if reply_to is None:
+                # In a topic, a plain message replies to the topic's service message.
+                reply_to = self.messages.get((chat_obj["id"], thread_id))
+        if reply_to is not None:
+            message["reply_to_message"] = _without_reply(reply_to)
+        message.update({k: v for k, v in content.items() if v is not None})
+        self.messages[(chat_obj["id"], message["message_id"])] = message
+        return message
+
+    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": next(self._update_ids), **update}
+        self._updates.append(update)
+        asyncio.get_running_loop().create_task(self._notify())
+        return update
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def push_message(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        entities = None
+        if text.startswith("/"):
+            length = len(text.split(maxsplit=1)[0])
+            entities = [{"type": "bot_command", "offset": 0, "length": length}]
+        message = self._new_message(
+            chat, user, thread_id=thread_id, reply_to=reply_to, text=text, entities=entities
+        )
+        self.push_update({"message": message})
+        return message
+
+    def push_reply(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A message in a forum topic (``thread_id``) and/or replying to ``reply_to``."""
+        return self.push_message(chat, user, text, thread_id=thread_id, reply_to=reply_to)
+
+    def photo_content(
+        self, *, size: int = 50_000, width: int = 1280, height: int = 720
+    ) -> list[dict[str, Any]]:
+        small = self.add_file(size=min(size, 2_000), kind="photos", name="s.jpg")
+        big = self.add_file(size=size, kind="photos", name="b.jpg")
+        return [
+            {
+                "file_id": small,
+                "file_unique_id": self.files[small]["file_unique_id"],
+                "width": 90,
+                "height": 51,
+                "file_size": self.files[small]["file_size"],
+            },
+            {
+                "file_id": big,
+                "file_unique_id": self.files[big]["file_unique_id"],
+                "width": width,
+                "height": height,
+                "file_size": size,
+            },
+        ]
+
+    def document_content(
+        self, file_name: str, mime_type: str, size: int, content: bytes | None = None
+    ) -> dict[str, Any]:
+        file_id = self.add_file(size=size, content=content, name=file_name)
+        return {
+            "file_id": file_id,
+            "file_unique_id": self.files[file_id]["file_unique_id"],
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": size,
+        }
+
+    def push_photo(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        *,
+        caption: str | None = None,
+        size: int = 50_000,
+        media_group_id: str | None = None,
+        thread_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        message = self._new_message(
+            chat,
+            user,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            photo=self.photo_content(size=size),
+            caption=caption,
+            media_group_id=media_group_id,
+        )
+        self.push_update({"message": message})
+        return message
+
+    def push_document(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        *,
+        file_name: str = "log.txt",
+        mime_type: str = "text/plain",
+        size: int = 1_000,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        thread_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        message = self._new_message(
+            chat,
+            user,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            document=self.document_content(file_name, mime_type, size),
+            caption=caption,
+            media_group_id=media_group_id,
+        )
+        self.push_update({"message": message})
+        return message
+
+    def push_album(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        media_group_id: str,
+        items: Iterable[dict[str, Any]],
+        *,
+        caption: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Several updates sharing ``media_group_id``; each item is
+        ``{"type": "photo", "size": ...}`` or ``{"type": "document", "file_name": ...}``.
+        The caption rides on the first one, as Telegram does."""
+        out = []
+        for i, item in enumerate(items):
+            item = dict(item)
+            kind = item.pop("type", "photo")
+            first_caption = caption if i == 0 else None
+            if kind == "photo":
+                out.append(
+                    self.push_photo(
+                        chat, user, caption=first_caption, media_group_id=media_group_id, **item
+                    )
+                )
+            else:
+                out.append(
+                    self.push_document(
+                        chat, user, caption=first_caption, media_group_id=media_group_id, **item
+                    )
+                )
+        return out
+
+    def push_callback(
+        self, user: dict[str, Any], message: dict[str, Any], data: str
+    ) -> dict[str, Any]:
+        query = {
+            "id": str(next(self._callback_ids)),
+            "from": user,
+            "chat_instance": f"ci{message['chat']['id']}",
+            "message": message,
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
+    # -- assertions ----------------------------------------------------------------------
+
+    def calls_of(self, *methods: str, after: int = 0) -> list[Call]:
+        wanted = {m.lower() for m in methods}
+        return [c for c in self.calls[after:] if c.name in wanted]
+
+    def mark(self) -> int:
+        """An index into ``calls``: pass it as ``after`` to see only later calls."""
+        return len(self.calls)
+
+    def sent_texts(self, chat_id: int, after: int = 0) -> list[str]:
+        return [
+            str(c.params.get("text", c.params.get("caption", "")))
+            for c in self.calls_of("sendMessage", "sendPhoto", "sendDocument", after=after)
+            if c.params.get("chat_id") == chat_id
+        ]
+
+    async def wait_call(
+        self,
+        method: str,
+        where: Callable[[Call], bool] | None = None,
+        *,
+        after: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a test helper's deadline
+        count: int = 1,
+    ) -> list[Call]:
+        """Wait until ``count`` calls of ``method`` (matching ``where``) were made."""
+
+        def found() -> list[Call]:
+            return [c for c in self.calls_of(method, after=after) if where is None or where(c)]
+
+        async def wait() -> list[Call]:
+            async with self._changed:
+                while len(found()) < count:
+                    await self._changed.wait()
+            return found()
+
+        try:
+            return await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            seen = [(c.method, c.params) for c in self.calls[after:]]
+            raise AssertionError(f"no {count}x {method} within {timeout}s; saw {seen}") from None
+
+    async def wait_idle(
+        self,
+        quiet: float = 0.3,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a test helper's deadline
+    ) -> None:
+        """Wait until pending updates are consumed and no call came for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = self.calls[-1].at if self.calls else 0.0
+            consumed = not self._updates or self._confirmed_all
+            if consumed and time.monotonic() - last >= quiet:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the bot did not go idle")
+
+    @property
+    def _confirmed_all(self) -> bool:
+        return all(u["update_id"] < self._offset for u in self._updates)
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _on_method(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(ApiError(401, "Unauthorized"))
+        method = request.match_info["method"]
+        params, files = await _read_params(request)
+        call = Call(method, params, files)
+        self.calls.append(call)
+        await self._notify()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        failures = self._failures.get(method.lower())
+        if failures:
+            failure = failures.pop(0)
+            if failure.network:
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError
+            return _error(ApiError(failure.status, failure.description, failure.retry_after))
+        handler = getattr(self, f"_m_{method.lower()}", None)
+        if handler is None:
+            return _error(ApiError(404, "Not Found: method not found"))
+        try:
+            result = await handler(params, files)
+        except ApiError as exc:
+            return _error(exc)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _on_file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            raise web.HTTPUnauthorized()
+        path = request.match_info["path"]
+        self.calls.append(Call("file", {"path": path}))
+        for info in self.files.values():
+            if info["file_path"] == path:
+                content = info["content"]
+                if content is None:
+                    content = b"\x89PNG" + b"\0" * max(0, min(info["file_size"], 65536) - 4)
+                return web.Response(body=content)
+        raise web.HTTPNotFound()
+
+    # -- methods ---------------------------------------------------------------------------
+
+    async def _m_getme(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return self.me
+
+    async def _m_logout(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return True
+
+    async def _m_close(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return True
+
+    async def _m_getupdates(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(p.get("offset") or 0)
+        limit = int(p.get("limit") or 100)
+        timeout = float(p.get("timeout") or 0)
+        if offset:
+            self._offset = max(self._offset, offset)
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+
+        def pending() -> list[dict[str, Any]]:
+            return [u for u in self._updates if u["update_id"] >= self._offset]
+
+        async with self._changed:
+            while not pending() and not self._closing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except TimeoutError:
+                    break
+        return pending()[:limit]
+
+    def _check_chat(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = p.get("chat_id")
+        if isinstance(chat_id, str):
+            for chat in self.chats.values():
+                if chat.get("username") == chat_id.lstrip("@"):
+                    return chat
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id not in self.chats:
+            if chat_id is not None and chat_id > 0:
+                raise ApiError(400, "Bad Request: chat not found")
+            raise ApiError(400, "Bad Request: chat not found")
+        return self.chats[chat_id]
+
+    def _check_thread(self, chat: dict[str, Any], p: dict[str, Any]) -> int | None:
+        thread_id = p.get("message_thread_id")
+        if thread_id is None or not chat.get("is_forum"):
+            return None
+        topic = self.topics.get(chat["id"], {}).get(thread_id)
+        if topic is None:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+        return int(thread_id)
+
+    def _bot_message(
+        self, chat: dict[str, Any], p: dict[str, Any], **content: Any
+    ) -> dict[str, Any]:
+        thread_id = self._check_thread(chat, p)
+        markup = p.get("reply_markup")
+        if markup is not None:
+            _check_markup(markup)
+        reply_to = None
+        reply_parameters = p.get("reply_parameters") or {}
+        reply_id = reply_parameters.get("message_id") or p.get("reply_to_message_id")
+        if reply_id:
+            reply_to = self.messages.get((chat["id"], reply_id))
+            if reply_to is None:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+        message = self._new_message(
+            chat, self._bot_user(), thread_id=thread_id, reply_to=reply_to, **content
+        )
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        return message
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {k: self.me[k] for k in ("id", "is_bot", "first_name", "username")}
+
+    def _text(self, p: dict[str, Any], key: str, limit: int) -> str | None:
+        text = p.get(key)
+        if text is None:
+            return None
+        text = str(text)
+        if p.get("parse_mode", "").upper() == "HTML":
+            error = check_html(text)
+            if error:
+                raise ApiError(400, f"Bad Request: can't parse entities: {error}")
+        if len(text) > limit:
+            raise ApiError(
+                400,
+                "Bad Request: message is too long"
+                if key == "text"
+                else "Bad Request: message caption is too long",
+            )
+        return text
+
+    async def _m_sendmessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        text = self._text(p, "text", 4096)
+        if not text or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        return self._bot_message(chat, p, text=text)
+
+    def _stored(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._check_chat(p)
+        message = self.messages.get((chat["id"], p.get("message_id") or 0))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    async def _m_editmessagetext(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        message = self._stored(p)
+        text = self._text(p, "text", 4096)
+        markup = p.get("reply_markup")
+        if markup is not None:
+            _check_markup(markup)
+        if message.get("text") == text and message.get("reply_markup") == markup:
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        return message
+
+    async def _m_editmessagereplymarkup(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        message = self._stored(p)
+        markup = p.get("reply_markup")
+        if markup is not None:
+            _check_markup(markup)
+        if message.get("reply_markup") == markup:
+            raise ApiError(400, "Bad Request: message is not modified")
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        return message
+
+    async def _m_deletemessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        if self.messages.pop((chat["id"], p.get("message_id") or 0), None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    async def _m_answercallbackquery(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return True
+
+    async def _m_sendchataction(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        self._check_chat(p)
+        return True
+
+    def _input_file(self, value: Any, files: dict[str, bytes], kind: str, name: str) -> str:
+        """A file_id for what was sent: an existing id, or a new one for an upload."""
+        value = str(value)
+        if value.startswith("attach://"):
+            content = files.get(value.removeprefix("attach://"), b"")
+            return self.add_file(size=len(content), content=content, kind=kind, name=name)
+        if value not in self.files:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        return value
+
+    def _photo_sizes(self, file_id: str) -> list[dict[str, Any]]:
+        info = self.files[file_id]
+        return [
+            {
+                "file_id": file_id,
+                "file_unique_id": info["file_unique_id"],
+                "width": 1280,
+                "height": 720,
+                "file_size": info["file_size"],
+            }
+        ]
+
+    def _document(self, file_id: str, name: str = "file.bin") -> dict[str, Any]:
+        info = self.files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": info["file_unique_id"],
+            "file_name": info.get("file_name", name),
+            "file_size": info["file_size"],
+        }
+
+    async def _m_sendphoto(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        caption = self._text(p, "caption", 1024)
+        file_id = self._input_file(p.get("photo"), f, "photos", "photo.jpg")
+        return self._bot_message(chat, p, photo=self._photo_sizes(file_id), caption=caption)
+
+    async def _m_senddocument(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        caption = self._text(p, "caption", 1024)
+        file_id = self._input_file(p.get("document"), f, "documents", "document")
+        return self._bot_message(chat, p, document=self._document(file_id), caption=caption)
+
+    async def _m_sendmediagroup(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        media = p.get("media") or []
+        if not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media in the album")
+        group_id = f"mg{next(self._file_ids)}"
+        out = []
+        for item in media:
+            kind = item.get("type")
+            caption = self._text(item, "caption", 1024)
+            if kind == "photo":
+                file_id = self._input_file(item.get("media"), f, "photos", "photo.jpg")
+                content: dict[str, Any] = {"photo": self._photo_sizes(file_id)}
+            elif kind == "document":
+                file_id = self._input_file(item.get("media"), f, "documents", "document")
+                content = {"document": self._document(file_id)}
+            else:
+                raise ApiError(400, f"Bad Request: unsupported media type {kind}")
+            out.append(
+                self._bot_message(chat, p, caption=caption, media_group_id=group_id, **content)
+            )
+        return out
+
+    async def _m_copymessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        source = self.messages.get((p.get("from_chat_id") or 0, p.get("message_id") or 0))
+        if source is None:
+            raise ApiError(400, "Bad Request: message to copy not found")
+        content = {k: source[k] for k in ("text", "photo", "document", "caption") if k in source}
+        if "caption" in p:
+            content["caption"] = self._text(p, "caption", 1024)
+        message = self._bot_message(chat, p, **content)
+        return {"message_id": message["message_id"]}
+
+    async def _m_forwardmessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        source = self.messages.get((p.get("from_chat_id") or 0, p.get("message_id") or 0))
+        if source is None:
+            raise ApiError(400, "Bad Request: message to forward not found")
+        content = {k: source[k] for k in ("text", "photo", "document", "caption") if k in source}
+        origin = {"type": "user", "date": source["date"], "sender_user": source.get("from")}
+        return self._bot_message(chat, p, forward_origin=origin, **content)
+
+    def _forum(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._check_chat(p)
+        if not chat.get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        return chat
+
+    def _topic(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._forum(p)
+        topic = self.topics[chat["id"]].get(p.get("message_thread_id") or 0)
+        if topic is None:
+            raise ApiError(400, "Bad Request: TOPIC_ID_INVALID")
+        return topic
+
+    async def _m_createforumtopic(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._forum(p)
+        name = str(p.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_NAME_INVALID")
+        icon_color = p.get("icon_color") or 7322096
+        service = self._new_message(
+            chat,
+            self._bot_user(),
+            forum_topic_created={"name": name, "icon_color": icon_color},
+        )
+        thread_id = service["message_id"]
+        service["message_thread_id"] = thread_id
+        service["is_topic_message"] = True
+        self.topics[chat["id"]][thread_id] = {
+            "message_thread_id": thread_id,
+            "name": name,
+            "icon_color": icon_color,
+            "closed": False,
+        }
+        return {"message_thread_id": thread_id, "name": name, "icon_color": icon_color}
+
+    async def _m_editforumtopic(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        topic = self._topic(p)
+        name = p.get("name")
+        if name is not None:
+            if topic["name"] == name:
+                raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+            topic["name"] = str(name)
+        return True
+
+    async def _m_closeforumtopic(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        topic = self._topic(p)
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = True
+        return True
+
+    async def _m_reopenforumtopic(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        topic = self._topic(p)
+        if not topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = False
+        return True
+
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        status = self.members.get(chat_id, {}).get(user_id, "left")
+        user = self.users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": "?"}
+        member: dict[str, Any] = {"status": status, "user": user}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(
+                {
+                    key: key not in ("is_anonymous", "can_be_edited")
+                    for key in (
+                        "can_be_edited",
+                        "is_anonymous",
+                        "can_manage_chat",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_restrict_members",
+                        "can_promote_members",
+                        "can_change_info",
+                        "can_invite_users",
+                        "can_post_stories",
+                        "can_edit_stories",
+                        "can_delete_stories",
+                        "can_send_welcome_messages",
+                    )
+                }
+            )
+        elif status == "restricted":
+            member.update(
+                {
+                    "is_member": True,
+                    "until_date": 0,
+                    **dict.fromkeys(
+                        (
+                            "can_send_messages",
+                            "can_send_audios",
+                            "can_send_documents",
+                            "can_send_photos",
+                            "can_send_videos",
+                            "can_send_video_notes",
+                            "can_send_voice_notes",
+                            "can_send_polls",
+                            "can_send_other_messages",
+                            "can_add_web_page_previews",
+                            "can_change_info",
+                            "can_invite_users",
+                            "can_pin_messages",
+                            "can_manage_topics",
+                            "can_edit_tag",
+                        ),
+                        False,
+                    ),
+                }
+            )
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    async def _m_getchatmember(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        return self._member(chat["id"], int(p.get("user_id") or 0))
+
+    async def _m_getchatadministrators(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        return [
+            self._member(chat["id"], user_id)
+            for user_id, status in self.members.get(chat["id"], {}).items()
+            if status in ("creator", "administrator")
+        ]
+
+    async def _m_getchat(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+
+    async def _m_setmycommands(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        scope = (p.get("scope") or {}).get("type", "default")
+        self.commands[(scope, str(p.get("language_code") or ""))] = list(p.get("commands") or [])
+        return True
+
+    async def _m_deletemycommands(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        scope = (p.get("scope") or {}).get("type", "default")
+        self.commands.pop((scope, str(p.get("language_code") or "")), None)
+        return True
+
+    async def _m_setwebhook(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        self.webhook = dict(p)
+        return True
+
+    async def _m_deletewebhook(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        self.webhook = None
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _m_getwebhookinfo(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return {
+            "url": (self.webhook or {}).get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    async def _m_getfile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        info = self.files.get(str(p.get("file_id")))
+        if info is None:
+            raise ApiError(
+                400, "Bad Request: wrong file_id or the file is temporarily unavailable"
+            )
+        if info["file_size"] > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {k: v for k, v in info.items() if k != "content"}
+
+
+def _without_reply(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "reply_to_message"}
+
+
+def _check_markup(markup: Any) -> None:
+    if not isinstance(markup, dict):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if not button.get("text"):
+                raise ApiError(
+                    400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                )
+
+
+def _coerce(key: str, value: str) -> Any:
+    if key in _JSON_FIELDS:
+        return json.loads(value)
+    if key in _INT_FIELDS:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if key in _BOOL_FIELDS:
+        return value.lower() == "true"
+    return value
+
+
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    params: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    if request.content_type == "application/json":
+        body = await request.json() if request.can_read_body else {}
+        return dict(body), files
+    if request.method == "GET":
+        for key, value in request.query.items():
+            params[key] = _coerce(key, value)
+        return params, files
+    form = await request.post()
+    for key, value in form.items():
+        if isinstance(value, FileField):
+            files[key] = value.file.read()
+        else:
+            params[key] = _coerce(key, str(value))
+    return params, files
+
+
+def _error(exc: ApiError) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": exc.status, "description": exc.description}
+    if exc.retry_after is not None:
+        body["parameters"] = {"retry_after": exc.retry_after}
+    return web.json_response(body, status=exc.status)

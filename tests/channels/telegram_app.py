@@ -1,0 +1,77 @@
+"""A whole desk (SQLite in a temp dir) with the real Telegram channel on the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tomllib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fake_telegram import FakeTelegram
+
+from bot.account import Account
+from bot.app import App, build_app
+from bot.policy import EXAMPLE_POLICY, parse_policy
+from bot.settings import Settings
+from handlers.telegram import TelegramChannel
+from handlers.telegram.context import Tuning
+from handlers.telegram.pacing import Limits
+
+TECH_CHAT = -1001000
+SALES_CHAT = -1002000
+COMMUNITY = -1003000
+LEAD = 900
+FAST = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=60000, group_burst=100)
+
+
+@dataclass
+class Desk:
+    fake: FakeTelegram
+    app: App
+    channel: TelegramChannel
+
+
+def policy_data() -> dict[str, Any]:
+    with EXAMPLE_POLICY.open("rb") as fh:
+        data = tomllib.load(fh)
+    data["departments"]["technical"]["team_channels"] = {"telegram": str(TECH_CHAT)}
+    data["departments"]["consultation"]["team_channels"] = {"telegram": str(TECH_CHAT)}
+    data["departments"]["sales"]["team_channels"] = {"telegram": str(SALES_CHAT)}
+    data["desk"]["leads"] = [f"telegram:{LEAD}"]
+    data["desk"]["escalation_department"] = "technical"
+    return data
+
+
+@contextlib.asynccontextmanager
+async def running_desk(tmp_path: Path, tuning: Tuning | None = None) -> AsyncIterator[Desk]:
+    fake = FakeTelegram()
+    await fake.start()
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+        telegram_bot_token=fake.token,  # type: ignore[arg-type]
+        telegram_api_url=fake.url,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = await build_app(settings, policy=parse_policy(policy_data()))
+    async with app.uow() as uow:
+        await uow.accounts.put(
+            Account("SN-1001", ("shop.example.cz",), "premium", valid_until=date(2099, 1, 1))
+        )
+        await uow.commit()
+    channel = TelegramChannel.from_app(
+        app, tuning=tuning or Tuning(album_wait=0.3, flood_limit=200, flood_window=60), limits=FAST
+    )
+    stop = asyncio.Event()
+    serving = asyncio.create_task(channel.run(stop))
+    relaying = asyncio.create_task(app.relay.run(stop, 0.05))
+    try:
+        yield Desk(fake, app, channel)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(serving, relaying, return_exceptions=True), 15)
+        await app.close()
+        await fake.close()

@@ -1,0 +1,313 @@
+"""The Telegram notifier against the fake Bot API: limits, failures, topics, cards."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from aiogram import Bot
+from fake_telegram import FakeTelegram
+from telegram_support import MemoryLinks, TicketBook
+
+from bot.i18n import Translator
+from bot.notification import Audience, Notification
+from bot.policy import load_policy
+from bot.ports import DeliveryError, RecipientUnreachable
+from bot.reply import Choice, Text
+from bot.ticket import Attachment, EntryKind, Status, ThreadEntry
+from handlers.telegram.delivery import TelegramNotifier
+from handlers.telegram.pacing import Limits, SendPacer
+from handlers.telegram.render import Renderer
+
+NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+TEAM = -100200
+
+
+def note(audience: Audience, recipient: str, key: str, **kw: object) -> Notification:
+    return Notification(
+        channel="telegram",
+        audience=audience,
+        recipient=recipient,
+        key=key,
+        created_at=NOW,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def translator() -> Translator:
+    return Translator.load(load_policy().labels())
+
+
+@pytest.fixture
+def book() -> TicketBook:
+    return TicketBook()
+
+
+@pytest.fixture
+def links() -> MemoryLinks:
+    return MemoryLinks()
+
+
+@pytest.fixture
+def notifier(
+    bot: Bot, translator: Translator, links: MemoryLinks, book: TicketBook
+) -> TelegramNotifier:
+    fast = SendPacer(
+        Limits(per_chat_per_second=50, chat_burst=50, per_group_per_minute=6000, group_burst=50)
+    )
+    return TelegramNotifier(bot, Renderer(translator), links, book, pacer=fast)
+
+
+async def test_customer_gets_escaped_text_and_buttons(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier
+) -> None:
+    fake_telegram.user(501, "Alice")
+    n = note(
+        Audience.CUSTOMER,
+        "501",
+        "notice.resolved",
+        params={"number": 12, "title": "<b>x</b>", "text": "Fixed & deployed <now>"},
+        choices=(
+            Choice("confirm:12", "choice.confirm_resolution"),
+            Choice("dispute:12", "choice.dispute_resolution"),
+        ),
+        ticket_number=12,
+    )
+    await notifier.deliver(n)
+    call = fake_telegram.calls_of("sendMessage")[-1]
+    assert call.params["chat_id"] == 501
+    assert "Fixed &amp; deployed &lt;now&gt;" in call.params["text"]
+    data = [row[0]["callback_data"] for row in call.params["reply_markup"]["inline_keyboard"]]
+    assert data == ["c:confirm:12", "c:dispute:12"]
+    # Delivered once: a retry of the same notification sends nothing visible again.
+    await notifier.deliver(n)
+    assert len(fake_telegram.calls_of("sendMessage")) == 1
+
+
+async def test_a_long_answer_arrives_in_parts(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier
+) -> None:
+    fake_telegram.user(501, "Alice")
+    text = "\n".join(f"step {i}: " + "do this & that " * 5 for i in range(150))
+    await notifier.deliver(
+        note(
+            Audience.CUSTOMER,
+            "501",
+            "notice.answer",
+            params={"number": 3, "title": "t", "agent": "Eve", "text": text, "files": 0},
+        )
+    )
+    parts = [c.params["text"] for c in fake_telegram.calls_of("sendMessage")]
+    assert len(parts) >= 3
+    assert all(len(p) <= 4096 for p in parts)
+
+
+async def test_429_becomes_retry_after(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier
+) -> None:
+    fake_telegram.user(501, "Alice")
+    fake_telegram.fail_next("sendMessage", 429, retry_after=7)
+    n = note(Audience.CUSTOMER, "501", "notice.closed", params={"number": 1, "title": "t"})
+    with pytest.raises(DeliveryError) as err:
+        await notifier.deliver(n)
+    assert err.value.retry_after == 7
+    await notifier.deliver(n)
+    assert len(fake_telegram.calls_of("sendMessage")) == 2
+
+
+async def test_network_error_is_a_delivery_error(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier
+) -> None:
+    fake_telegram.user(501, "Alice")
+    fake_telegram.network_error_next("sendMessage")
+    with pytest.raises(DeliveryError) as err:
+        await notifier.deliver(
+            note(Audience.CUSTOMER, "501", "notice.closed", params={"number": 1})
+        )
+    assert err.value.retry_after is None
+
+
+async def test_blocked_customer_is_unreachable(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier
+) -> None:
+    fake_telegram.user(501, "Alice")
+    fake_telegram.block_user(501)
+    with pytest.raises(RecipientUnreachable):
+        await notifier.deliver(
+            note(Audience.CUSTOMER, "501", "notice.closed", params={"number": 1})
+        )
+
+
+async def test_forum_topic_per_ticket_with_card_edited_and_closed(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    ticket = book.add(
+        12, attachments=[Attachment("PHOTO1", "shot.jpg", "image/jpeg", 1000, "telegram")]
+    )
+    fake_telegram.files["PHOTO1"] = {
+        "file_id": "PHOTO1",
+        "file_unique_id": "u1",
+        "file_size": 1000,
+        "file_path": "p/1",
+        "content": b"x",
+    }
+    base = {
+        "number": 12,
+        "title": ticket.title,
+        "customer": "Alice",
+        "status": Text("status.new"),
+        "department": Text("department.technical"),
+        "category": Text("category.bug"),
+        "priority": Text("priority.normal"),
+        "assignee": "—",
+    }
+    opened = base | {
+        "description": "<script>",
+        "steps": "—",
+        "support_number": "—",
+        "domain": "—",
+        "phone": "—",
+        "files": 1,
+        "critical": False,
+    }
+    await notifier.deliver(
+        note(Audience.TEAM, str(TEAM), "team.ticket_opened", params=opened, ticket_number=12)
+    )
+    topics = fake_telegram.calls_of("createForumTopic")
+    assert [c.params["name"] for c in topics] == ["#12 Printer prints nothing"]
+    thread = next(iter(fake_telegram.topics[TEAM]))
+    sends = fake_telegram.calls_of("sendMessage")
+    assert all(c.params["message_thread_id"] == thread for c in sends)
+    card = sends[0]
+    buttons = [
+        b["callback_data"] for row in card.params["reply_markup"]["inline_keyboard"] for b in row
+    ]
+    assert buttons == [
+        "a:claim:12",
+        "a:ask:12",
+        "a:resolve:12",
+        "a:decline:12",
+        "a:transfer:12",
+        "a:block:12",
+    ]
+    assert "&lt;script&gt;" in sends[1].params["text"]
+    assert fake_telegram.calls_of("sendPhoto")[0].params["photo"] == "PHOTO1"
+
+    # A change edits the card in place; no second topic.
+    ticket.status, ticket.assignee_name = Status.ACCEPTED, "Eve"
+    await notifier.deliver(
+        note(
+            Audience.TEAM,
+            str(TEAM),
+            "team.claimed",
+            params=base | {"agent": "Eve"},
+            ticket_number=12,
+        )
+    )
+    edit = fake_telegram.calls_of("editMessageText")[-1]
+    assert edit.params["message_id"] == card_id(fake_telegram, card)
+    assert "Eve" in edit.params["text"]
+    assert len(fake_telegram.calls_of("createForumTopic")) == 1
+
+    # Closing the ticket closes its topic, after saying so in it.
+    ticket.status = Status.CLOSED
+    await notifier.deliver(
+        note(
+            Audience.TEAM,
+            str(TEAM),
+            "team.status",
+            params=base | {"by": "Alice", "text": ""},
+            ticket_number=12,
+        )
+    )
+    assert fake_telegram.topics[TEAM][thread]["closed"]
+    assert "reply_markup" not in fake_telegram.calls_of("editMessageText")[-1].params
+
+
+def card_id(fake: FakeTelegram, call: object) -> int:
+    for (chat, mid), msg in fake.messages.items():
+        if chat == TEAM and msg.get("reply_markup") and "a:claim:12" in str(msg["reply_markup"]):
+            return mid
+    raise AssertionError("no card")
+
+
+async def test_plain_group_gets_one_card_and_replies_to_it(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook, links: MemoryLinks
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical")
+    ticket = book.add(5)
+    ticket.entries.append(
+        ThreadEntry(
+            EntryKind.CUSTOMER,
+            "more info",
+            NOW,
+            attachments=(Attachment("DOC1", "log.txt", "text/plain", 10, "telegram"),),
+        )
+    )
+    fake_telegram.files["DOC1"] = {
+        "file_id": "DOC1",
+        "file_unique_id": "u2",
+        "file_size": 10,
+        "file_path": "d/1",
+        "content": b"x",
+    }
+    params = {"number": 5, "title": ticket.title, "text": "more info", "files": 1}
+    await notifier.deliver(
+        note(Audience.TEAM, str(TEAM), "team.customer_wrote", params=params, ticket_number=5)
+    )
+    await notifier.deliver(
+        note(
+            Audience.TEAM,
+            str(TEAM),
+            "team.customer_wrote",
+            params=params | {"files": 0, "text": "again"},
+            ticket_number=5,
+        )
+    )
+    assert fake_telegram.calls_of("createForumTopic") == []
+    sends = fake_telegram.calls_of("sendMessage")
+    card = sends[0]
+    assert "reply_markup" in card.params
+    card_message = max(
+        mid
+        for (c, mid) in fake_telegram.messages
+        if c == TEAM and fake_telegram.messages[(c, mid)].get("reply_markup")
+    )
+    assert all(c.params["reply_parameters"]["message_id"] == card_message for c in sends[1:])
+    doc = fake_telegram.calls_of("sendDocument")[0]
+    assert doc.params["document"] == "DOC1"
+    # Every message about the ticket can be replied to: it maps back to the ticket.
+    assert await links.get("telegram", "msg", f"{TEAM}:{card_message}") == "5"
+
+
+async def test_escalation_reply_in_the_community_links_to_a_private_chat(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier
+) -> None:
+    group = fake_telegram.add_group(-100300, "Community")
+    post = fake_telegram.push_message(group["id"], fake_telegram.user(600, "Bob"), "broken")
+    await notifier.deliver(
+        note(
+            Audience.COMMUNITY,
+            f"-100300:{post['message_id']}",
+            "community.escalated",
+            params={"number": 9, "title": "broken"},
+            ticket_number=9,
+        )
+    )
+    call = fake_telegram.calls_of("sendMessage")[-1]
+    assert call.params["chat_id"] == -100300
+    assert call.params["reply_parameters"]["message_id"] == post["message_id"]
+    url = call.params["reply_markup"]["inline_keyboard"][0][0]["url"]
+    assert url == "https://t.me/supportbot_test?start=t9"
+
+
+async def test_pacing_keeps_one_chat_near_one_message_a_second() -> None:
+    pacer = SendPacer(Limits(per_chat_per_second=20, chat_burst=2))
+    start = time.monotonic()
+    for _ in range(6):
+        await pacer.wait(501)
+    # 2 at once, then 4 more at 20/s: at least 0.2 s.
+    assert time.monotonic() - start >= 0.19

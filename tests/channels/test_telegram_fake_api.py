@@ -1,0 +1,111 @@
+"""The fake Bot API itself: a real aiogram Bot talks to it over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from fake_telegram import FakeTelegram
+
+
+async def test_get_me_send_and_receive(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    me = await bot.get_me()
+    assert me.username == "supportbot_test"
+
+    alice = fake_telegram.user(501, "Alice")
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Yes", callback_data="c:yes")]]
+    )
+    sent = await bot.send_message(alice["id"], "<b>Hi</b> &amp; welcome", reply_markup=markup)
+    assert sent.chat.id == 501
+    assert sent.reply_markup is not None
+    call = fake_telegram.calls_of("sendMessage")[-1]
+    assert call.params["chat_id"] == 501
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "c:yes"
+
+    fake_telegram.push_message(501, alice, "/start hello")
+    updates = await bot.get_updates(timeout=1)
+    assert [u.message.text for u in updates if u.message] == ["/start hello"]
+    # Confirming the offset drops them; a long poll then waits and returns nothing.
+    assert await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0) == []
+
+
+async def test_long_poll_wakes_on_push(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    alice = fake_telegram.user(501, "Alice")
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.1)
+    fake_telegram.push_message(501, alice, "late")
+    updates = await asyncio.wait_for(poll, 2)
+    assert updates[0].message is not None and updates[0].message.text == "late"
+
+
+async def test_bad_html_is_refused_like_telegram(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    fake_telegram.user(501, "Alice")
+    with pytest.raises(TelegramBadRequest, match="parse entities"):
+        await bot.send_message(501, "a <script> b")
+    with pytest.raises(TelegramBadRequest, match="parse entities"):
+        await bot.send_message(501, "Tom & Jerry")
+    with pytest.raises(TelegramBadRequest, match="too long"):
+        await bot.send_message(501, "x" * 4097)
+
+
+async def test_injected_failures(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    fake_telegram.user(501, "Alice")
+    fake_telegram.fail_next("sendMessage", 429, retry_after=3)
+    with pytest.raises(TelegramRetryAfter) as retry:
+        await bot.send_message(501, "one")
+    assert retry.value.retry_after == 3
+    await bot.send_message(501, "two")
+
+    fake_telegram.block_user(501)
+    with pytest.raises(TelegramForbiddenError, match="blocked"):
+        await bot.send_message(501, "three")
+
+    fake_telegram.user(502, "Bob")
+    fake_telegram.network_error_next("sendMessage")
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(502, "four")
+    await bot.send_message(502, "five")
+
+
+async def test_forum_topics_files_and_members(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    team = fake_telegram.add_group(-1001, "Team", forum=True, members={7: "member", 8: "creator"})
+    fake_telegram.user(7, "Agent")
+    topic = await bot.create_forum_topic(team["id"], "#12 Printer")
+    msg = await bot.send_message(team["id"], "card", message_thread_id=topic.message_thread_id)
+    assert msg.message_thread_id == topic.message_thread_id
+    edited = await bot.edit_message_text("card v2", chat_id=team["id"], message_id=msg.message_id)
+    assert not isinstance(edited, bool) and edited.text == "card v2"
+    await bot.close_forum_topic(team["id"], topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_CLOSED"):
+        await bot.send_message(team["id"], "late", message_thread_id=topic.message_thread_id)
+
+    member = await bot.get_chat_member(team["id"], 7)
+    assert member.status == "member"
+    assert (await bot.get_chat_member(team["id"], 99)).status == "left"
+    admins = await bot.get_chat_administrators(team["id"])
+    assert [a.user.id for a in admins] == [8]
+    chat = await bot.get_chat(team["id"])
+    assert chat.is_forum
+
+    photo = await bot.send_photo(
+        team["id"], BufferedInputFile(b"\x89PNG-data", "shot.png"), caption="<i>x</i>"
+    )
+    assert photo.photo is not None
+    file = await bot.get_file(photo.photo[-1].file_id)
+    assert file.file_path is not None
+    data = await bot.download_file(file.file_path)
+    assert data is not None and data.read() == b"\x89PNG-data"
+
+    big = fake_telegram.add_file(size=25 * 1024 * 1024)
+    with pytest.raises(TelegramBadRequest, match="too big"):
+        await bot.get_file(big)

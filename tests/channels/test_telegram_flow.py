@@ -1,0 +1,345 @@
+"""End to end: the real aiogram bot, desk and relay against the fake Bot API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_telegram import Call, FakeTelegram
+from telegram_app import COMMUNITY, TECH_CHAT, running_desk
+
+from bot.errors import TicketNotFound
+from bot.inputs import CommandGiven
+from bot.participant import Participant
+
+
+class Person:
+    """A Telegram user in a private chat with the bot: says things, presses buttons."""
+
+    def __init__(self, fake: FakeTelegram, user_id: int, name: str) -> None:
+        self.fake = fake
+        self.user = fake.user(user_id, name)
+        self.id = user_id
+
+    def _mine(self, call: Call) -> bool:
+        return call.params.get("chat_id") == self.id
+
+    async def _answer(self, mark: int, count: int = 1) -> list[Call]:
+        return await self.fake.wait_call("sendMessage", self._mine, after=mark, count=count)
+
+    async def says(self, text: str, count: int = 1) -> str:
+        mark = self.fake.mark()
+        self.fake.push_message(self.id, self.user, text)
+        await self._answer(mark, count)
+        await self.fake.wait_idle(0.2)
+        return "\n".join(
+            c.params["text"]
+            for c in self.fake.calls_of("sendMessage", after=mark)
+            if self._mine(c)
+        )
+
+    async def sends_photo(self, **kw: Any) -> str:
+        mark = self.fake.mark()
+        self.fake.push_photo(self.id, self.user, **kw)
+        await self._answer(mark)
+        await self.fake.wait_idle(0.2)
+        return self._texts(mark)
+
+    async def sends_album(self, group: str, items: list[dict[str, Any]], **kw: Any) -> str:
+        mark = self.fake.mark()
+        self.fake.push_album(self.id, self.user, group, items, **kw)
+        await self._answer(mark)
+        await self.fake.wait_idle(0.5)
+        return self._texts(mark)
+
+    def _texts(self, mark: int) -> str:
+        return "\n".join(
+            c.params["text"]
+            for c in self.fake.calls_of("sendMessage", after=mark)
+            if self._mine(c)
+        )
+
+    def last_buttons(self) -> list[dict[str, Any]]:
+        for call in reversed(self.fake.calls_of("sendMessage")):
+            if self._mine(call) and "reply_markup" in call.params:
+                return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+        return []
+
+    async def presses(self, data: str) -> str:
+        message = next(
+            m
+            for m in reversed(list(self.fake.messages.values()))
+            if m["chat"]["id"] == self.id and data in str(m.get("reply_markup", ""))
+        )
+        mark = self.fake.mark()
+        self.fake.push_callback(self.user, message, data)
+        await self._answer(mark)
+        await self.fake.wait_idle(0.2)
+        return "\n".join(
+            c.params["text"]
+            for c in self.fake.calls_of("sendMessage", after=mark)
+            if self._mine(c)
+        )
+
+
+async def file_ticket(alice: Person, title: str = "Printer module prints nothing") -> str:
+    """The whole intake, with a photo and an album (one file of which is refused)."""
+    await alice.says("/new")
+    await alice.presses("c:bug")
+    await alice.says(title)
+    await alice.says("When I click print on an order, the page stays blank <b>&</b> nothing.")
+    await alice.says("1. open order 2. click print")
+    got = await alice.sends_photo(caption="the blank page")
+    assert "1" in got
+    got = await alice.sends_album(
+        "alb1",
+        [
+            {"type": "photo"},
+            {"type": "document", "file_name": "console.log", "mime_type": "text/plain"},
+            {"type": "document", "file_name": "x.exe", "mime_type": "application/x-msdownload"},
+        ],
+    )
+    assert "x.exe" in got and "3" in got  # refused clearly, the other two attached
+    await alice.presses("c:done")
+    await alice.says("SN-1001")
+    await alice.says("+420 777 123 456")
+    return await alice.presses("c:confirm")
+
+
+def card_message(fake: FakeTelegram, number: int) -> dict[str, Any]:
+    return next(
+        m
+        for m in fake.messages.values()
+        if m["chat"]["id"] == TECH_CHAT and f"a:claim:{number}" in str(m.get("reply_markup", ""))
+    )
+
+
+async def press_in_team(
+    fake: FakeTelegram, agent: dict[str, Any], message: dict[str, Any], data: str
+) -> str:
+    mark = fake.mark()
+    fake.push_callback(agent, message, data)
+    answer = await fake.wait_call("answerCallbackQuery", after=mark)
+    await fake.wait_idle(0.3)
+    return str(answer[0].params.get("text", ""))
+
+
+async def test_intake_claim_question_answer_resolution_confirmation(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        agent = fake.user(700, "Eve")
+        alice = Person(fake, 501, "Alice")
+
+        assert "#1" in await file_ticket(alice)
+        await fake.wait_call("sendDocument", lambda c: c.params["chat_id"] == TECH_CHAT)
+        topic = fake.calls_of("createForumTopic")[0]
+        assert topic.params["name"] == "#1 Printer module prints nothing"
+        thread = next(iter(fake.topics[TECH_CHAT]))
+        opened = [c for c in fake.calls_of("sendMessage") if c.params["chat_id"] == TECH_CHAT]
+        assert "blank &lt;b&gt;&amp;&lt;/b&gt; nothing" in opened[1].params["text"]
+        album = fake.calls_of("sendMediaGroup")[0]
+        assert [m["type"] for m in album.params["media"]] == ["photo", "photo"]
+        assert album.params["message_thread_id"] == thread
+
+        card = card_message(fake, 1)
+        mark = fake.mark()
+        assert "Done" in await press_in_team(fake, agent, card, "a:claim:1")
+        await fake.wait_call("editMessageText", after=mark)
+        assert "Eve" in fake.calls_of("editMessageText", after=mark)[-1].params["text"]
+        assert any("Eve" in t for t in fake.sent_texts(501, after=mark))
+
+        # Ask: the prompt, then the agent's reply to it in the topic is the question.
+        mark = fake.mark()
+        await press_in_team(fake, agent, card, "a:ask:1")
+        prompt = fake.messages[(TECH_CHAT, max(m for c, m in fake.messages if c == TECH_CHAT))]
+        fake.push_reply(
+            TECH_CHAT, agent, "Which browser <exactly>?", thread_id=thread, reply_to=prompt
+        )
+        question = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == 501, after=mark
+        )
+        assert "Which browser &lt;exactly&gt;?" in question[0].params["text"]
+
+        # The customer's answer joins the ticket and is mirrored into the topic.
+        mark = fake.mark()
+        await alice.says("Firefox 126")
+        await fake.wait_call(
+            "sendMessage",
+            lambda c: c.params["chat_id"] == TECH_CHAT and "Firefox 126" in c.params["text"],
+            after=mark,
+        )
+
+        # A note stays internal; an answer with a photo reaches the customer.
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, agent, "/note customer uses an old plugin", thread_id=thread)
+        await fake.wait_call(
+            "sendMessage", lambda c: "note" in c.params["text"].lower(), after=mark
+        )
+        fake.push_photo(TECH_CHAT, agent, caption="Fixed, see the screenshot", thread_id=thread)
+        await fake.wait_call("sendPhoto", lambda c: c.params["chat_id"] == 501, after=mark)
+        texts = fake.sent_texts(501, after=mark)
+        assert any("Fixed, see the screenshot" in t for t in texts)
+        assert not any("old plugin" in t for t in texts)
+
+        # Resolution: the customer gets buttons, confirms, the topic closes.
+        mark = fake.mark()
+        await press_in_team(fake, agent, card, "a:resolve:1")
+        await fake.wait_call(
+            "sendMessage",
+            lambda c: c.params["chat_id"] == 501 and "reply_markup" in c.params,
+            after=mark,
+        )
+        assert [b["callback_data"] for b in alice.last_buttons()] == ["c:confirm:1", "c:dispute:1"]
+        await alice.presses("c:confirm:1")
+        await fake.wait_call("closeForumTopic", after=mark)
+        ticket = await desk.app.tickets.get(1)
+        assert ticket.status.value == "closed"
+        assert len(ticket.attachments) >= 4
+
+
+async def test_outsiders_and_forged_buttons_change_nothing(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        alice = Person(fake, 501, "Alice")
+        await file_ticket(alice)
+        await fake.wait_call("sendDocument", lambda c: c.params["chat_id"] == TECH_CHAT)
+        card = card_message(fake, 1)
+        stranger = fake.user(666, "Mallory")  # not a member of the team chat
+
+        assert "Nothing was changed" in await press_in_team(fake, stranger, card, "a:claim:1")
+        assert "Nothing was changed" in await press_in_team(fake, stranger, card, "a:resolve:1")
+        assert "Nothing was changed" in await press_in_team(fake, stranger, card, "a:ask:1")
+        thread = next(iter(fake.topics[TECH_CHAT]))
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, stranger, "pay me in bitcoin", thread_id=thread)
+        await fake.wait_call(
+            "sendMessage", lambda c: "Nothing was changed" in c.params["text"], after=mark
+        )
+        assert not fake.sent_texts(501, after=mark)
+
+        for forged in ("a:claim:99x", "a:dr:1:because", "a:nuke:1", "zz:1", "k:nothing"):
+            assert "no longer valid" in await press_in_team(fake, stranger, card, forged)
+        # A customer pressing forged choice data gets nothing done either.
+        mark = fake.mark()
+        private = fake.push_message(501, alice.user, "x")  # any private message to attach to
+        await fake.wait_idle(0.3)
+        fake.push_callback(alice.user, private, "k:forged-token")
+        answer = await fake.wait_call("answerCallbackQuery", after=mark)
+        assert answer[0].params.get("show_alert") is True
+
+        ticket = await desk.app.tickets.get(1)
+        assert ticket.status.value == "new" and ticket.assignee is None
+        assert [e.text for e in ticket.entries if e.kind.value == "agent"] == []
+
+        # A configured lead may act without being a member.
+        lead = fake.user(900, "Lena")
+        assert "Done" in await press_in_team(fake, lead, card, "a:claim:1")
+
+
+async def test_escalation_by_moderator_and_refusal_of_others(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        community = fake.add_group(
+            COMMUNITY,
+            "Users",
+            username="shop_users",
+            members={800: "administrator", 801: "member", 600: "member"},
+        )
+        bob = fake.user(600, "Bob")
+        moderator = fake.user(800, "Mod")
+        member = fake.user(801, "Nosy")
+        post = fake.push_photo(community["id"], bob, caption="Checkout crashes with error 500")
+
+        mark = fake.mark()
+        fake.push_message(COMMUNITY, member, "/escalate", reply_to=post)
+        refusal = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == COMMUNITY, after=mark
+        )
+        assert "Only moderators" in refusal[0].params["text"]
+
+        mark = fake.mark()
+        fake.push_message(COMMUNITY, moderator, "/escalate technical", reply_to=post)
+        group_reply = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == COMMUNITY, after=mark
+        )
+        params = group_reply[0].params
+        assert "#1" in params["text"]
+        assert params["reply_parameters"]["message_id"] == post["message_id"]
+        url = params["reply_markup"]["inline_keyboard"][0][0]["url"]
+        assert url == "https://t.me/supportbot_test?start=t1"
+        await fake.wait_call("sendPhoto", lambda c: c.params["chat_id"] == TECH_CHAT, after=mark)
+        ticket = await desk.app.tickets.get(1)
+        assert ticket.origin.post_link == f"https://t.me/shop_users/{post['message_id']}"
+        assert ticket.customer.external_id == "600"
+        assert len(ticket.attachments) == 1
+
+        # The same post cannot become a second ticket.
+        mark = fake.mark()
+        fake.push_message(COMMUNITY, moderator, "/escalate", reply_to=post)
+        again = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == COMMUNITY, after=mark
+        )
+        assert "already become request #1" in again[0].params["text"]
+        with pytest.raises(TicketNotFound):
+            await desk.app.tickets.get(2)
+
+        # The author continues privately through the deep link.
+        bob_chat = Person(fake, 600, "Bob")
+        shown = await bob_chat.says("/start t1")
+        assert "#1" in shown
+
+
+async def test_a_flood_from_one_user_is_cut_off(tmp_path: Path) -> None:
+    from handlers.telegram.context import Tuning
+
+    async with running_desk(tmp_path, Tuning(flood_limit=3, flood_window=60)) as desk:
+        fake = desk.fake
+        alice = fake.user(501, "Alice")
+        mark = fake.mark()
+        for i in range(12):
+            fake.push_message(501, alice, f"/help {i}")
+        await fake.wait_idle(0.5)
+        texts = fake.sent_texts(501, after=mark)
+        assert len(texts) == 4  # three answers, one warning, then silence
+        assert sum("too quickly" in t for t in texts) == 1
+
+
+async def test_a_429_from_the_api_is_retried_after_retry_after(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        fake.fail_next("createForumTopic", 429, retry_after=1)
+        alice = Person(fake, 501, "Alice")
+        await file_ticket(alice)
+        calls = await fake.wait_call("createForumTopic", count=2, timeout=8)
+        assert calls[1].at - calls[0].at >= 0.9
+        await fake.wait_call("sendDocument", lambda c: c.params["chat_id"] == TECH_CHAT)
+        assert len(fake.topics[TECH_CHAT]) == 1
+
+
+async def test_files_over_20_mb_are_refused_clearly(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        alice = Person(fake, 501, "Alice")
+        mark = fake.mark()
+        fake.push_document(
+            501,
+            alice.user,
+            file_name="dump.zip",
+            mime_type="application/zip",
+            size=25 * 1024 * 1024,
+        )
+        refusal = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == 501, after=mark
+        )
+        assert "«dump.zip» is larger than 20 MB" in refusal[0].params["text"]
+        # Nothing was downloaded or filed.
+        assert fake.calls_of("getFile") == []
+        replies = await desk.app.desk.handle(
+            Participant("telegram", "501"), CommandGiven("tickets", "all")
+        )
+        assert [r.key for r in replies] == ["desk.no_tickets"]
