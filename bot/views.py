@@ -25,6 +25,7 @@ def card(ticket: Ticket) -> Reply:
             "created": ticket.created_at.strftime(TIME),
             "files": len(ticket.attachments),
             "follow_up": f"#{ticket.follow_up_of}" if ticket.follow_up_of else "—",
+            "plan": Text(f"plan.{ticket.terms.plan}") if ticket.terms else "—",
         },
     )
 
