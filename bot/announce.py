@@ -52,6 +52,24 @@ def quote_choices(number: int) -> tuple[Choice, ...]:
     )
 
 
+def status_notice(event: StatusChanged) -> tuple[str, tuple[Choice, ...], dict[str, Any]]:
+    """The customer's message about a status change: key, buttons, parameters."""
+    new, text = event.new, event.text
+    if new is Status.RESOLVED:
+        return "notice.resolved", resolution_choices(event.number), {"text": text}
+    if new is Status.DECLINED:
+        reason = event.decline_reason
+        why = Text(f"decline.{reason.value}") if reason else Text("decline.none")
+        return "notice.declined", (), {"reason": why, "text": text}
+    if new is Status.BLOCKED:
+        return "notice.blocked", (), {"text": text}
+    if new is Status.CLOSED:
+        return "notice.closed", (), {}
+    if event.old is Status.RESOLVED and new is Status.ACCEPTED:
+        return "notice.reopened", (), {}
+    return "notice.status", (), {"text": text}
+
+
 def resolution_choices(number: int) -> tuple[Choice, ...]:
     return (
         Choice(f"confirm:{number}", "choice.confirm_resolution"),
@@ -138,7 +156,8 @@ class Announcer:
             case CustomerWrote(text=text, files=files):
                 team("team.customer_wrote", text=text, files=files)
             case NoteAdded():
-                pass  # internal: the note is in the thread, nobody outside the team is told
+                # Internal: the note is in the thread; nobody outside the team is told.
+                return out
             case TicketTransferred(old_department=old, new_department=new, by_name=by):
                 customer("notice.transferred")
                 team("team.transferred_out", department=old, by=by, to=Text(f"department.{new}"))
@@ -174,21 +193,10 @@ class Announcer:
                 team("team.auto_closed")
             case TeamAlerted(key=key, params=params):
                 team(key, **params)
-            case StatusChanged(new=new, by_name=by, text=text, decline_reason=reason):
-                if event.by_customer:
-                    pass
-                elif new is Status.RESOLVED:
-                    customer("notice.resolved", resolution_choices(event.number), text=text)
-                elif new is Status.DECLINED:
-                    why = Text(f"decline.{reason.value}") if reason else Text("decline.none")
-                    customer("notice.declined", reason=why, text=text)
-                elif new is Status.BLOCKED:
-                    customer("notice.blocked", text=text)
-                elif new is Status.CLOSED:
-                    customer("notice.closed")
-                elif event.old is Status.RESOLVED and new is Status.ACCEPTED:
-                    customer("notice.reopened")
-                else:
-                    customer("notice.status", text=text)
+            case StatusChanged(by_name=by, text=text):
+                # A customer who made the change was answered directly.
+                if not event.by_customer:
+                    key, choices, extra = status_notice(event)
+                    customer(key, choices, **extra)
                 team("team.status", by=by, text=text)
         return out
