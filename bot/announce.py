@@ -45,6 +45,19 @@ def ticket_params(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def opening_params(ticket: Ticket) -> dict[str, Any]:
+    """What the team sees of a ticket that arrives in its channel."""
+    return {
+        "description": ticket.description,
+        "steps": ticket.steps or "—",
+        "support_number": ticket.support_number or "—",
+        "domain": ticket.domain or "—",
+        "phone": ticket.phone or "—",
+        "files": len(ticket.attachments),
+        "critical": ticket.critical,
+    }
+
+
 def quote_choices(number: int) -> tuple[Choice, ...]:
     return (
         Choice(f"quote_yes:{number}", "choice.quote_accept"),
@@ -120,16 +133,7 @@ class Announcer:
 
         match event:
             case TicketOpened(escalated=escalated):
-                team(
-                    "team.ticket_opened",
-                    description=ticket.description,
-                    steps=ticket.steps or "—",
-                    support_number=ticket.support_number or "—",
-                    domain=ticket.domain or "—",
-                    phone=ticket.phone or "—",
-                    files=len(ticket.attachments),
-                    critical=ticket.critical,
-                )
+                team("team.ticket_opened", **opening_params(ticket))
                 if escalated:
                     customer("notice.escalated", link=ticket.origin.post_link or "")
                     if ticket.origin.post_ref:
@@ -161,17 +165,7 @@ class Announcer:
             case TicketTransferred(old_department=old, new_department=new, by_name=by):
                 customer("notice.transferred")
                 team("team.transferred_out", department=old, by=by, to=Text(f"department.{new}"))
-                team(
-                    "team.ticket_opened",
-                    department=new,
-                    description=ticket.description,
-                    steps=ticket.steps or "—",
-                    support_number=ticket.support_number or "—",
-                    domain=ticket.domain or "—",
-                    phone=ticket.phone or "—",
-                    files=len(ticket.attachments),
-                    critical=ticket.critical,
-                )
+                team("team.ticket_opened", department=new, **opening_params(ticket))
             case QuoteOffered(agent_name=agent, price=price, note=note):
                 customer(
                     "notice.quote",
