@@ -265,7 +265,9 @@ class Desk:
             case LookupAccount(support_number=raw):
                 number = normalise_support_number(raw)
                 async with self._uow() as uow:
-                    account = await uow.accounts.get(number)
+                    account = self._tickets.schedule.entitled_account(
+                        await uow.accounts.get(number)
+                    )
                     if account is not None:
                         # Given once, remembered: the next intake skips this question.
                         await uow.customers.put(replace(customer, support_number=number))
@@ -298,7 +300,7 @@ class Desk:
 
     async def _context(self, customer: Customer) -> DeskContext:
         async with self._uow() as uow:
-            account = (
+            account = self._tickets.schedule.entitled_account(
                 await uow.accounts.get(customer.support_number)
                 if customer.support_number
                 else None

@@ -9,14 +9,21 @@ so the timers survive a restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.account import Account
 from bot.policy import DeskPolicy, Plan
 from bot.priority import priority_for, queue_key
-from bot.quota import QuotaStatus, month_window, quota_reply, quota_status, training_eligible
+from bot.quota import (
+    QuotaStatus,
+    month_window,
+    quota_reply,
+    quota_status,
+    support_valid_until,
+    training_eligible,
+)
 from bot.reply import Reply, Text
 from bot.service_level import ServiceLevels
 from bot.sla import (
@@ -68,6 +75,14 @@ class Schedule:
         if account is not None and account.plan in self.policy.plans:
             return self.policy.plan(account.plan)
         return self.policy.plan(self.policy.default_plan)
+
+    def entitled_account(self, account: Account | None) -> Account | None:
+        """The account with its support period filled in: without an explicit
+        ``valid_until`` it runs ``support_months`` from the licence purchase (seed 003)."""
+        if account is None or account.valid_until is not None or account.purchased_on is None:
+            return account
+        until = support_valid_until(account.purchased_on, self.plan(account))
+        return replace(account, valid_until=until) if until is not None else account
 
     def counts_for_quota(self, department: str) -> bool:
         """Sales is the way forward when the quota is used up, so it never counts."""

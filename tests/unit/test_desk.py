@@ -227,3 +227,19 @@ async def test_training_for_a_new_account(world: World) -> None:
 async def test_unknown_command_gets_help(world: World) -> None:
     assert keys(await world.say("/frobnicate")) == ["desk.unknown_command", "desk.help"]
     assert keys(await world.say("/cancel")) == ["desk.nothing_to_cancel"]
+
+
+async def test_support_runs_from_the_licence_purchase(world: World) -> None:
+    # Standard support lasts 3 months: bought in June, it ended in September.
+    world.uow.db.accounts["SN-OLD"] = Account(
+        "SN-OLD", ("old.cz",), "standard", None, date(2026, 6, 1)
+    )
+    for step in ("/new", ChoicePicked("bug"), "Checkout fails with 500"):
+        await world.say(step)
+    for step in ("The checkout page shows error 500 after I click Pay.", "/skip"):
+        await world.say(step)
+    await world.say(ChoicePicked("done"))
+    replies = await world.say("SN-OLD")
+    assert "intake.support_expired" in keys(replies)
+    expired = next(r for r in replies if r.key == "intake.support_expired")
+    assert expired.params["date"] == "2026-08-31"
