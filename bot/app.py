@@ -7,7 +7,10 @@ top of it. Nothing happens at import time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -130,3 +133,35 @@ async def build_app(
         ticker=ticker,
         _closers=closers,
     )
+
+
+async def serve_chats(app: App) -> None:
+    """The chat channels with their relay and clock, until SIGINT/SIGTERM."""
+    from handlers.telegram import run_telegram
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    settings = app.settings
+    tasks = [
+        asyncio.create_task(run_telegram(app, stop), name="telegram"),
+        asyncio.create_task(app.relay.run(stop, settings.relay_interval_seconds), name="relay"),
+        asyncio.create_task(app.ticker.run(stop, settings.clock_interval_seconds), name="clock"),
+    ]
+    log.info("serving Telegram (%s)", settings.telegram_mode)
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a channel that stopped by itself: say why
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_terminal(app: App) -> None:
+    """The terminal channel on standard input and output."""
+    from handlers.console import run_console
+
+    await run_console(app)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -15,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.account import Account, normalise_domain, normalise_support_number
-from bot.app import App, build_app
+from bot.app import App, build_app, run_terminal, serve_chats
 from bot.clock import OffsetClock
 from bot.errors import DeskError
 from bot.i18n import pick_language
@@ -23,8 +21,6 @@ from bot.policy import PolicyError
 from bot.settings import Settings
 from bot.ticket import Status
 from bot.views import queue_line
-
-log = logging.getLogger(__name__)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -144,31 +140,6 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-async def _serve(app: App) -> None:
-    """The chat channels with their relay and clock, until SIGINT/SIGTERM."""
-    from handlers.telegram import run_telegram
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    settings = app.settings
-    tasks = [
-        asyncio.create_task(run_telegram(app, stop), name="telegram"),
-        asyncio.create_task(app.relay.run(stop, settings.relay_interval_seconds), name="relay"),
-        asyncio.create_task(app.ticker.run(stop, settings.clock_interval_seconds), name="clock"),
-    ]
-    log.info("serving Telegram (%s)", settings.telegram_mode)
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()  # a channel that stopped by itself: say why
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     terminal = args.command == "console" or (
         args.command in (None, "run") and not settings.telegram_enabled
@@ -180,12 +151,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             return await _accounts(app, args, sys.stdout)
         if args.command == "tickets":
             return await _tickets(app, args, sys.stdout)
-        if not terminal:
-            await _serve(app)
-            return 0
-        from handlers.console import run_console
-
-        await run_console(app)
+        if terminal:
+            await run_terminal(app)
+        else:
+            await serve_chats(app)
         return 0
     finally:
         await app.close()
