@@ -255,3 +255,35 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
     assert "Status: Closed" in shown
     assert "Quote: 1500 CZK (accepted)" in shown
     assert desk.run("tickets", "list").count("#") == 1
+
+
+def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "support_number,domain,plan,valid_until\n"
+        "sn-2001,https://www.Shop-A.cz/admin,standard,2027-06-30\n"
+        "SN-2002,b.pl;c.pl,premium,\n",
+        encoding="utf-8",
+    )
+    assert desk.run("accounts", "import", str(good)) == "imported 2 accounts\n"
+    listed = desk.run("accounts", "list")
+    assert "SN-2001\tstandard\t2027-06-30\tshop-a.cz" in listed
+    assert "SN-2002\tpremium\t-\tb.pl,c.pl" in listed
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "support_number,domain,plan,valid_until\nSN-3001,x.cz,gold,\nSN-3002,y.cz,free,\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "accounts", "import", str(bad)],
+        capture_output=True,
+        text=True,
+        env=desk.env,
+        cwd=desk.cwd,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "line 2: SN-3001: unknown plan 'gold'" in done.stdout
+    assert "SN-3002" not in desk.run("accounts", "list")
