@@ -22,6 +22,8 @@ class Account:
     valid_until: date | None = None
     purchased_on: date | None = None
     organisation: str = ""
+    # Participants ("platform:id") who see every ticket of the organisation.
+    admins: tuple[str, ...] = ()
 
     def is_valid_on(self, day: date) -> bool:
         return self.valid_until is None or day <= self.valid_until

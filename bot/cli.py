@@ -40,8 +40,18 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--valid-until", type=date.fromisoformat)
     add.add_argument("--purchased-on", type=date.fromisoformat)
     add.add_argument("--organisation", default="")
+    add.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        help="participant (platform:id) who sees all the organisation's tickets; repeatable",
+    )
     acc.add_parser("list", help="list accounts")
-    imp = acc.add_parser("import", help="import a CSV: support_number,domain,plan,valid_until")
+    imp = acc.add_parser(
+        "import",
+        help="import a CSV: support_number,domain,plan,valid_until"
+        "[,purchased_on,organisation,admins]",
+    )
     imp.add_argument("file", type=Path)
 
     tickets = sub.add_parser("tickets", help="look at tickets")
@@ -78,6 +88,7 @@ def parse_account_row(row: dict[str, str], policy_plans: Sequence[str]) -> Accou
         valid_until=date.fromisoformat(valid) if valid else None,
         purchased_on=date.fromisoformat(purchased) if purchased else None,
         organisation=row.get("organisation", "").strip(),
+        admins=tuple(a for a in row.get("admins", "").replace(";", " ").split() if ":" in a),
     )
 
 
@@ -91,6 +102,7 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
                 "valid_until": args.valid_until.isoformat() if args.valid_until else "",
                 "purchased_on": args.purchased_on.isoformat() if args.purchased_on else "",
                 "organisation": args.organisation,
+                "admins": " ".join(args.admin),
             },
             list(app.policy.plans),
         )

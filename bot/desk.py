@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot.account import normalise_support_number
+from bot.account import Account, normalise_support_number
 from bot.commands import (
     AcceptQuote,
     AppendToTicket,
@@ -145,12 +145,12 @@ class Desk:
         if name == "tickets":
             if arg in TICKET_FILTERS:
                 return await self._list(customer, arg)
-            return [
-                Reply(
-                    "desk.tickets_filter",
-                    choices=tuple(Choice(f"tickets:{f}", f"filter.{f}") for f in TICKET_FILTERS),
-                )
-            ]
+            if arg == "org":
+                return await self._list_organisation(customer, None)
+            filters = [Choice(f"tickets:{f}", f"filter.{f}") for f in TICKET_FILTERS]
+            if await self._organisation(customer) is not None:
+                filters.append(Choice("tickets:org", "filter.org"))
+            return [Reply("desk.tickets_filter", choices=tuple(filters))]
         if name == "ticket":
             digits = arg.lstrip("#")
             if not digits.isdigit():
@@ -170,6 +170,10 @@ class Desk:
         prefix, _, arg = value.partition(":")
         if prefix == "tickets" and arg in TICKET_FILTERS:
             return await self._list(customer, arg)
+        if prefix == "tickets" and arg == "org":
+            return await self._list_organisation(customer, None)
+        if prefix == "tickets" and arg.startswith("by:"):
+            return await self._list_organisation(customer, arg[3:])
         if prefix == "lang":
             return await self._set_language(customer, arg)
         if prefix in ("quote_yes", "quote_no") and arg.isdigit():
@@ -377,9 +381,56 @@ class Desk:
             replace(lines[-1], choices=choices),
         ]
 
+    async def _organisation(self, customer: Customer) -> Account | None:
+        """The customer's account if they are one of its organisation admins."""
+        if not customer.support_number:
+            return None
+        async with self._uow() as uow:
+            account = await uow.accounts.get(customer.support_number)
+        if account is None or customer.participant.key not in account.admins:
+            return None
+        return account
+
+    async def _list_organisation(self, customer: Customer, opener: str | None) -> list[Reply]:
+        """An organisation admin's view: every ticket of the account, and who opened it;
+        ``opener`` (a participant key) narrows it to one person's tickets."""
+        account = await self._organisation(customer)
+        if account is None:
+            return [Reply("error.not_allowed")]
+        async with self._uow() as uow:
+            tickets = await uow.tickets.for_account(account.support_number)
+        people = {t.customer.key: t.customer_name or t.customer.external_id for t in tickets}
+        if opener is not None:
+            tickets = [t for t in tickets if t.customer.key == opener]
+        if not tickets:
+            return [Reply("desk.no_tickets", {"filter": Text("filter.org")})]
+        header = Reply(
+            "desk.tickets_header",
+            {"filter": Text("filter.org")},
+            tuple(
+                Choice(f"tickets:by:{key}", "choice.by_person", {"who": who})
+                for key, who in list(people.items())[:10]
+            ),
+        )
+        lines = [
+            Reply(
+                "desk.ticket_line_by",
+                {
+                    "number": t.number,
+                    "title": t.title,
+                    "status": Text(f"status.{t.status}"),
+                    "who": t.customer_name or t.customer.external_id,
+                },
+            )
+            for t in tickets
+        ]
+        return [header, *lines]
+
     async def _show_ticket(self, customer: Customer, number: int) -> list[Reply]:
         ticket = await self._own_ticket(customer, number)
-        await self._remember(customer, current_ticket=number)
+        owner = ticket.customer == customer.participant
+        if owner:
+            await self._remember(customer, current_ticket=number)
         replies = [
             Reply(
                 "desk.ticket_view",
@@ -397,6 +448,8 @@ class Desk:
         for entry in visible[-THREAD_PREVIEW:]:
             who = Text("desk.you") if entry.kind.value == "customer" else entry.author_name
             replies.append(Reply("desk.thread_entry", {"who": who, "text": entry.text}))
+        if not owner:
+            return replies  # an organisation admin reads along; the buttons are the owner's
         hint: Reply
         if ticket.status is Status.RESOLVED:
             hint = Reply(
@@ -444,8 +497,10 @@ class Desk:
         async with self._uow() as uow:
             ticket = await uow.tickets.get(number)
         if ticket.customer != customer.participant:
-            # Someone else's ticket looks exactly like a missing one.
-            raise TicketNotFound(f"#{number}", number=number)
+            organisation = await self._organisation(customer)
+            if organisation is None or ticket.support_number != organisation.support_number:
+                # Someone else's ticket looks exactly like a missing one.
+                raise TicketNotFound(f"#{number}", number=number)
         return ticket
 
     async def _remember(self, customer: Customer, **changes: Any) -> None:

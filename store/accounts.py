@@ -30,6 +30,7 @@ class SqlAccountRepository:
             "valid_until": account.valid_until,
             "purchased_on": account.purchased_on,
             "organisation": account.organisation,
+            "admins": list(account.admins),
         }
         await upsert(self._session, AccountRow, values, ["support_number"])
 
@@ -87,4 +88,5 @@ def _account(row: AccountRow) -> Account:
         valid_until=row.valid_until,
         purchased_on=row.purchased_on,
         organisation=row.organisation,
+        admins=tuple(str(admin) for admin in row.admins or ()),
     )

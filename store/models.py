@@ -93,6 +93,7 @@ class AccountRow(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     purchased_on: Mapped[date | None] = mapped_column(Date)
     organisation: Mapped[str] = mapped_column(String)
+    admins: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class CustomerRow(Base):

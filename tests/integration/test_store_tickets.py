@@ -435,7 +435,7 @@ async def test_accounts_put_get_replace_all(backend: Backend) -> None:
         await uow.accounts.put(Account("SN-1", ("a.cz", "www.a.com"), "premium"))
         await uow.accounts.put(first)
         await uow.commit()
-    replaced = Account("SN-1", ("a.cz",), "basic", None, None, "A a.s.")
+    replaced = Account("SN-1", ("a.cz",), "basic", None, None, "A a.s.", ("telegram:7",))
     async with backend.uow() as uow:
         await uow.accounts.put(replaced)
         await uow.commit()

@@ -243,3 +243,29 @@ async def test_support_runs_from_the_licence_purchase(world: World) -> None:
     assert "intake.support_expired" in keys(replies)
     expired = next(r for r in replies if r.key == "intake.support_expired")
     assert expired.params["date"] == "2026-08-31"
+
+
+async def test_an_organisation_admin_sees_every_ticket_and_who_opened_it(world: World) -> None:
+    world.uow.db.accounts["SN-1"] = Account(
+        "SN-1", ("shop.cz",), "standard", date(2099, 1, 1), admins=(ALICE.key,)
+    )
+    mine = await world.file(ALICE)
+    colleague = await world.file(BOB)
+    # A colleague is no admin: no organisation filter for them.
+    bob_filters = await world.say("/tickets", who=BOB)
+    assert "tickets:org" not in [c.value for c in bob_filters[0].choices]
+    assert keys(await world.say(ChoicePicked("tickets:org"), who=BOB)) == ["error.not_allowed"]
+    filters = await world.say("/tickets")
+    assert "tickets:org" in [c.value for c in filters[0].choices]
+    listed = await world.say(ChoicePicked("tickets:org"))
+    lines = [r for r in listed if r.key == "desk.ticket_line_by"]
+    assert {(r.params["number"], r.params["who"]) for r in lines} == {
+        (mine, "Alice"),
+        (colleague, "Alice"),
+    }
+    by_bob = await world.say(ChoicePicked(f"tickets:by:{BOB.key}"))
+    assert [r.params["number"] for r in by_bob if r.key == "desk.ticket_line_by"] == [colleague]
+    shown = await world.say(f"/ticket {colleague}")
+    assert shown[0].key == "desk.ticket_view" and keys(shown)[-1] != "desk.hint_open"
+    # Reading along does not make the colleague's ticket the admin's current one.
+    assert (await world.desk.customer(ALICE)).current_ticket == mine
