@@ -21,6 +21,9 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.reply import Reply
+from bot.ticket import Ticket
+from bot.views import service_lines
 from handlers.telegram import community, customer, team
 from handlers.telegram.context import TelegramContext, Tuning
 from handlers.telegram.delivery import TelegramNotifier
@@ -65,6 +68,8 @@ class TelegramChannel:
             app.tickets.get,
             pacer=SendPacer(limits, shared=app.limiter if app.settings.redis_url else None),
             team_language=app.policy.default_language,
+            card_lines=self.service_lines,
+            chat_departments=lambda chat_id: self.context.team_chats().get(chat_id, ()),
         )
         self.context = TelegramContext(
             bot=bot,
@@ -80,6 +85,12 @@ class TelegramChannel:
         )
         self.dispatcher = make_dispatcher(self.context)
         app.relay.register(self.notifier)
+
+    def service_lines(self, ticket: Ticket) -> list[Reply]:
+        """The SLA and quote lines of a ticket card, as of the desk's clock now."""
+        schedule = self.app.tickets.schedule
+        clock = schedule.clock(ticket, self.app.clock.now())
+        return service_lines(ticket, clock, schedule.timezone(ticket.department))
 
     @classmethod
     def from_app(

@@ -14,7 +14,7 @@ off), a blocked bot or a missing chat -> ``RecipientUnreachable``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -48,6 +48,10 @@ from handlers.telegram.render import CAPTION_LIMIT, CHANNEL, Renderer
 log = logging.getLogger(__name__)
 
 TicketReader = Callable[[int], Awaitable[Ticket]]
+# The card's lines below the ticket itself: SLA due times and their state, the quote.
+CardLines = Callable[[Ticket], list[Reply]]
+# The departments working in a team chat (a card elsewhere keeps no buttons).
+ChatDepartments = Callable[[int], Collection[str]]
 
 # LinkStore kinds (stable: stored in the database).
 KIND_TOPIC = "topic"  # key "<number>:<chat>" -> "<chat>:<thread>"
@@ -101,11 +105,15 @@ class TelegramNotifier:
         *,
         pacer: SendPacer | None = None,
         team_language: str = "en",
+        card_lines: CardLines | None = None,
+        chat_departments: ChatDepartments | None = None,
     ) -> None:
         self.bot = bot
         self.renderer = renderer
         self.links = links
         self.tickets = tickets
+        self.card_lines = card_lines
+        self.chat_departments = chat_departments
         self.pacer = pacer or SendPacer()
         self.team_language = team_language
         self._forum: dict[int, bool] = {}
@@ -240,8 +248,10 @@ class TelegramNotifier:
         assert ticket.number is not None
         key = ticket_key(ticket.number, chat_id)
         lang = self.team_language
-        text = self.renderer.reply(card(ticket), lang).parts[0]
+        text = self.card_text(ticket)
         markup = card_keyboard(self.renderer, ticket, lang)
+        if self.chat_departments and ticket.department not in self.chat_departments(chat_id):
+            markup = None  # transferred away: this chat no longer works on it
         found = parse_ref(await self.links.get(CHANNEL, KIND_CARD, key))
         if found is not None:
             try:
@@ -257,6 +267,11 @@ class TelegramNotifier:
         await self.links.set(CHANNEL, KIND_CARD, key, ref(chat_id, message_id))
         await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
         return message_id
+
+    def card_text(self, ticket: Ticket) -> str:
+        """The card as of now: the ticket, then its service levels and quote."""
+        lines = [card(ticket), *(self.card_lines(ticket) if self.card_lines else [])]
+        return "\n".join(self.renderer.reply(line, self.team_language).parts[0] for line in lines)
 
     async def _in_thread(
         self,

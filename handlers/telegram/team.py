@@ -2,14 +2,18 @@
 
 A message in a ticket's forum topic (or, in a plain group, a reply to the ticket's
 card or to one of its messages) answers the customer; ``/note`` keeps it internal;
-``/ask``, ``/resolve``, ``/claim``, ``/block``, ``/unblock`` do what they say. Whether
-the agent may act is decided by the desk (``TicketService``) from the ``Actor`` built
-here: the departments whose team chat they belong to, or a configured lead.
+``/ask``, ``/resolve``, ``/claim``, ``/block``, ``/unblock`` do what they say and
+``/quote PRICE [| NOTE]`` sends the customer a price to accept or refuse. ``/queue``
+anywhere in the chat lists the open tickets of the chat's departments, most urgent
+first. Whether the agent may act is decided by the desk (``TicketService``) from the
+``Actor`` built here: the departments whose team chat they belong to, or a lead.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
@@ -24,6 +28,7 @@ from bot.commands import (
     ClaimTicket,
     Command,
     DeclineTicket,
+    QuoteTicket,
     ResolveTicket,
     TransferTicket,
     UnblockTicket,
@@ -32,6 +37,7 @@ from bot.errors import DeskError, NotAllowed
 from bot.participant import Actor
 from bot.reply import Reply
 from bot.ticket import Attachment, DeclineReason
+from bot.views import queue_line
 from handlers.telegram.cards import (
     Action,
     AgentButton,
@@ -46,6 +52,9 @@ from handlers.telegram.render import AGENT_PREFIX, CHANNEL
 log = logging.getLogger(__name__)
 
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+# "/name" or "/name@bot" as the first word: a command, not an answer that starts with "/".
+_COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s|$)")
+QUEUE_LIMIT = 50
 
 
 class TeamChat(Filter):
@@ -91,7 +100,12 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
             command = TransferTicket(number=number, department=button.value)
     if command is not None:
         text = await _execute(tg, actor, command)
-        await query.answer(text, show_alert=text != _done(tg, number))
+        done = text == _done(tg, number)
+        await query.answer(text, show_alert=not done)
+        if done and button.action in (Action.DECLINE_REASON, Action.TRANSFER_TO):
+            # The pick is made: the menu's other buttons would only be refused now.
+            await tg.notifier.pacer.wait(message.chat.id)
+            await message.edit_reply_markup(reply_markup=None)
         return
     # The remaining buttons open a follow-up question; only for those who may act.
     if not await _may_act(tg, actor, number):
@@ -181,22 +195,39 @@ async def _ticket_of(tg: TelegramContext, message: Message) -> tuple[int | None,
     return None, False
 
 
-def _agent_command(number: int, text: str, files: list[Attachment], asking: bool) -> Command:
-    if text.startswith("/"):
-        head, _, rest = text.partition(" ")
-        name, rest = head[1:].split("@", 1)[0].lower(), rest.strip()
-        if name == "note":
-            return AddNote(number=number, text=rest)
-        if name == "ask":
-            return AskCustomer(number=number, text=rest)
-        if name == "resolve":
-            return ResolveTicket(number=number, text=rest)
-        if name == "claim":
-            return ClaimTicket(number=number)
-        if name == "block":
-            return BlockTicket(number=number, text=rest)
-        if name == "unblock":
-            return UnblockTicket(number=number, text=rest)
+def command_name(text: str) -> str | None:
+    """The command a team message starts with (lower case, without "@bot"), if any."""
+    match = _COMMAND.match(text)
+    return match.group(1).lower() if match else None
+
+
+def _agent_command(
+    number: int, text: str, files: list[Attachment], asking: bool
+) -> Command | Reply:
+    """The desk command a message in a ticket's thread stands for, or a usage hint."""
+    name = command_name(text)
+    if name is not None:
+        rest = text.split(None, 1)[1].strip() if len(text.split(None, 1)) > 1 else ""
+        match name:
+            case "note" if rest:
+                return AddNote(number=number, text=rest)
+            case "ask" if rest:
+                return AskCustomer(number=number, text=rest)
+            case "resolve":
+                return ResolveTicket(number=number, text=rest)
+            case "claim":
+                return ClaimTicket(number=number)
+            case "block":
+                return BlockTicket(number=number, text=rest)
+            case "unblock":
+                return UnblockTicket(number=number, text=rest)
+            case "quote":
+                price, _, note = rest.partition("|")
+                if not price.strip():
+                    return Reply("telegram.agent.quote_usage")
+                return QuoteTicket(number=number, price=price.strip(), note=note.strip())
+        # An unknown or incomplete command must never reach the customer as an answer.
+        return Reply("telegram.agent.help")
     if asking and not files:
         return AskCustomer(number=number, text=text)
     return AnswerCustomer(number=number, text=text, attachments=tuple(files))
@@ -204,20 +235,27 @@ def _agent_command(number: int, text: str, files: list[Attachment], asking: bool
 
 async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Message]) -> None:
     first = messages[0]
-    number, asking = await _ticket_of(tg, first)
     text = "\n".join(m.text or m.caption or "" for m in messages).strip()
+    thread_id = first.message_thread_id if first.is_topic_message else None
+    if len(messages) == 1 and command_name(text) == "queue":
+        await _show_queue(tg, user, first, thread_id)
+        return
+    number, asking = await _ticket_of(tg, first)
     if number is None:
-        if text.startswith("/"):
+        if command_name(text) is not None:
             await tg.say(
                 first.chat.id,
                 [Reply("telegram.agent.no_ticket")],
                 _lang(tg),
-                thread_id=first.message_thread_id if first.is_topic_message else None,
+                thread_id=thread_id,
                 reply_to=first,
             )
         return
     files = [a for m in messages for a in attachments_of(m)]
     command = _agent_command(number, text, files, asking)
+    if isinstance(command, Reply):
+        await tg.say(first.chat.id, [command], _lang(tg), thread_id=thread_id, reply_to=first)
+        return
     actor = await tg.agent(user.id, user.full_name)
     outcome = await _execute(tg, actor, command)
     if outcome == _done(tg, number) and not isinstance(command, AddNote):
@@ -226,6 +264,29 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
         outcome = tg.renderer.label("telegram.agent.note_saved", _lang(tg), {"number": number})
     await tg.notifier.pacer.wait(first.chat.id)
     await first.reply(outcome, parse_mode=None)
+
+
+async def _show_queue(
+    tg: TelegramContext, user: User, message: Message, thread_id: int | None
+) -> None:
+    """The open tickets of this chat's departments, in the desk's queue order."""
+    lang = _lang(tg)
+    chat_id = message.chat.id
+    here = frozenset(tg.team_chats().get(chat_id, ()))
+    actor = await tg.agent(user.id, user.full_name)
+    mine = here if actor.lead else actor.departments & here
+    if not mine:
+        await tg.say(chat_id, [Reply("telegram.agent.refused")], lang, reply_to=message)
+        return
+    # In this chat the agent works for its departments only (a lead included).
+    tickets = await tg.tickets.queue(replace(actor, departments=mine, lead=False))
+    replies = [Reply("telegram.queue.header", {"count": len(tickets)})]
+    replies += [queue_line(t) for t in tickets[:QUEUE_LIMIT]]
+    if len(tickets) > QUEUE_LIMIT:
+        replies.append(Reply("telegram.queue.more", {"count": len(tickets) - QUEUE_LIMIT}))
+    if not tickets:
+        replies = [Reply("telegram.queue.empty")]
+    await tg.say(chat_id, replies, lang, thread_id=thread_id, reply_to=message)
 
 
 async def on_team_album_part(message: Message, tg: TelegramContext) -> None:

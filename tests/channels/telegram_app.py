@@ -16,6 +16,7 @@ from fake_telegram import FakeTelegram
 from bot.account import Account
 from bot.app import App, build_app
 from bot.policy import EXAMPLE_POLICY, parse_policy
+from bot.ports import Clock
 from bot.settings import Settings
 from handlers.telegram import TelegramChannel
 from handlers.telegram.context import Tuning
@@ -47,7 +48,16 @@ def policy_data() -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def running_desk(tmp_path: Path, tuning: Tuning | None = None) -> AsyncIterator[Desk]:
+async def running_desk(
+    tmp_path: Path,
+    tuning: Tuning | None = None,
+    *,
+    policy: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    **settings_: Any,
+) -> AsyncIterator[Desk]:
+    """The desk on a fresh database with the channel serving and the relay running.
+    ``settings_`` are more ``Settings`` fields (e.g. the webhook mode)."""
     fake = FakeTelegram()
     await fake.start()
     settings = Settings(
@@ -55,8 +65,9 @@ async def running_desk(tmp_path: Path, tuning: Tuning | None = None) -> AsyncIte
         telegram_bot_token=fake.token,  # type: ignore[arg-type]
         telegram_api_url=fake.url,
         _env_file=None,  # type: ignore[call-arg]
+        **settings_,
     )
-    app = await build_app(settings, policy=parse_policy(policy_data()))
+    app = await build_app(settings, policy=parse_policy(policy or policy_data()), clock=clock)
     async with app.uow() as uow:
         await uow.accounts.put(
             Account("SN-1001", ("shop.example.cz",), "premium", valid_until=date(2099, 1, 1))

@@ -3,126 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fake_telegram import Call, FakeTelegram
 from telegram_app import COMMUNITY, TECH_CHAT, running_desk
+from telegram_people import Person, card_message, file_ticket, press_in_team
 
 from bot.errors import TicketNotFound
 from bot.inputs import CommandGiven
 from bot.participant import Participant
-
-
-class Person:
-    """A Telegram user in a private chat with the bot: says things, presses buttons."""
-
-    def __init__(self, fake: FakeTelegram, user_id: int, name: str) -> None:
-        self.fake = fake
-        self.user = fake.user(user_id, name)
-        self.id = user_id
-
-    def _mine(self, call: Call) -> bool:
-        return call.params.get("chat_id") == self.id
-
-    async def _answer(self, mark: int, count: int = 1) -> list[Call]:
-        return await self.fake.wait_call("sendMessage", self._mine, after=mark, count=count)
-
-    async def says(self, text: str, count: int = 1) -> str:
-        mark = self.fake.mark()
-        self.fake.push_message(self.id, self.user, text)
-        await self._answer(mark, count)
-        await self.fake.wait_idle(0.2)
-        return "\n".join(
-            c.params["text"]
-            for c in self.fake.calls_of("sendMessage", after=mark)
-            if self._mine(c)
-        )
-
-    async def sends_photo(self, **kw: Any) -> str:
-        mark = self.fake.mark()
-        self.fake.push_photo(self.id, self.user, **kw)
-        await self._answer(mark)
-        await self.fake.wait_idle(0.2)
-        return self._texts(mark)
-
-    async def sends_album(self, group: str, items: list[dict[str, Any]], **kw: Any) -> str:
-        mark = self.fake.mark()
-        self.fake.push_album(self.id, self.user, group, items, **kw)
-        await self._answer(mark)
-        await self.fake.wait_idle(0.5)
-        return self._texts(mark)
-
-    def _texts(self, mark: int) -> str:
-        return "\n".join(
-            c.params["text"]
-            for c in self.fake.calls_of("sendMessage", after=mark)
-            if self._mine(c)
-        )
-
-    def last_buttons(self) -> list[dict[str, Any]]:
-        for call in reversed(self.fake.calls_of("sendMessage")):
-            if self._mine(call) and "reply_markup" in call.params:
-                return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
-        return []
-
-    async def presses(self, data: str) -> str:
-        message = next(
-            m
-            for m in reversed(list(self.fake.messages.values()))
-            if m["chat"]["id"] == self.id and data in str(m.get("reply_markup", ""))
-        )
-        mark = self.fake.mark()
-        self.fake.push_callback(self.user, message, data)
-        await self._answer(mark)
-        await self.fake.wait_idle(0.2)
-        return "\n".join(
-            c.params["text"]
-            for c in self.fake.calls_of("sendMessage", after=mark)
-            if self._mine(c)
-        )
-
-
-async def file_ticket(alice: Person, title: str = "Printer module prints nothing") -> str:
-    """The whole intake, with a photo and an album (one file of which is refused)."""
-    await alice.says("/new")
-    await alice.presses("c:bug")
-    await alice.says(title)
-    await alice.says("When I click print on an order, the page stays blank <b>&</b> nothing.")
-    await alice.says("1. open order 2. click print")
-    got = await alice.sends_photo(caption="the blank page")
-    assert "1" in got
-    got = await alice.sends_album(
-        "alb1",
-        [
-            {"type": "photo"},
-            {"type": "document", "file_name": "console.log", "mime_type": "text/plain"},
-            {"type": "document", "file_name": "x.exe", "mime_type": "application/x-msdownload"},
-        ],
-    )
-    assert "x.exe" in got and "3" in got  # refused clearly, the other two attached
-    await alice.presses("c:done")
-    await alice.says("SN-1001")
-    await alice.says("+420 777 123 456")
-    return await alice.presses("c:confirm")
-
-
-def card_message(fake: FakeTelegram, number: int) -> dict[str, Any]:
-    return next(
-        m
-        for m in fake.messages.values()
-        if m["chat"]["id"] == TECH_CHAT and f"a:claim:{number}" in str(m.get("reply_markup", ""))
-    )
-
-
-async def press_in_team(
-    fake: FakeTelegram, agent: dict[str, Any], message: dict[str, Any], data: str
-) -> str:
-    mark = fake.mark()
-    fake.push_callback(agent, message, data)
-    answer = await fake.wait_call("answerCallbackQuery", after=mark)
-    await fake.wait_idle(0.3)
-    return str(answer[0].params.get("text", ""))
 
 
 async def test_intake_claim_question_answer_resolution_confirmation(tmp_path: Path) -> None:
