@@ -246,27 +246,43 @@ class TelegramNotifier:
     async def _card(self, chat_id: int, thread_id: int | None, ticket: Ticket) -> int:
         """Send the ticket card, or edit it to the ticket's current state."""
         assert ticket.number is not None
-        key = ticket_key(ticket.number, chat_id)
-        lang = self.team_language
-        text = self.card_text(ticket)
-        markup = card_keyboard(self.renderer, ticket, lang)
-        if self.chat_departments and ticket.department not in self.chat_departments(chat_id):
-            markup = None  # transferred away: this chat no longer works on it
-        found = parse_ref(await self.links.get(CHANNEL, KIND_CARD, key))
+        found = await self.refresh_card(chat_id, ticket)
         if found is not None:
-            try:
-                await self.pacer.wait(chat_id)
-                await self.bot.edit_message_text(
-                    text=text, chat_id=chat_id, message_id=found[1], reply_markup=markup
-                )
-            except TelegramBadRequest as exc:
-                if "not modified" not in str(exc):
-                    raise
-            return found[1]
+            return found
+        text, markup = self._card_content(chat_id, ticket)
         message_id = await self._in_thread(chat_id, thread_id, text, None, markup)
+        key = ticket_key(ticket.number, chat_id)
         await self.links.set(CHANNEL, KIND_CARD, key, ref(chat_id, message_id))
         await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
         return message_id
+
+    async def refresh_card(self, chat_id: int, ticket: Ticket) -> int | None:
+        """Edit the ticket's card in ``chat_id`` to the ticket's current state (not every
+        change is announced to the team, e.g. an answer that took the ticket); the card's
+        message id, None when the chat has no card for it yet."""
+        assert ticket.number is not None
+        key = ticket_key(ticket.number, chat_id)
+        found = parse_ref(await self.links.get(CHANNEL, KIND_CARD, key))
+        if found is None:
+            return None
+        text, markup = self._card_content(chat_id, ticket)
+        try:
+            await self.pacer.wait(chat_id)
+            await self.bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=found[1], reply_markup=markup
+            )
+        except TelegramBadRequest as exc:
+            if "not modified" not in str(exc):
+                raise
+        return found[1]
+
+    def _card_content(
+        self, chat_id: int, ticket: Ticket
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        markup = card_keyboard(self.renderer, ticket, self.team_language)
+        if self.chat_departments and ticket.department not in self.chat_departments(chat_id):
+            markup = None  # transferred away: this chat no longer works on it
+        return self.card_text(ticket), markup
 
     def card_text(self, ticket: Ticket) -> str:
         """The card as of now: the ticket, then its service levels and quote."""

@@ -11,12 +11,14 @@ first. Whether the agent may act is decided by the desk (``TicketService``) from
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import replace
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, User
 
@@ -99,13 +101,14 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
         case Action.TRANSFER_TO:
             command = TransferTicket(number=number, department=button.value)
     if command is not None:
-        text = await _execute(tg, actor, command)
+        text = await _execute(tg, actor, command, message.chat.id)
         done = text == _done(tg, number)
         await query.answer(text, show_alert=not done)
         if done and button.action in (Action.DECLINE_REASON, Action.TRANSFER_TO):
             # The pick is made: the menu's other buttons would only be refused now.
             await tg.notifier.pacer.wait(message.chat.id)
-            await message.edit_reply_markup(reply_markup=None)
+            with contextlib.suppress(TelegramAPIError):  # e.g. removed already
+                await message.edit_reply_markup(reply_markup=None)
         return
     # The remaining buttons open a follow-up question; only for those who may act.
     if not await _may_act(tg, actor, number):
@@ -151,11 +154,11 @@ def _done(tg: TelegramContext, number: int) -> str:
     return tg.renderer.label("telegram.agent.done", _lang(tg), {"number": number})
 
 
-async def _execute(tg: TelegramContext, actor: Actor, command: Command) -> str:
+async def _execute(tg: TelegramContext, actor: Actor, command: Command, chat_id: int) -> str:
     """Carry out the command; the short text to show the agent."""
     number = getattr(command, "number", 0)
     try:
-        await tg.tickets.execute(actor, command)
+        ticket = await tg.tickets.execute(actor, command)
     except NotAllowed:
         return tg.renderer.label("telegram.agent.refused", _lang(tg))
     except DeskError as exc:
@@ -164,6 +167,11 @@ async def _execute(tg: TelegramContext, actor: Actor, command: Command) -> str:
     except Exception:
         log.exception("agent command %s on #%s failed", type(command).__name__, number)
         return tg.renderer.label("telegram.apology", _lang(tg))
+    try:
+        await tg.notifier.refresh_card(chat_id, ticket)
+    except TelegramAPIError as exc:
+        # The change is made; the relay brings the card up to date with the next notice.
+        log.warning("card of #%s in %s not refreshed: %s", number, chat_id, exc)
     return _done(tg, number)
 
 
@@ -257,7 +265,7 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
         await tg.say(first.chat.id, [command], _lang(tg), thread_id=thread_id, reply_to=first)
         return
     actor = await tg.agent(user.id, user.full_name)
-    outcome = await _execute(tg, actor, command)
+    outcome = await _execute(tg, actor, command, first.chat.id)
     if outcome == _done(tg, number) and not isinstance(command, AddNote):
         return  # the card and the thread show what happened
     if isinstance(command, AddNote) and outcome == _done(tg, number):

@@ -393,6 +393,17 @@ class FakeTelegram:
         self.push_update({"message": message})
         return message
 
+    def message_update(
+        self, chat: int | dict[str, Any], user: dict[str, Any], text: str
+    ) -> dict[str, Any]:
+        """An Update with a new text message, not queued for getUpdates: for posting it
+        to a webhook as Telegram would."""
+        entities = None
+        if text.startswith("/"):
+            entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        message = self._new_message(chat, user, text=text, entities=entities)
+        return {"update_id": next(self._update_ids), "message": message}
+
     def push_reply(
         self,
         chat: int | dict[str, Any],

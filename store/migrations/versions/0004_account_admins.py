@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "accounts", sa.Column("admins", sa.JSON(), nullable=True)
-    )
+    op.add_column("accounts", sa.Column("admins", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:

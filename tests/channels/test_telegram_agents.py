@@ -1,0 +1,190 @@
+"""Agents' tools in team chats, end to end through the real aiogram bot: the queue, quotes
+the customer accepts with a button, the SLA on the card, the Transfer and Decline menus,
+and a plain (non-forum) group as the team chat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from telegram_app import SALES_CHAT, TECH_CHAT, running_desk
+from telegram_people import (
+    Person,
+    card_edit,
+    file_directly,
+    in_team_chat,
+    press_in_team,
+    wait_card,
+)
+
+from bot.clock import ManualClock
+from bot.ticket import DeclineReason, Status
+
+# Wednesday 09:00 in Prague: the technical team is in, outside its peak hours.
+WEDNESDAY_MORNING = datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
+AGENT = 700
+
+
+async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_card(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path, clock=ManualClock(WEDNESDAY_MORNING)) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
+        agent = fake.user(AGENT, "Eve")
+        alice = Person(fake, 501, "Alice")
+        fake.user(502, "Bob")
+        assert await file_directly(desk.app, 501, "template", "New banner on the home page") == 1
+        assert await file_directly(desk.app, 502, "bug_critical", "The shop is down") == 2
+        card = await wait_card(fake, 1)
+        await wait_card(fake, 2)
+        # The card carries the plan's targets in the team's zone (premium: 3 business hours).
+        assert "first response by 2024-05-15 12:00 Europe/Prague (on time)" in card["text"]
+        assert "Quote:" not in card["text"]
+
+        # /queue in the chat's general area: the critical one first.
+        mark = fake.mark()
+        fake.push_message(TECH_CHAT, agent, "/queue@supportbot_test")
+        queue = await in_team_chat(fake, TECH_CHAT, "Open requests: 2", mark)
+        assert queue.index("#2 ") < queue.index("#1 ")
+        assert "The shop is down" in queue and "New banner on the home page" in queue
+        stranger = fake.user(666, "Mallory")
+        mark = fake.mark()
+        fake.push_message(TECH_CHAT, stranger, "/queue")
+        await in_team_chat(fake, TECH_CHAT, "Nothing was changed", mark)
+
+        # /quote in the ticket's topic: without a price only the usage comes back.
+        thread = card["message_thread_id"]
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, agent, "/quote", thread_id=thread)
+        await in_team_chat(fake, TECH_CHAT, "Use: /quote PRICE", mark)
+        fake.push_reply(TECH_CHAT, agent, "/frobnicate the customer", thread_id=thread)
+        await in_team_chat(fake, TECH_CHAT, "/queue", mark)
+        fake.push_reply(TECH_CHAT, agent, "/quote 1500 CZK | a new banner", thread_id=thread)
+        offer = await alice.hears("1500 CZK", after=mark)
+        assert "a new banner" in offer and "Work starts only after you accept" in offer
+        assert [b["callback_data"] for b in alice.last_buttons()] == [
+            "c:quote_yes:1",
+            "c:quote_no:1",
+        ]
+        assert not any("frobnicate" in t for t in fake.sent_texts(501, after=mark))
+        await in_team_chat(fake, TECH_CHAT, "Eve sent a quote of 1500 CZK", mark)
+        edited = await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (waiting", mark)
+        assert "first response by 2024-05-15 12:00 Europe/Prague (met)" in edited
+
+        # The work cannot be resolved before the customer says yes.
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, agent, "/resolve Done.", thread_id=thread)
+        await in_team_chat(fake, TECH_CHAT, "quote the customer has not accepted", mark)
+
+        # The customer accepts with the button; the team hears it and the card says so.
+        assert "the quote for request #1 is accepted" in await alice.presses("c:quote_yes:1")
+        await in_team_chat(fake, TECH_CHAT, "the customer accepted the quote (1500 CZK)", mark)
+        await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (accepted)", mark)
+        ticket = await desk.app.tickets.get(1)
+        assert ticket.quote is not None and ticket.quote.state.value == "accepted"
+        # Pressing again changes nothing.
+        assert "#1" in await alice.presses("c:quote_no:1")
+        assert (await desk.app.tickets.get(1)).quote == ticket.quote
+
+
+async def test_transfer_and_decline_menus_tell_the_customer_in_their_language(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path, clock=ManualClock(WEDNESDAY_MORNING)) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
+        fake.add_group(SALES_CHAT, "Sales", forum=True, members={701: "member"})
+        agent = fake.user(AGENT, "Eve")
+        alice = Person(fake, 501, "Alice")
+        petr = Person(fake, 502, "Petr", language="cs")
+        await file_directly(desk.app, 501, "bug", "Invoice PDF has no logo")
+        await file_directly(desk.app, 502, "bug", "Filtr nefunguje", locale="cs")
+        card = await wait_card(fake, 1)
+        card2 = await wait_card(fake, 2)
+
+        # Transfer: the menu lists the other departments; the pick moves the ticket.
+        mark = fake.mark()
+        await press_in_team(fake, agent, card, "a:transfer:1")
+        prompt_call = await fake.wait_call(
+            "sendMessage", lambda c: "Which department" in c.params["text"], after=mark
+        )
+        markup = prompt_call[0].params["reply_markup"]["inline_keyboard"]
+        assert [row[0]["callback_data"] for row in markup] == [
+            "a:tt:1:consultation",
+            "a:tt:1:sales",
+        ]
+        prompt = next(m for m in fake.messages.values() if "a:tt:1:sales" in str(m))
+        assert "Done" in await press_in_team(fake, agent, prompt, "a:tt:1:sales")
+        await alice.hears("#1", after=mark)
+        await wait_card(fake, 1, SALES_CHAT)
+        assert (await desk.app.tickets.get(1)).department == "sales"
+        assert "reply_markup" not in fake.messages[(TECH_CHAT, prompt["message_id"])]
+        # The old card stays for the record, without buttons nobody here may use.
+        old_card = fake.messages[(TECH_CHAT, card["message_id"])]
+        assert "reply_markup" not in old_card
+        assert fake.topics[SALES_CHAT]
+
+        # Decline: a reason from the menu; the customer reads it in Czech.
+        mark = fake.mark()
+        await press_in_team(fake, agent, card2, "a:decline:2")
+        await fake.wait_call(
+            "sendMessage", lambda c: "Why is request #2 declined" in c.params["text"], after=mark
+        )
+        reasons = next(m for m in fake.messages.values() if "a:dr:2:cannot_reproduce" in str(m))
+        assert "Done" in await press_in_team(fake, agent, reasons, "a:dr:2:cannot_reproduce")
+        translator = desk.app.translator
+        reason_cs = translator.text("decline.cannot_reproduce", "cs")
+        assert reason_cs != translator.text("decline.cannot_reproduce", "en")
+        declined = await petr.hears(reason_cs, after=mark)
+        assert "#2" in declined
+        await fake.wait_call("closeForumTopic", after=mark)
+        ticket = await desk.app.tickets.get(2)
+        assert ticket.status is Status.DECLINED
+        assert ticket.decline_reason is DeclineReason.CANNOT_REPRODUCE
+
+
+async def test_a_plain_group_as_the_team_chat(tmp_path: Path) -> None:
+    async with running_desk(tmp_path, clock=ManualClock(WEDNESDAY_MORNING)) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=False, members={AGENT: "member"})
+        agent = fake.user(AGENT, "Eve")
+        alice = Person(fake, 501, "Alice")
+        await file_directly(desk.app, 501, "template", "Change the footer text")
+        card = await wait_card(fake, 1)
+        assert "message_thread_id" not in card and not fake.calls_of("createForumTopic")
+        # The ticket's details reply to its card.
+        opened = await in_team_chat(fake, TECH_CHAT, "Change the footer text:", 0)
+        assert opened
+        details = next(
+            m
+            for m in fake.messages.values()
+            if m["chat"]["id"] == TECH_CHAT and m.get("reply_to_message", {}).get("message_id")
+        )
+        assert details["reply_to_message"]["message_id"] == card["message_id"]
+
+        # A reply to the card answers the customer.
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, agent, "Which footer <exactly>?", reply_to=card)
+        answer = await alice.hears("Which footer &lt;exactly&gt;?", after=mark)
+        assert "Eve" in answer
+        await card_edit(fake, TECH_CHAT, "Assignee: Eve", mark)
+
+        # So does /quote, and the customer's button reaches the team as a reply to the card.
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, agent, "/quote 900 CZK", reply_to=card)
+        await alice.hears("900 CZK", after=mark)
+        await alice.presses("c:quote_no:1")
+        await in_team_chat(fake, TECH_CHAT, "refused the quote (900 CZK)", mark)
+        refused = fake.calls_of("sendMessage", after=mark)[-1]
+        assert refused.params["reply_parameters"]["message_id"] == card["message_id"]
+
+        # The card's buttons work here too.
+        mark = fake.mark()
+        await press_in_team(fake, agent, card, "a:decline:1")
+        reasons = next(m for m in fake.messages.values() if "a:dr:1:out_of_scope" in str(m))
+        assert reasons["reply_markup"]
+        assert "Done" in await press_in_team(fake, agent, reasons, "a:dr:1:out_of_scope")
+        declined = await alice.hears("declined", after=mark)
+        assert desk.app.translator.text("decline.out_of_scope", "en") in declined
+        assert "reply_markup" not in fake.messages[(TECH_CHAT, card["message_id"])]

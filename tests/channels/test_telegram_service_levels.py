@@ -1,0 +1,92 @@
+"""A service-levels session over Telegram: the expectation text and the quota at filing,
+a second request over the monthly quota refused, a quote accepted with the customer's
+button, and an auto-close when the clock has moved on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from telegram_app import TECH_CHAT, policy_data, running_desk
+from telegram_people import Person, card_edit, in_team_chat, wait_card
+
+from bot.clock import ManualClock
+from bot.errors import TicketNotFound
+
+# Wednesday 09:00 in Prague: the technical team is in, outside its peak hours.
+WEDNESDAY_MORNING = datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
+
+
+async def intake(
+    alice: Person, category: str, title: str, description: str, number: str | None
+) -> str:
+    """A whole intake through the bot, no files and no phone; the answer to confirming."""
+    await alice.says("/new")
+    await alice.presses(f"c:{category}")
+    await alice.says(title)
+    await alice.says(description)
+    await alice.says("/skip")  # no steps
+    await alice.presses("c:done")  # no files
+    if number is not None:
+        await alice.says(number)
+    await alice.says("/skip")  # no phone
+    return await alice.presses("c:confirm")
+
+
+async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
+    policy = policy_data()
+    policy["plans"]["premium"]["monthly_quota"] = 1
+    clock = ManualClock(WEDNESDAY_MORNING)
+    async with running_desk(tmp_path, policy=policy, clock=clock) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        agent = fake.user(700, "Eve")
+        alice = Person(fake, 501, "Alice")
+
+        filed = await intake(
+            alice,
+            "template",
+            "A new payment module",
+            "Please add the QuickPay module to the checkout of our shop.",
+            "SN-1001",
+        )
+        assert "#1" in filed
+        assert "You can expect an answer by Wednesday, 15 May, 12:00 (Europe/Prague)" in filed
+        assert "Requests left this month: 0 of 1." in filed
+
+        # Over the quota: refused with the way forward, and nothing is filed.
+        refused = await intake(
+            alice,
+            "bug",
+            "Search is slow today",
+            "Search in the shop takes about thirty seconds to answer.",
+            None,
+        )
+        assert "You have used this month's quota of 1 requests" in refused
+        with pytest.raises(TicketNotFound):
+            await desk.app.tickets.get(2)
+
+        # The agent's quote, accepted with the customer's button.
+        card = await wait_card(fake, 1)
+        thread = card["message_thread_id"]
+        mark = fake.mark()
+        fake.push_reply(
+            TECH_CHAT, agent, "/quote 1500 CZK | the QuickPay module", thread_id=thread
+        )
+        await alice.hears("1500 CZK", after=mark)
+        assert "the quote for request #1 is accepted" in await alice.presses("c:quote_yes:1")
+        await in_team_chat(fake, TECH_CHAT, "the customer accepted the quote", mark)
+
+        # Resolved; nobody confirms; a week later the ticker closes it.
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, agent, "/resolve Installed and tested.", thread_id=thread)
+        await alice.hears("Installed and tested.", after=mark)
+        clock.advance(days=8)
+        assert await desk.app.ticker.tick() == 1
+        closed = await alice.hears("was closed automatically", after=mark)
+        assert "#1" in closed
+        await fake.wait_call("closeForumTopic", after=mark)
+        await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (accepted)", mark)
+        ticket = await desk.app.tickets.get(1)
+        assert ticket.status.value == "closed"
