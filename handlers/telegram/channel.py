@@ -17,7 +17,11 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+)
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
@@ -36,7 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "new", "tickets", "ticket", "cancel", "help", "language")
+COMMANDS = ("start", "new", "tickets", "ticket", "cancel", "help", "language", "training")
+# Group chats: agents in team chats, moderators in the community.
+GROUP_COMMANDS = ("queue", "quote", "note", "escalate")
 WEBHOOK_PATH = "/telegram/webhook"
 
 
@@ -103,19 +109,26 @@ class TelegramChannel:
         return cls(app, bot, tuning=tuning, limits=limits)
 
     async def set_commands(self) -> None:
-        """The command menu of private chats, in every language of the desk."""
+        """The command menus of private and group chats, in every language of the desk."""
         renderer = self.context.renderer
-        scope = BotCommandScopeAllPrivateChats()
         default = self.app.policy.default_language
-        for lang in (None, *self.app.policy.languages):
-            commands = [
-                BotCommand(
-                    command=name,
-                    description=renderer.label(f"telegram.command.{name}", lang or default),
-                )
-                for name in COMMANDS
-            ]
-            await self.bot.set_my_commands(commands, scope=scope, language_code=lang)
+        menus: tuple[
+            tuple[BotCommandScopeAllPrivateChats | BotCommandScopeAllGroupChats, tuple[str, ...]],
+            ...,
+        ] = (
+            (BotCommandScopeAllPrivateChats(), COMMANDS),
+            (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+        )
+        for scope, names in menus:
+            for lang in (None, *self.app.policy.languages):
+                commands = [
+                    BotCommand(
+                        command=name,
+                        description=renderer.label(f"telegram.command.{name}", lang or default),
+                    )
+                    for name in names
+                ]
+                await self.bot.set_my_commands(commands, scope=scope, language_code=lang)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve updates (polling or webhook, per settings) until ``stop`` is set."""

@@ -135,3 +135,20 @@ async def test_python_m_bot_serves_telegram_and_stops_on_sigterm(tmp_path: Path)
         assert code == 0, output
         assert "Traceback" not in output, output
         assert fake.token not in output  # the token is never logged
+
+
+async def test_command_menus_are_registered_per_language_and_chat_kind(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        for _ in range(100):
+            if ("all_group_chats", "ru") in desk.fake.commands:
+                break
+            await asyncio.sleep(0.02)
+        private_cs = desk.fake.commands[("all_private_chats", "cs")]
+        groups_ru = desk.fake.commands[("all_group_chats", "ru")]
+    assert [c["command"] for c in private_cs][:3] == ["start", "new", "tickets"]
+    assert "training" in [c["command"] for c in private_cs]
+    assert (
+        private_cs[1]["description"]
+        != desk.fake.commands[("all_private_chats", "en")][1]["description"]
+    )
+    assert [c["command"] for c in groups_ru] == ["queue", "quote", "note", "escalate"]
