@@ -269,13 +269,11 @@ class Desk:
             case LookupAccount(support_number=raw):
                 number = normalise_support_number(raw)
                 async with self._uow() as uow:
-                    account = self._tickets.schedule.entitled_account(
-                        await uow.accounts.get(number)
-                    )
-                    if account is not None:
-                        # Given once, remembered: the next intake skips this question.
-                        await uow.customers.put(replace(customer, support_number=number))
-                        await uow.commit()
+                    found = await uow.accounts.get(number)
+                account = self._tickets.schedule.entitled_account(found)
+                if account is not None:
+                    # Given once, remembered: the next intake skips this question.
+                    await self._remember(customer, support_number=number)
                 return AccountLooked(number, account), []
             case OpenTickets(drafts=drafts):
                 try:
