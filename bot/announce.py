@@ -14,6 +14,7 @@ from bot.events import (
     AgentAsked,
     AutoClosed,
     CustomerReminded,
+    CustomerUnreachable,
     CustomerWrote,
     Event,
     NoteAdded,
@@ -96,7 +97,11 @@ class Announcer:
     def __init__(self, policy: DeskPolicy) -> None:
         self._policy = policy
 
-    def notifications(self, event: Event, ticket: Ticket, now: datetime) -> list[Notification]:
+    def notifications(
+        self, event: Event, ticket: Ticket, now: datetime, locale: str | None = None
+    ) -> list[Notification]:
+        """``locale``: the customer's language now (it may have changed since filing)."""
+        language = locale or ticket.locale
         out: list[Notification] = []
         base = ticket_params(ticket)
 
@@ -109,7 +114,7 @@ class Announcer:
                     key=key,
                     params=base | extra,
                     choices=choices,
-                    locale=ticket.locale,
+                    locale=language,
                     ticket_number=ticket.number,
                     created_at=now,
                 )
@@ -144,7 +149,8 @@ class Announcer:
                                 recipient=ticket.origin.post_ref,
                                 key="community.escalated",
                                 params=base,
-                                locale=ticket.locale,
+                                # The whole group reads it, not just the author.
+                                locale=self._policy.default_language,
                                 ticket_number=ticket.number,
                                 created_at=now,
                             )
@@ -152,13 +158,13 @@ class Announcer:
             case TicketClaimed(agent_name=agent):
                 customer("notice.accepted", agent=agent)
                 team("team.claimed", agent=agent)
-            case AgentAnswered(agent_name=agent, text=text, files=files):
-                customer("notice.answer", agent=agent, text=text, files=files)
+            case AgentAnswered(agent_name=agent, text=text, files=files, entry=entry):
+                customer("notice.answer", agent=agent, text=text, files=files, entry=entry)
             case AgentAsked(agent_name=agent, text=text):
                 customer("notice.question", agent=agent, text=text)
                 team("team.status", by=agent, text=text)
-            case CustomerWrote(text=text, files=files):
-                team("team.customer_wrote", text=text, files=files)
+            case CustomerWrote(text=text, files=files, entry=entry):
+                team("team.customer_wrote", text=text, files=files, entry=entry)
             case NoteAdded():
                 # Internal: the note is in the thread; nobody outside the team is told.
                 return out
@@ -180,6 +186,8 @@ class Announcer:
                     "team.quote_accepted" if accepted else "team.quote_refused",
                     price=ticket.quote.price if ticket.quote else "",
                 )
+            case CustomerUnreachable():
+                team("team.customer_unreachable")
             case CustomerReminded():
                 customer("notice.reminder")
             case AutoClosed(reason=reason):

@@ -18,6 +18,7 @@ from bot.announce import Announcer
 from bot.clock import SystemClock
 from bot.desk import Desk
 from bot.dialog import Dialog
+from bot.events import CustomerUnreachable
 from bot.i18n import Translator
 from bot.notification import Audience, Notification
 from bot.participant import Participant
@@ -101,14 +102,21 @@ async def build_app(
     ticker = Ticker(uow, schedule, clock, announcer)
 
     async def mark_unreachable(notification: Notification) -> None:
+        """The customer blocked the bot: remember it, and tell the ticket's team once."""
         if notification.audience is not Audience.CUSTOMER:
             return
         who = Participant(notification.channel, notification.recipient)
         async with uow() as unit:
             customer = await unit.customers.get(who)
-            if customer is not None and not customer.unreachable:
-                await unit.customers.put(replace(customer, unreachable=True))
-                await unit.commit()
+            if customer is None or customer.unreachable:
+                return
+            await unit.customers.put(replace(customer, unreachable=True))
+            if notification.ticket_number is not None:
+                ticket = await unit.tickets.get(notification.ticket_number)
+                event = CustomerUnreachable(number=notification.ticket_number)
+                for note in announcer.notifications(event, ticket, clock.now()):
+                    await unit.outbox.add(note)
+            await unit.commit()
 
     relay = Relay(
         SqlOutboxStore(sessions),

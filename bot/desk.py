@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.account import Account, normalise_support_number
@@ -55,6 +56,19 @@ TICKET_FILTERS: dict[str, frozenset[Status] | None] = {
     "done": frozenset({Status.RESOLVED, Status.CLOSED, Status.DECLINED}),
 }
 THREAD_PREVIEW = 5
+# A conversation untouched this long is over (intake.timed_out).
+CONVERSATION_TTL = timedelta(days=3)
+# Ticket numbers a customer may type: ASCII digits, within the database's integer range.
+MAX_NUMBER = 2**31 - 1
+
+
+def parse_number(text: str) -> int | None:
+    """``12``, ``#12`` -> 12; anything else (``²``, ``99999999999999``) -> None."""
+    digits = text.strip().lstrip("#")
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_NUMBER else None
 
 
 class Desk:
@@ -103,8 +117,9 @@ class Desk:
                 )
                 await uow.customers.put(found)
                 await uow.commit()
-            elif name and name != found.name:
-                found = replace(found, name=name)
+            elif (name and name != found.name) or found.unreachable:
+                # Whoever writes to us can be reached again.
+                found = replace(found, name=name or found.name, unreachable=False)
                 await uow.customers.put(found)
                 await uow.commit()
         return found
@@ -122,17 +137,57 @@ class Desk:
             if handled is not None:
                 return handled
         stored = await self._states.get(customer.participant.key)
+        notes: list[Reply] = []
+        if stored is not None and self._abandoned(stored):
+            # A conversation left for days is over; the message is read afresh.
+            notes = await self._step(customer, CommandGiven("timeout"), stored)
+            stored = None
+        if stored is not None and isinstance(event, TextSent | FileSent):
+            waiting = await self._question_since(customer, stored)
+            if waiting is not None:
+                # An agent asked something after this conversation began: the answer
+                # belongs to that ticket, and the conversation waits where it was.
+                answered = await self._write(customer, waiting, event)
+                await self._states.set(customer.participant.key, stored | {"at": self._stamp()})
+                return [*answered, Reply("desk.conversation_paused")]
         if stored is not None:
             return await self._step(customer, event, stored)
         if isinstance(event, TextSent | FileSent):
-            return await self._loose_message(customer, event)
-        return [Reply("desk.choice_expired"), *self._help()]
+            return [*notes, *(await self._loose_message(customer, event))]
+        return [*notes, Reply("desk.choice_expired"), *self._help()]
+
+    def _stamp(self) -> str:
+        return self._clock.now().isoformat()
+
+    def _abandoned(self, stored: dict[str, Any]) -> bool:
+        try:
+            at = datetime.fromisoformat(str(stored["at"]))
+        except (KeyError, ValueError):
+            return False
+        return self._clock.now() - at > CONVERSATION_TTL
+
+    async def _question_since(self, customer: Customer, stored: dict[str, Any]) -> Ticket | None:
+        """The customer's ticket that went Waiting for customer after the conversation's
+        last step, if any."""
+        try:
+            since = datetime.fromisoformat(str(stored["at"]))
+        except (KeyError, ValueError):
+            return None
+        async with self._uow() as uow:
+            waiting = await uow.tickets.for_customer(
+                customer.participant, frozenset({Status.WAITING})
+            )
+        for ticket in waiting:
+            asked = ticket.history[-1].at if ticket.history else None
+            if asked is not None and asked > since:
+                return ticket
+        return None
 
     async def _command(self, customer: Customer, event: CommandGiven) -> list[Reply]:
         name, arg = event.name.lower().lstrip("/"), event.arg.strip()
         if name == "start":
-            if arg.startswith("t") and arg[1:].isdigit():
-                return await self._show_ticket(customer, int(arg[1:]))
+            if arg.startswith("t") and (number := parse_number(arg[1:])) is not None:
+                return await self._show_ticket(customer, number)
             return [Reply("desk.welcome", {"name": customer.name}), *self._help()]
         if name == "help":
             return self._help()
@@ -152,10 +207,10 @@ class Desk:
                 filters.append(Choice("tickets:org", "filter.org"))
             return [Reply("desk.tickets_filter", choices=tuple(filters))]
         if name == "ticket":
-            digits = arg.lstrip("#")
-            if not digits.isdigit():
+            number = parse_number(arg)
+            if number is None:
                 return [Reply("desk.ticket_usage")]
-            return await self._show_ticket(customer, int(digits))
+            return await self._show_ticket(customer, number)
         if name == "language":
             return await self._set_language(customer, arg)
         stored = await self._states.get(customer.participant.key)
@@ -176,8 +231,8 @@ class Desk:
             return await self._list_organisation(customer, arg[3:])
         if prefix == "lang":
             return await self._set_language(customer, arg)
-        if prefix in ("quote_yes", "quote_no") and arg.isdigit():
-            number = int(arg)
+        number = parse_number(arg) if arg.isdigit() else None
+        if prefix in ("quote_yes", "quote_no") and number is not None:
             decision: Command = (
                 AcceptQuote(number=number) if prefix == "quote_yes" else RefuseQuote(number=number)
             )
@@ -187,8 +242,7 @@ class Desk:
                 return [Reply("desk.already_done", {"number": number})]
             key = "desk.quote_accepted" if prefix == "quote_yes" else "desk.quote_refused"
             return [Reply(key, {"number": number})]
-        if prefix in ("confirm", "dispute", "ticket", "followup") and arg.isdigit():
-            number = int(arg)
+        if prefix in ("confirm", "dispute", "ticket", "followup") and number is not None:
             if prefix == "ticket":
                 return await self._show_ticket(customer, number)
             if prefix == "followup":
@@ -250,13 +304,21 @@ class Desk:
         if transition.state is None:
             await self._states.delete(key)
         else:
-            data = {"kind": dialog.kind, "data": dialog.dump(transition.state)}
+            data = {
+                "kind": dialog.kind,
+                "data": dialog.dump(transition.state),
+                "at": self._stamp(),
+            }
             await self._states.set(key, data)
         return replies + notes
 
     async def _filing_notes(self, tickets: list[Ticket]) -> list[Reply]:
         """When to expect an answer, and what is left of the monthly quota."""
-        notes = [r for t in tickets if (r := self._tickets.schedule.expectation(t)) is not None]
+        notes: list[Reply] = []
+        for ticket in tickets:
+            expected = self._tickets.schedule.expectation(ticket)
+            if expected is not None and expected not in notes:
+                notes.append(expected)
         for number in sorted({t.support_number for t in tickets if t.support_number}):
             left = await self._tickets.quota_left(number)
             if left is not None:
@@ -271,7 +333,7 @@ class Desk:
                 async with self._uow() as uow:
                     found = await uow.accounts.get(number)
                 account = self._tickets.schedule.entitled_account(found)
-                if account is not None:
+                if account is not None and account.is_valid_on(self._clock.now().date()):
                     # Given once, remembered: the next intake skips this question.
                     await self._remember(customer, support_number=number)
                 return AccountLooked(number, account), []
@@ -332,13 +394,18 @@ class Desk:
                     current = await uow.tickets.get(customer.current_ticket)
                 except TicketNotFound:
                     current = None
-        target = current if current is not None and current.is_open else None
-        if target is None and open_tickets:
-            target = open_tickets[0]
+        if current is not None and not current.is_open and current.number is not None:
+            # They are looking at a closed ticket: offer a follow-up, never another ticket.
+            return await self._begin(customer, closed_ticket=current.number)
+        target = current if current is not None else (open_tickets[0] if open_tickets else None)
         if target is None:
-            if current is not None and current.number is not None:
-                return await self._begin(customer, closed_ticket=current.number)
             return [Reply("desk.no_open_ticket"), *(await self._begin(customer))]
+        return await self._write(customer, target, event)
+
+    async def _write(
+        self, customer: Customer, target: Ticket, event: TextSent | FileSent
+    ) -> list[Reply]:
+        """The customer's message joins ``target``."""
         assert target.number is not None
         text = event.text if isinstance(event, TextSent) else event.caption
         files = event.files if isinstance(event, FileSent) else ()

@@ -42,6 +42,7 @@ class TicketClaimed(Event):
 class CustomerWrote(Event):
     text: str
     files: int = 0
+    entry: int = -1  # index of the message in the ticket's thread
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +50,7 @@ class AgentAnswered(Event):
     agent_name: str
     text: str
     files: int = 0
+    entry: int = -1  # index of the message in the ticket's thread
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,3 +100,8 @@ class TeamAlerted(Event):
 
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerUnreachable(Event):
+    """Messages to the customer cannot be delivered (they blocked the bot)."""

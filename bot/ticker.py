@@ -17,6 +17,7 @@ from bot.participant import SYSTEM
 from bot.ports import Clock, UnitOfWorkFactory
 from bot.schedule import AutoClose, Schedule, alert_key
 from bot.ticket import Status
+from bot.tickets import publish
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,5 @@ class Ticker:
                     ticket.sla_alerts = ticket.sla_alerts | {alert_key(target, state)}
             ticket.next_check_at = self._schedule.next_check(ticket, now)
             await uow.tickets.save(ticket)
-            for event in events:
-                for notification in self._announcer.notifications(event, ticket, now):
-                    await uow.outbox.add(notification)
+            await publish(uow, self._announcer, ticket, events, now)
             await uow.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
@@ -121,6 +121,7 @@ class QuoteState(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +203,26 @@ class Ticket:
             )
         change = StatusChange(self.status, new, at, by, reason)
         self.status = new
+        if not new.is_open:
+            self.withdraw_quote()
         self.history.append(change)
         self.updated_at = at
         return change
+
+    def ask_again(self, at: datetime, by: str, reason: str) -> StatusChange:
+        """Another question while Waiting for customer: recorded as Waiting -> Waiting,
+        so the reminder and auto-close timers count from the latest question."""
+        if self.status is not Status.WAITING:
+            raise InvalidTransition(f"{self.status} is not waiting", number=self.number)
+        change = StatusChange(Status.WAITING, Status.WAITING, at, by, reason)
+        self.history.append(change)
+        self.updated_at = at
+        return change
+
+    def withdraw_quote(self) -> None:
+        """A declined or closed ticket cannot take a pending quote any more."""
+        if self.quote is not None and self.quote.state is QuoteState.PENDING:
+            self.quote = replace(self.quote, state=QuoteState.WITHDRAWN)
 
     def record_filed(self, at: datetime, by: str) -> None:
         self.history.append(StatusChange(None, Status.NEW, at, by))

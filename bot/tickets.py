@@ -48,11 +48,12 @@ from bot.events import (
     TicketOpened,
     TicketTransferred,
 )
+from bot.files import MAX_FILE_BYTES, check_attachment
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from bot.quota import QUOTA_LEFT, QuotaStatus
-from bot.reply import Reply
+from bot.quota import QUOTA_LEFT
+from bot.reply import Reply, Text
 from bot.schedule import Schedule
 from bot.sla import critical_alert
 from bot.ticket import (
@@ -96,10 +97,30 @@ def _check_length(text: str) -> None:
         raise TooLong(f"{len(text)} characters", length=len(text), max=MESSAGE_LIMIT)
 
 
+class FileRefused(DeskError):
+    """A file of a type or size the desk does not take (``bot.files``)."""
+
+    key = "files.refused"
+
+
+def _require(ticket: Ticket, status: Status) -> None:
+    """Buttons may be old: an action meant for one status does nothing in another."""
+    if ticket.status is not status:
+        raise InvalidTransition(
+            f"#{ticket.number} is {ticket.status}, not {status}", number=ticket.number
+        )
+
+
 class QuotaExceeded(DeskError):
     """The account's monthly ticket quota is used up (sales is still open)."""
 
     key = "sla.quota_exceeded"
+
+
+class QuotaTooSmall(DeskError):
+    """Fewer tickets left this month than a split description would file."""
+
+    key = "desk.quota_split"
 
 
 class QuotePending(DeskError):
@@ -131,9 +152,12 @@ class TicketService:
         async with self._uow() as uow:
             return await uow.tickets.get(number)
 
-    async def transcript(self, number: int) -> list[Reply]:
-        """The whole ticket for agents and admins, SLA state as of now."""
+    async def transcript(self, number: int, actor: Actor | None = None) -> list[Reply]:
+        """The whole ticket, internal notes included, SLA state as of now: for agents of
+        its department and leads (``actor``), or for admins on the command line (None)."""
         ticket = await self.get(number)
+        if actor is not None:
+            self._authorise_agent(actor, ticket)
         clock = self.schedule.clock(ticket, self._clock.now())
         return transcript(ticket, clock, self.schedule.timezone(ticket.department))
 
@@ -215,10 +239,18 @@ class TicketService:
                 number, since, until, exclude_department=self._policy.sales_department
             )
             status = self.schedule.quota(account, used)
-            if status.left is not None and wanted > status.left:
-                used_up = QuotaStatus(status.limit, used, 0)
-                reply = self.schedule.quota_reply(used_up, now)
-                raise QuotaExceeded(f"{number}: {used} used", **(reply.params if reply else {}))
+            if status.left is None or wanted <= status.left:
+                continue
+            if status.left > 0:
+                # Some are left, just not enough for every part of a split description.
+                raise QuotaTooSmall(
+                    f"{number}: {status.left} left, {wanted} wanted",
+                    left=status.left,
+                    limit=status.limit,
+                    wanted=wanted,
+                )
+            reply = self.schedule.quota_reply(status, now)
+            raise QuotaExceeded(f"{number}: {used} used", **(reply.params if reply else {}))
 
     async def quota_left(self, support_number: str) -> Reply | None:
         """How many tickets the account may still file this month (None: no quota)."""
@@ -358,6 +390,8 @@ class TicketService:
                     raise InvalidTransition(f"#{n} is {ticket.status}", number=n)
                 if ticket.status is Status.NEW:
                     ticket.move(Status.ACCEPTED, now, actor.name)
+                elif ticket.assignee == actor.participant:
+                    return []  # pressed twice: already theirs, nobody needs telling again
                 ticket.assign(actor)
                 return [TicketClaimed(number=n, agent_name=actor.name, at=now)]
             case AnswerCustomer(text=text, attachments=files):
@@ -368,10 +402,19 @@ class TicketService:
                     ThreadEntry(EntryKind.AGENT, text, now, actor.participant, actor.name, files)
                 )
                 return [
-                    AgentAnswered(number=n, agent_name=actor.name, text=text, files=len(files))
+                    AgentAnswered(
+                        number=n,
+                        agent_name=actor.name,
+                        text=text,
+                        files=len(files),
+                        entry=len(ticket.entries) - 1,
+                    )
                 ]
             case AskCustomer(text=text):
-                if ticket.status is not Status.WAITING:
+                if ticket.status is Status.WAITING:
+                    # A new question restarts the reminder and auto-close timers.
+                    ticket.ask_again(now, actor.name, text)
+                else:
                     ticket.move(Status.WAITING, now, actor.name, text)
                 self._take(ticket, actor, now)
                 ticket.add_entry(
@@ -404,6 +447,7 @@ class TicketService:
                 return [_changed(n, old, ticket, actor, text)]
             case UnblockTicket(text=text):
                 old = ticket.status
+                _require(ticket, Status.BLOCKED)
                 ticket.move(Status.ACCEPTED, now, actor.name, text)
                 return [_changed(n, old, ticket, actor, text)]
             case TransferTicket(department=department, text=text):
@@ -458,7 +502,7 @@ class TicketService:
                 ]
             case AcceptQuote() | RefuseQuote():
                 quote = ticket.quote
-                if quote is None or quote.state is not QuoteState.PENDING:
+                if quote is None or quote.state is not QuoteState.PENDING or not ticket.is_open:
                     raise InvalidTransition(f"#{n} has no quote waiting", number=n)
                 accepted = isinstance(command, AcceptQuote)
                 state = QuoteState.ACCEPTED if accepted else QuoteState.REFUSED
@@ -483,6 +527,13 @@ class TicketService:
                     raise TicketBlocked(f"#{n} is blocked", number=n)
                 if not ticket.is_open:
                     raise TicketClosed(f"#{n} is {ticket.status}", number=n)
+                for attachment in files:
+                    if (why := check_attachment(attachment)) is not None:
+                        raise FileRefused(
+                            attachment.file_name,
+                            name=attachment.file_name,
+                            reason=Text(why, {"max_mb": MAX_FILE_BYTES // (1024 * 1024)}),
+                        )
                 ticket.add_entry(
                     ThreadEntry(
                         EntryKind.CUSTOMER, text, now, actor.participant, actor.name, files
@@ -491,13 +542,19 @@ class TicketService:
                 if ticket.status is Status.WAITING:
                     # The customer's answer hands the ticket back to the agent.
                     ticket.move(Status.ACCEPTED, now, actor.name)
-                return [CustomerWrote(number=n, text=text, files=len(files), at=now)]
+                elif ticket.status is Status.RESOLVED:
+                    # "Still broken" after a resolution is a dispute: the agent takes it up.
+                    ticket.move(Status.ACCEPTED, now, actor.name, "written after resolution")
+                entry = len(ticket.entries) - 1
+                return [CustomerWrote(number=n, text=text, files=len(files), entry=entry, at=now)]
             case ConfirmResolution():
                 old = ticket.status
+                _require(ticket, Status.RESOLVED)
                 ticket.move(Status.CLOSED, now, actor.name, "confirmed")
                 return [_changed(n, old, ticket, actor, "", by_customer=True)]
             case DisputeResolution(text=text):
                 old = ticket.status
+                _require(ticket, Status.RESOLVED)
                 ticket.move(Status.ACCEPTED, now, actor.name, text or "disputed")
                 if text:
                     ticket.add_entry(
@@ -529,10 +586,20 @@ class TicketService:
             ticket.assign(actor)
 
     async def _publish(self, uow: UnitOfWork, ticket: Ticket, events: list[Event]) -> None:
-        now = self._clock.now()
-        for event in events:
-            for notification in self._announcer.notifications(event, ticket, now):
-                await uow.outbox.add(notification)
+        await publish(uow, self._announcer, ticket, events, self._clock.now())
+
+
+async def publish(
+    uow: UnitOfWork, announcer: Announcer, ticket: Ticket, events: list[Event], now: datetime
+) -> None:
+    """Write the events' notifications to the outbox, in the customer's current language."""
+    if not events:
+        return
+    profile = await uow.customers.get(ticket.customer)
+    locale = profile.locale if profile is not None else None
+    for event in events:
+        for notification in announcer.notifications(event, ticket, now, locale):
+            await uow.outbox.add(notification)
 
 
 def _n(ticket: Ticket) -> int:

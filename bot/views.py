@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.announce import ticket_params
 from bot.reply import Reply, Text
-from bot.sla import SlaClock
+from bot.sla import SlaClock, SlaState
 from bot.ticket import Ticket
 
 TIME = "%Y-%m-%d %H:%M"
@@ -38,7 +38,9 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
     """The SLA (effective due times, pauses included, and their state) and any quote."""
     out: list[Reply] = []
     if ticket.terms is not None and clock is not None:
-        first_state = "met" if ticket.first_response_at else clock.first_response.value
+        first_state = clock.first_response.value
+        if ticket.first_response_at is not None and clock.first_response is not SlaState.BREACHED:
+            first_state = "met"
         resolution_state = "met" if not ticket.is_open else clock.resolution.value
         out.append(
             Reply(

@@ -224,7 +224,7 @@ class ConsoleSession:
         number = int(args[0].lstrip("#"))
         text = rest.split(None, 1)[1] if len(args) > 1 else ""
         if name == "show":
-            self.say(await self.app.tickets.transcript(number))
+            self.say(await self.app.tickets.transcript(number, self.actor))
             return
         command = self._agent_command(name, number, text)
         if command is None:

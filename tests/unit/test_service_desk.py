@@ -28,7 +28,7 @@ from bot.policy import load_policy
 from bot.schedule import Schedule
 from bot.ticker import Ticker
 from bot.ticket import Priority, QuoteState, Status
-from bot.tickets import QuotaExceeded, QuotePending, TicketService
+from bot.tickets import QuotaExceeded, QuotaTooSmall, QuotePending, TicketService
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 ALICE = Participant("console", "alice")
@@ -119,8 +119,9 @@ async def test_quota_refuses_over_the_limit_but_never_sales() -> None:
 async def test_split_over_the_quota_files_nothing() -> None:
     world = World()
     await world.file(count=9)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaTooSmall) as refused:
         await world.file(count=2)
+    assert refused.value.params == {"left": 1, "limit": 10, "wanted": 2}
     assert len(world.uow.db.tickets) == 9
 
 
