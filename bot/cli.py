@@ -7,7 +7,7 @@ import asyncio
 import csv
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -16,8 +16,8 @@ from bot.account import Account, normalise_domain, normalise_support_number
 from bot.app import App, build_app, run_terminal, serve_chats
 from bot.clock import OffsetClock
 from bot.errors import DeskError
-from bot.i18n import pick_language
-from bot.policy import PolicyError
+from bot.i18n import Translator, pick_language
+from bot.policy import Plan
 from bot.settings import Settings
 from bot.ticket import Status
 from bot.views import queue_line
@@ -66,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_account_row(row: dict[str, str], policy_plans: Sequence[str]) -> Account:
+def parse_account_row(row: dict[str, str], policy_plans: Mapping[str, Plan]) -> Account:
     """One CSV row -> Account; several domains are separated by ';' or spaces."""
     number = normalise_support_number(row.get("support_number", ""))
     if not number:
@@ -79,6 +79,11 @@ def parse_account_row(row: dict[str, str], policy_plans: Sequence[str]) -> Accou
     plan = row.get("plan", "").strip()
     if plan not in policy_plans:
         raise ValueError(f"{number}: unknown plan {plan!r} (known: {', '.join(policy_plans)})")
+    allowed = policy_plans[plan].domains_per_package
+    if len(domains) > allowed:
+        raise ValueError(
+            f"{number}: {len(domains)} domains, but the {plan} plan covers {allowed} per package"
+        )
     valid = row.get("valid_until", "").strip()
     purchased = row.get("purchased_on", "").strip()
     return Account(
@@ -104,7 +109,7 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
                 "organisation": args.organisation,
                 "admins": " ".join(args.admin),
             },
-            list(app.policy.plans),
+            app.policy.plans,
         )
         async with app.uow() as uow:
             await uow.accounts.put(account)
@@ -112,12 +117,13 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"saved {account.support_number}\n")
         return 0
     if args.action == "import":
-        with args.file.open(newline="", encoding="utf-8") as fh:
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark.
+        with args.file.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
         accounts, errors = [], []
         for i, row in enumerate(rows, start=2):
             try:
-                accounts.append(parse_account_row(row, list(app.policy.plans)))
+                accounts.append(parse_account_row(row, app.policy.plans))
             except ValueError as exc:
                 errors.append(f"line {i}: {exc}")
         if errors:
@@ -187,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return asyncio.run(_main(args, settings))
-    except (DeskError, PolicyError) as exc:
+    except DeskError as exc:
+        # The admin reads the desk's own message, in the desk's language.
+        translator = Translator.load()
+        sys.stderr.write(f"error: {translator.text(exc.key, 'en', exc.params)} ({exc})\n")
+        return 2
+    except (ValueError, OSError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except KeyboardInterrupt:

@@ -42,8 +42,10 @@ class OffsetClock:
     def advance(self, delta: timedelta) -> datetime:
         if delta < timedelta(0):
             raise ValueError("time only moves forward")
-        self._offset += delta
-        return self.now()
+        moved = self._offset + delta
+        now = datetime.now(UTC) + moved  # raises OverflowError past year 9999
+        self._offset = moved
+        return now
 
 
 def parse_duration(text: str) -> timedelta | None:

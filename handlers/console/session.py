@@ -36,6 +36,7 @@ from bot.commands import (
     UnblockTicket,
 )
 from bot.errors import DeskError
+from bot.desk import parse_number
 from bot.i18n import pick_language
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.participant import Actor, Participant, Role
@@ -80,7 +81,8 @@ class ConsoleSession:
         lines, choices = render(self.app.translator, replies, lang or self.lang)
         for line in lines:
             self.write(line)
-        if choices:
+        if replies:
+            # Numbers pick from what was offered last; a reply without choices ends that.
             self.choices = choices
 
     def say_key(self, key: str, **params: object) -> None:
@@ -130,7 +132,11 @@ class ConsoleSession:
         if delta is None or not isinstance(self.app.clock, OffsetClock):
             self.say_key("console.wait_usage")
             return
-        now = self.app.clock.advance(delta)
+        try:
+            now = self.app.clock.advance(delta)
+        except OverflowError:
+            self.say_key("console.wait_usage")
+            return
         self.say_key("console.waited", now=now.strftime("%Y-%m-%d %H:%M UTC"))
 
     def _switch(self, args: list[str]) -> None:
@@ -151,9 +157,10 @@ class ConsoleSession:
         self.role = role
         self.name = args[1] if len(args) > 1 else "customer"
         self.departments = departments
-        self.choices = self._offered.pop(self.participant.external_id, [])
         scope = ", ".join(sorted(departments)) if departments else "*"
         self.say_key(f"console.now_{role.value}", name=self.name, departments=scope)
+        # Buttons a notification brought this customer while someone else was typing.
+        self.choices = self._offered.pop(self.participant.external_id, [])
 
     # -- customer --------------------------------------------------------------------------
 
@@ -218,10 +225,10 @@ class ConsoleSession:
                 self.say_key("console.queue_empty")
             self.say([queue_line(t) for t in tickets])
             return
-        if not args or not args[0].lstrip("#").isdigit():
+        number = parse_number(args[0]) if args else None
+        if number is None:
             self.say_key("console.agent_help")
             return
-        number = int(args[0].lstrip("#"))
         text = rest.split(None, 1)[1] if len(args) > 1 else ""
         if name == "show":
             self.say(await self.app.tickets.transcript(number, self.actor))
@@ -341,6 +348,8 @@ async def run_console(app: App, stdin: TextIO | None = None, stdout: TextIO | No
             sink.flush()
         line = await loop.run_in_executor(None, source.readline)
         if not line:
+            if pending:  # input ended on a continued line: it is still a message
+                await session.handle_line("\n".join(pending))
             break
         # A line ending in a backslash continues on the next: one message, several lines.
         stripped = line.rstrip("\r\n")

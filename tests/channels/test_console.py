@@ -263,16 +263,19 @@ def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     good.write_text(
         "support_number,domain,plan,valid_until\n"
         "sn-2001,https://www.Shop-A.cz/admin,standard,2027-06-30\n"
-        "SN-2002,b.pl;c.pl,premium,\n",
+        "SN-2002,b.pl;c.pl,all_in_one,\n",
         encoding="utf-8",
     )
     assert desk.run("accounts", "import", str(good)) == "imported 2 accounts\n"
     listed = desk.run("accounts", "list")
     assert "SN-2001\tstandard\t2027-06-30\tshop-a.cz" in listed
-    assert "SN-2002\tpremium\t-\tb.pl,c.pl" in listed
+    assert "SN-2002\tall_in_one\t-\tb.pl,c.pl" in listed
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "support_number,domain,plan,valid_until\nSN-3001,x.cz,gold,\nSN-3002,y.cz,free,\n",
+        "\ufeffsupport_number,domain,plan,valid_until\n"
+        "SN-3001,x.cz,gold,\n"
+        "SN-3002,y.cz,free,\n"
+        "SN-3003,a.cz;b.cz,standard,\n",
         encoding="utf-8",
     )
     done = subprocess.run(
@@ -286,4 +289,5 @@ def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "line 2: SN-3001: unknown plan 'gold'" in done.stdout
+    assert "line 4: SN-3003: 2 domains, but the standard plan covers 1 per package" in done.stdout
     assert "SN-3002" not in desk.run("accounts", "list")
