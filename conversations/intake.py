@@ -346,6 +346,8 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
             choices = (_choice("skip"),)
         else:
             replies = [Reply("intake.ask_support_number")]
+            # Without a number the way forward is the sales department.
+            choices = (_choice("no_number"),)
     elif step is Step.CHECKING:
         replies = [Reply("intake.checking", {"number": state.checking_number})]
     elif step is Step.UNKNOWN_NUMBER:
@@ -362,7 +364,7 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
                 },
             )
         ]
-        choices = (_choice("renew"), _choice("cancel"))
+        choices = (_choice("renew"), _choice("retry"), _choice("cancel"))
     elif step is Step.WRONG_PLAN:
         plan = state.account.plan if state.account else ""
         replies = [
@@ -374,7 +376,7 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
                 },
             )
         ]
-        choices = (_choice("sales"), _choice("cancel"))
+        choices = (_choice("sales"), _choice("retry"), _choice("cancel"))
     elif step is Step.DOMAIN:
         if _domain_free_text(state):
             replies = [Reply("intake.ask_domain_optional")]
@@ -679,8 +681,11 @@ def _submit_number(state: IntakeState, text: str, context: DeskContext) -> Out:
 
 
 def _on_support_number(state: IntakeState, event: Input, context: DeskContext) -> Out:
-    if _picked(event, _offered(state, context)) == "skip":
+    value = _picked(event, _offered(state, context))
+    if value == "skip":
         return _skip(state, context)
+    if value == "no_number":
+        return _to_sales_without_number(state, context)
     text = _text(event)
     if not text:
         return _text_hint(state, context, event)
@@ -692,13 +697,7 @@ def _on_unknown_number(state: IntakeState, event: Input, context: DeskContext) -
     if value == "retry":
         return _go(Step.SUPPORT_NUMBER, state, context)
     if value == "sales":
-        state = replace(
-            state,
-            department=context.policy.sales_department,
-            account=None,
-            support_number="",
-        )
-        return _after_entitlement(state, context)
+        return _to_sales_without_number(state, context)
     if value == "cancel":
         return _finished(Reply("intake.cancelled"))
     text = _text(event)
@@ -708,8 +707,21 @@ def _on_unknown_number(state: IntakeState, event: Input, context: DeskContext) -
     return _reask(state, context, "intake.hint.choose")
 
 
+def _to_sales_without_number(state: IntakeState, context: DeskContext) -> Out:
+    state = replace(
+        state,
+        department=context.policy.sales_department,
+        account=None,
+        support_number="",
+    )
+    return _after_entitlement(state, context)
+
+
 def _on_not_entitled(state: IntakeState, event: Input, context: DeskContext) -> Out:
     value = _picked(event, _offered(state, context))
+    if value == "retry":
+        # Another number (a colleague's licence, a renewed one) may give support.
+        return _go(Step.SUPPORT_NUMBER, replace(state, account=None, support_number=""), context)
     if value in ("sales", "renew"):
         state = replace(state, department=context.policy.sales_department)
         return _after_entitlement(state, context)

@@ -55,7 +55,7 @@ def test_full_intake_with_a_typed_support_number_files_one_ticket() -> None:
     assert run.choices == ["done"]
     run.pick("done")
     assert run.keys == ["intake.ask_support_number"]
-    assert run.choices == []
+    assert run.choices == ["no_number"]
 
     run.text(" sn-1001 ")
     assert run.step is Step.CHECKING
@@ -501,7 +501,7 @@ def test_expired_support_explains_with_the_date_and_offers_renewal_with_sales() 
     run.pick("done")
     assert run.keys == ["intake.support_expired"]
     assert run.prompt.params == {"number": "SN-4004", "date": "2025-01-31"}
-    assert run.choices == ["renew", "cancel"]
+    assert run.choices == ["renew", "retry", "cancel"]
     run.pick("renew")
     run.pick("skip")
     run.pick("confirm")
@@ -535,7 +535,7 @@ def test_free_plan_may_only_go_to_sales() -> None:
         "plan": Text("plan.free"),
         "department": Text("department.technical"),
     }
-    assert run.choices == ["sales", "cancel"]
+    assert run.choices == ["sales", "retry", "cancel"]
     run.pick("sales")
     assert run.step is Step.PHONE
     run.pick("skip")
@@ -1049,3 +1049,15 @@ def test_an_answer_at_the_wrong_step_changes_nothing() -> None:
     run.send(TicketsFiled((1,)))
     assert run.state == before
     assert run.replies == ()
+
+
+def test_no_support_number_goes_to_sales_from_the_number_step() -> None:
+    run = Run()
+    run.pick("bug")
+    run.text("Checkout fails with 500")
+    run.text("The checkout page shows error 500 after clicking Pay.")
+    run.command("skip")
+    run.pick("done")
+    assert run.choices == ["no_number"]
+    run.pick("no_number")
+    assert run.state is not None and run.state.department == POLICY.sales_department
