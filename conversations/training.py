@@ -2,8 +2,10 @@
 ask for a free one-hour training; the desk collects two or three preferred time
 slots and files it for the sales department.
 
-    start ── not eligible ──────────────────────────────► (end) training.not_eligible
-      │
+    start ── a training already open ─────────────────► (end) training.already
+      │  no linked account ─► NUMBER ─(LookupAccount ⇢ AccountLooked)─┐
+      │                                                              │
+      ├── not eligible ────────────────────────────────► (end) training.not_eligible
       ▼
     SLOTS ── 2–3 slots ──► CONFIRM ── confirm ──► FILING (OpenTickets ⇢ TicketsFiled) ─► (end)
       ▲                      │  edit                 │ Refused
@@ -20,9 +22,17 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from bot.commands import OpenTickets, TicketDraft
+from bot.commands import LookupAccount, OpenTickets, TicketDraft
 from bot.dialog import DeskContext, Transition
-from bot.inputs import ChoicePicked, CommandGiven, Input, Refused, TextSent, TicketsFiled
+from bot.inputs import (
+    AccountLooked,
+    ChoicePicked,
+    CommandGiven,
+    Input,
+    Refused,
+    TextSent,
+    TicketsFiled,
+)
 from bot.reply import Choice, Reply
 
 CATEGORY = "training"
@@ -32,6 +42,8 @@ _SEPARATORS = re.compile(r"[\n;]+")
 
 
 class Step(StrEnum):
+    NUMBER = "number"
+    CHECKING = "checking"
     SLOTS = "slots"
     CONFIRM = "confirm"
     FILING = "filing"
@@ -66,14 +78,38 @@ class Training:
     kind = "training"
 
     def start(self, context: DeskContext, **options: Any) -> Out:
-        if not context.training_eligible or context.account is None:
-            return Transition(None, (Reply("training.not_eligible"),))
+        for ticket in context.open_tickets:
+            if ticket.category == CATEGORY:
+                return Transition(None, (Reply("training.already", {"number": ticket.number}),))
+        if context.account is None:
+            # Eligibility depends on the licence: ask for the number first.
+            state = TrainingState(Step.NUMBER)
+            return Transition(state, (Reply("training.intro"), self._prompt(state)))
+        return self._eligible(context, (Reply("training.intro"),))
+
+    def _eligible(self, context: DeskContext, before: tuple[Reply, ...]) -> Out:
+        if not context.training_eligible:
+            return Transition(None, (*before, Reply("training.not_eligible")))
         state = TrainingState(Step.SLOTS)
-        return Transition(state, (Reply("training.intro"), self._prompt(state)))
+        return Transition(state, (*before, self._prompt(state)))
 
     def advance(self, state: TrainingState, event: Input, context: DeskContext) -> Out:
         if isinstance(event, CommandGiven) and event.name == "cancel":
             return Transition(None, (Reply("training.cancelled"),))
+        if state.step is Step.NUMBER:
+            if not isinstance(event, TextSent) or not event.text.strip():
+                return self._again(state, "training.hint_number")
+            checking = replace(state, step=Step.CHECKING)
+            return Transition(checking, (), LookupAccount(support_number=event.text.strip()))
+        if state.step is Step.CHECKING:
+            if isinstance(event, AccountLooked):
+                if event.account is None:
+                    again = replace(state, step=Step.NUMBER)
+                    unknown = Reply("training.number_unknown", {"number": event.support_number})
+                    return Transition(again, (unknown, self._prompt(again)))
+                # The desk linked the number; the context now tells eligibility.
+                return self._eligible(context, ())
+            return Transition(state, ())
         if state.step is Step.SLOTS:
             if not isinstance(event, TextSent):
                 return self._again(state, "training.hint_slots")
@@ -92,7 +128,8 @@ class Training:
             account = context.account
             draft = TicketDraft(
                 category=CATEGORY,
-                title=f"Training: {account.support_number}",
+                # Language-neutral: customers see it in their ticket list.
+                title=f"{account.support_number}: {' / '.join(state.slots)}",
                 description="\n".join(f"{i}. {slot}" for i, slot in enumerate(state.slots, 1)),
                 support_number=account.support_number,
                 domain=account.domains[0] if account.domains else "",
@@ -113,6 +150,8 @@ class Training:
 
     @staticmethod
     def _prompt(state: TrainingState) -> Reply:
+        if state.step in (Step.NUMBER, Step.CHECKING):
+            return Reply("training.ask_number")
         if state.step is Step.SLOTS:
             return Reply("training.ask_slots", {"min": MIN_SLOTS, "max": MAX_SLOTS})
         slots = "\n".join(f"{i}. {slot}" for i, slot in enumerate(state.slots, 1))

@@ -7,10 +7,19 @@ from datetime import date
 import pytest
 
 from bot.account import Account
-from bot.commands import OpenTickets
-from bot.dialog import DeskContext
-from bot.inputs import ChoicePicked, CommandGiven, FileSent, Refused, TextSent, TicketsFiled
+from bot.commands import LookupAccount, OpenTickets
+from bot.dialog import DeskContext, TicketBrief
+from bot.inputs import (
+    AccountLooked,
+    ChoicePicked,
+    CommandGiven,
+    FileSent,
+    Refused,
+    TextSent,
+    TicketsFiled,
+)
 from bot.policy import load_policy
+from bot.ticket import Status
 from conversations.training import CorruptTrainingState, Step, Training, parse_slots
 
 POLICY = load_policy()
@@ -20,8 +29,39 @@ dialog = Training()
 
 
 def test_not_eligible_is_told_and_nothing_starts() -> None:
-    done = dialog.start(DeskContext(POLICY, date(2026, 11, 23)))
-    assert done.state is None and [r.key for r in done.replies] == ["training.not_eligible"]
+    old = DeskContext(POLICY, date(2026, 11, 23), account=ACCOUNT, training_eligible=False)
+    done = dialog.start(old)
+    assert done.state is None
+    assert [r.key for r in done.replies] == ["training.intro", "training.not_eligible"]
+
+
+def test_without_a_linked_account_the_number_comes_first() -> None:
+    unlinked = DeskContext(POLICY, date(2026, 11, 23))
+    start = dialog.start(unlinked)
+    assert start.state is not None and start.replies[-1].key == "training.ask_number"
+    checking = dialog.advance(start.state, TextSent("SN-1"), unlinked)
+    assert checking.command == LookupAccount(
+        support_number="SN-1", id=checking.command.id, at=checking.command.at
+    )
+    assert checking.state is not None
+    unknown = dialog.advance(checking.state, AccountLooked("SN-1", None), unlinked)
+    assert unknown.replies[0].key == "training.number_unknown"
+    found = dialog.advance(checking.state, AccountLooked("SN-1", ACCOUNT), ELIGIBLE)
+    assert found.state is not None and found.state.step is Step.SLOTS
+
+
+def test_one_training_request_at_a_time() -> None:
+    brief = TicketBrief(4, "SN-1: Tue", "1. Tue", Status.NEW, "sales", "training")
+    again = dialog.start(
+        DeskContext(
+            POLICY,
+            date(2026, 11, 23),
+            account=ACCOUNT,
+            training_eligible=True,
+            open_tickets=(brief,),
+        )
+    )
+    assert again.state is None and again.replies[0].params == {"number": 4}
 
 
 @pytest.mark.parametrize(
