@@ -35,8 +35,8 @@ from bot.commands import (
     TransferTicket,
     UnblockTicket,
 )
-from bot.errors import DeskError
 from bot.desk import parse_number
+from bot.errors import DeskError
 from bot.i18n import pick_language
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.participant import Actor, Participant, Role
