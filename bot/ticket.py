@@ -71,6 +71,8 @@ class Attachment:
     mime_type: str
     size: int
     platform: str = ""
+    # How the platform delivered it ("photo", "document"); "" when not known (not stored).
+    kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,12 @@ class TelegramChannel:
         await self.bot.delete_webhook()
         polling = asyncio.create_task(
             self.dispatcher.start_polling(
-                self.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
+                self.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                polling_timeout=10,
+                # What the routers handle (edits, membership changes), not the default.
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
             )
         )
         stopped = asyncio.create_task(stop.wait())
@@ -185,6 +190,7 @@ class TelegramChannel:
                 if not settings.telegram_webhook_url.endswith(WEBHOOK_PATH)
                 else settings.telegram_webhook_url,
                 secret_token=secret,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
             )
             await stop.wait()
         finally:
@@ -192,6 +198,7 @@ class TelegramChannel:
 
     async def close(self) -> None:
         await self.context.albums.close()
+        await self.context.close()
         await self.bot.session.close()
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import Message, MessageOriginUser
 
 from bot.commands import EscalatePost
 from bot.errors import DeskError, NotAllowed
@@ -38,31 +38,55 @@ async def on_escalate(message: Message, command: CommandObject, tg: TelegramCont
     post = message.reply_to_message
     if moderator is None:
         return
+
+    async def tell(*replies: Reply) -> None:
+        await tg.say(message.chat.id, list(replies), lang, reply_to=message)
+
     actor = await tg.moderator(message.chat.id, moderator.id, moderator.full_name)
     if actor is None:
-        await tg.say(message.chat.id, [Reply("telegram.escalate.refused")], lang, reply_to=message)
+        await tell(Reply("telegram.escalate.refused"))
         return
-    if post is None or post.from_user is None or post.from_user.is_bot or post.forum_topic_created:
-        await tg.say(message.chat.id, [Reply("telegram.escalate.usage")], lang, reply_to=message)
+    if post is None or post.forum_topic_created:
+        await tell(Reply("telegram.escalate.usage"))
+        return
+    if post.sender_chat is not None:
+        # An anonymous admin or a channel: there is nobody to open a request for.
+        await tell(Reply("telegram.escalate.anonymous"))
+        return
+    author = post.from_user
+    origin = post.forward_origin
+    if origin is not None:
+        if not isinstance(origin, MessageOriginUser):
+            # Forwarded from a hidden account, a chat or a channel: the author is unknown.
+            await tell(Reply("telegram.escalate.forwarded_unknown"))
+            return
+        author = origin.sender_user  # the request is the original author's
+    if author is None or author.is_bot:
+        await tell(Reply("telegram.escalate.usage"))
         return
     department = (command.args or "").strip().lower() or None
     if department is not None and department not in tg.policy.departments:
         known = ", ".join(tg.policy.departments)
-        reply = Reply(
-            "telegram.escalate.unknown_department",
-            {"department": department, "departments": known},
+        await tell(
+            Reply(
+                "telegram.escalate.unknown_department",
+                {"department": department, "departments": known},
+            )
         )
-        await tg.say(message.chat.id, [reply], lang, reply_to=message)
         return
-    author = post.from_user
-    files, _ = screen_files(attachments_of(post))
+    parts = tg.posts.parts(post)  # an album: all of its files
+    text = next((m.text or m.caption for m in parts if m.text or m.caption), "") or ""
+    files, refusals = screen_files([a for m in parts for a in attachments_of(m)])
+    if not files and not text.strip():
+        await tell(*refusals, Reply("telegram.escalate.nothing_to_file"))
+        return
     escalation = EscalatePost(
         author_platform=CHANNEL,
         author_id=str(author.id),
         author_name=author.full_name,
         post_ref=f"{post.chat.id}:{post.message_id}",
         post_link=post_link(post),
-        text=post.text or post.caption or "",
+        text=text,
         attachments=tuple(files),
         department=department,
         locale=pick_language(author.language_code, tg.policy.languages),
@@ -70,9 +94,18 @@ async def on_escalate(message: Message, command: CommandObject, tg: TelegramCont
     try:
         await tg.tickets.escalate(actor, escalation)
     except NotAllowed:
-        await tg.say(message.chat.id, [Reply("telegram.escalate.refused")], lang, reply_to=message)
+        await tell(Reply("telegram.escalate.refused"))
+        return
     except DeskError as exc:
-        await tg.say(message.chat.id, [tg.error_reply(exc)], lang, reply_to=message)
+        await tell(tg.error_reply(exc))
+        return
+    if refusals:
+        await tell(*refusals)  # filed without them: the moderator knows which and why
+
+
+async def on_album_post(message: Message, tg: TelegramContext) -> None:
+    """Remember album parts: /escalate on one part files the whole album."""
+    tg.posts.add(message)
 
 
 def make_router() -> Router:
@@ -80,4 +113,5 @@ def make_router() -> Router:
     router = Router(name="telegram-community")
     router.message.filter(lambda message: message.chat.type in GROUP_TYPES)
     router.message.register(on_escalate, Command("escalate"))
+    router.message.register(on_album_post, F.media_group_id)
     return router

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters, User
 
 from bot.desk import Desk
 from bot.errors import DeskError
@@ -19,10 +28,12 @@ from bot.ports import LinkStore, RateLimiter
 from bot.reply import Reply
 from bot.tickets import TicketService
 from handlers.telegram.delivery import TelegramNotifier
-from handlers.telegram.inbound import AlbumCollector, ChatLocks
+from handlers.telegram.inbound import AlbumCollector, ChatLocks, RecentAlbums
 from handlers.telegram.render import CHANNEL, Renderer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
@@ -35,7 +46,12 @@ class Tuning:
     album_wait: float = 1.0
     flood_limit: int = 20
     flood_window: float = 60.0
-    membership_ttl: float = 60.0
+    membership_ttl: float = 10.0
+    # Direct replies (not through the outbox): tries on a 429 or network error, and the
+    # longest they may wait in all before the reply is given up (and logged).
+    direct_tries: int = 3
+    direct_budget: float = 10.0
+    direct_backoff: float = 0.5
 
 
 @dataclass
@@ -51,7 +67,9 @@ class TelegramContext:
     tuning: Tuning = field(default_factory=Tuning)
     albums: AlbumCollector = field(default_factory=AlbumCollector)
     locks: ChatLocks = field(default_factory=ChatLocks)
+    posts: RecentAlbums = field(default_factory=RecentAlbums)
     _members: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- who is who -------------------------------------------------------------------------
 
@@ -72,11 +90,24 @@ class TelegramContext:
         try:
             member = await self.bot.get_chat_member(chat_id, user_id)
             status = str(getattr(member.status, "value", member.status))
+            if status == "restricted" and not getattr(member, "is_member", False):
+                status = "left"  # restricted, but no longer in the chat
         except TelegramAPIError as exc:
             log.warning("membership of %s in %s unknown: %s", user_id, chat_id, exc)
             status = "unknown"
         self._members[(chat_id, user_id)] = (now, status)
         return status
+
+    def forget_member(self, chat_id: int, user_id: int) -> None:
+        """A membership changed (a ``chat_member`` update): ask Telegram next time."""
+        self._members.pop((chat_id, user_id), None)
+
+    async def customer_language(self, user: User) -> str:
+        """The user's language, making their profile with Telegram's language on first
+        contact (whatever the first contact is: a file, a sticker, a button...)."""
+        who = Participant(CHANNEL, str(user.id))
+        customer = await self.desk.customer(who, name=user.full_name, locale=user.language_code)
+        return customer.locale
 
     async def agent(self, user_id: int, name: str) -> Actor:
         """The agent acting: departments whose team chat they belong to; leads serve all.
@@ -117,9 +148,10 @@ class TelegramContext:
                 markup: InlineKeyboardMarkup | None = (
                     rendered.markup if i == len(rendered.parts) - 1 else None
                 )
-                await self.notifier.pacer.wait(chat_id)
-                sent.append(
-                    await self.bot.send_message(
+                message = await self.direct(
+                    chat_id,
+                    partial(
+                        self.bot.send_message,
                         chat_id,
                         part,
                         parse_mode="HTML",
@@ -130,9 +162,46 @@ class TelegramContext:
                         )
                         if reply_to
                         else None,
-                    )
+                    ),
                 )
+                if message is not None:
+                    sent.append(message)
         return sent
+
+    async def direct(self, chat_id: int, send: Callable[[], Awaitable[T]]) -> T | None:
+        """Make one direct call to Telegram (a reply, a prompt), paced; a 429 is retried
+        after its ``retry_after`` and a network or server error after a short backoff,
+        a few times within ``Tuning.direct_budget``; None (logged) when it never got
+        through. Other errors are raised."""
+        tuning = self.tuning
+        waited = 0.0
+        for attempt in range(1, tuning.direct_tries + 1):
+            await self.notifier.pacer.wait(chat_id)
+            try:
+                return await send()
+            except TelegramRetryAfter as exc:
+                pause, error = float(exc.retry_after), str(exc)
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                pause, error = tuning.direct_backoff * 2 ** (attempt - 1), str(exc)
+            if attempt == tuning.direct_tries or waited + pause > tuning.direct_budget:
+                log.warning("reply to %s given up after %d tries: %s", chat_id, attempt, error)
+                return None
+            log.info("reply to %s retried in %.1fs: %s", chat_id, pause, error)
+            waited += pause
+            await asyncio.sleep(pause)
+        return None
+
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the handler returns (cancelled when the channel closes)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def error_reply(self, exc: DeskError) -> Reply:
         return Reply(exc.key, {k: v for k, v in exc.params.items() if isinstance(v, str | int)})

@@ -32,7 +32,7 @@ async def _flooding(tg: TelegramContext, user: User, chat_id: int) -> bool:
     if await tg.limiter.hit(key, tg.tuning.flood_limit, tg.tuning.flood_window):
         return False
     if await tg.limiter.hit(key + ":told", 1, tg.tuning.flood_window):
-        lang = await tg.desk.language(participant(user))
+        lang = await tg.customer_language(user)
         await tg.say(chat_id, [Reply("telegram.flood")], lang)
     return True
 
@@ -46,7 +46,7 @@ async def handle_input(
             replies = await tg.desk.handle(
                 who, event, name=user.full_name, locale=user.language_code
             )
-            lang = await tg.desk.language(who)
+            lang = await tg.customer_language(user)
         except Exception:
             log.exception("desk failed on %s from %s", type(event).__name__, who.key)
             replies, lang = [Reply("telegram.apology")], user.language_code or "en"
@@ -59,9 +59,23 @@ async def on_command(message: Message, tg: TelegramContext) -> None:
         return
     if await _flooding(tg, user, message.chat.id):
         return
-    head, _, arg = message.text.partition(" ")
-    name = head.lstrip("/").split("@", 1)[0].lower()
+    length = command_length(message)
+    name = message.text[1:length].split("@", 1)[0].lower()
+    arg = message.text[length:]
     await handle_input(tg, user, message.chat.id, CommandGiven(name, arg.strip()))
+
+
+def command_length(message: Message) -> int:
+    """The length of the bot command the message starts with; 0 when it is text (even
+    text starting with "/", like a path): Telegram marks real commands."""
+    for entity in message.entities or ():
+        if entity.type == "bot_command" and entity.offset == 0:
+            return entity.length
+    return 0
+
+
+def is_command(message: Message) -> bool:
+    return bool(message.text) and command_length(message) > 0
 
 
 async def on_album_part(message: Message, tg: TelegramContext) -> None:
@@ -88,7 +102,7 @@ async def _files(tg: TelegramContext, user: User, chat_id: int, messages: list[M
     caption = "\n".join(m.caption for m in messages if m.caption)
     kept, refusals = screen_files(files)
     if not kept and not caption:
-        lang = await tg.desk.language(participant(user))
+        lang = await tg.customer_language(user)
         await tg.say(chat_id, refusals, lang)
         return
     event: Input = FileSent(tuple(kept), caption) if kept else TextSent(caption)
@@ -108,8 +122,19 @@ async def on_other(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or not has_unsupported_media(message):
         return
-    lang = await tg.desk.language(participant(user))
-    await tg.say(message.chat.id, [Reply("telegram.file.unsupported")], lang)
+    if await _flooding(tg, user, message.chat.id):
+        return
+    lang = await tg.customer_language(user)
+    await tg.say(message.chat.id, [Reply("telegram.file.unsupported")], lang, reply_to=message)
+
+
+async def on_edited(message: Message, tg: TelegramContext) -> None:
+    """An edit changes nothing already sent on: say so, so the correction is resent."""
+    user = message.from_user
+    if user is None or await _flooding(tg, user, message.chat.id):
+        return
+    lang = await tg.customer_language(user)
+    await tg.say(message.chat.id, [Reply("telegram.edit_not_forwarded")], lang, reply_to=message)
 
 
 async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
@@ -125,7 +150,7 @@ async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
 
 async def on_foreign_button(query: CallbackQuery, tg: TelegramContext) -> None:
     """Buttons we never made (forged or from an old version) change nothing."""
-    lang = await tg.desk.language(participant(query.from_user))
+    lang = await tg.customer_language(query.from_user)
     await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
 
 
@@ -134,11 +159,13 @@ def make_router() -> Router:
     router = Router(name="telegram-customer")
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    router.message.register(on_command, F.text.startswith("/"))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(on_command, is_command)
     router.message.register(on_album_part, F.media_group_id)
     router.message.register(on_file, F.photo | F.document)
     router.message.register(on_text, F.text)
     router.message.register(on_other)
+    router.edited_message.register(on_edited)
     router.callback_query.register(
         on_choice, F.data.startswith(CHOICE_PREFIX) | F.data.startswith(TOKEN_PREFIX)
     )

@@ -43,7 +43,7 @@ from bot.ticket import Attachment, EntryKind, Ticket
 from bot.views import card
 from handlers.telegram.cards import card_keyboard
 from handlers.telegram.pacing import SendPacer
-from handlers.telegram.render import CAPTION_LIMIT, CHANNEL, Renderer
+from handlers.telegram.render import CHANNEL, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ KIND_SENT = "sent"  # key notification id -> parts already delivered
 KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
 
 TOPIC_NAME_LIMIT = 128
+# How a file came in (``Attachment.kind``) and the name given to received photos.
+KIND_PHOTO = "photo"
+KIND_DOCUMENT = "document"
+PHOTO_MIME = "image/jpeg"
+PHOTO_NAME = "photo_"
 # Notification keys whose text carries the files of the entry that caused them.
 _FILES_FROM = {"notice.answer": EntryKind.AGENT, "team.customer_wrote": EntryKind.CUSTOMER}
 
@@ -156,10 +161,12 @@ class TelegramNotifier:
             last = i == len(rendered.parts) - 1
             await self.send_text(chat_id, part, rendered.markup if last else None)
             await self._advance(n, i + 1)
-        files = await self._entry_files(n)
-        if files and done <= len(rendered.parts):
-            await self.send_files(chat_id, files)
-            await self._advance(n, len(rendered.parts) + 1)
+        step = len(rendered.parts)
+        for batch in file_batches(await self._entry_files(n)):
+            step += 1
+            if step > done:  # a retry goes on after the last part delivered
+                await self.send_batch(chat_id, batch)
+                await self._advance(n, step)
 
     # -- community --------------------------------------------------------------------------
 
@@ -199,6 +206,7 @@ class TelegramNotifier:
         if ticket is not None and await self.is_forum(chat_id):
             thread_id = await self._topic(chat_id, ticket)
         card_id = await self._card(chat_id, thread_id, ticket) if ticket is not None else None
+        reclose = ticket is None or not self._active_here(chat_id, ticket)
         done = await self._progress(n)
         rendered = self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale)
         reply_to = (
@@ -209,21 +217,26 @@ class TelegramNotifier:
         for i, part in enumerate(rendered.parts):
             if i < done:
                 continue
-            sent = await self._in_thread(chat_id, thread_id, part, reply_to)
+            sent = await self._in_thread(chat_id, thread_id, part, reply_to, reclose=reclose)
             await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
             await self._advance(n, i + 1)
         files = await self._entry_files(n, ticket)
         if ticket is not None and n.key == "team.ticket_opened":
             files = [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
-        if files and done <= len(rendered.parts):
-            for message in await self.send_files(
-                chat_id, files, thread_id=thread_id, reply_parameters=reply_to
+        step = len(rendered.parts)
+        for batch in file_batches(files):
+            step += 1
+            if step <= done:  # delivered by an earlier attempt
+                continue
+            for message in await self.send_batch(
+                chat_id, batch, thread_id=thread_id, reply_parameters=reply_to
             ):
                 await self.links.set(
                     CHANNEL, KIND_MESSAGE, ref(chat_id, message.message_id), str(number)
                 )
-            await self._advance(n, len(rendered.parts) + 1)
-        if ticket is not None and thread_id is not None and not ticket.is_open:
+            await self._advance(n, step)
+        if ticket is not None and thread_id is not None and not self._active_here(chat_id, ticket):
+            # Closed, or transferred to a department working elsewhere: nobody acts here.
             await self._close_topic(chat_id, thread_id)
 
     async def is_forum(self, chat_id: int) -> bool:
@@ -250,7 +263,8 @@ class TelegramNotifier:
         if found is not None:
             return found
         text, markup = self._card_content(chat_id, ticket)
-        message_id = await self._in_thread(chat_id, thread_id, text, None, markup)
+        reclose = not self._active_here(chat_id, ticket)
+        message_id = await self._in_thread(chat_id, thread_id, text, None, markup, reclose=reclose)
         key = ticket_key(ticket.number, chat_id)
         await self.links.set(CHANNEL, KIND_CARD, key, ref(chat_id, message_id))
         await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
@@ -280,9 +294,16 @@ class TelegramNotifier:
         self, chat_id: int, ticket: Ticket
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         markup = card_keyboard(self.renderer, ticket, self.team_language)
-        if self.chat_departments and ticket.department not in self.chat_departments(chat_id):
+        if not self._works_here(chat_id, ticket):
             markup = None  # transferred away: this chat no longer works on it
         return self.card_text(ticket), markup
+
+    def _works_here(self, chat_id: int, ticket: Ticket) -> bool:
+        """Whether the ticket's department works in this team chat (unknown: yes)."""
+        return not self.chat_departments or ticket.department in self.chat_departments(chat_id)
+
+    def _active_here(self, chat_id: int, ticket: Ticket) -> bool:
+        return ticket.is_open and self._works_here(chat_id, ticket)
 
     def card_text(self, ticket: Ticket) -> str:
         """The card as of now: the ticket, then its service levels and quote."""
@@ -296,6 +317,8 @@ class TelegramNotifier:
         text: str,
         reply_to: ReplyParameters | None,
         markup: InlineKeyboardMarkup | None = None,
+        *,
+        reclose: bool = True,
     ) -> int:
         try:
             message = await self.send_text(
@@ -304,10 +327,12 @@ class TelegramNotifier:
         except TelegramBadRequest as exc:
             if thread_id is None or "TOPIC_CLOSED" not in str(exc):
                 raise
-            # Something arrived after the ticket was closed: say it, then close again.
+            # Something arrived after the ticket was closed (or moved away): say it, then
+            # close again; a ticket that is back in this chat keeps its topic open.
             await self.bot.reopen_forum_topic(chat_id, thread_id)
             message = await self.send_text(chat_id, text, markup, thread_id=thread_id)
-            await self._close_topic(chat_id, thread_id)
+            if reclose:
+                await self._close_topic(chat_id, thread_id)
         return message.message_id
 
     async def _close_topic(self, chat_id: int, thread_id: int) -> None:
@@ -346,49 +371,46 @@ class TelegramNotifier:
         *,
         thread_id: int | None = None,
         reply_parameters: ReplyParameters | None = None,
-        caption: str | None = None,
     ) -> list[Message]:
         """Send Telegram files by id: albums of photos or documents, others one by one."""
-        photos = [a for a in files if _is_photo(a)]
-        documents = [a for a in files if not _is_photo(a)]
         sent: list[Message] = []
-        for group, kind in ((photos, "photo"), (documents, "document")):
-            for start in range(0, len(group), 10):
-                batch = group[start : start + 10]
-                first_caption = caption[:CAPTION_LIMIT] if caption and not sent else None
-                await self.pacer.wait(chat_id)
-                if len(batch) == 1:
-                    kwargs: dict[str, Any] = {
-                        "caption": first_caption,
-                        "message_thread_id": thread_id,
-                        "reply_parameters": reply_parameters,
-                    }
-                    if kind == "photo":
-                        sent.append(
-                            await self.bot.send_photo(chat_id, batch[0].file_ref, **kwargs)
-                        )
-                    else:
-                        sent.append(
-                            await self.bot.send_document(chat_id, batch[0].file_ref, **kwargs)
-                        )
-                    continue
-                media: list[InputMediaPhoto | InputMediaDocument] = [
-                    InputMediaPhoto(media=a.file_ref, caption=first_caption if i == 0 else None)
-                    if kind == "photo"
-                    else InputMediaDocument(
-                        media=a.file_ref, caption=first_caption if i == 0 else None
-                    )
-                    for i, a in enumerate(batch)
-                ]
-                sent.extend(
-                    await self.bot.send_media_group(
-                        chat_id,
-                        media,  # type: ignore[arg-type]
-                        message_thread_id=thread_id,
-                        reply_parameters=reply_parameters,
-                    )
-                )
+        for batch in file_batches(files):
+            sent += await self.send_batch(
+                chat_id, batch, thread_id=thread_id, reply_parameters=reply_parameters
+            )
         return sent
+
+    async def send_batch(
+        self,
+        chat_id: int,
+        batch: Sequence[Attachment],
+        *,
+        thread_id: int | None = None,
+        reply_parameters: ReplyParameters | None = None,
+    ) -> list[Message]:
+        """One message or album of files of one kind (see ``file_batches``)."""
+        photo = is_photo(batch[0])
+        await self.pacer.wait(chat_id)
+        if len(batch) == 1:
+            kwargs: dict[str, Any] = {
+                "message_thread_id": thread_id,
+                "reply_parameters": reply_parameters,
+            }
+            if photo:
+                return [await self.bot.send_photo(chat_id, batch[0].file_ref, **kwargs)]
+            return [await self.bot.send_document(chat_id, batch[0].file_ref, **kwargs)]
+        media: list[InputMediaPhoto | InputMediaDocument] = [
+            InputMediaPhoto(media=a.file_ref) if photo else InputMediaDocument(media=a.file_ref)
+            for a in batch
+        ]
+        return list(
+            await self.bot.send_media_group(
+                chat_id,
+                media,  # type: ignore[arg-type]
+                message_thread_id=thread_id,
+                reply_parameters=reply_parameters,
+            )
+        )
 
     async def username(self) -> str:
         if self._username is None:
@@ -418,6 +440,14 @@ class TelegramNotifier:
                 ticket = await self.tickets(n.ticket_number)
             except TicketNotFound:
                 return []
+        index = n.params.get("entry")
+        if isinstance(index, int | str) and str(index).isdigit():
+            # The core names the entry: exactly its files, even when texts repeat.
+            at = int(index)
+            if at < len(ticket.entries) and ticket.entries[at].kind is kind:
+                entry = ticket.entries[at]
+                return [a for a in entry.attachments if a.platform in ("", CHANNEL)]
+            return []
         text = n.params.get("text", "")
         for entry in reversed(ticket.entries):
             if entry.kind is kind and entry.text == text and entry.attachments:
@@ -425,8 +455,29 @@ class TelegramNotifier:
         return []
 
 
-def _is_photo(attachment: Attachment) -> bool:
-    return attachment.mime_type in ("image/jpeg", "image/png", "image/webp")
+def is_photo(attachment: Attachment) -> bool:
+    """Whether Telegram knows the file as a photo (sendPhoto); anything else, even a PNG
+    sent as a file, must go back as a document or Telegram refuses the file id."""
+    if attachment.kind:
+        return attachment.kind == KIND_PHOTO
+    # Not stored with the ticket: Telegram's file ids tell (photos start "AgAC",
+    # documents "BQAC"); otherwise the name we give photos on receipt.
+    if attachment.file_ref.startswith("AgAC"):
+        return True
+    if attachment.file_ref.startswith("BQAC"):
+        return False
+    return attachment.mime_type == PHOTO_MIME and attachment.file_name.startswith(PHOTO_NAME)
+
+
+def file_batches(files: Sequence[Attachment]) -> list[list[Attachment]]:
+    """Files in sendable groups: photos, then documents, at most 10 to an album."""
+    photos = [a for a in files if is_photo(a)]
+    documents = [a for a in files if not is_photo(a)]
+    return [
+        group[start : start + 10]
+        for group in (photos, documents)
+        for start in range(0, len(group), 10)
+    ]
 
 
 def _chat_id(recipient: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,9 +14,26 @@ from aiogram.types import Message
 from bot.files import MAX_FILE_BYTES, TOO_BIG, check_attachment
 from bot.reply import Reply
 from bot.ticket import Attachment
+from handlers.telegram.delivery import KIND_DOCUMENT, KIND_PHOTO, PHOTO_MIME, PHOTO_NAME
 from handlers.telegram.render import CHANNEL
 
-PHOTO_MIME = "image/jpeg"
+# Content the desk cannot take: the sender is told so instead of meeting silence.
+UNSUPPORTED = (
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "audio",
+    "animation",
+    "contact",
+    "location",
+    "venue",
+    "poll",
+    "dice",
+    "story",
+    "game",
+    "paid_media",
+)
 
 
 def attachments_of(message: Message) -> list[Attachment]:
@@ -25,10 +43,11 @@ def attachments_of(message: Message) -> list[Attachment]:
         return [
             Attachment(
                 file_ref=best.file_id,
-                file_name=f"photo_{best.file_unique_id}.jpg",
+                file_name=f"{PHOTO_NAME}{best.file_unique_id}.jpg",
                 mime_type=PHOTO_MIME,
                 size=best.file_size or 0,
                 platform=CHANNEL,
+                kind=KIND_PHOTO,
             )
         ]
     if message.document:
@@ -40,6 +59,7 @@ def attachments_of(message: Message) -> list[Attachment]:
                 mime_type=doc.mime_type or "application/octet-stream",
                 size=doc.file_size or 0,
                 platform=CHANNEL,
+                kind=KIND_DOCUMENT,
             )
         ]
     return []
@@ -68,10 +88,7 @@ def screen_files(files: list[Attachment]) -> tuple[list[Attachment], list[Reply]
 
 
 def has_unsupported_media(message: Message) -> bool:
-    return any(
-        getattr(message, kind, None)
-        for kind in ("sticker", "voice", "video", "video_note", "audio", "animation", "contact")
-    )
+    return any(getattr(message, kind, None) for kind in UNSUPPORTED)
 
 
 @dataclass
@@ -120,6 +137,35 @@ class AlbumCollector:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class RecentAlbums:
+    """The parts of recent media groups seen in a chat, so that a reply to one part can
+    take the whole album (the reply names only the part it was made on)."""
+
+    def __init__(self, limit: int = 500) -> None:
+        self.limit = limit
+        self._albums: OrderedDict[tuple[int, str], list[Message]] = OrderedDict()
+
+    def add(self, message: Message) -> None:
+        if message.media_group_id is None:
+            return
+        key = (message.chat.id, message.media_group_id)
+        parts = self._albums.setdefault(key, [])
+        if all(m.message_id != message.message_id for m in parts):
+            parts.append(message)
+        self._albums.move_to_end(key)
+        while len(self._albums) > self.limit:
+            self._albums.popitem(last=False)
+
+    def parts(self, message: Message) -> list[Message]:
+        """The album ``message`` belongs to, in order (just ``message`` when unknown)."""
+        if message.media_group_id is None:
+            return [message]
+        seen = self._albums.get((message.chat.id, message.media_group_id), [])
+        found = {m.message_id: m for m in seen}
+        found.setdefault(message.message_id, message)
+        return [found[k] for k in sorted(found)]
 
 
 class ChatLocks:

@@ -11,16 +11,23 @@ first. Whether the agent may act is decided by the desk (``TicketService``) from
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
 from dataclasses import replace
+from functools import partial
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, User
 
 from bot.commands import (
     AddNote,
@@ -48,7 +55,7 @@ from handlers.telegram.cards import (
 )
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
-from handlers.telegram.inbound import attachments_of
+from handlers.telegram.inbound import attachments_of, has_unsupported_media
 from handlers.telegram.render import AGENT_PREFIX, CHANNEL
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,8 @@ GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 # "/name" or "/name@bot" as the first word: a command, not an answer that starts with "/".
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s|$)")
 QUEUE_LIMIT = 50
+# A card refresh refused for now (429, network) is tried again this often, in the background.
+CARD_RETRIES = 3
 
 
 class TeamChat(Filter):
@@ -132,12 +141,15 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
             others = [d for d in tg.policy.departments if d != ticket.department]
             markup = departments_keyboard(tg.renderer, number, others, lang)
             key = "telegram.prompt.transfer"
-        await tg.notifier.pacer.wait(chat_id)
-        await tg.bot.send_message(
+        await tg.direct(
             chat_id,
-            tg.renderer.text(key, lang, {"number": number}),
-            reply_markup=markup,
-            message_thread_id=thread_id,
+            partial(
+                tg.bot.send_message,
+                chat_id,
+                tg.renderer.text(key, lang, {"number": number}),
+                reply_markup=markup,
+                message_thread_id=thread_id,
+            ),
         )
     await query.answer()
 
@@ -169,10 +181,31 @@ async def _execute(tg: TelegramContext, actor: Actor, command: Command, chat_id:
         return tg.renderer.label("telegram.apology", _lang(tg))
     try:
         await tg.notifier.refresh_card(chat_id, ticket)
+    except TelegramRetryAfter as exc:
+        tg.background(_refresh_later(tg, chat_id, number, float(exc.retry_after)))
+    except (TelegramNetworkError, TelegramServerError):
+        tg.background(_refresh_later(tg, chat_id, number, 1.0))
     except TelegramAPIError as exc:
-        # The change is made; the relay brings the card up to date with the next notice.
         log.warning("card of #%s in %s not refreshed: %s", number, chat_id, exc)
     return _done(tg, number)
+
+
+async def _refresh_later(tg: TelegramContext, chat_id: int, number: int, pause: float) -> None:
+    """Bring the card up to date once Telegram lets us (the change is made already):
+    the ticket is read again, so the card shows its state as of then."""
+    for _ in range(CARD_RETRIES):
+        await asyncio.sleep(pause)
+        try:
+            await tg.notifier.refresh_card(chat_id, await tg.tickets.get(number))
+            return
+        except TelegramRetryAfter as exc:
+            pause = float(exc.retry_after)
+        except (TelegramNetworkError, TelegramServerError):
+            pause *= 2
+        except (TelegramAPIError, DeskError) as exc:
+            log.warning("card of #%s in %s not refreshed: %s", number, chat_id, exc)
+            return
+    log.warning("card of #%s in %s not refreshed after %d tries", number, chat_id, CARD_RETRIES)
 
 
 async def on_foreign_team_button(query: CallbackQuery, tg: TelegramContext) -> None:
@@ -265,13 +298,31 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
         await tg.say(first.chat.id, [command], _lang(tg), thread_id=thread_id, reply_to=first)
         return
     actor = await tg.agent(user.id, user.full_name)
+    done = _done(tg, number)
+    files_left = bool(files) and not isinstance(command, AnswerCustomer)
+    if files_left and isinstance(command, AskCustomer | ResolveTicket):
+        # The files go to the customer as an answer, then the question or resolution.
+        answer = AnswerCustomer(number=number, text="", attachments=tuple(files))
+        outcome = await _execute(tg, actor, answer, first.chat.id)
+        if outcome != done:
+            await tg.direct(first.chat.id, partial(first.reply, outcome, parse_mode=None))
+            return
+        files_left = False
     outcome = await _execute(tg, actor, command, first.chat.id)
-    if outcome == _done(tg, number) and not isinstance(command, AddNote):
+    if files_left and outcome == done:
+        # Nothing else carries files (a note, /claim...): the agent must know they stayed.
+        await tg.say(
+            first.chat.id,
+            [Reply("telegram.agent.files_not_sent", {"number": number})],
+            _lang(tg),
+            thread_id=thread_id,
+            reply_to=first,
+        )
+    if outcome == done and not isinstance(command, AddNote):
         return  # the card and the thread show what happened
-    if isinstance(command, AddNote) and outcome == _done(tg, number):
+    if isinstance(command, AddNote) and outcome == done:
         outcome = tg.renderer.label("telegram.agent.note_saved", _lang(tg), {"number": number})
-    await tg.notifier.pacer.wait(first.chat.id)
-    await first.reply(outcome, parse_mode=None)
+    await tg.direct(first.chat.id, partial(first.reply, outcome, parse_mode=None))
 
 
 async def _show_queue(
@@ -315,13 +366,50 @@ async def on_team_message(message: Message, tg: TelegramContext) -> None:
     await _on_thread_messages(tg, user, [message])
 
 
+async def _say_in_ticket_thread(tg: TelegramContext, message: Message, key: str) -> None:
+    """Tell an agent something about their message, if it is about a ticket (other
+    talk in the team chat is none of the bot's business)."""
+    user = message.from_user
+    if user is None or user.is_bot:
+        return
+    number, _ = await _ticket_of(tg, message)
+    if number is None:
+        return
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    await tg.say(message.chat.id, [Reply(key)], _lang(tg), thread_id=thread_id, reply_to=message)
+
+
+async def on_team_unsupported(message: Message, tg: TelegramContext) -> None:
+    """A voice message, sticker, location... in a ticket's thread reaches nobody."""
+    await _say_in_ticket_thread(tg, message, "telegram.file.unsupported")
+
+
+async def on_team_edited(message: Message, tg: TelegramContext) -> None:
+    """An edit is not passed on: the customer already has the first version."""
+    await _say_in_ticket_thread(tg, message, "telegram.edit_not_forwarded")
+
+
+async def on_member_change(update: ChatMemberUpdated, tg: TelegramContext) -> None:
+    """Someone joined or left a chat: their departments are looked up afresh."""
+    tg.forget_member(update.chat.id, update.new_chat_member.user.id)
+
+
+def _not_escalate(message: Message) -> bool:
+    """/escalate belongs to the community router, even in a chat that is both."""
+    return command_name(message.text or message.caption or "") != "escalate"
+
+
 def make_router() -> Router:
     """A fresh router (a router belongs to one dispatcher)."""
     router = Router(name="telegram-team")
     router.message.filter(TeamChat())
     router.callback_query.filter(TeamChat())
     router.callback_query.register(on_card_button, F.data.startswith(AGENT_PREFIX))
-    router.message.register(on_team_album_part, F.media_group_id)
-    router.message.register(on_team_message, F.text | F.photo | F.document)
+    router.edited_message.filter(TeamChat())
+    router.message.register(on_team_album_part, F.media_group_id, _not_escalate)
+    router.message.register(on_team_message, F.text | F.photo | F.document, _not_escalate)
+    router.message.register(on_team_unsupported, has_unsupported_media)
+    router.edited_message.register(on_team_edited)
     router.callback_query.register(on_foreign_team_button)
+    router.chat_member.register(on_member_change)
     return router

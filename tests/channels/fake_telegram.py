@@ -383,10 +383,7 @@ class FakeTelegram:
         thread_id: int | None = None,
         reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        entities = None
-        if text.startswith("/"):
-            length = len(text.split(maxsplit=1)[0])
-            entities = [{"type": "bot_command", "offset": 0, "length": length}]
+        entities = command_entities(text)
         message = self._new_message(
             chat, user, thread_id=thread_id, reply_to=reply_to, text=text, entities=entities
         )
@@ -398,10 +395,7 @@ class FakeTelegram:
     ) -> dict[str, Any]:
         """An Update with a new text message, not queued for getUpdates: for posting it
         to a webhook as Telegram would."""
-        entities = None
-        if text.startswith("/"):
-            entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        message = self._new_message(chat, user, text=text, entities=entities)
+        message = self._new_message(chat, user, text=text, entities=command_entities(text))
         return {"update_id": next(self._update_ids), "message": message}
 
     def push_reply(
@@ -528,6 +522,41 @@ class FakeTelegram:
                     )
                 )
         return out
+
+    def push_content(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        *,
+        thread_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+        **content: Any,
+    ) -> dict[str, Any]:
+        """A message with any other content: ``voice={...}``, ``location={...}``..."""
+        message = self._new_message(chat, user, thread_id=thread_id, reply_to=reply_to, **content)
+        self.push_update({"message": message})
+        return message
+
+    def push_edit(self, message: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user edits an earlier message of theirs to ``text``."""
+        edited = {**message, "text": text, "edit_date": int(time.time())}
+        self.messages[(message["chat"]["id"], message["message_id"])] = edited
+        self.push_update({"edited_message": edited})
+        return edited
+
+    def push_member_change(self, chat_id: int, user_id: int, status: str) -> dict[str, Any]:
+        """``user_id``'s membership of ``chat_id`` changes to ``status`` (a chat_member
+        update, as Telegram sends to an administrator bot)."""
+        old = self._member(chat_id, user_id)
+        self.set_member(chat_id, user_id, status)
+        change = {
+            "chat": self.chats[chat_id],
+            "from": self.users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": "?"},
+            "date": int(time.time()),
+            "old_chat_member": old,
+            "new_chat_member": self._member(chat_id, user_id),
+        }
+        return self.push_update({"chat_member": change})
 
     def push_callback(
         self, user: dict[str, Any], message: dict[str, Any], data: str
@@ -818,6 +847,9 @@ class FakeTelegram:
             return self.add_file(size=len(content), content=content, kind=kind, name=name)
         if value not in self.files:
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if kind == "photos" and not self.files[value]["file_path"].startswith("photos/"):
+            # A file received as a document cannot go out as a photo (even a PNG).
+            raise ApiError(400, "Bad Request: type of file mismatch")
         return value
 
     def _photo_sizes(self, file_id: str) -> list[dict[str, Any]]:
@@ -981,10 +1013,12 @@ class FakeTelegram:
                     )
                 }
             )
-        elif status == "restricted":
+        elif status in ("restricted", "restricted_out"):
+            # "restricted_out": restricted, but no longer in the chat (is_member false).
+            member["status"] = "restricted"
             member.update(
                 {
-                    "is_member": True,
+                    "is_member": status == "restricted",
                     "until_date": 0,
                     **dict.fromkeys(
                         (
@@ -1003,6 +1037,7 @@ class FakeTelegram:
                             "can_pin_messages",
                             "can_manage_topics",
                             "can_edit_tag",
+                            "can_react_to_messages",
                         ),
                         False,
                     ),
@@ -1075,6 +1110,18 @@ class FakeTelegram:
         if info["file_size"] > MAX_DOWNLOAD:
             raise ApiError(400, "Bad Request: file is too big")
         return {k: v for k, v in info.items() if k != "content"}
+
+
+_BOT_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
+
+
+def command_entities(text: str) -> list[dict[str, Any]] | None:
+    """Telegram marks "/name" or "/name@bot" as a command only when a space or the end
+    follows: "/var/log/x" is text."""
+    match = _BOT_COMMAND.match(text)
+    if match is None:
+        return None
+    return [{"type": "bot_command", "offset": 0, "length": match.end()}]
 
 
 def _without_reply(message: dict[str, Any]) -> dict[str, Any]:

@@ -145,13 +145,14 @@ async def test_forum_topic_per_ticket_with_card_edited_and_closed(
 ) -> None:
     fake_telegram.add_group(TEAM, "Technical", forum=True)
     ticket = book.add(
-        12, attachments=[Attachment("PHOTO1", "shot.jpg", "image/jpeg", 1000, "telegram")]
+        12,
+        attachments=[Attachment("PHOTO1", "shot.jpg", "image/jpeg", 1000, "telegram", "photo")],
     )
     fake_telegram.files["PHOTO1"] = {
         "file_id": "PHOTO1",
         "file_unique_id": "u1",
         "file_size": 1000,
-        "file_path": "p/1",
+        "file_path": "photos/1",
         "content": b"x",
     }
     base = {
