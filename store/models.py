@@ -218,6 +218,8 @@ class AttachmentRow(Base):
     mime_type: Mapped[str] = mapped_column(String)
     size: Mapped[int] = mapped_column(BigInteger)
     platform: Mapped[str] = mapped_column(String)
+    # How the platform delivered it ("photo", "document"): it is sent on the same way.
+    kind: Mapped[str] = mapped_column(String, server_default="")
 
 
 class StatusChangeRow(Base):

@@ -404,6 +404,7 @@ def _attachment_values(
         "mime_type": attachment.mime_type,
         "size": attachment.size,
         "platform": attachment.platform,
+        "kind": attachment.kind,
     }
 
 
@@ -423,6 +424,7 @@ def _ticket(row: TicketRow) -> Ticket:
             mime_type=stored.mime_type,
             size=stored.size,
             platform=stored.platform,
+            kind=stored.kind,
         )
         attachments.append(attachment)
         if stored.entry_seq is not None:

@@ -30,7 +30,7 @@ from store.errors import ConcurrentUpdate
 from store.outbox import SqlOutboxStore
 
 AGENT = Actor(Participant("discord", "77"), "Petr", Role.AGENT, frozenset({"technical"}))
-SCREENSHOT = Attachment("tg-file-1", "cart.png", "image/png", 48_000, "telegram")
+SCREENSHOT = Attachment("tg-file-1", "cart.png", "image/png", 48_000, "telegram", "photo")
 LOG = Attachment("tg-file-2", "console.log", "text/plain", 1_200, "telegram")
 VIDEO = Attachment("dc-file-9", "steps.mp4", "video/mp4", 9_000_000_000, "discord")
 
