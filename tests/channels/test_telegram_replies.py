@@ -27,7 +27,7 @@ async def test_a_first_contact_by_sticker_or_file_keeps_the_users_language(
         petr = Person(fake, 502, "Petr", language="cs")
         mark = fake.mark()
         fake.push_content(502, petr.user, sticker=STICKER)
-        assert "Přijímám text" in await petr.hears("", after=mark)
+        assert "Přijímám jen text" in await petr.hears("", after=mark)
         assert "S čím potřebujete pomoci" in await petr.says("/new")
         ivan = Person(fake, 503, "Ivan", language="ru")
         mark = fake.mark()
@@ -79,13 +79,15 @@ async def test_voice_location_and_edits_are_answered_not_ignored(tmp_path: Path)
         thread = card["message_thread_id"]
         mark = fake.mark()
         fake.push_content(501, alice.user, location={"latitude": 50.0, "longitude": 14.4})
-        assert "I can take text, photos and documents" in await alice.hears("", after=mark)
+        assert "I can only take text, photos and documents" in await alice.hears("", after=mark)
         mark = fake.mark()
         voice = {"file_id": "V1", "file_unique_id": "v1", "duration": 3}
         fake.push_content(TECH_CHAT, eve, thread_id=thread, voice=voice)
         told = await fake.wait_call(
             "sendMessage",
-            lambda c: c.params["chat_id"] == TECH_CHAT and "I can take text" in c.params["text"],
+            lambda c: (
+                c.params["chat_id"] == TECH_CHAT and "I can only take text" in c.params["text"]
+            ),
             after=mark,
         )
         assert told[0].params["message_thread_id"] == thread
