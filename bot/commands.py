@@ -120,6 +120,7 @@ class UnblockTicket(Command):
 class AddNote(Command):
     number: int
     text: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -517,9 +517,9 @@ class TicketService:
                     )
                 )
                 return [QuoteDecided(number=n, accepted=accepted, at=now)]
-            case AddNote(text=text):
+            case AddNote(text=text, attachments=files):
                 ticket.add_entry(
-                    ThreadEntry(EntryKind.NOTE, text, now, actor.participant, actor.name)
+                    ThreadEntry(EntryKind.NOTE, text, now, actor.participant, actor.name, files)
                 )
                 return [NoteAdded(number=n, agent_name=actor.name, text=text, at=now)]
             case WriteToTicket(text=text, attachments=files):

@@ -251,7 +251,7 @@ def _agent_command(
         rest = text.split(None, 1)[1].strip() if len(text.split(None, 1)) > 1 else ""
         match name:
             case "note" if rest:
-                return AddNote(number=number, text=rest)
+                return AddNote(number=number, text=rest, attachments=tuple(files))
             case "ask" if rest:
                 return AskCustomer(number=number, text=rest)
             case "resolve":
@@ -299,7 +299,8 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
         return
     actor = await tg.agent(user.id, user.full_name)
     done = _done(tg, number)
-    files_left = bool(files) and not isinstance(command, AnswerCustomer)
+    # Answers and notes keep their files; other commands carry none.
+    files_left = bool(files) and not isinstance(command, AnswerCustomer | AddNote)
     if files_left and isinstance(command, AskCustomer | ResolveTicket):
         # The files go to the customer as an answer, then the question or resolution.
         answer = AnswerCustomer(number=number, text="", attachments=tuple(files))
@@ -310,7 +311,7 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
         files_left = False
     outcome = await _execute(tg, actor, command, first.chat.id)
     if files_left and outcome == done:
-        # Nothing else carries files (a note, /claim...): the agent must know they stayed.
+        # /claim, /block, /quote carry no files: the agent must know they stayed.
         await tg.say(
             first.chat.id,
             [Reply("telegram.agent.files_not_sent", {"number": number})],

@@ -122,10 +122,19 @@ async def test_an_agents_photo_with_resolve_or_note_caption_is_not_lost(tmp_path
         note = fake.push_photo(TECH_CHAT, eve, caption="/note the log shows it", thread_id=thread)
         told = await fake.wait_call(
             "sendMessage",
-            lambda c: c.params["chat_id"] == TECH_CHAT and "not passed on" in c.params["text"],
+            lambda c: c.params["chat_id"] == TECH_CHAT and "Internal note" in c.params["text"],
             after=mark,
         )
-        assert told[0].params["reply_parameters"]["message_id"] == note["message_id"]
+        assert "Internal note added to request #1" in told[0].params["text"]
+        noted = await desk.app.tickets.get(1)
+        assert noted.entries[-1].kind.value == "note"
+        assert [a.file_ref for a in noted.entries[-1].attachments] == [
+            note["photo"][-1]["file_id"]
+        ]
+        # An internal note never reaches the customer, files included.
+        assert not [
+            c for c in fake.calls_of("sendPhoto", after=mark) if c.params["chat_id"] == 501
+        ]
         mark = fake.mark()
         photo = fake.push_photo(
             TECH_CHAT, eve, caption="/resolve Fixed, see the screenshot", thread_id=thread
@@ -141,4 +150,7 @@ async def test_an_agents_photo_with_resolve_or_note_caption_is_not_lost(tmp_path
         )
         ticket = await desk.app.tickets.get(1)
         assert ticket.status.value == "resolved"
-        assert [a.file_ref for a in ticket.attachments] == [photo["photo"][-1]["file_id"]]
+        assert [a.file_ref for a in ticket.attachments] == [
+            note["photo"][-1]["file_id"],
+            photo["photo"][-1]["file_id"],
+        ]
