@@ -19,21 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.agent_commands import Usage, read_agent_command
 from bot.app import App
 from bot.clock import OffsetClock, parse_duration
 from bot.commands import (
-    AddNote,
-    AnswerCustomer,
-    AskCustomer,
-    BlockTicket,
-    ClaimTicket,
     Command,
-    DeclineTicket,
     EscalatePost,
-    QuoteTicket,
-    ResolveTicket,
-    TransferTicket,
-    UnblockTicket,
 )
 from bot.desk import parse_number
 from bot.errors import DeskError
@@ -244,59 +235,23 @@ class ConsoleSession:
         )
 
     def _agent_command(self, name: str, number: int, text: str) -> Command | None:
-        needs_text = {"answer", "ask", "note"}
-        if name in needs_text and not text:
-            self.say_key("console.needs_text", command=name)
-            return None
-        match name:
-            case "claim":
-                return ClaimTicket(number=number)
-            case "answer":
-                return AnswerCustomer(number=number, text=text)
-            case "ask":
-                return AskCustomer(number=number, text=text)
-            case "resolve":
-                return ResolveTicket(number=number, text=text)
-            case "note":
-                return AddNote(number=number, text=text)
-            case "quote":
-                price, _, note = text.partition("|")
-                if not price.strip():
-                    self.say_key("console.quote_usage")
-                    return None
-                return QuoteTicket(number=number, price=price.strip(), note=note.strip())
-            case "block":
-                return BlockTicket(number=number, text=text)
-            case "unblock":
-                return UnblockTicket(number=number, text=text)
-            case "transfer":
-                department, _, why = text.partition(" ")
-                if department not in self.app.policy.departments:
-                    self.say_key(
-                        "console.transfer_usage",
-                        departments=", ".join(self.app.policy.departments),
-                    )
-                    return None
-                return TransferTicket(number=number, department=department, text=why.strip())
-            case "decline":
-                reason_code, _, why = text.partition(" ")
-                try:
-                    reason = DeclineReason(reason_code)
-                except ValueError:
-                    self.say(
-                        [
-                            Reply(
-                                "console.decline_usage",
-                                choices=tuple(
-                                    Choice(r.value, f"decline.{r.value}") for r in DeclineReason
-                                ),
-                            )
-                        ]
-                    )
-                    self.write("   " + ", ".join(r.value for r in DeclineReason))
-                    return None
-                return DeclineTicket(number=number, reason=reason, text=why.strip())
-        self.say_key("console.agent_help")
+        read = read_agent_command(name, number, text, departments=self.app.policy.departments)
+        if not isinstance(read, Usage):
+            return read
+        match read:
+            case Usage.NEEDS_TEXT:
+                self.say_key("console.needs_text", command=name)
+            case Usage.QUOTE:
+                self.say_key("console.quote_usage")
+            case Usage.TRANSFER:
+                departments = ", ".join(self.app.policy.departments)
+                self.say_key("console.transfer_usage", departments=departments)
+            case Usage.DECLINE:
+                reasons = tuple(Choice(r.value, f"decline.{r.value}") for r in DeclineReason)
+                self.say([Reply("console.decline_usage", choices=reasons)])
+                self.write("   " + ", ".join(r.value for r in DeclineReason))
+            case Usage.UNKNOWN:
+                self.say_key("console.agent_help")
         return None
 
     # -- moderator -------------------------------------------------------------------------------

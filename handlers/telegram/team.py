@@ -29,6 +29,7 @@ from aiogram.exceptions import (
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, User
 
+from bot.agent_commands import Usage, read_agent_command
 from bot.commands import (
     AddNote,
     AnswerCustomer,
@@ -37,7 +38,6 @@ from bot.commands import (
     ClaimTicket,
     Command,
     DeclineTicket,
-    QuoteTicket,
     ResolveTicket,
     TransferTicket,
     UnblockTicket,
@@ -242,33 +242,24 @@ def command_name(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+# Written in a ticket's topic; transfer and decline have their menus on the card.
+TOPIC_COMMANDS = frozenset({"note", "ask", "resolve", "claim", "block", "unblock", "quote"})
+
+
 def _agent_command(
     number: int, text: str, files: list[Attachment], asking: bool
 ) -> Command | Reply:
     """The desk command a message in a ticket's thread stands for, or a usage hint."""
     name = command_name(text)
     if name is not None:
-        rest = text.split(None, 1)[1].strip() if len(text.split(None, 1)) > 1 else ""
-        match name:
-            case "note" if rest:
-                return AddNote(number=number, text=rest, attachments=tuple(files))
-            case "ask" if rest:
-                return AskCustomer(number=number, text=rest)
-            case "resolve":
-                return ResolveTicket(number=number, text=rest)
-            case "claim":
-                return ClaimTicket(number=number)
-            case "block":
-                return BlockTicket(number=number, text=rest)
-            case "unblock":
-                return UnblockTicket(number=number, text=rest)
-            case "quote":
-                price, _, note = rest.partition("|")
-                if not price.strip():
-                    return Reply("telegram.agent.quote_usage")
-                return QuoteTicket(number=number, price=price.strip(), note=note.strip())
-        # An unknown or incomplete command must never reach the customer as an answer.
-        return Reply("telegram.agent.help")
+        rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        read = read_agent_command(name, number, rest, files=tuple(files), allowed=TOPIC_COMMANDS)
+        if read is Usage.QUOTE:
+            return Reply("telegram.agent.quote_usage")
+        if isinstance(read, Usage):
+            # An unknown or incomplete command must never reach the customer as an answer.
+            return Reply("telegram.agent.help")
+        return read
     if asking and not files:
         return AskCustomer(number=number, text=text)
     return AnswerCustomer(number=number, text=text, attachments=tuple(files))
