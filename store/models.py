@@ -111,6 +111,9 @@ class CustomerRow(Base):
     phone: Mapped[str] = mapped_column(String)
     current_ticket: Mapped[int | None] = mapped_column(Integer)
     unreachable: Mapped[bool] = mapped_column(Boolean)
+    # The running conversation ({"kind", "data", "at"}), beside the profile it belongs
+    # to: one read and one write per step (migration 0006).
+    conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class TicketRow(Base):
@@ -174,6 +177,8 @@ class TicketRow(Base):
     quote_state: Mapped[str | None] = mapped_column(String)
     quote_at: Mapped[datetime | None] = mapped_column()
     quote_decided_at: Mapped[datetime | None] = mapped_column()
+    # Optimistic locking (migration 0006): a save names the version it loaded.
+    version: Mapped[int] = mapped_column(Integer, server_default="0")
 
     entries: Mapped[list[EntryRow]] = relationship(
         order_by="EntryRow.seq", lazy="raise", passive_deletes=True
@@ -243,7 +248,13 @@ class OutboxRow(Base):
     """A notification to deliver once; ``id`` is its idempotency key."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # A recipient's queue in order: relays take only its oldest unfinished row.
+        Index(
+            "ix_outbox_recipient_queue", "channel", "recipient", "status", "created_at", "position"
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
     channel: Mapped[str] = mapped_column(String)
@@ -265,14 +276,46 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
 
 
-class ConversationStateRow(Base):
-    """A participant's conversation state as JSON."""
+class InboxRow(Base):
+    """A platform update whose effects were committed; a redelivery stops here."""
 
-    __tablename__ = "conversation_states"
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_handled_at", "handled_at"),)
 
-    key: Mapped[str] = mapped_column(String, primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String, primary_key=True)
+    bot: Mapped[str] = mapped_column(String, primary_key=True)
+    update_id: Mapped[str] = mapped_column(String, primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column()
+
+
+class QuotaUsageRow(Base):
+    """Tickets an account filed in one quota month, counted atomically."""
+
+    __tablename__ = "quota_usage"
+
+    support_number: Mapped[str] = mapped_column(String, primary_key=True)
+    month: Mapped[str] = mapped_column(String, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+
+
+class PendingUpdateRow(Base):
+    """An update received from a platform and not yet handled: the durable hand-off
+    between the receiver and the workers when there is no Redis stream."""
+
+    __tablename__ = "pending_updates"
+    __table_args__ = (
+        UniqueConstraint("channel", "bot", "update_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    channel: Mapped[str] = mapped_column(String)
+    bot: Mapped[str] = mapped_column(String)
+    update_id: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ChannelLinkRow(Base):
