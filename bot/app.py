@@ -11,26 +11,38 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.announce import Announcer
 from bot.clock import SystemClock
 from bot.desk import Desk
 from bot.dialog import Dialog
 from bot.events import CustomerUnreachable
+from bot.gate import FloodRule, Gate, MemoryLocks
 from bot.i18n import Translator
 from bot.notification import Audience, Notification
 from bot.participant import Participant
 from bot.policy import DeskPolicy, load_policy
-from bot.ports import Clock, LinkStore, RateLimiter, StateStore, UnitOfWorkFactory
+from bot.ports import Clock, LinkStore, Locks, RateLimiter, UnitOfWorkFactory
 from bot.relay import Relay
 from bot.schedule import Schedule
 from bot.settings import Settings
 from bot.ticker import Ticker
 from bot.tickets import TicketService
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from bot.ports import UpdateQueue
+
 log = logging.getLogger(__name__)
+
+
+def _no_update_queue(channel: str, bot: str) -> UpdateQueue:
+    raise RuntimeError("this App was built without update queues (use build_app)")
 
 
 @dataclass
@@ -40,7 +52,6 @@ class App:
     translator: Translator
     clock: Clock
     uow: UnitOfWorkFactory
-    states: StateStore
     links: LinkStore
     limiter: RateLimiter
     tickets: TicketService
@@ -48,6 +59,8 @@ class App:
     relay: Relay
     ticker: Ticker
     _closers: list[Any] = field(default_factory=list)
+    # (channel, bot id) -> that bot's update queue between its receiver and workers.
+    update_queue: Callable[[str, str], UpdateQueue] = field(default=_no_update_queue)
 
     async def close(self) -> None:
         for closer in reversed(self._closers):
@@ -69,7 +82,6 @@ async def build_app(
     from store.links import SqlLinkStore
     from store.outbox import SqlOutboxStore
     from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
-    from store.state import RedisStateStore, SqlStateStore
     from store.uow import SqlUnitOfWorkFactory
 
     clock = clock or SystemClock()
@@ -82,23 +94,41 @@ async def build_app(
     sessions = session_factory(engine)
     uow = SqlUnitOfWorkFactory(sessions)
 
-    states: StateStore
+    # One participant's updates one at a time: across the fleet through Redis, or
+    # PostgreSQL advisory locks without it; in this process alone on SQLite.
     limiter: RateLimiter
+    locks: Locks
     if settings.redis_url:
         from redis.asyncio import Redis
 
+        from store.locks import RedisLocks
+
         client = Redis.from_url(settings.redis_url)
         closers.append(client.aclose)
-        states = RedisStateStore(client)
         limiter = RedisRateLimiter(client)
+        locks = RedisLocks(client)
     else:
-        states = SqlStateStore(sessions)
         limiter = MemoryRateLimiter()
+        if engine.dialect.name == "postgresql":
+            from store.locks import AdvisoryLocks
+
+            locks = AdvisoryLocks(engine)
+        else:
+            locks = MemoryLocks()
 
     announcer = Announcer(policy)
     schedule = Schedule(policy)
-    tickets = TicketService(uow, policy, clock, announcer, schedule)
-    desk = Desk(uow, tickets, states, policy, clock, dialogs or [Intake(), Training()])
+    gate = Gate(uow, locks, clock)
+    tickets = TicketService(uow, policy, clock, announcer, schedule, gate)
+    desk = Desk(
+        uow,
+        tickets,
+        policy,
+        clock,
+        dialogs or [Intake(), Training()],
+        limiter=limiter,
+        flood=FloodRule(settings.flood_limit, settings.flood_window_seconds),
+    )
     ticker = Ticker(uow, schedule, clock, announcer)
 
     async def mark_unreachable(notification: Notification) -> None:
@@ -132,7 +162,6 @@ async def build_app(
         translator=translator,
         clock=clock,
         uow=uow,
-        states=states,
         links=SqlLinkStore(sessions),
         limiter=limiter,
         tickets=tickets,
@@ -140,25 +169,86 @@ async def build_app(
         relay=relay,
         ticker=ticker,
         _closers=closers,
+        update_queue=_update_queues(settings, sessions, closers),
     )
 
 
-async def serve_chats(app: App) -> None:
-    """The chat channels with their relay and clock, until SIGINT/SIGTERM."""
-    from handlers.telegram import run_telegram
+def _update_queues(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], closers: list[Any]
+) -> Callable[[str, str], UpdateQueue]:
+    """(channel, bot id) -> its update queue, one per bot in this process: Redis streams
+    when REDIS_URL is set, else the ``pending_updates`` table. The streams get a Redis
+    client of their own, made on first use (a blocking read holds a connection)."""
+    from store.updates import RedisUpdateQueue, SqlUpdateQueue
 
+    queues: dict[tuple[str, str], UpdateQueue] = {}
+    clients: list[Any] = []
+
+    def update_queue(channel: str, bot: str) -> UpdateQueue:
+        queue = queues.get((channel, bot))
+        if queue is not None:
+            return queue
+        if settings.redis_url:
+            if not clients:
+                from redis.asyncio import Redis
+
+                client = Redis.from_url(settings.redis_url)
+                clients.append(client)
+                closers.append(client.aclose)
+            queue = RedisUpdateQueue(
+                clients[0],
+                channel,
+                bot,
+                partitions=settings.update_partitions,
+                lease_seconds=settings.update_lease_seconds,
+                maxlen=settings.update_stream_maxlen,
+            )
+        else:
+            queue = SqlUpdateQueue(
+                sessions, channel, bot, lease_seconds=settings.update_lease_seconds
+            )
+        queues[(channel, bot)] = queue
+        return queue
+
+    return update_queue
+
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve_telegram(app: App, *, receive: bool, work: bool, workers: int = 0) -> None:
+    """The Telegram channel's receiver and/or worker in this process (a worker with the
+    relay and the clock beside it), and ``workers`` worker processes, until SIGINT or
+    SIGTERM."""
+    from handlers.telegram import TelegramChannel
+
+    stop = _stop_on_signals()
     settings = app.settings
+    channel = TelegramChannel.from_app(app)
     tasks = [
-        asyncio.create_task(run_telegram(app, stop), name="telegram"),
-        asyncio.create_task(app.relay.run(stop, settings.relay_interval_seconds), name="relay"),
-        asyncio.create_task(app.ticker.run(stop, settings.clock_interval_seconds), name="clock"),
+        asyncio.create_task(channel.run(stop, receive=receive, work=work), name="telegram"),
     ]
-    log.info("serving Telegram (%s)", settings.telegram_mode)
+    if work:
+        tasks += [
+            asyncio.create_task(
+                app.relay.run(stop, settings.relay_interval_seconds), name="relay"
+            ),
+            asyncio.create_task(
+                app.ticker.run(stop, settings.clock_interval_seconds), name="clock"
+            ),
+        ]
+    tasks += [
+        asyncio.create_task(_keep_worker_process(n, stop), name=f"worker-{n}")
+        for n in range(1, workers + 1)
+    ]
+    role = "receiver and worker" if receive and work else "receiver" if receive else "worker"
+    log.info("serving Telegram (%s): %s", settings.telegram_mode, role)
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -166,6 +256,71 @@ async def serve_chats(app: App) -> None:
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def serve_chats(app: App) -> None:
+    """The chat channels with their relay and clock, in this one process, until
+    SIGINT/SIGTERM."""
+    await _serve_telegram(app, receive=True, work=True)
+
+
+async def serve_receiver(app: App, workers: int = 0) -> None:
+    """Only the receiver (Telegram's one poller or webhook endpoint) into the update
+    queue; with ``workers``, that many ``python -m bot worker`` processes beside it,
+    each started again when it exits."""
+    await _serve_telegram(app, receive=True, work=False, workers=workers)
+
+
+async def serve_worker(app: App) -> None:
+    """One worker: updates from the queue, the outbox relay and the clock."""
+    await _serve_telegram(app, receive=False, work=True)
+
+
+# A worker drains what it holds for up to 10 seconds after SIGTERM.
+WORKER_STOP_SECONDS = 20.0
+
+
+async def _keep_worker_process(number: int, stop: asyncio.Event) -> None:
+    """``python -m bot worker`` (same environment and folder), started again after a
+    pause whenever it exits, until ``stop``; then SIGTERM, and SIGKILL if it lingers."""
+    loop = asyncio.get_running_loop()
+    pause = 1.0
+    while not stop.is_set():
+        started = loop.time()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "worker", stdin=asyncio.subprocess.DEVNULL
+        )
+        log.info("worker %d started (pid %d)", number, proc.pid)
+        exited = asyncio.create_task(proc.wait())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not exited.done():
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                try:
+                    await asyncio.wait_for(asyncio.shield(exited), WORKER_STOP_SECONDS)
+                except TimeoutError:
+                    log.warning("worker %d (pid %d) did not stop; killed", number, proc.pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    await exited
+        if stop.is_set():
+            return
+        if loop.time() - started > 60:
+            pause = 1.0
+        log.warning(
+            "worker %d (pid %d) exited with %s; started again in %.0fs",
+            number,
+            proc.pid,
+            proc.returncode,
+            pause,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause = min(pause * 2, 30.0)
 
 
 async def run_terminal(app: App) -> None:

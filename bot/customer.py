@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.participant import Participant
 
@@ -18,3 +19,6 @@ class Customer:
     current_ticket: int | None = None
     # Telegram users who blocked the bot, Discord users with closed DMs...
     unreachable: bool = False
+    # The conversation running with the desk ({"kind", "data", "at"}), stored with the
+    # profile so that one step reads and writes one row.
+    conversation: dict[str, Any] | None = None

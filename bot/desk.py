@@ -1,16 +1,19 @@
 """The customer's side of the desk: every message, command and button of a customer.
 
-``Desk.handle`` is the one entry point channels call for a customer. It keeps the
-customer's profile (language, linked account, the ticket they are looking at),
-runs the pure conversations (intake) one step at a time with their state stored
-between steps, and carries out the commands those conversations return.
+``Desk.answer`` (and ``Desk.handle``, its replies only) is the one entry point
+channels call for a customer. One update is one unit of work, taken through the
+``Gate``: the participant's lock (one update of a customer at a time across every
+worker), flood control, then one transaction holding the profile (language, linked
+account, the ticket they look at, the running conversation), the pure conversation
+step, the ticket changes and their outbox rows, and the inbox row that makes a
+redelivered update do nothing the second time.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +31,14 @@ from bot.commands import (
 )
 from bot.customer import Customer
 from bot.dialog import DeskContext, Dialog, TicketBrief, Transition
-from bot.errors import DeskError, InvalidTransition, TicketNotFound
+from bot.errors import (
+    ConcurrentUpdate,
+    DeskError,
+    DuplicateUpdate,
+    InvalidTransition,
+    TicketNotFound,
+)
+from bot.gate import FloodRule, Gate
 from bot.i18n import LANGUAGES, pick_language
 from bot.inputs import (
     AccountLooked,
@@ -40,10 +50,11 @@ from bot.inputs import (
     Refused,
     TextSent,
     TicketsFiled,
+    UpdateRef,
 )
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import Clock, StateStore, UnitOfWorkFactory
+from bot.ports import Clock, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from bot.reply import Choice, Reply, Text
 from bot.ticket import OPEN_STATUSES, Status, Ticket
 from bot.tickets import TicketBlocked, TicketClosed, TicketService
@@ -71,6 +82,55 @@ def parse_number(text: str) -> int | None:
     return number if 0 < number <= MAX_NUMBER else None
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to show the customer for one update, and in which language."""
+
+    replies: list[Reply]
+    locale: str
+
+
+class _Turn:
+    """One update's working set: its unit of work, and the customer's profile as the
+    update changes it (written once, at the end, if it changed)."""
+
+    def __init__(
+        self, uow: UnitOfWork, customer: Customer, account: Account | None, new: bool
+    ) -> None:
+        self.uow = uow
+        self.customer = customer
+        self._account = account
+        self._account_known = True
+        self._stored = None if new else customer
+
+    @property
+    def who(self) -> Participant:
+        return self.customer.participant
+
+    @property
+    def conversation(self) -> dict[str, Any] | None:
+        return self.customer.conversation
+
+    def remember(self, **changes: Any) -> None:
+        number = changes.get("support_number", self.customer.support_number)
+        if number != self.customer.support_number:
+            self._account_known = False  # read again when next needed
+        self.customer = replace(self.customer, **changes)
+
+    async def account(self) -> Account | None:
+        """The account of the customer's support number, as stored."""
+        if not self._account_known:
+            number = self.customer.support_number
+            self._account = await self.uow.accounts.get(number) if number else None
+            self._account_known = True
+        return self._account
+
+    async def flush(self) -> None:
+        if self.customer != self._stored:
+            await self.uow.customers.put(self.customer)
+            self._stored = self.customer
+
+
 class Desk:
     """Customers' conversations with the desk, on any channel."""
 
@@ -78,82 +138,139 @@ class Desk:
         self,
         uow: UnitOfWorkFactory,
         tickets: TicketService,
-        states: StateStore,
         policy: DeskPolicy,
         clock: Clock,
         dialogs: Sequence[Dialog[Any]],
+        *,
+        gate: Gate | None = None,
+        limiter: RateLimiter | None = None,
+        flood: FloodRule | None = None,
     ) -> None:
         self._uow = uow
         self._tickets = tickets
-        self._states = states
         self._policy = policy
         self._clock = clock
+        self._gate = gate or tickets.gate
+        self._limiter = limiter
+        self._flood = flood or FloodRule()
         self._dialogs = {dialog.kind: dialog for dialog in dialogs}
         if "intake" not in self._dialogs:
             raise ValueError("the desk needs an intake dialog")
 
-    # -- entry point ------------------------------------------------------------------
+    # -- entry points -----------------------------------------------------------------
 
     async def handle(
-        self, who: Participant, event: Input, *, name: str = "", locale: str | None = None
+        self,
+        who: Participant,
+        event: Input,
+        *,
+        name: str = "",
+        locale: str | None = None,
+        update: UpdateRef | None = None,
     ) -> list[Reply]:
         """One customer input in, the replies to show out."""
-        customer = await self.customer(who, name=name, locale=locale)
-        try:
-            return await self._dispatch(customer, event)
-        except DeskError as exc:
+        answer = await self.answer(who, event, name=name, locale=locale, update=update)
+        return answer.replies
+
+    async def answer(
+        self,
+        who: Participant,
+        event: Input,
+        *,
+        name: str = "",
+        locale: str | None = None,
+        update: UpdateRef | None = None,
+    ) -> Answer:
+        """One customer input in: the replies, in the customer's language. A redelivered
+        ``update`` answers nothing and changes nothing."""
+        flooded = await self.throttle(who)
+        if flooded is not None:
+            return Answer(flooded, pick_language(locale, self._policy.languages))
+
+        async def work(uow: UnitOfWork) -> Answer:
+            turn = await self._turn(uow, who, name, locale)
+            replies = await self._dispatch(turn, event)
+            await turn.flush()
+            return Answer(replies, turn.customer.locale)
+
+        async def refused(uow: UnitOfWork, exc: DeskError) -> Answer:
             log.info("refused for %s: %s", who.key, exc)
-            return [Reply(exc.key, _plain(exc.params))]
+            turn = await self._turn(uow, who, name, locale)
+            await turn.flush()  # a first contact is remembered even when refused
+            return Answer([Reply(exc.key, _plain(exc.params))], turn.customer.locale)
+
+        try:
+            return await self._gate.run(who, update, work, refused)
+        except DuplicateUpdate:
+            log.info("update %s of %s was handled already", update, who.key)
+            return Answer([], pick_language(locale, self._policy.languages))
+
+    async def throttle(self, who: Participant) -> list[Reply] | None:
+        """Flood control, for every channel: None while ``who`` is within the limit;
+        over it, what to tell them (once per window; nothing after that)."""
+        if self._limiter is None:
+            return None
+        flooded = await self._flood.check(self._limiter, who.key)
+        if flooded is None:
+            return None
+        log.info("flood from %s (%s)", who.key, "told" if flooded else "quiet")
+        return [Reply("desk.flood")] if flooded else []
 
     async def customer(
         self, who: Participant, *, name: str = "", locale: str | None = None
     ) -> Customer:
         """The customer's profile, created on first contact."""
         async with self._uow() as uow:
-            found = await uow.customers.get(who)
-            if found is None:
-                found = Customer(
-                    who, name=name, locale=pick_language(locale, self._policy.languages)
-                )
-                await uow.customers.put(found)
-                await uow.commit()
-            elif (name and name != found.name) or found.unreachable:
-                # Whoever writes to us can be reached again.
-                found = replace(found, name=name or found.name, unreachable=False)
-                await uow.customers.put(found)
-                await uow.commit()
-        return found
+            turn = await self._turn(uow, who, name, locale)
+            await turn.flush()
+            await uow.commit()
+        return turn.customer
 
     async def language(self, who: Participant) -> str:
         return (await self.customer(who)).locale
 
+    async def _turn(
+        self, uow: UnitOfWork, who: Participant, name: str, locale: str | None
+    ) -> _Turn:
+        found, account = await uow.customers.with_account(who)
+        if found is None:
+            created = Customer(
+                who, name=name, locale=pick_language(locale, self._policy.languages)
+            )
+            return _Turn(uow, created, None, new=True)
+        turn = _Turn(uow, found, account, new=False)
+        if (name and name != found.name) or found.unreachable:
+            # Whoever writes to us can be reached again.
+            turn.remember(name=name or found.name, unreachable=False)
+        return turn
+
     # -- dispatch -------------------------------------------------------------------------
 
-    async def _dispatch(self, customer: Customer, event: Input) -> list[Reply]:
+    async def _dispatch(self, turn: _Turn, event: Input) -> list[Reply]:
         if isinstance(event, CommandGiven):
-            return await self._command(customer, event)
+            return await self._command(turn, event)
         if isinstance(event, ChoicePicked) and ":" in event.value:
-            handled = await self._global_choice(customer, event.value)
+            handled = await self._global_choice(turn, event.value)
             if handled is not None:
                 return handled
-        stored = await self._states.get(customer.participant.key)
+        stored = turn.conversation
         notes: list[Reply] = []
         if stored is not None and self._abandoned(stored):
             # A conversation left for days is over; the message is read afresh.
-            notes = await self._step(customer, CommandGiven("timeout"), stored)
+            notes = await self._step(turn, CommandGiven("timeout"), stored)
             stored = None
         if stored is not None and isinstance(event, TextSent | FileSent):
-            waiting = await self._question_since(customer, stored)
+            waiting = await self._question_since(turn, stored)
             if waiting is not None:
                 # An agent asked something after this conversation began: the answer
                 # belongs to that ticket, and the conversation waits where it was.
-                answered = await self._write(customer, waiting, event)
-                await self._states.set(customer.participant.key, stored | {"at": self._stamp()})
+                answered = await self._write(turn, waiting, event)
+                turn.remember(conversation=stored | {"at": self._stamp()})
                 return [*answered, Reply("desk.conversation_paused")]
         if stored is not None:
-            return await self._step(customer, event, stored)
+            return await self._step(turn, event, stored)
         if isinstance(event, TextSent | FileSent):
-            return [*notes, *(await self._loose_message(customer, event))]
+            return [*notes, *(await self._loose_message(turn, event))]
         return [*notes, Reply("desk.choice_expired"), *self._help()]
 
     def _stamp(self) -> str:
@@ -166,115 +283,114 @@ class Desk:
             return False
         return self._clock.now() - at > CONVERSATION_TTL
 
-    async def _question_since(self, customer: Customer, stored: dict[str, Any]) -> Ticket | None:
+    async def _question_since(self, turn: _Turn, stored: dict[str, Any]) -> int | None:
         """The customer's ticket that went Waiting for customer after the conversation's
         last step, if any."""
         try:
             since = datetime.fromisoformat(str(stored["at"]))
         except (KeyError, ValueError):
             return None
-        async with self._uow() as uow:
-            waiting = await uow.tickets.for_customer(
-                customer.participant, frozenset({Status.WAITING})
-            )
-        for ticket in waiting:
-            asked = ticket.history[-1].at if ticket.history else None
-            if asked is not None and asked > since:
-                return ticket
+        for number, asked in await turn.uow.tickets.waiting_since(turn.who):
+            if asked > since:
+                return number
         return None
 
-    async def _command(self, customer: Customer, event: CommandGiven) -> list[Reply]:
+    async def _command(self, turn: _Turn, event: CommandGiven) -> list[Reply]:
         name, arg = event.name.lower().lstrip("/"), event.arg.strip()
         if name == "start":
             if arg.startswith("t") and (number := parse_number(arg[1:])) is not None:
-                return await self._show_ticket(customer, number)
-            return [Reply("desk.welcome", {"name": customer.name}), *self._help()]
+                return await self._show_ticket(turn, number)
+            return [Reply("desk.welcome", {"name": turn.customer.name}), *self._help()]
         if name == "help":
             return self._help()
         if name == "new":
-            await self._states.delete(customer.participant.key)
-            return await self._begin(customer)
+            turn.remember(conversation=None)
+            return await self._begin(turn)
         if name == "training" and "training" in self._dialogs:
-            await self._states.delete(customer.participant.key)
-            return await self._begin(customer, "training")
+            turn.remember(conversation=None)
+            return await self._begin(turn, "training")
         if name == "tickets":
             if arg in TICKET_FILTERS:
-                return await self._list(customer, arg)
+                return await self._list(turn, arg)
             if arg == "org":
-                return await self._list_organisation(customer, None)
+                return await self._list_organisation(turn, None)
             filters = [Choice(f"tickets:{f}", f"filter.{f}") for f in TICKET_FILTERS]
-            if await self._organisation(customer) is not None:
+            if await self._organisation(turn) is not None:
                 filters.append(Choice("tickets:org", "filter.org"))
             return [Reply("desk.tickets_filter", choices=tuple(filters))]
         if name == "ticket":
             number = parse_number(arg)
             if number is None:
                 return [Reply("desk.ticket_usage")]
-            return await self._show_ticket(customer, number)
+            return await self._show_ticket(turn, number)
         if name == "language":
-            return await self._set_language(customer, arg)
-        stored = await self._states.get(customer.participant.key)
+            return self._set_language(turn, arg)
+        stored = turn.conversation
         if stored is not None and name in ("cancel", "skip"):
-            return await self._step(customer, CommandGiven(name, arg), stored)
+            return await self._step(turn, CommandGiven(name, arg), stored)
         if name == "cancel":
             return [Reply("desk.nothing_to_cancel")]
         return [Reply("desk.unknown_command", {"command": name}), *self._help()]
 
-    async def _global_choice(self, customer: Customer, value: str) -> list[Reply] | None:
+    async def _global_choice(self, turn: _Turn, value: str) -> list[Reply] | None:
         """Buttons that work whatever the customer is doing (they may be old messages)."""
         prefix, _, arg = value.partition(":")
         if prefix == "tickets" and arg in TICKET_FILTERS:
-            return await self._list(customer, arg)
+            return await self._list(turn, arg)
         if prefix == "tickets" and arg == "org":
-            return await self._list_organisation(customer, None)
+            return await self._list_organisation(turn, None)
         if prefix == "tickets" and arg.startswith("by:"):
-            return await self._list_organisation(customer, arg[3:])
+            return await self._list_organisation(turn, arg[3:])
         if prefix == "lang":
-            return await self._set_language(customer, arg)
+            return self._set_language(turn, arg)
         number = parse_number(arg) if arg.isdigit() else None
         if prefix in ("quote_yes", "quote_no") and number is not None:
             decision: Command = (
                 AcceptQuote(number=number) if prefix == "quote_yes" else RefuseQuote(number=number)
             )
-            try:
-                await self._tickets.execute(self._actor(customer), decision)
-            except InvalidTransition:
+            if not await self._customer_acts(turn, decision):
                 return [Reply("desk.already_done", {"number": number})]
             key = "desk.quote_accepted" if prefix == "quote_yes" else "desk.quote_refused"
             return [Reply(key, {"number": number})]
         if prefix in ("confirm", "dispute", "ticket", "followup") and number is not None:
             if prefix == "ticket":
-                return await self._show_ticket(customer, number)
+                return await self._show_ticket(turn, number)
             if prefix == "followup":
-                return await self._begin(customer, closed_ticket=number)
-            actor = self._actor(customer)
+                return await self._begin(turn, closed_ticket=number)
             command: Command = (
                 ConfirmResolution(number=number)
                 if prefix == "confirm"
                 else DisputeResolution(number=number)
             )
-            try:
-                await self._tickets.execute(actor, command)
-            except InvalidTransition:
+            if not await self._customer_acts(turn, command):
                 return [Reply("desk.already_done", {"number": number})]
             key = "desk.resolution_confirmed" if prefix == "confirm" else "desk.dispute_sent"
             return [Reply(key, {"number": number})]
         return None
 
+    async def _customer_acts(self, turn: _Turn, command: Command) -> bool:
+        """Carry out a customer's button on a ticket; False when it was done already."""
+        try:
+            await self._tickets.execute_in(
+                turn.uow, self._actor(turn), command, locale=turn.customer.locale
+            )
+        except ConcurrentUpdate:
+            raise  # not done already: the gate retries on fresh state
+        except InvalidTransition:
+            return False
+        return True
+
     # -- conversations ----------------------------------------------------------------------
 
-    async def _begin(
-        self, customer: Customer, kind: str = "intake", **options: Any
-    ) -> list[Reply]:
+    async def _begin(self, turn: _Turn, kind: str = "intake", **options: Any) -> list[Reply]:
         if closed := options.get("closed_ticket"):
-            ticket = await self._own_ticket(customer, int(closed))
+            ticket = await self._own_ticket(turn, int(closed))
             options["category"] = ticket.category
         dialog = self._dialogs[kind]
-        context = await self._context(customer)
-        return await self._run(customer, dialog, dialog.start(context, **options))
+        context = await self._context(turn, dialog, None, None)
+        return await self._run(turn, dialog, dialog.start(context, **options))
 
-    async def _step(self, customer: Customer, event: Input, stored: dict[str, Any]) -> list[Reply]:
-        context = await self._context(customer)
+    async def _step(self, turn: _Turn, event: Input, stored: dict[str, Any]) -> list[Reply]:
         # States stored before conversations had kinds are intakes.
         dialog = self._dialogs.get(str(stored.get("kind", "intake")))
         try:
@@ -282,37 +398,36 @@ class Desk:
                 raise ValueError(f"no dialog {stored.get('kind')!r}")
             state = dialog.load(stored.get("data", stored))
         except ValueError:
-            log.warning("dropping unreadable conversation state of %s", customer.participant.key)
-            await self._states.delete(customer.participant.key)
+            log.warning("dropping unreadable conversation state of %s", turn.who.key)
+            turn.remember(conversation=None)
             return [Reply("desk.conversation_lost"), *self._help()]
-        return await self._run(customer, dialog, dialog.advance(state, event, context))
+        context = await self._context(turn, dialog, state, event)
+        return await self._run(turn, dialog, dialog.advance(state, event, context))
 
     async def _run(
-        self, customer: Customer, dialog: Dialog[Any], transition: Transition[Any]
+        self, turn: _Turn, dialog: Dialog[Any], transition: Transition[Any]
     ) -> list[Reply]:
         replies = list(transition.replies)
         notes: list[Reply] = []
         # A conversation's command is carried out and its answer fed straight back.
         while transition.command is not None and transition.state is not None:
-            answer, extra = await self._carry_out(customer, transition.command)
+            answer, extra = await self._carry_out(turn, transition.command)
             notes.extend(extra)
-            customer = await self.customer(customer.participant)
-            context = await self._context(customer)
+            context = await self._context(turn, dialog, transition.state, answer)
             transition = dialog.advance(transition.state, answer, context)
             replies.extend(transition.replies)
-        key = customer.participant.key
         if transition.state is None:
-            await self._states.delete(key)
+            turn.remember(conversation=None)
         else:
             data = {
                 "kind": dialog.kind,
                 "data": dialog.dump(transition.state),
                 "at": self._stamp(),
             }
-            await self._states.set(key, data)
+            turn.remember(conversation=data)
         return replies + notes
 
-    async def _filing_notes(self, tickets: list[Ticket]) -> list[Reply]:
+    async def _filing_notes(self, turn: _Turn, tickets: list[Ticket]) -> list[Reply]:
         """When to expect an answer, and what is left of the monthly quota."""
         notes: list[Reply] = []
         for ticket in tickets:
@@ -320,57 +435,58 @@ class Desk:
             if expected is not None and expected not in notes:
                 notes.append(expected)
         for number in sorted({t.support_number for t in tickets if t.support_number}):
-            left = await self._tickets.quota_left(number)
+            left = await self._tickets.quota_left(number, uow=turn.uow)
             if left is not None:
                 notes.append(left)
         return notes
 
-    async def _carry_out(self, customer: Customer, command: Command) -> tuple[Input, list[Reply]]:
+    async def _carry_out(self, turn: _Turn, command: Command) -> tuple[Input, list[Reply]]:
         """Carry out a conversation's command: its answer, and notes for the customer."""
         match command:
             case LookupAccount(support_number=raw):
                 number = normalise_support_number(raw)
-                async with self._uow() as uow:
-                    found = await uow.accounts.get(number)
+                found = await turn.uow.accounts.get(number)
                 account = self._tickets.schedule.entitled_account(found)
                 if account is not None and account.is_valid_on(self._clock.now().date()):
                     # Given once, remembered: the next intake skips this question.
-                    await self._remember(customer, support_number=number)
+                    turn.remember(support_number=number)
                 return AccountLooked(number, account), []
             case OpenTickets(drafts=drafts):
                 try:
                     opened = await self._tickets.open_tickets(
-                        customer, drafts, customer.participant.platform
+                        turn.customer, drafts, turn.who.platform, uow=turn.uow
                     )
                 except DeskError as exc:
                     return Refused(exc.key, tuple(_plain(exc.params).items())), []
                 first = drafts[0]
-                await self._remember(
-                    customer,
+                turn.remember(
                     current_ticket=opened[-1].number,
-                    domain=first.domain or customer.domain,
-                    phone=first.phone or customer.phone,
+                    domain=first.domain or turn.customer.domain,
+                    phone=first.phone or turn.customer.phone,
                 )
                 filed = TicketsFiled(tuple(t.number for t in opened if t.number is not None))
-                return filed, await self._filing_notes(opened)
+                return filed, await self._filing_notes(turn, opened)
             case AppendToTicket(number=number, text=text, attachments=files):
-                await self._tickets.execute(
-                    self._actor(customer),
+                await self._tickets.execute_in(
+                    turn.uow,
+                    self._actor(turn),
                     WriteToTicket(number=number, text=text, attachments=files),
+                    locale=turn.customer.locale,
                 )
-                await self._remember(customer, current_ticket=number)
+                turn.remember(current_ticket=number)
                 return AddedToTicket(number), []
         raise DeskError(f"conversation issued unsupported command {type(command).__name__}")
 
-    async def _context(self, customer: Customer) -> DeskContext:
-        async with self._uow() as uow:
-            account = self._tickets.schedule.entitled_account(
-                await uow.accounts.get(customer.support_number)
-                if customer.support_number
-                else None
-            )
-            open_tickets = await uow.tickets.for_customer(customer.participant, OPEN_STATUSES)
+    async def _context(
+        self, turn: _Turn, dialog: Dialog[Any], state: Any, event: Input | None
+    ) -> DeskContext:
+        """The facts of this step; open tickets are read only for a step that uses them."""
+        customer = turn.customer
+        account = self._tickets.schedule.entitled_account(await turn.account())
         today = self._clock.now().date()
+        briefs: tuple[TicketBrief, ...] = ()
+        if dialog.reads_open_tickets(state, event):
+            briefs = tuple(await turn.uow.tickets.briefs(turn.who, OPEN_STATUSES))
         return DeskContext(
             policy=self._policy,
             today=today,
@@ -379,54 +495,52 @@ class Desk:
             account=account,
             domain=customer.domain,
             phone=customer.phone,
-            open_tickets=tuple(_brief(t) for t in open_tickets),
+            open_tickets=briefs,
         )
 
     # -- messages outside a conversation -------------------------------------------------------
 
-    async def _loose_message(self, customer: Customer, event: TextSent | FileSent) -> list[Reply]:
+    async def _loose_message(self, turn: _Turn, event: TextSent | FileSent) -> list[Reply]:
         """A message with no conversation running joins the customer's open ticket."""
-        async with self._uow() as uow:
-            open_tickets = await uow.tickets.for_customer(customer.participant, OPEN_STATUSES)
-            current = None
-            if customer.current_ticket is not None:
-                try:
-                    current = await uow.tickets.get(customer.current_ticket)
-                except TicketNotFound:
-                    current = None
-        if current is not None and not current.is_open and current.number is not None:
-            # They are looking at a closed ticket: offer a follow-up, never another ticket.
-            return await self._begin(customer, closed_ticket=current.number)
-        target = current if current is not None else (open_tickets[0] if open_tickets else None)
-        if target is None:
-            return [Reply("desk.no_open_ticket"), *(await self._begin(customer))]
-        return await self._write(customer, target, event)
+        current: TicketBrief | None = None
+        if turn.customer.current_ticket is not None:
+            current = await turn.uow.tickets.brief(turn.customer.current_ticket)
+            if current is not None and current.status not in OPEN_STATUSES:
+                # They are looking at a closed ticket: offer a follow-up, never another.
+                return await self._begin(turn, closed_ticket=current.number)
+        if current is None:
+            open_tickets = await turn.uow.tickets.briefs(turn.who, OPEN_STATUSES)
+            current = open_tickets[0] if open_tickets else None
+        if current is None:
+            return [Reply("desk.no_open_ticket"), *(await self._begin(turn))]
+        return await self._write(turn, current.number, event, current.title)
 
     async def _write(
-        self, customer: Customer, target: Ticket, event: TextSent | FileSent
+        self, turn: _Turn, number: int, event: TextSent | FileSent, title: str | None = None
     ) -> list[Reply]:
-        """The customer's message joins ``target``."""
-        assert target.number is not None
+        """The customer's message joins ticket ``number``."""
         text = event.text if isinstance(event, TextSent) else event.caption
         files = event.files if isinstance(event, FileSent) else ()
         try:
-            await self._tickets.execute(
-                self._actor(customer),
-                WriteToTicket(number=target.number, text=text, attachments=files),
+            ticket = await self._tickets.execute_in(
+                turn.uow,
+                self._actor(turn),
+                WriteToTicket(number=number, text=text, attachments=files),
+                locale=turn.customer.locale,
             )
         except TicketBlocked:
-            return [Reply("notice.blocked_wait", {"number": target.number})]
+            return [Reply("notice.blocked_wait", {"number": number})]
         except TicketClosed:
-            return await self._begin(customer, closed_ticket=target.number)
-        await self._remember(customer, current_ticket=target.number)
-        return [Reply("desk.added_to_ticket", {"number": target.number, "title": target.title})]
+            return await self._begin(turn, closed_ticket=number)
+        turn.remember(current_ticket=number)
+        shown = title if title is not None else ticket.title
+        return [Reply("desk.added_to_ticket", {"number": number, "title": shown})]
 
     # -- views ------------------------------------------------------------------------------------
 
-    async def _list(self, customer: Customer, which: str) -> list[Reply]:
+    async def _list(self, turn: _Turn, which: str) -> list[Reply]:
         statuses = TICKET_FILTERS[which]
-        async with self._uow() as uow:
-            tickets = await uow.tickets.for_customer(customer.participant, statuses)
+        tickets = await turn.uow.tickets.for_customer(turn.who, statuses)
         if not tickets:
             return [Reply("desk.no_tickets", {"filter": Text(f"filter.{which}")})]
         lines = [
@@ -446,24 +560,22 @@ class Desk:
             replace(lines[-1], choices=choices),
         ]
 
-    async def _organisation(self, customer: Customer) -> Account | None:
+    async def _organisation(self, turn: _Turn) -> Account | None:
         """The customer's account if they are one of its organisation admins."""
-        if not customer.support_number:
+        if not turn.customer.support_number:
             return None
-        async with self._uow() as uow:
-            account = await uow.accounts.get(customer.support_number)
-        if account is None or customer.participant.key not in account.admins:
+        account = await turn.account()
+        if account is None or turn.who.key not in account.admins:
             return None
         return account
 
-    async def _list_organisation(self, customer: Customer, opener: str | None) -> list[Reply]:
+    async def _list_organisation(self, turn: _Turn, opener: str | None) -> list[Reply]:
         """An organisation admin's view: every ticket of the account, and who opened it;
         ``opener`` (a participant key) narrows it to one person's tickets."""
-        account = await self._organisation(customer)
+        account = await self._organisation(turn)
         if account is None:
             return [Reply("error.not_allowed")]
-        async with self._uow() as uow:
-            tickets = await uow.tickets.for_account(account.support_number)
+        tickets = await turn.uow.tickets.for_account(account.support_number)
         people = {t.customer.key: t.customer_name or t.customer.external_id for t in tickets}
         if opener is not None:
             tickets = [t for t in tickets if t.customer.key == opener]
@@ -491,11 +603,11 @@ class Desk:
         ]
         return [header, *lines]
 
-    async def _show_ticket(self, customer: Customer, number: int) -> list[Reply]:
-        ticket = await self._own_ticket(customer, number)
-        owner = ticket.customer == customer.participant
+    async def _show_ticket(self, turn: _Turn, number: int) -> list[Reply]:
+        ticket = await self._own_ticket(turn, number)
+        owner = ticket.customer == turn.who
         if owner:
-            await self._remember(customer, current_ticket=number)
+            turn.remember(current_ticket=number)
         replies = [
             Reply(
                 "desk.ticket_view",
@@ -538,7 +650,7 @@ class Desk:
         replies.append(hint)
         return replies
 
-    async def _set_language(self, customer: Customer, code: str) -> list[Reply]:
+    def _set_language(self, turn: _Turn, code: str) -> list[Reply]:
         if code not in self._policy.languages:
             return [
                 Reply(
@@ -550,7 +662,7 @@ class Desk:
                     ),
                 )
             ]
-        await self._remember(customer, locale=code)
+        turn.remember(locale=code)
         return [Reply("desk.language_set", {"language": Text(f"language.{code}")})]
 
     def _help(self) -> list[Reply]:
@@ -558,37 +670,18 @@ class Desk:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    async def _own_ticket(self, customer: Customer, number: int) -> Ticket:
-        async with self._uow() as uow:
-            ticket = await uow.tickets.get(number)
-        if ticket.customer != customer.participant:
-            organisation = await self._organisation(customer)
+    async def _own_ticket(self, turn: _Turn, number: int) -> Ticket:
+        ticket = await turn.uow.tickets.get(number)
+        if ticket.customer != turn.who:
+            organisation = await self._organisation(turn)
             if organisation is None or ticket.support_number != organisation.support_number:
                 # Someone else's ticket looks exactly like a missing one.
                 raise TicketNotFound(f"#{number}", number=number)
         return ticket
 
-    async def _remember(self, customer: Customer, **changes: Any) -> None:
-        async with self._uow() as uow:
-            current = await uow.customers.get(customer.participant) or customer
-            await uow.customers.put(replace(current, **changes))
-            await uow.commit()
-
     @staticmethod
-    def _actor(customer: Customer) -> Actor:
-        return Actor(customer.participant, customer.name, Role.CUSTOMER)
-
-
-def _brief(ticket: Ticket) -> TicketBrief:
-    assert ticket.number is not None
-    return TicketBrief(
-        number=ticket.number,
-        title=ticket.title,
-        description=ticket.description,
-        status=ticket.status,
-        department=ticket.department,
-        category=ticket.category,
-    )
+    def _actor(turn: _Turn) -> Actor:
+        return Actor(turn.who, turn.customer.name, Role.CUSTOMER)
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class DeskContext:
     account: Account | None = None
     domain: str = ""
     phone: str = ""
+    # Filled only for steps whose dialog says it reads them (``reads_open_tickets``).
     open_tickets: tuple[TicketBrief, ...] = ()
     # May ask for the free onboarding training (seed 004).
     training_eligible: bool = False
@@ -64,6 +65,12 @@ class Dialog(Protocol[S]):
     def start(self, context: DeskContext, **options: Any) -> Transition[S]: ...
 
     def advance(self, state: S, event: Input, context: DeskContext) -> Transition[S]: ...
+
+    def reads_open_tickets(self, state: S | None, event: Input | None) -> bool:
+        """Whether the next step (``start`` when ``state`` is None) looks at
+        ``DeskContext.open_tickets``; the desk reads them only then, and leaves the
+        field empty otherwise."""
+        ...
 
     def dump(self, state: S) -> dict[str, Any]: ...
 

@@ -43,6 +43,17 @@ class InvalidInput(DeskError):
     key = "error.invalid_input"
 
 
+class ConcurrentUpdate(InvalidTransition):
+    """The ticket changed in another unit of work since it was loaded (its version
+    moved on); nothing of this unit was kept. Retrying the whole update on fresh state
+    is safe, and is what ``bot.gate.Gate`` does; only after several clashes in a row
+    does it reach a user, as an ``InvalidTransition``."""
+
+
+class DuplicateUpdate(DeskError):
+    """This platform update was handled already (a redelivery); nothing was done again."""
+
+
 class DuplicateEscalation(DeskError):
     """A community post already became a ticket."""
 

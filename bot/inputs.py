@@ -10,6 +10,16 @@ from bot.ticket import Attachment
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateRef:
+    """A platform update's identity, stable when the platform delivers it again
+    (Telegram: the message or callback query behind the update)."""
+
+    channel: str
+    bot: str
+    update_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TextSent:
     text: str
 

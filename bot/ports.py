@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from bot.account import Account
 from bot.customer import Customer
+from bot.dialog import TicketBrief
+from bot.inputs import UpdateRef
 from bot.notification import Notification, OutboxItem
 from bot.participant import Participant
 from bot.ticket import Status, Ticket
@@ -30,7 +34,24 @@ class TicketRepository(Protocol):
         ...
 
     async def save(self, ticket: Ticket) -> None:
-        """Persist scalar changes and the entries/history appended since it was loaded."""
+        """Persist scalar changes and the entries/history appended since it was loaded,
+        if the stored ticket is still at ``ticket.version`` (then the version moves on);
+        otherwise raise ``ConcurrentUpdate`` and write nothing."""
+        ...
+
+    async def briefs(
+        self, customer: Participant, statuses: frozenset[Status]
+    ) -> list[TicketBrief]:
+        """Light summaries of the customer's tickets in those statuses, newest first
+        (no thread, history or files are read)."""
+        ...
+
+    async def brief(self, number: int) -> TicketBrief | None:
+        """A light summary of one ticket, None when there is no such ticket."""
+        ...
+
+    async def waiting_since(self, customer: Participant) -> list[tuple[int, datetime]]:
+        """The customer's tickets Waiting for customer, with when each was last asked."""
         ...
 
     async def for_customer(
@@ -66,8 +87,12 @@ class TicketRepository(Protocol):
         those of ``exclude_department``."""
         ...
 
-    async def due(self, now: datetime, limit: int = 100) -> list[int]:
-        """Numbers of tickets whose ``next_check_at`` has come, earliest first."""
+    async def claim_due(
+        self, now: datetime, until: datetime, limit: int = 100
+    ) -> list[tuple[int, datetime]]:
+        """Take up to ``limit`` tickets whose ``next_check_at`` has come, earliest first,
+        by moving their check to ``until`` (a lease: another ticker skips them, and a
+        ticker that dies leaves them due again then). Returns (number, until) pairs."""
         ...
 
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
@@ -88,8 +113,39 @@ class AccountRepository(Protocol):
 class CustomerRepository(Protocol):
     async def get(self, participant: Participant) -> Customer | None: ...
 
+    async def with_account(
+        self, participant: Participant
+    ) -> tuple[Customer | None, Account | None]:
+        """The profile (with its conversation) and the account of its support number,
+        read together."""
+        ...
+
     async def put(self, customer: Customer) -> None:
         """Insert or replace by participant."""
+        ...
+
+
+class Inbox(Protocol):
+    async def record(self, update: UpdateRef, at: datetime) -> None:
+        """Note that ``update`` had its effects, in the current transaction; raises
+        ``DuplicateUpdate`` when it was recorded before."""
+        ...
+
+
+class QuotaCounter(Protocol):
+    """Tickets counted against an account's monthly quota, one counter per month."""
+
+    async def used(self, support_number: str, month: datetime) -> int | None:
+        """The count for the quota month starting at ``month``; None before the first
+        ticket of that month was counted."""
+        ...
+
+    async def take(
+        self, support_number: str, month: datetime, count: int, limit: int, start: int
+    ) -> int | None:
+        """Add ``count`` to the month's counter (created at ``start`` if missing) in one
+        atomic step, only if the total stays within ``limit``: the new total, or None
+        (and nothing counted) when it would not."""
         ...
 
 
@@ -106,6 +162,8 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     customers: CustomerRepository
     outbox: Outbox
+    inbox: Inbox
+    quota: QuotaCounter
 
     async def __aenter__(self) -> Self: ...
 
@@ -150,14 +208,12 @@ class OutboxStore(Protocol):
     ) -> list[OutboxItem]: ...
 
 
-class StateStore(Protocol):
-    """Conversation state per participant; survives restarts when persistent."""
+class Locks(Protocol):
+    """Mutual exclusion by key across every worker sharing the store."""
 
-    async def get(self, key: str) -> dict[str, Any] | None: ...
-
-    async def set(self, key: str, value: dict[str, Any]) -> None: ...
-
-    async def delete(self, key: str) -> None: ...
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Wait for ``key`` and hold it for the ``async with`` block."""
+        ...
 
 
 class RateLimiter(Protocol):
@@ -200,4 +256,55 @@ class Notifier(Protocol):
 
     async def deliver(self, notification: Notification) -> None:
         """Send it or raise ``DeliveryError`` / ``RecipientUnreachable``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedUpdate:
+    """A platform update as a receiver hands it over: its id, the ordering key (the
+    chat or person whose updates must be handled in the order received) and the raw
+    update."""
+
+    update_id: str
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedUpdate:
+    """A queued update held by one worker; ``attempts`` counts the times it was handed
+    out, this one included; ``ref`` is the queue's own handle."""
+
+    ref: str
+    update: QueuedUpdate
+    attempts: int
+
+
+class UpdateQueue(Protocol):
+    """The durable hand-off of one channel's (one bot's) updates from its one receiver
+    to its workers. Updates of one key are handed out in the order they were put, each
+    only after the earlier ones are done, unless a worker's lease ran out while it was
+    still working on them."""
+
+    async def put(self, updates: Sequence[QueuedUpdate]) -> None:
+        """Store ``updates`` durably, in this order; one already waiting is not stored
+        again. Returns once they are stored: only then may the platform be told."""
+        ...
+
+    async def claim(self, worker: str, limit: int, wait: float) -> list[ClaimedUpdate]:
+        """Up to ``limit`` waiting updates for ``worker`` (a name unique per process),
+        leased to it; waits up to ``wait`` seconds when there are none."""
+        ...
+
+    async def renew(self, worker: str) -> None:
+        """Extend the leases of what ``worker`` holds."""
+        ...
+
+    async def done(self, worker: str, claimed: ClaimedUpdate) -> None:
+        """``claimed`` was handled (or given up): it is not handed out again."""
+        ...
+
+    async def leave(self, worker: str) -> None:
+        """``worker`` stops: what it holds goes to other workers (after its lease at
+        the latest)."""
         ...

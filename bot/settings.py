@@ -21,7 +21,9 @@ class Settings(BaseSettings):
         "(postgresql+asyncpg://user:pass@host/db).",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for conversation state and rate limits (optional)."
+        default=None,
+        description="Redis shared by a fleet of workers: per-customer locks, flood and "
+        "send-rate limits, the update stream (optional).",
     )
     desk_policy_file: Path | None = Field(
         default=None, description="Desk policy TOML; the shipped example when unset."
@@ -42,6 +44,39 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=50, gt=0)
     relay_max_attempts: int = Field(default=8, gt=0)
     clock_interval_seconds: float = Field(default=30.0, gt=0)
+    # Flood control, in the desk for every channel: updates per customer per window.
+    flood_limit: int = Field(default=20, gt=0)
+    flood_window_seconds: float = Field(default=60.0, gt=0)
+
+    # The update queue between the one receiver and the workers (Redis streams when
+    # REDIS_URL is set, else the pending_updates table).
+    update_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a worker holds the updates it took (with Redis: its stream "
+        "partitions) without renewing; a dead worker's updates are taken over after it.",
+    )
+    update_batch_size: int = Field(
+        default=100, gt=0, description="Most updates one worker holds at a time."
+    )
+    update_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How long an idle worker waits before looking again."
+    )
+    update_max_attempts: int = Field(
+        default=5, gt=0, description="Tries of an update whose handler fails before it is dropped."
+    )
+    update_partitions: int = Field(
+        default=16,
+        gt=0,
+        description="Redis streams per bot; a chat's updates stay in one, read by one worker "
+        "at a time. Change it only while no update is waiting.",
+    )
+    update_stream_maxlen: int = Field(
+        default=100_000,
+        gt=0,
+        description="About how many unhandled updates a Redis stream keeps; older ones are "
+        "dropped beyond it.",
+    )
 
     @property
     def telegram_enabled(self) -> bool:

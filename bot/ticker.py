@@ -1,8 +1,10 @@
 """The clock's work: reminders, auto-close and SLA alerts, from stored due times.
 
-Each ticket keeps ``next_check_at``; the ticker visits the tickets whose moment has
-come, does what ``Schedule.review`` says is owed, and stores the next moment. A
-restart loses nothing: the moments live in the database.
+Each ticket keeps ``next_check_at``; the ticker claims the tickets whose moment has
+come (moving their check a lease ahead, so that of several tickers in a fleet exactly
+one visits each), does what ``Schedule.review`` says is owed, and stores the next
+moment. A restart loses nothing: the moments live in the database, and a ticker that
+died holding a claim leaves its tickets due again when the lease runs out.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime, timedelta
 
 from bot.announce import Announcer
+from bot.errors import ConcurrentUpdate
 from bot.events import AutoClosed, CustomerReminded, Event, TeamAlerted
 from bot.participant import SYSTEM
 from bot.ports import Clock, UnitOfWorkFactory
@@ -21,6 +25,11 @@ from bot.tickets import publish
 
 log = logging.getLogger(__name__)
 
+# How long a claimed ticket is this ticker's; one that dies lets it go after this.
+LEASE = timedelta(minutes=2)
+# Visits of one ticket that keeps changing under the ticker before it waits a round.
+VISIT_TRIES = 3
+
 
 class Ticker:
     def __init__(
@@ -29,24 +38,29 @@ class Ticker:
         schedule: Schedule,
         clock: Clock,
         announcer: Announcer,
+        *,
+        lease: timedelta = LEASE,
     ) -> None:
         self._uow = uow
         self._schedule = schedule
         self._clock = clock
         self._announcer = announcer
+        self._lease = lease
 
     async def tick(self, limit: int = 200) -> int:
         """Handle every ticket whose check is due; returns how many were looked at."""
         now = self._clock.now()
         async with self._uow() as uow:
-            numbers = await uow.tickets.due(now, limit)
-        for number in numbers:
+            claimed = await uow.tickets.claim_due(now, now + self._lease, limit)
+            await uow.commit()
+        for number, lease in claimed:
             try:
-                await self._visit(number)
+                await self._visit(number, lease)
             except Exception:
-                # One broken ticket must not stop the clock for the others.
+                # One broken ticket must not stop the clock for the others; its lease
+                # runs out and it is looked at again then.
                 log.exception("ticker failed on ticket #%s", number)
-        return len(numbers)
+        return len(claimed)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
@@ -57,12 +71,25 @@ class Ticker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
-    async def _visit(self, number: int) -> None:
+    async def _visit(self, number: int, lease: datetime) -> None:
+        for _ in range(VISIT_TRIES):
+            try:
+                await self._visit_once(number, lease)
+                return
+            except ConcurrentUpdate:
+                # An agent or customer changed it meanwhile: look again at the new copy.
+                continue
+        log.info("ticket #%s kept changing; the ticker looks again next round", number)
+
+    async def _visit_once(self, number: int, lease: datetime) -> None:
         now = self._clock.now()
         async with self._uow() as uow:
             ticket = await uow.tickets.get(number)
-            if ticket.next_check_at is None or ticket.next_check_at > now:
-                return  # another worker got here first
+            if ticket.next_check_at != lease:
+                # Changed since the claim: whoever changed it set its next check, and a
+                # later round claims it then. (Saves are versioned as well, so two
+                # visits could never both write their reminders and alerts.)
+                return
             review = self._schedule.review(ticket, now)
             events: list[Event] = []
             if review.close is not None:

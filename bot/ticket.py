@@ -191,6 +191,8 @@ class Ticket:
     reminded_at: datetime | None = None
     off_hours: bool = False
     quote: Quote | None = None
+    # The stored version this copy was loaded at; a save of a stale copy is refused.
+    version: int = 0
 
     # -- lifecycle -------------------------------------------------------------------
 

@@ -1,15 +1,20 @@
-"""Ticket services: one unit of work per action of a customer, agent or moderator.
+"""Ticket services: the actions of customers, agents and moderators on tickets.
 
 Every action loads the ticket, applies one lifecycle move through the aggregate,
 records events and writes their notifications to the outbox in the same
-transaction. Authorisation is checked here, never in a channel.
+transaction: the unit of work of the update that asked for it (``execute_in``, used
+by the customer desk), or one of its own taken through the ``Gate`` (``execute``,
+for an agent's or moderator's update). Authorisation is checked here, never in a
+channel.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from bot.announce import Announcer
 from bot.commands import (
@@ -49,6 +54,8 @@ from bot.events import (
     TicketTransferred,
 )
 from bot.files import MAX_FILE_BYTES, check_attachment
+from bot.gate import Gate, MemoryLocks
+from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -70,6 +77,8 @@ from bot.ticket import (
 from bot.views import transcript
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TITLE_LIMIT = 120
 # One message in a thread; longer text belongs in a file.
@@ -139,12 +148,22 @@ class TicketService:
         clock: Clock,
         announcer: Announcer | None = None,
         schedule: Schedule | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._uow = uow
         self._policy = policy
         self._clock = clock
         self._announcer = announcer or Announcer(policy)
         self.schedule = schedule or Schedule(policy)
+        self.gate = gate or Gate(uow, MemoryLocks(), clock)
+
+    async def _through_gate(
+        self,
+        who: Participant,
+        update: UpdateRef | None,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+    ) -> T:
+        return await self.gate.run(who, update, work)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -177,54 +196,68 @@ class TicketService:
     # -- filing --------------------------------------------------------------------------
 
     async def open_tickets(
-        self, customer: Customer, drafts: tuple[TicketDraft, ...], channel: str
+        self,
+        customer: Customer,
+        drafts: tuple[TicketDraft, ...],
+        channel: str,
+        *,
+        uow: UnitOfWork | None = None,
     ) -> list[Ticket]:
-        """File one ticket per draft for ``customer`` (intake's final step).
+        """File one ticket per draft for ``customer`` (intake's final step), in ``uow``
+        (not committed) or in a unit of its own.
 
         Refused as a whole with ``QuotaExceeded`` when the account's monthly quota
         cannot take them all; the sales department is never refused.
         """
+        if uow is None:
+            return await self._through_gate(
+                customer.participant,
+                None,
+                lambda unit: self.open_tickets(customer, drafts, channel, uow=unit),
+            )
         now = self._clock.now()
         opened: list[Ticket] = []
-        async with self._uow() as uow:
-            await self._check_quota(uow, drafts, now)
-            for draft in drafts:
-                category = self._policy.category(draft.category)
-                department = draft.department or category.department
-                self._policy.department(department)
-                account = (
-                    await uow.accounts.get(draft.support_number) if draft.support_number else None
-                )
-                ticket = Ticket(
-                    customer=customer.participant,
-                    customer_name=customer.name,
-                    department=department,
-                    category=category.key,
-                    request_type=category.request_type,
-                    critical=category.critical,
-                    title=draft.title[:TITLE_LIMIT],
-                    description=draft.description,
-                    steps=draft.steps,
-                    attachments=list(draft.attachments),
-                    support_number=draft.support_number,
-                    domain=draft.domain,
-                    phone=draft.phone,
-                    locale=customer.locale,
-                    origin=Origin(channel=channel),
-                    created_at=now,
-                    follow_up_of=draft.follow_up_of,
-                )
-                ticket.record_filed(now, customer.name or customer.participant.key)
-                self.schedule.file(ticket, account, now)
-                await uow.tickets.add(ticket)
-                await self._publish(uow, ticket, self._opened_events(ticket, now))
-                opened.append(ticket)
-            await uow.commit()
+        await self._take_quota(uow, drafts, now)
+        for draft in drafts:
+            category = self._policy.category(draft.category)
+            department = draft.department or category.department
+            self._policy.department(department)
+            account = (
+                await uow.accounts.get(draft.support_number) if draft.support_number else None
+            )
+            ticket = Ticket(
+                customer=customer.participant,
+                customer_name=customer.name,
+                department=department,
+                category=category.key,
+                request_type=category.request_type,
+                critical=category.critical,
+                title=draft.title[:TITLE_LIMIT],
+                description=draft.description,
+                steps=draft.steps,
+                attachments=list(draft.attachments),
+                support_number=draft.support_number,
+                domain=draft.domain,
+                phone=draft.phone,
+                locale=customer.locale,
+                origin=Origin(channel=channel),
+                created_at=now,
+                follow_up_of=draft.follow_up_of,
+            )
+            ticket.record_filed(now, customer.name or customer.participant.key)
+            self.schedule.file(ticket, account, now)
+            await uow.tickets.add(ticket)
+            await self._publish(
+                uow, ticket, self._opened_events(ticket, now), locale=customer.locale
+            )
+            opened.append(ticket)
         return opened
 
-    async def _check_quota(
+    async def _take_quota(
         self, uow: UnitOfWork, drafts: tuple[TicketDraft, ...], now: datetime
     ) -> None:
+        """Count the drafts against their accounts' monthly quotas, atomically (two
+        filings at once cannot both take the last ticket), or refuse them all."""
         counted: dict[str, int] = {}
         for draft in drafts:
             department = draft.department or self._policy.route(draft.category)
@@ -234,14 +267,16 @@ class TicketService:
             account = await uow.accounts.get(number)
             if account is None:
                 continue
-            since, until = self.schedule.month(now)
-            used = await uow.tickets.count_opened(
-                number, since, until, exclude_department=self._policy.sales_department
-            )
-            status = self.schedule.quota(account, used)
-            if status.left is None or wanted <= status.left:
+            limit = self.schedule.quota(account, 0).limit
+            if limit is None:
                 continue
-            if status.left > 0:
+            used = await self._quota_used(uow, number, now)
+            since, _ = self.schedule.month(now)
+            if await uow.quota.take(number, since, wanted, limit, start=used) is not None:
+                continue
+            used = await uow.quota.used(number, since) or used
+            status = self.schedule.quota(account, used)
+            if status.left is not None and status.left > 0:
                 # Some are left, just not enough for every part of a split description.
                 raise QuotaTooSmall(
                     f"{number}: {status.left} left, {wanted} wanted",
@@ -252,17 +287,30 @@ class TicketService:
             reply = self.schedule.quota_reply(status, now)
             raise QuotaExceeded(f"{number}: {used} used", **(reply.params if reply else {}))
 
-    async def quota_left(self, support_number: str) -> Reply | None:
-        """How many tickets the account may still file this month (None: no quota)."""
-        now = self._clock.now()
-        async with self._uow() as uow:
-            account = await uow.accounts.get(support_number)
-            if account is None:
-                return None
-            since, until = self.schedule.month(now)
+    async def _quota_used(self, uow: UnitOfWork, support_number: str, now: datetime) -> int:
+        """Tickets counted this month; before the month's first, counted from the
+        tickets themselves (so a counter starts right for accounts filing already)."""
+        since, until = self.schedule.month(now)
+        used = await uow.quota.used(support_number, since)
+        if used is None:
             used = await uow.tickets.count_opened(
                 support_number, since, until, exclude_department=self._policy.sales_department
             )
+        return used
+
+    async def quota_left(
+        self, support_number: str, *, uow: UnitOfWork | None = None
+    ) -> Reply | None:
+        """How many tickets the account may still file this month (None: no quota)."""
+        if uow is None:
+            async with self._uow() as unit:
+                return await self.quota_left(support_number, uow=unit)
+        account = await uow.accounts.get(support_number)
+        if account is None:
+            return None
+        if self.schedule.quota(account, 0).limit is None:
+            return None
+        used = await self._quota_used(uow, support_number, self._clock.now())
         status = self.schedule.quota(account, used)
         if status.limit is None or status.left is None:
             return None
@@ -275,8 +323,15 @@ class TicketService:
             events.append(TeamAlerted(number=_n(ticket), key=alert.key, params=alert.params))
         return events
 
-    async def escalate(self, actor: Actor, command: EscalatePost) -> Ticket:
+    async def escalate(
+        self, actor: Actor, command: EscalatePost, *, update: UpdateRef | None = None
+    ) -> Ticket:
         """A moderator turns a community post into a ticket for its author."""
+        return await self._through_gate(
+            actor.participant, update, lambda uow: self._escalate(uow, actor, command)
+        )
+
+    async def _escalate(self, uow: UnitOfWork, actor: Actor, command: EscalatePost) -> Ticket:
         if actor.role is not Role.MODERATOR:
             raise NotAllowed("only moderators escalate posts")
         text = command.text.strip()
@@ -293,49 +348,45 @@ class TicketService:
         now = self._clock.now()
         author = Participant(command.author_platform, command.author_id)
         title = (text.splitlines()[0] if text else command.post_link)[:80] or "—"
-        async with self._uow() as uow:
-            existing = await uow.tickets.by_post(command.post_ref)
-            if existing is not None:
-                raise DuplicateEscalation(command.post_ref, number=existing.number)
-            profile = await uow.customers.get(author)
-            ticket = Ticket(
-                customer=author,
-                customer_name=command.author_name,
-                department=department,
-                category=category.key,
-                request_type=category.request_type,
-                critical=category.critical,
-                title=title,
-                description=text,
-                attachments=list(command.attachments),
-                support_number=profile.support_number if profile else "",
-                domain=profile.domain if profile else "",
-                locale=profile.locale if profile else command.locale,
-                origin=Origin(
-                    channel=command.author_platform,
-                    post_ref=command.post_ref,
-                    post_link=command.post_link,
-                    escalated_by=actor.name,
-                ),
-                created_at=now,
+        existing = await uow.tickets.by_post(command.post_ref)
+        if existing is not None:
+            raise DuplicateEscalation(command.post_ref, number=existing.number)
+        profile = await uow.customers.get(author)
+        ticket = Ticket(
+            customer=author,
+            customer_name=command.author_name,
+            department=department,
+            category=category.key,
+            request_type=category.request_type,
+            critical=category.critical,
+            title=title,
+            description=text,
+            attachments=list(command.attachments),
+            support_number=profile.support_number if profile else "",
+            domain=profile.domain if profile else "",
+            locale=profile.locale if profile else command.locale,
+            origin=Origin(
+                channel=command.author_platform,
+                post_ref=command.post_ref,
+                post_link=command.post_link,
+                escalated_by=actor.name,
+            ),
+            created_at=now,
+        )
+        ticket.record_filed(now, actor.name)
+        ticket.add_entry(
+            ThreadEntry(EntryKind.SYSTEM, f"escalated by {actor.name}", now, actor.participant)
+        )
+        account = await uow.accounts.get(ticket.support_number) if ticket.support_number else None
+        self.schedule.file(ticket, account, now)
+        await uow.tickets.add(ticket)
+        if profile is None:
+            await uow.customers.put(
+                Customer(author, name=command.author_name, locale=command.locale)
             )
-            ticket.record_filed(now, actor.name)
-            ticket.add_entry(
-                ThreadEntry(EntryKind.SYSTEM, f"escalated by {actor.name}", now, actor.participant)
-            )
-            account = (
-                await uow.accounts.get(ticket.support_number) if ticket.support_number else None
-            )
-            self.schedule.file(ticket, account, now)
-            await uow.tickets.add(ticket)
-            if profile is None:
-                await uow.customers.put(
-                    Customer(author, name=command.author_name, locale=command.locale)
-                )
-            events = self._opened_events(ticket, now)
-            events[0] = TicketOpened(number=_n(ticket), escalated=True, at=now)
-            await self._publish(uow, ticket, events)
-            await uow.commit()
+        events = self._opened_events(ticket, now)
+        events[0] = TicketOpened(number=_n(ticket), escalated=True, at=now)
+        await self._publish(uow, ticket, events)
         return ticket
 
     def _escalation_department(self) -> str:
@@ -344,28 +395,39 @@ class TicketService:
 
     # -- actions on a ticket --------------------------------------------------------------
 
-    async def execute(self, actor: Actor, command: Command) -> Ticket:
-        """Carry out an agent's or a customer's command on one ticket."""
+    async def execute(
+        self, actor: Actor, command: Command, *, update: UpdateRef | None = None
+    ) -> Ticket:
+        """Carry out an agent's or a customer's command on one ticket, as the update
+        ``update`` (once; one update of the actor at a time; retried on a newer copy
+        of the ticket when another update changed it meanwhile)."""
+        return await self._through_gate(
+            actor.participant, update, lambda uow: self.execute_in(uow, actor, command)
+        )
+
+    async def execute_in(
+        self, uow: UnitOfWork, actor: Actor, command: Command, *, locale: str | None = None
+    ) -> Ticket:
+        """``execute`` inside the caller's unit of work, which commits it; ``locale`` is
+        the customer's language when the caller knows it already."""
         number = getattr(command, "number", None)
         if not isinstance(number, int):
             raise InvalidInput(f"{type(command).__name__} names no ticket")
-        async with self._uow() as uow:
-            ticket = await uow.tickets.get(number)
-            events = self._apply(actor, ticket, command)
-            now = self._clock.now()
-            if (
-                actor.role is Role.AGENT
-                and ticket.first_response_at is None
-                and any(
-                    isinstance(e, AgentAnswered | AgentAsked | StatusChanged | QuoteOffered)
-                    for e in events
-                )
-            ):
-                ticket.first_response_at = now
-            ticket.next_check_at = self.schedule.next_check(ticket, now)
-            await uow.tickets.save(ticket)
-            await self._publish(uow, ticket, events)
-            await uow.commit()
+        ticket = await uow.tickets.get(number)
+        events = self._apply(actor, ticket, command)
+        now = self._clock.now()
+        if (
+            actor.role is Role.AGENT
+            and ticket.first_response_at is None
+            and any(
+                isinstance(e, AgentAnswered | AgentAsked | StatusChanged | QuoteOffered)
+                for e in events
+            )
+        ):
+            ticket.first_response_at = now
+        ticket.next_check_at = self.schedule.next_check(ticket, now)
+        await uow.tickets.save(ticket)
+        await self._publish(uow, ticket, events, locale=locale)
         log.info("ticket #%s: %s by %s", number, type(command).__name__, actor.participant.key)
         return ticket
 
@@ -585,18 +647,28 @@ class TicketService:
         if ticket.assignee is None:
             ticket.assign(actor)
 
-    async def _publish(self, uow: UnitOfWork, ticket: Ticket, events: list[Event]) -> None:
-        await publish(uow, self._announcer, ticket, events, self._clock.now())
+    async def _publish(
+        self, uow: UnitOfWork, ticket: Ticket, events: list[Event], *, locale: str | None = None
+    ) -> None:
+        await publish(uow, self._announcer, ticket, events, self._clock.now(), locale=locale)
 
 
 async def publish(
-    uow: UnitOfWork, announcer: Announcer, ticket: Ticket, events: list[Event], now: datetime
+    uow: UnitOfWork,
+    announcer: Announcer,
+    ticket: Ticket,
+    events: list[Event],
+    now: datetime,
+    *,
+    locale: str | None = None,
 ) -> None:
-    """Write the events' notifications to the outbox, in the customer's current language."""
+    """Write the events' notifications to the outbox, in the customer's current language
+    (``locale``, or read from their profile when not given)."""
     if not events:
         return
-    profile = await uow.customers.get(ticket.customer)
-    locale = profile.locale if profile is not None else None
+    if locale is None:
+        profile = await uow.customers.get(ticket.customer)
+        locale = profile.locale if profile is not None else None
     for event in events:
         for notification in announcer.notifications(event, ticket, now, locale):
             await uow.outbox.add(notification)

@@ -1022,6 +1022,10 @@ class Intake:
             return _after_files(state, context)
         return _reask(state, context, "intake.hint.unknown_command")
 
+    def reads_open_tickets(self, state: IntakeState | None, event: Input | None) -> bool:
+        """Only confirming the summary looks for a similar open ticket (``_confirm``)."""
+        return state is not None and state.step is Step.SUMMARY
+
     def dump(self, state: IntakeState) -> dict[str, Any]:
         """JSON-safe form of ``state`` (read back by ``load``, also after a deploy)."""
         return _dump(state)

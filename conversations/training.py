@@ -164,6 +164,10 @@ class Training:
             ),
         )
 
+    def reads_open_tickets(self, state: TrainingState | None, event: Input | None) -> bool:
+        """Only the start looks for a training request already open."""
+        return state is None
+
     def dump(self, state: TrainingState) -> dict[str, Any]:
         return {"v": 1, "step": state.step.value, "slots": list(state.slots)}
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,18 +54,24 @@ class SqlCustomerRepository:
 
     async def get(self, participant: Participant) -> Customer | None:
         row = await self._session.get(CustomerRow, participant.key, populate_existing=True)
-        if row is None:
-            return None
-        return Customer(
-            participant=Participant(row.platform, row.external_id),
-            name=row.name,
-            locale=row.locale,
-            support_number=row.support_number,
-            domain=row.domain,
-            phone=row.phone,
-            current_ticket=row.current_ticket,
-            unreachable=row.unreachable,
-        )
+        return None if row is None else _customer(row)
+
+    async def with_account(
+        self, participant: Participant
+    ) -> tuple[Customer | None, Account | None]:
+        # One statement for what every step of a conversation starts with.
+        found = (
+            await self._session.execute(
+                select(CustomerRow, AccountRow)
+                .outerjoin(AccountRow, AccountRow.support_number == CustomerRow.support_number)
+                .where(CustomerRow.key == participant.key)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        if found is None:
+            return None, None
+        customer, account = found
+        return _customer(customer), (_account(account) if account is not None else None)
 
     async def put(self, customer: Customer) -> None:
         values = {
@@ -76,8 +85,32 @@ class SqlCustomerRepository:
             "phone": customer.phone,
             "current_ticket": customer.current_ticket,
             "unreachable": customer.unreachable,
+            "conversation": _json_copy(customer.conversation),
         }
         await upsert(self._session, CustomerRow, values, ["key"])
+
+
+def _json_copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    # A state that is not plain JSON fails here, at the step that made it, on every
+    # backend alike; and the stored value cannot change under the caller.
+    if value is None:
+        return None
+    copied: dict[str, Any] = json.loads(json.dumps(value))
+    return copied
+
+
+def _customer(row: CustomerRow) -> Customer:
+    return Customer(
+        participant=Participant(row.platform, row.external_id),
+        name=row.name,
+        locale=row.locale,
+        support_number=row.support_number,
+        domain=row.domain,
+        phone=row.phone,
+        current_ticket=row.current_ticket,
+        unreachable=row.unreachable,
+        conversation=dict(row.conversation) if row.conversation is not None else None,
+    )
 
 
 def _account(row: AccountRow) -> Account:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.dialog import TicketBrief
 from bot.errors import DuplicateEscalation, TicketNotFound
 from bot.participant import Participant
 from bot.ticket import (
@@ -58,10 +59,11 @@ class _Stored:
 class SqlTicketRepository:
     """``bot.ports.TicketRepository`` on the unit of work's session.
 
-    ``save`` appends only what was added to the ticket since it was loaded, added or last
-    saved in this unit. Two units appending to the same version of a ticket collide on
-    the ``(ticket_number, seq)`` unique constraints, so the later one fails with
-    ``ConcurrentUpdate`` instead of silently interleaving its entries or losing a status.
+    ``save`` writes the ticket only where it is still at the version it was loaded at
+    (``WHERE version = :loaded``), then moves the version on, so a stale copy is refused
+    with ``ConcurrentUpdate`` and overwrites nothing (the caller retries on a fresh copy).
+    It appends only what was added to the ticket since it was loaded, added or last
+    saved in this unit; the ``(ticket_number, seq)`` unique constraints back this up.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -105,12 +107,17 @@ class SqlTicketRepository:
             stored = await self._compare_with_stored(ticket, number)
         result = await self._session.execute(
             update(TicketRow)
-            .where(TicketRow.number == number)
-            .values(**_ticket_values(ticket))
+            .where(TicketRow.number == number, TicketRow.version == ticket.version)
+            .values(**_ticket_values(ticket), version=ticket.version + 1)
             .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 1) == 0:
+            if await self._session.scalar(
+                select(TicketRow.number).where(TicketRow.number == number)
+            ):
+                raise ConcurrentUpdate(f"ticket #{number} changed meanwhile", number=number)
             raise TicketNotFound(str(number), number=number)
+        ticket.version += 1
         await self._append(ticket, stored)
 
     async def _append(self, ticket: Ticket, stored: _Stored) -> None:
@@ -260,14 +267,66 @@ class SqlTicketRepository:
         count = await self._session.scalar(query)
         return int(count or 0)
 
-    async def due(self, now: datetime, limit: int = 100) -> list[int]:
-        numbers = await self._session.scalars(
+    async def claim_due(
+        self, now: datetime, until: datetime, limit: int = 100
+    ) -> list[tuple[int, datetime]]:
+        due = (
             select(TicketRow.number)
             .where(TicketRow.next_check_at <= now)
             .order_by(TicketRow.next_check_at)
             .limit(limit)
         )
-        return list(numbers)
+        if self._session.get_bind().dialect.name == "postgresql":
+            # Parallel tickers take different tickets instead of queueing on row locks;
+            # MATERIALIZED for the reason given in store/outbox.py.
+            locked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            due = select(locked.c.number)
+        # Pick and move in one statement; the repeated condition leaves alone a ticket
+        # another ticker moved meanwhile (SQLite runs one writer at a time).
+        claimed = await self._session.execute(
+            update(TicketRow)
+            .where(TicketRow.number.in_(due.scalar_subquery()), TicketRow.next_check_at <= now)
+            .values(next_check_at=until)
+            .returning(TicketRow.number)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((number, until) for number in claimed.scalars())
+
+    async def briefs(
+        self, customer: Participant, statuses: frozenset[Status]
+    ) -> list[TicketBrief]:
+        rows = await self._session.execute(
+            select(*_BRIEF_COLUMNS)
+            .where(
+                TicketRow.customer_platform == customer.platform,
+                TicketRow.customer_id == customer.external_id,
+                TicketRow.status.in_(sorted(status.value for status in statuses)),
+            )
+            .order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
+        )
+        return [_brief(row) for row in rows]
+
+    async def brief(self, number: int) -> TicketBrief | None:
+        row = (
+            await self._session.execute(select(*_BRIEF_COLUMNS).where(TicketRow.number == number))
+        ).first()
+        return _brief(row) if row is not None else None
+
+    async def waiting_since(self, customer: Participant) -> list[tuple[int, datetime]]:
+        asked = func.max(StatusChangeRow.at)
+        rows = await self._session.execute(
+            select(TicketRow.number, asked)
+            .join(StatusChangeRow, StatusChangeRow.ticket_number == TicketRow.number)
+            .where(
+                TicketRow.customer_platform == customer.platform,
+                TicketRow.customer_id == customer.external_id,
+                TicketRow.status == Status.WAITING.value,
+                StatusChangeRow.new == Status.WAITING.value,
+            )
+            .group_by(TicketRow.number)
+            .order_by(TicketRow.number)
+        )
+        return [(number, at) for number, at in rows]
 
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         query = _aggregate()
@@ -282,6 +341,27 @@ class SqlTicketRepository:
             for ticket in tickets:
                 self._track(ticket)
         return tickets
+
+
+_BRIEF_COLUMNS = (
+    TicketRow.number,
+    TicketRow.title,
+    TicketRow.description,
+    TicketRow.status,
+    TicketRow.department,
+    TicketRow.category,
+)
+
+
+def _brief(row: Any) -> TicketBrief:
+    return TicketBrief(
+        number=row.number,
+        title=row.title,
+        description=row.description,
+        status=Status(row.status),
+        department=row.department,
+        category=row.category,
+    )
 
 
 def _aggregate() -> Select[TicketRow]:
@@ -489,4 +569,5 @@ def _ticket(row: TicketRow) -> Ticket:
         reminded_at=row.reminded_at,
         off_hours=row.off_hours,
         quote=_quote(row),
+        version=row.version,
     )

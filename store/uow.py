@@ -7,9 +7,18 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.ports import AccountRepository, CustomerRepository, Outbox, TicketRepository
+from bot.ports import (
+    AccountRepository,
+    CustomerRepository,
+    Inbox,
+    Outbox,
+    QuotaCounter,
+    TicketRepository,
+)
 from store.accounts import SqlAccountRepository, SqlCustomerRepository
+from store.inbox import SqlInbox
 from store.outbox import SqlOutbox
+from store.quota import SqlQuotaCounter
 from store.tickets import SqlTicketRepository
 
 
@@ -24,6 +33,8 @@ class SqlUnitOfWork:
     accounts: AccountRepository
     customers: CustomerRepository
     outbox: Outbox
+    inbox: Inbox
+    quota: QuotaCounter
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         # Creating a session opens no connection; that happens on the first statement.
@@ -33,6 +44,8 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(self._session)
         self.customers = SqlCustomerRepository(self._session)
         self.outbox = SqlOutbox(self._session)
+        self.inbox = SqlInbox(self._session)
+        self.quota = SqlQuotaCounter(self._session)
 
     async def __aenter__(self) -> Self:
         return self

@@ -170,8 +170,8 @@ class ConsoleSession:
         else:
             event = TextSent(line)
         who = self.participant
-        replies = await self.app.desk.handle(who, event, name=self.name, locale=self.lang)
-        self.say(replies, await self.app.desk.language(who))
+        answer = await self.app.desk.answer(who, event, name=self.name, locale=self.lang)
+        self.say(answer.replies, answer.locale)
 
     def _pick(self, line: str) -> str | None:
         options = self.choices

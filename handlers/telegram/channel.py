@@ -3,14 +3,17 @@
 ``TelegramChannel.from_app(app)`` builds everything from ``app.settings``
 (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_URL``, ``TELEGRAM_MODE``, webhook settings)
 and registers the notifier with the outbox relay; ``await channel.run(stop)``
-serves updates until ``stop`` is set, then closes what it opened.
+serves updates until ``stop`` is set, then closes what it opened: the receiver
+(``receiver.py``) writes them to the durable update queue, the worker (``worker.py``)
+feeds them from there to the dispatcher; ``receive``/``work`` run one side only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
@@ -22,9 +25,9 @@ from aiogram.types import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
 )
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.ports import UpdateQueue
 from bot.reply import Reply
 from bot.ticket import Ticket
 from bot.views import service_lines
@@ -33,7 +36,9 @@ from handlers.telegram.context import TelegramContext, Tuning
 from handlers.telegram.delivery import TelegramNotifier
 from handlers.telegram.inbound import AlbumCollector
 from handlers.telegram.pacing import Limits, SendPacer
-from handlers.telegram.render import CallbackCodec, Renderer
+from handlers.telegram.receiver import PollingReceiver, WebhookReceiver
+from handlers.telegram.render import CHANNEL, CallbackCodec, Renderer
+from handlers.telegram.worker import Worker, feeder, run_together
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -130,41 +135,42 @@ class TelegramChannel:
                 ]
                 await self.bot.set_my_commands(commands, scope=scope, language_code=lang)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve updates (polling or webhook, per settings) until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, receive: bool = True, work: bool = True) -> None:
+        """Serve until ``stop`` is set: receive updates into the durable queue (polling
+        or webhook, per settings; the bot's one receiver) and/or work them off through
+        the dispatcher (one of its workers). Both in one process by default."""
         try:
-            await self.set_commands()
-            if self.app.settings.telegram_mode == "webhook":
-                await self._run_webhook(stop)
-            else:
-                await self._run_polling(stop)
+            queue = self.app.update_queue(CHANNEL, str(self.bot.id))
+            parts: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+            if receive:
+                await self.set_commands()
+                webhook = self.app.settings.telegram_mode == "webhook"
+                parts.append(partial(self._run_webhook if webhook else self._run_polling, queue))
+            if work:
+                settings = self.app.settings
+                worker = Worker(
+                    queue,
+                    feeder(self.dispatcher, self.bot),
+                    batch_size=settings.update_batch_size,
+                    poll=settings.update_poll_seconds,
+                    lease=settings.update_lease_seconds,
+                    max_attempts=settings.update_max_attempts,
+                )
+                parts.append(worker.run)
+            await run_together(stop, *parts)
         finally:
             await self.close()
 
-    async def _run_polling(self, stop: asyncio.Event) -> None:
-        await self.bot.delete_webhook()
-        polling = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                polling_timeout=10,
-                # What the routers handle (edits, membership changes), not the default.
-                allowed_updates=self.dispatcher.resolve_used_update_types(),
-            )
+    async def _run_polling(self, queue: UpdateQueue, stop: asyncio.Event) -> None:
+        receiver = PollingReceiver(
+            self.bot,
+            queue,
+            # What the routers handle (edits, membership changes), not the default.
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
         )
-        stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if polling in done:
-            stopped.cancel()
-            polling.result()  # polling ended by itself: surface why
-            return
-        with contextlib.suppress(RuntimeError):
-            await self.dispatcher.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
+        await receiver.run(stop)
 
-    async def _run_webhook(self, stop: asyncio.Event) -> None:
+    async def _run_webhook(self, queue: UpdateQueue, stop: asyncio.Event) -> None:
         settings = self.app.settings
         if not settings.telegram_webhook_url:
             raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")
@@ -174,10 +180,7 @@ class TelegramChannel:
             else None
         )
         web_app = web.Application()
-        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(
-            web_app, path=WEBHOOK_PATH
-        )
-        setup_application(web_app, self.dispatcher, bot=self.bot)
+        WebhookReceiver(queue, secret).register(web_app, WEBHOOK_PATH)
         runner = web.AppRunner(web_app, shutdown_timeout=2.0)
         await runner.setup()
         try:

@@ -13,7 +13,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, MessageOriginUser
 
 from bot.commands import EscalatePost
-from bot.errors import DeskError, NotAllowed
+from bot.errors import DeskError, DuplicateUpdate, NotAllowed
 from bot.i18n import pick_language
 from bot.reply import Reply
 from handlers.telegram.context import TelegramContext
@@ -92,7 +92,9 @@ async def on_escalate(message: Message, command: CommandObject, tg: TelegramCont
         locale=pick_language(author.language_code, tg.policy.languages),
     )
     try:
-        await tg.tickets.escalate(actor, escalation)
+        await tg.tickets.escalate(actor, escalation, update=tg.message_ref(message))
+    except DuplicateUpdate:
+        return  # this very /escalate was handled when it first came
     except NotAllowed:
         await tell(Reply("telegram.escalate.refused"))
         return

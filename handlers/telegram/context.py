@@ -18,17 +18,18 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters, User
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, User
 
 from bot.desk import Desk
 from bot.errors import DeskError
+from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import LinkStore, RateLimiter
 from bot.reply import Reply
 from bot.tickets import TicketService
 from handlers.telegram.delivery import TelegramNotifier
-from handlers.telegram.inbound import AlbumCollector, ChatLocks, RecentAlbums
+from handlers.telegram.inbound import AlbumCollector, RecentAlbums
 from handlers.telegram.render import CHANNEL, Renderer
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,10 @@ ADMIN_STATUSES = frozenset({"creator", "administrator"})
 
 @dataclass(frozen=True, slots=True)
 class Tuning:
-    """Channel knobs: album collection time, the per-user flood limit, caches."""
+    """Channel knobs: album collection time, caches, direct replies (flood control is
+    the desk's: ``FLOOD_LIMIT``, ``FLOOD_WINDOW_SECONDS``)."""
 
     album_wait: float = 1.0
-    flood_limit: int = 20
-    flood_window: float = 60.0
     membership_ttl: float = 10.0
     # Direct replies (not through the outbox): tries on a 429 or network error, and the
     # longest they may wait in all before the reply is given up (and logged).
@@ -66,7 +66,6 @@ class TelegramContext:
     notifier: TelegramNotifier
     tuning: Tuning = field(default_factory=Tuning)
     albums: AlbumCollector = field(default_factory=AlbumCollector)
-    locks: ChatLocks = field(default_factory=ChatLocks)
     posts: RecentAlbums = field(default_factory=RecentAlbums)
     _members: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -129,6 +128,16 @@ class TelegramContext:
         if await self.member_status(chat_id, user_id) in ADMIN_STATUSES:
             return Actor(who, name, Role.MODERATOR)
         return None
+
+    # -- what an update is ---------------------------------------------------------------
+
+    def message_ref(self, message: Message) -> UpdateRef:
+        """A message's identity, the same however often Telegram delivers it."""
+        return UpdateRef(CHANNEL, str(self.bot.id), f"m:{message.chat.id}:{message.message_id}")
+
+    def query_ref(self, query: CallbackQuery) -> UpdateRef:
+        """A button press's identity (Telegram gives each press its own id)."""
+        return UpdateRef(CHANNEL, str(self.bot.id), f"q:{query.id}")
 
     # -- saying things ------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Customers in a private chat: commands, text, buttons, photos, documents, albums.
 
 Every update becomes one desk input (``CommandGiven``, ``TextSent``,
-``ChoicePicked``, ``FileSent``) for ``Desk.handle``; its replies are rendered here.
+``ChoicePicked``, ``FileSent``) with the update's identity for ``Desk.answer``; its
+replies are rendered here. Order, de-duplication and flood control are the desk's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, User
 
-from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
+from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent, UpdateRef
 from bot.participant import Participant
 from bot.reply import Reply
 from handlers.telegram.context import TelegramContext
@@ -26,30 +27,35 @@ def participant(user: User) -> Participant:
     return Participant(CHANNEL, str(user.id))
 
 
-async def _flooding(tg: TelegramContext, user: User, chat_id: int) -> bool:
-    """True when the user is over the flood limit; they are told once per window."""
-    key = f"telegram:flood:{user.id}"
-    if await tg.limiter.hit(key, tg.tuning.flood_limit, tg.tuning.flood_window):
+async def _throttled(tg: TelegramContext, user: User, chat_id: int) -> bool:
+    """For answers that never reach the desk (stickers, edits, refused files): the
+    desk's flood control still applies; True when over it."""
+    told = await tg.desk.throttle(participant(user))
+    if told is None:
         return False
-    if await tg.limiter.hit(key + ":told", 1, tg.tuning.flood_window):
-        lang = await tg.customer_language(user)
-        await tg.say(chat_id, [Reply("telegram.flood")], lang)
+    if told:
+        await tg.say(chat_id, told, await tg.customer_language(user))
     return True
 
 
 async def handle_input(
-    tg: TelegramContext, user: User, chat_id: int, event: Input, prefix: list[Reply] | None = None
+    tg: TelegramContext,
+    user: User,
+    chat_id: int,
+    event: Input,
+    update: UpdateRef,
+    prefix: list[Reply] | None = None,
 ) -> None:
     who = participant(user)
-    async with tg.locks(chat_id):
-        try:
-            replies = await tg.desk.handle(
-                who, event, name=user.full_name, locale=user.language_code
-            )
-            lang = await tg.customer_language(user)
-        except Exception:
-            log.exception("desk failed on %s from %s", type(event).__name__, who.key)
-            replies, lang = [Reply("telegram.apology")], user.language_code or "en"
+    try:
+        answer = await tg.desk.answer(
+            who, event, name=user.full_name, locale=user.language_code, update=update
+        )
+        replies, lang = answer.replies, answer.locale
+    except Exception:
+        log.exception("desk failed on %s from %s", type(event).__name__, who.key)
+        replies, lang = [Reply("telegram.apology")], user.language_code or "en"
+    if replies or prefix:
         await tg.say(chat_id, [*(prefix or []), *replies], lang)
 
 
@@ -57,12 +63,11 @@ async def on_command(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or message.text is None:
         return
-    if await _flooding(tg, user, message.chat.id):
-        return
     length = command_length(message)
     name = message.text[1:length].split("@", 1)[0].lower()
     arg = message.text[length:]
-    await handle_input(tg, user, message.chat.id, CommandGiven(name, arg.strip()))
+    event = CommandGiven(name, arg.strip())
+    await handle_input(tg, user, message.chat.id, event, tg.message_ref(message))
 
 
 def command_length(message: Message) -> int:
@@ -84,15 +89,14 @@ async def on_album_part(message: Message, tg: TelegramContext) -> None:
         return
 
     async def flush(parts: list[Message]) -> None:
-        if not await _flooding(tg, user, message.chat.id):
-            await _files(tg, user, message.chat.id, parts)
+        await _files(tg, user, message.chat.id, parts)
 
     tg.albums.add(message, flush)
 
 
 async def on_file(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
-    if user is None or await _flooding(tg, user, message.chat.id):
+    if user is None:
         return
     await _files(tg, user, message.chat.id, [message])
 
@@ -102,27 +106,26 @@ async def _files(tg: TelegramContext, user: User, chat_id: int, messages: list[M
     caption = "\n".join(m.caption for m in messages if m.caption)
     kept, refusals = screen_files(files)
     if not kept and not caption:
-        lang = await tg.customer_language(user)
-        await tg.say(chat_id, refusals, lang)
+        if not await _throttled(tg, user, chat_id):
+            await tg.say(chat_id, refusals, await tg.customer_language(user))
         return
     event: Input = FileSent(tuple(kept), caption) if kept else TextSent(caption)
-    await handle_input(tg, user, chat_id, event, refusals)
+    # An album is one input: it is known by its first part.
+    await handle_input(tg, user, chat_id, event, tg.message_ref(messages[0]), refusals)
 
 
 async def on_text(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or message.text is None:
         return
-    if await _flooding(tg, user, message.chat.id):
-        return
-    await handle_input(tg, user, message.chat.id, TextSent(message.text))
+    await handle_input(tg, user, message.chat.id, TextSent(message.text), tg.message_ref(message))
 
 
 async def on_other(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or not has_unsupported_media(message):
         return
-    if await _flooding(tg, user, message.chat.id):
+    if await _throttled(tg, user, message.chat.id):
         return
     lang = await tg.customer_language(user)
     await tg.say(message.chat.id, [Reply("telegram.file.unsupported")], lang, reply_to=message)
@@ -131,7 +134,7 @@ async def on_other(message: Message, tg: TelegramContext) -> None:
 async def on_edited(message: Message, tg: TelegramContext) -> None:
     """An edit changes nothing already sent on: say so, so the correction is resent."""
     user = message.from_user
-    if user is None or await _flooding(tg, user, message.chat.id):
+    if user is None or await _throttled(tg, user, message.chat.id):
         return
     lang = await tg.customer_language(user)
     await tg.say(message.chat.id, [Reply("telegram.edit_not_forwarded")], lang, reply_to=message)
@@ -143,9 +146,9 @@ async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
         await on_foreign_button(query, tg)
         return
     await query.answer()
-    if await _flooding(tg, query.from_user, query.message.chat.id):
-        return
-    await handle_input(tg, query.from_user, query.message.chat.id, ChoicePicked(value))
+    await handle_input(
+        tg, query.from_user, query.message.chat.id, ChoicePicked(value), tg.query_ref(query)
+    )
 
 
 async def on_foreign_button(query: CallbackQuery, tg: TelegramContext) -> None:

@@ -1,4 +1,4 @@
-"""Turning Telegram messages into desk inputs: files, albums, ordering, flood control."""
+"""Turning Telegram messages into desk inputs: files and albums."""
 
 from __future__ import annotations
 
@@ -166,18 +166,3 @@ class RecentAlbums:
         found = {m.message_id: m for m in seen}
         found.setdefault(message.message_id, message)
         return [found[k] for k in sorted(found)]
-
-
-class ChatLocks:
-    """Updates of one chat are handled one at a time, in arrival order."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    def __call__(self, chat_id: int) -> asyncio.Lock:
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            if len(self._locks) > 10_000:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-            lock = self._locks[chat_id] = asyncio.Lock()
-        return lock

@@ -42,7 +42,8 @@ from bot.commands import (
     TransferTicket,
     UnblockTicket,
 )
-from bot.errors import DeskError, NotAllowed
+from bot.errors import DeskError, DuplicateUpdate, NotAllowed
+from bot.inputs import UpdateRef
 from bot.participant import Actor
 from bot.reply import Reply
 from bot.ticket import Attachment, DeclineReason
@@ -110,7 +111,7 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
         case Action.TRANSFER_TO:
             command = TransferTicket(number=number, department=button.value)
     if command is not None:
-        text = await _execute(tg, actor, command, message.chat.id)
+        text = await _execute(tg, actor, command, message.chat.id, tg.query_ref(query))
         done = text == _done(tg, number)
         await query.answer(text, show_alert=not done)
         if done and button.action in (Action.DECLINE_REASON, Action.TRANSFER_TO):
@@ -166,11 +167,15 @@ def _done(tg: TelegramContext, number: int) -> str:
     return tg.renderer.label("telegram.agent.done", _lang(tg), {"number": number})
 
 
-async def _execute(tg: TelegramContext, actor: Actor, command: Command, chat_id: int) -> str:
-    """Carry out the command; the short text to show the agent."""
+async def _execute(
+    tg: TelegramContext, actor: Actor, command: Command, chat_id: int, update: UpdateRef
+) -> str:
+    """Carry out the command (once for ``update``); the short text to show the agent."""
     number = getattr(command, "number", 0)
     try:
-        ticket = await tg.tickets.execute(actor, command)
+        ticket = await tg.tickets.execute(actor, command, update=update)
+    except DuplicateUpdate:
+        return _done(tg, number)  # done when it first came
     except NotAllowed:
         return tg.renderer.label("telegram.agent.refused", _lang(tg))
     except DeskError as exc:
@@ -289,18 +294,20 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
         await tg.say(first.chat.id, [command], _lang(tg), thread_id=thread_id, reply_to=first)
         return
     actor = await tg.agent(user.id, user.full_name)
+    update = tg.message_ref(first)
     done = _done(tg, number)
     # Answers and notes keep their files; other commands carry none.
     files_left = bool(files) and not isinstance(command, AnswerCustomer | AddNote)
     if files_left and isinstance(command, AskCustomer | ResolveTicket):
         # The files go to the customer as an answer, then the question or resolution.
         answer = AnswerCustomer(number=number, text="", attachments=tuple(files))
-        outcome = await _execute(tg, actor, answer, first.chat.id)
+        files_ref = replace(update, update_id=update.update_id + "/files")
+        outcome = await _execute(tg, actor, answer, first.chat.id, files_ref)
         if outcome != done:
             await tg.direct(first.chat.id, partial(first.reply, outcome, parse_mode=None))
             return
         files_left = False
-    outcome = await _execute(tg, actor, command, first.chat.id)
+    outcome = await _execute(tg, actor, command, first.chat.id, update)
     if files_left and outcome == done:
         # /claim, /block, /quote carry no files: the agent must know they stayed.
         await tg.say(

@@ -65,7 +65,7 @@ async def running_desk(
         telegram_bot_token=fake.token,  # type: ignore[arg-type]
         telegram_api_url=fake.url,
         _env_file=None,  # type: ignore[call-arg]
-        **settings_,
+        **{"flood_limit": 200, **settings_},
     )
     app = await build_app(settings, policy=parse_policy(policy or policy_data()), clock=clock)
     async with app.uow() as uow:
@@ -73,9 +73,7 @@ async def running_desk(
             Account("SN-1001", ("shop.example.cz",), "premium", valid_until=date(2099, 1, 1))
         )
         await uow.commit()
-    channel = TelegramChannel.from_app(
-        app, tuning=tuning or Tuning(album_wait=0.3, flood_limit=200, flood_window=60), limits=FAST
-    )
+    channel = TelegramChannel.from_app(app, tuning=tuning or Tuning(album_wait=0.3), limits=FAST)
     stop = asyncio.Event()
     serving = asyncio.create_task(channel.run(stop))
     relaying = asyncio.create_task(app.relay.run(stop, 0.05))

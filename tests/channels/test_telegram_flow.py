@@ -182,9 +182,7 @@ async def test_escalation_by_moderator_and_refusal_of_others(tmp_path: Path) -> 
 
 
 async def test_a_flood_from_one_user_is_cut_off(tmp_path: Path) -> None:
-    from handlers.telegram.context import Tuning
-
-    async with running_desk(tmp_path, Tuning(flood_limit=3, flood_window=60)) as desk:
+    async with running_desk(tmp_path, flood_limit=3, flood_window_seconds=60) as desk:
         fake = desk.fake
         alice = fake.user(501, "Alice")
         mark = fake.mark()

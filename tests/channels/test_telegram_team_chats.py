@@ -121,7 +121,7 @@ async def test_escalating_albums_forwards_and_posts_without_an_author(tmp_path: 
 
 
 async def test_leaving_the_team_chat_takes_effect_at_once(tmp_path: Path) -> None:
-    tuning = Tuning(album_wait=0.3, flood_limit=200, membership_ttl=600)
+    tuning = Tuning(album_wait=0.3, membership_ttl=600)
     async with running_desk(tmp_path, tuning) as desk:
         fake = desk.fake
         fake.add_group(

@@ -114,14 +114,38 @@ async def test_full_ticket_round_trips(backend: Backend) -> None:
     assert loaded.sla_alerts == {"first_response:warning", "resolution:breached"}
 
 
-async def test_due_lists_tickets_whose_check_has_come(backend: Backend) -> None:
+async def test_claim_due_takes_tickets_whose_check_has_come_once(backend: Backend) -> None:
     early, late, never = make_ticket(), make_ticket(), make_ticket()
     early.next_check_at, late.next_check_at = at(5), at(10)
     for ticket in (late, early, never):
         await add_committed(backend, ticket)
     async with backend.uow() as uow:
-        assert await uow.tickets.due(at(7)) == [early.number]
-        assert await uow.tickets.due(at(10)) == [early.number, late.number]
+        assert await uow.tickets.claim_due(at(7), at(30)) == [(early.number, at(30))]
+        await uow.commit()
+    async with backend.uow() as uow:
+        # The claimed one is leased until 30: only the late one is due at 10.
+        assert await uow.tickets.claim_due(at(10), at(40)) == [(late.number, at(40))]
+        await uow.commit()
+    assert (await load(backend, early.number)).next_check_at == at(30)
+    async with backend.uow() as uow:
+        # A lease that ran out (its ticker died) is due again.
+        assert await uow.tickets.claim_due(at(35), at(50)) == [(early.number, at(50))]
+
+
+async def test_two_units_saving_one_version_the_second_is_refused(backend: Backend) -> None:
+    number = await add_committed(backend, make_ticket())
+    first, second = await load(backend, number), await load(backend, number)
+    first.move(Status.ACCEPTED, at(1), "telegram:77")
+    async with backend.uow() as uow:
+        await uow.tickets.save(first)
+        await uow.commit()
+    second.reminded_at = at(2)  # a ticker's change, on the copy from before the claim
+    async with backend.uow() as uow:
+        with pytest.raises(ConcurrentUpdate):
+            await uow.tickets.save(second)
+    stored = await load(backend, number)
+    assert stored.status is Status.ACCEPTED and stored.reminded_at is None
+    assert stored.version == first.version == 1
 
 
 async def test_datetimes_come_back_as_utc_whatever_zone_went_in(backend: Backend) -> None:

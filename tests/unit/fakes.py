@@ -10,11 +10,13 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from bot.account import Account
 from bot.customer import Customer
-from bot.errors import DuplicateEscalation, TicketNotFound
+from bot.dialog import TicketBrief
+from bot.errors import ConcurrentUpdate, DuplicateEscalation, DuplicateUpdate, TicketNotFound
+from bot.inputs import UpdateRef
 from bot.notification import Notification
 from bot.participant import Participant
 from bot.ticket import Status, Ticket
@@ -26,6 +28,8 @@ class Db:
     accounts: dict[str, Account] = field(default_factory=dict)
     customers: dict[Participant, Customer] = field(default_factory=dict)
     outbox: list[Notification] = field(default_factory=list)
+    inbox: set[UpdateRef] = field(default_factory=set)
+    quota: dict[tuple[str, datetime], int] = field(default_factory=dict)
     next_number: int = 1
 
 
@@ -51,7 +55,30 @@ class _Tickets:
 
     async def save(self, ticket: Ticket) -> None:
         assert ticket.number is not None
+        stored = self.db.tickets.get(ticket.number)
+        if stored is None:
+            raise TicketNotFound(f"#{ticket.number}", number=ticket.number)
+        if stored.version != ticket.version:
+            raise ConcurrentUpdate(f"#{ticket.number} changed meanwhile", number=ticket.number)
+        ticket.version += 1
         self.db.tickets[ticket.number] = copy.deepcopy(ticket)
+
+    async def briefs(
+        self, customer: Participant, statuses: frozenset[Status]
+    ) -> list[TicketBrief]:
+        return [_brief(t) for t in await self.for_customer(customer, statuses)]
+
+    async def brief(self, number: int) -> TicketBrief | None:
+        ticket = self.db.tickets.get(number)
+        return _brief(ticket) if ticket is not None else None
+
+    async def waiting_since(self, customer: Participant) -> list[tuple[int, datetime]]:
+        out = []
+        for t in await self.for_customer(customer, frozenset({Status.WAITING})):
+            asked = [h.at for h in t.history if h.new is Status.WAITING]
+            if asked and t.number is not None:
+                out.append((t.number, max(asked)))
+        return sorted(out)
 
     def _sorted(self, tickets: list[Ticket], newest: bool = True) -> list[Ticket]:
         return sorted(tickets, key=lambda t: t.number or 0, reverse=newest)
@@ -112,10 +139,17 @@ class _Tickets:
             and t.department != exclude_department
         )
 
-    async def due(self, now: datetime, limit: int = 100) -> list[int]:
+    async def claim_due(
+        self, now: datetime, until: datetime, limit: int = 100
+    ) -> list[tuple[int, datetime]]:
         found = [t for t in self.db.tickets.values() if t.next_check_at and t.next_check_at <= now]
         found.sort(key=lambda t: t.next_check_at or now)
-        return [t.number for t in found[:limit] if t.number is not None]
+        claimed = []
+        for t in found[:limit]:
+            assert t.number is not None
+            t.next_check_at = until
+            claimed.append((t.number, until))
+        return sorted(claimed)
 
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         found = [t for t in self.db.tickets.values() if status is None or t.status is status]
@@ -141,7 +175,15 @@ class _Customers:
         self.db = db
 
     async def get(self, participant: Participant) -> Customer | None:
-        return self.db.customers.get(participant)
+        return copy.deepcopy(self.db.customers.get(participant))
+
+    async def with_account(
+        self, participant: Participant
+    ) -> tuple[Customer | None, Account | None]:
+        customer = await self.get(participant)
+        if customer is None or not customer.support_number:
+            return customer, None
+        return customer, self.db.accounts.get(customer.support_number)
 
     async def put(self, customer: Customer) -> None:
         self.db.customers[customer.participant] = customer
@@ -155,6 +197,45 @@ class _Outbox:
         self.db.outbox.append(notification)
 
 
+class _Inbox:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def record(self, update: UpdateRef, at: datetime) -> None:
+        if update in self.db.inbox:
+            raise DuplicateUpdate(str(update))
+        self.db.inbox.add(update)
+
+
+class _Quota:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def used(self, support_number: str, month: datetime) -> int | None:
+        return self.db.quota.get((support_number, month))
+
+    async def take(
+        self, support_number: str, month: datetime, count: int, limit: int, start: int
+    ) -> int | None:
+        used = self.db.quota.setdefault((support_number, month), start)
+        if used + count > limit:
+            return None
+        self.db.quota[(support_number, month)] = used + count
+        return used + count
+
+
+def _brief(ticket: Ticket) -> TicketBrief:
+    assert ticket.number is not None
+    return TicketBrief(
+        number=ticket.number,
+        title=ticket.title,
+        description=ticket.description,
+        status=ticket.status,
+        department=ticket.department,
+        category=ticket.category,
+    )
+
+
 class FakeUnitOfWork:
     def __init__(self, committed: Db) -> None:
         self._committed = committed
@@ -163,6 +244,8 @@ class FakeUnitOfWork:
         self.accounts = _Accounts(self._work)
         self.customers = _Customers(self._work)
         self.outbox = _Outbox(self._work)
+        self.inbox = _Inbox(self._work)
+        self.quota = _Quota(self._work)
 
     async def __aenter__(self) -> Self:
         return self
@@ -188,18 +271,3 @@ class FakeUnitOfWorkFactory:
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.db)
-
-
-class MemoryStates:
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
-
-    async def get(self, key: str) -> dict[str, Any] | None:
-        value = self.data.get(key)
-        return copy.deepcopy(value) if value is not None else None
-
-    async def set(self, key: str, value: dict[str, Any]) -> None:
-        self.data[key] = copy.deepcopy(value)
-
-    async def delete(self, key: str) -> None:
-        self.data.pop(key, None)

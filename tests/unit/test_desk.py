@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -20,7 +21,7 @@ from bot.ticket import Attachment, DeclineReason, Status
 from bot.tickets import TicketService
 from conversations.intake import Intake
 from conversations.training import Training
-from tests.unit.fakes import FakeUnitOfWorkFactory, MemoryStates
+from tests.unit.fakes import FakeUnitOfWorkFactory
 
 POLICY = load_policy()
 ALICE = Participant("telegram", "100")
@@ -32,12 +33,9 @@ class World:
     def __init__(self) -> None:
         self.clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
         self.uow = FakeUnitOfWorkFactory()
-        self.states = MemoryStates()
         schedule = Schedule(POLICY)
         self.tickets = TicketService(self.uow, POLICY, self.clock, Announcer(POLICY), schedule)
-        self.desk = Desk(
-            self.uow, self.tickets, self.states, POLICY, self.clock, [Intake(), Training()]
-        )
+        self.desk = Desk(self.uow, self.tickets, POLICY, self.clock, [Intake(), Training()])
         self.uow.db.accounts["SN-1"] = Account(
             "SN-1", ("shop.cz",), "standard", date(2099, 1, 1), date(2026, 11, 20)
         )
@@ -208,9 +206,12 @@ async def test_ticket_list_filters(world: World) -> None:
 
 async def test_a_corrupt_stored_conversation_is_dropped_with_an_apology(world: World) -> None:
     await world.say("/new")
-    world.states.data[ALICE.key] = {"kind": "intake", "data": {"v": 99, "step": "??"}}
+    profile = world.uow.db.customers[ALICE]
+    world.uow.db.customers[ALICE] = replace(
+        profile, conversation={"kind": "intake", "data": {"v": 99, "step": "??"}}
+    )
     assert keys(await world.say("hello"))[0] == "desk.conversation_lost"
-    assert await world.states.get(ALICE.key) is None
+    assert world.uow.db.customers[ALICE].conversation is None
 
 
 async def test_training_for_a_new_account(world: World) -> None:

@@ -1,0 +1,129 @@
+"""The way every update enters the desk: one at a time per participant, once, in one
+unit of work, retried on fresh state when a ticket changed meanwhile.
+
+Channels never order, de-duplicate or throttle updates themselves; ``Desk`` (for
+customers) and ``TicketService.act`` (for agents and moderators) go through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.errors import ConcurrentUpdate, DeskError
+from bot.inputs import UpdateRef
+from bot.participant import Participant
+from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[UnitOfWork], Awaitable[T]]
+# Called in a fresh transaction when the work was refused with a DeskError: what to
+# keep (a first contact's profile, say) and what to answer.
+Refusal = Callable[[UnitOfWork, DeskError], Awaitable[T]]
+
+# Tries of one update whose ticket keeps changing under it (another agent, the clock).
+TRIES = 6
+
+
+class Gate:
+    """Runs one update of a participant as one unit of work.
+
+    Holds ``locks`` for the participant for the whole update, so one participant's
+    updates are handled one at a time across every worker; commits the work with the
+    update's inbox row, so a redelivered update raises ``DuplicateUpdate`` and changes
+    nothing; runs the work again on fresh state after a ``ConcurrentUpdate`` (the
+    ticket's version moved on), so nobody's message is refused because two updates
+    touched a ticket at once.
+    """
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, locks: Locks, clock: Clock, *, tries: int = TRIES
+    ) -> None:
+        self._uow = uow
+        self._locks = locks
+        self._clock = clock
+        self._tries = tries
+
+    async def run(
+        self,
+        who: Participant,
+        update: UpdateRef | None,
+        work: Work[T],
+        refused: Refusal[T] | None = None,
+    ) -> T:
+        async with self._locks.hold(who.key):
+            for attempt in range(1, self._tries + 1):
+                try:
+                    return await self._once(update, work, refused)
+                except ConcurrentUpdate:
+                    if attempt == self._tries:
+                        raise
+                    log.info("update of %s met a newer ticket; try %d", who.key, attempt + 1)
+                    # A little jitter, so two workers that clashed do not clash again.
+                    await asyncio.sleep(random.uniform(0, 0.005 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self, update: UpdateRef | None, work: Work[T], refused: Refusal[T] | None
+    ) -> T:
+        async with self._uow() as uow:
+            try:
+                result = await work(uow)
+            except ConcurrentUpdate:
+                raise
+            except DeskError as exc:
+                if refused is None:
+                    raise
+                await uow.rollback()
+                result = await refused(uow, exc)
+            if update is not None:
+                await uow.inbox.record(update, self._clock.now())
+            await uow.commit()
+            return result
+
+
+class MemoryLocks:
+    """``bot.ports.Locks`` for one process (the embedded shape): an ``asyncio.Lock`` per
+    key, handed over in the order it was asked for."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]  # nobody else waits: forget the key
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class FloodRule:
+    """At most ``limit`` updates of one participant per ``window`` seconds."""
+
+    limit: int = 20
+    window: float = 60.0
+
+    async def check(self, limiter: RateLimiter, key: str) -> bool | None:
+        """None when the update may pass; True when it is over the limit and the sender
+        should be told (once per window); False when over and told already."""
+        flood_key = f"flood:{key}"
+        if await limiter.hit(flood_key, self.limit, self.window):
+            return None
+        return await limiter.hit(flood_key + ":told", 1, self.window)

@@ -1,0 +1,47 @@
+"""The inbox: platform updates whose effects were committed, so a redelivery stops."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import DuplicateUpdate
+from bot.inputs import UpdateRef
+from store.models import InboxRow
+
+
+class SqlInbox:
+    """``bot.ports.Inbox`` on the unit of work's session.
+
+    The row is written last in the update's transaction, so it commits exactly with the
+    effects. Two deliveries of one update racing each other meet on the primary key:
+    the later insert waits for the earlier transaction and then fails, and its effects
+    are rolled back with it.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, update: UpdateRef, at: datetime) -> None:
+        try:
+            await self._session.execute(
+                insert(InboxRow).values(
+                    channel=update.channel,
+                    bot=update.bot,
+                    update_id=update.update_id,
+                    handled_at=at,
+                )
+            )
+        except IntegrityError as exc:
+            raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
+
+
+async def forget_handled(sessions: async_sessionmaker[AsyncSession], before: datetime) -> int:
+    """Drop inbox rows older than ``before`` (platforms redeliver within hours, not
+    weeks); returns how many went."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(delete(InboxRow).where(InboxRow.handled_at < before))
+        return int(getattr(result, "rowcount", 0))

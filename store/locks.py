@@ -1,0 +1,72 @@
+"""Locks shared by every worker: Redis when configured, PostgreSQL advisory locks."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# Longest an update may hold its participant's lock before Redis lets it go (a
+# worker that died holding it must not block that customer for ever).
+LOCK_TIMEOUT_SECONDS = 60.0
+# Longest an update waits for the lock before it fails (and is delivered again).
+LOCK_WAIT_SECONDS = 30.0
+
+
+class RedisLocks:
+    """``bot.ports.Locks`` on Redis (redis-py's ``Lock``: a token under the key, released
+    only by its owner, expiring after ``timeout`` seconds)."""
+
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str = "supportbot:lock:",
+        timeout: float = LOCK_TIMEOUT_SECONDS,
+        wait: float = LOCK_WAIT_SECONDS,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._timeout = timeout
+        self._wait = wait
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._client.lock(
+            self._prefix + key,
+            timeout=self._timeout,
+            sleep=0.005,
+            blocking_timeout=self._wait,
+        )
+        if not await lock.acquire():
+            raise TimeoutError(f"lock {key!r} not free after {self._wait}s")
+        try:
+            yield
+        finally:
+            # Expired meanwhile (an update longer than the timeout): nothing to release.
+            with contextlib.suppress(Exception):
+                await lock.release()
+
+
+class AdvisoryLocks:
+    """``bot.ports.Locks`` on PostgreSQL session advisory locks, for a fleet that shares
+    PostgreSQL without Redis. Each held lock keeps one pooled connection."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        number = int.from_bytes(digest, "big", signed=True)
+        async with self._engine.connect() as connection:
+            await connection.execute(select(func.pg_advisory_lock(number)))
+            await connection.commit()
+            try:
+                yield
+            finally:
+                await connection.execute(select(func.pg_advisory_unlock(number)))
+                await connection.commit()
