@@ -16,6 +16,7 @@ from bot.events import (
     CustomerReminded,
     CustomerUnreachable,
     CustomerWrote,
+    DeliveryUncertain,
     Event,
     NoteAdded,
     QuoteDecided,
@@ -64,6 +65,14 @@ def quote_choices(number: int) -> tuple[Choice, ...]:
         Choice(f"quote_yes:{number}", "choice.quote_accept"),
         Choice(f"quote_no:{number}", "choice.quote_refuse"),
     )
+
+
+# Choice value of the button that sends an uncertain message again (bot/resend.py).
+RESEND_PREFIX = "resend"
+
+
+def resend_choices(notification_id: str) -> tuple[Choice, ...]:
+    return (Choice(f"{RESEND_PREFIX}:{notification_id}", "choice.resend"),)
 
 
 def status_notice(event: StatusChanged) -> tuple[str, tuple[Choice, ...], dict[str, Any]]:
@@ -120,7 +129,12 @@ class Announcer:
                 )
             )
 
-        def team(key: str, department: str | None = None, **extra: Any) -> None:
+        def team(
+            key: str,
+            department: str | None = None,
+            choices: tuple[Choice, ...] = (),
+            **extra: Any,
+        ) -> None:
             dept = self._policy.department(department or ticket.department)
             for platform, ref in dept.team_channels.items():
                 out.append(
@@ -130,6 +144,7 @@ class Announcer:
                         recipient=ref,
                         key=key,
                         params=base | extra,
+                        choices=choices,
                         locale=self._policy.default_language,
                         ticket_number=ticket.number,
                         created_at=now,
@@ -188,6 +203,12 @@ class Announcer:
                 )
             case CustomerUnreachable():
                 team("team.customer_unreachable")
+            case DeliveryUncertain(notification_id=notification_id, key=key, params=params):
+                team(
+                    "team.delivery_uncertain",
+                    choices=resend_choices(notification_id),
+                    message=Text(key, params),
+                )
             case CustomerReminded():
                 customer("notice.reminder")
             case AutoClosed(reason=reason):

@@ -112,7 +112,9 @@ async def build_app(
         if engine.dialect.name == "postgresql":
             from store.locks import AdvisoryLocks
 
-            locks = AdvisoryLocks(engine)
+            lock_engine = create_engine(settings.database_url, pool_size=10, max_overflow=90)
+            closers.append(lock_engine.dispose)
+            locks = AdvisoryLocks(lock_engine)
         else:
             locks = MemoryLocks()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.account import Account, normalise_domain, normalise_support_number
-from bot.app import App, build_app, run_terminal, serve_chats
+from bot.app import App, build_app, run_terminal, serve_chats, serve_receiver, serve_worker
 from bot.clock import OffsetClock
 from bot.errors import DeskError
 from bot.i18n import Translator, pick_language
@@ -27,8 +27,25 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bot", description="Supportbot: a support desk in chat."
     )
+    workers_help = (
+        "serve Telegram with one receiver in this process and N worker processes "
+        "(python -m bot worker), sharing DATABASE_URL and REDIS_URL"
+    )
+    p.add_argument("--workers", type=_count, metavar="N", help=workers_help)
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", help="serve the configured channels (default)")
+    run = sub.add_parser("run", help="serve the configured channels (default)")
+    # SUPPRESS: without it the sub-command's default would hide a --workers given before.
+    run.add_argument(
+        "--workers", type=_count, metavar="N", default=argparse.SUPPRESS, help=workers_help
+    )
+    sub.add_parser(
+        "receiver",
+        help="only receive Telegram updates into the update queue (the bot's one poller "
+        "or webhook endpoint)",
+    )
+    sub.add_parser(
+        "worker", help="one worker: updates from the update queue, outbox relay and clock"
+    )
     sub.add_parser("console", help="the terminal channel: play customer, agent and moderator")
 
     accounts = sub.add_parser("accounts", help="customer accounts (support numbers)")
@@ -64,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
     for sp in (lst, show):
         sp.add_argument("--lang", default=None, help="en, cs, pl or ru")
     return p
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def parse_account_row(row: dict[str, str], policy_plans: Mapping[str, Plan]) -> Account:
@@ -158,7 +182,27 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _check_fleet(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse the receiver/worker commands where they cannot work, before connecting."""
+    workers = getattr(args, "workers", None)
+    if workers is not None and args.command not in (None, "run"):
+        raise ValueError("--workers goes with serving: python -m bot --workers N")
+    what = "--workers" if workers is not None else f"python -m bot {args.command}"
+    if workers is None and args.command not in ("receiver", "worker"):
+        return
+    if not settings.telegram_enabled:
+        raise ValueError(
+            f"{what} needs a chat channel (TELEGRAM_BOT_TOKEN); the terminal channel "
+            "runs in one process: python -m bot console"
+        )
+    url = settings.database_url
+    if url.startswith("sqlite") and (":memory:" in url or url.rstrip("/").endswith(":")):
+        raise ValueError(f"{what} needs a database the processes share, not in-memory SQLite")
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    _check_fleet(args, settings)
+    workers = getattr(args, "workers", None)
     terminal = args.command == "console" or (
         args.command in (None, "run") and not settings.telegram_enabled
     )
@@ -171,6 +215,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             return await _tickets(app, args, sys.stdout)
         if terminal:
             await run_terminal(app)
+        elif args.command == "receiver":
+            await serve_receiver(app)
+        elif args.command == "worker":
+            await serve_worker(app)
+        elif workers is not None:
+            await serve_receiver(app, workers)
         else:
             await serve_chats(app)
         return 0

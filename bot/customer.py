@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.account import Account
 from bot.participant import Participant
 
 
@@ -22,3 +23,14 @@ class Customer:
     # The conversation running with the desk ({"kind", "data", "at"}), stored with the
     # profile so that one step reads and writes one row.
     conversation: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What every step of a customer's update starts from, read in one go: the profile
+    (with its conversation), the account of its support number, and whether any of
+    their tickets is waiting for their answer."""
+
+    customer: Customer | None
+    account: Account | None = None
+    answer_awaited: bool = False

@@ -95,10 +95,17 @@ class _Turn:
     update changes it (written once, at the end, if it changed)."""
 
     def __init__(
-        self, uow: UnitOfWork, customer: Customer, account: Account | None, new: bool
+        self,
+        uow: UnitOfWork,
+        customer: Customer,
+        account: Account | None,
+        new: bool,
+        awaited: bool = False,
     ) -> None:
         self.uow = uow
         self.customer = customer
+        # A ticket of theirs waits for their answer (read with the profile).
+        self.answer_awaited = awaited
         self._account = account
         self._account_known = True
         self._stored = None if new else customer
@@ -232,13 +239,14 @@ class Desk:
     async def _turn(
         self, uow: UnitOfWork, who: Participant, name: str, locale: str | None
     ) -> _Turn:
-        found, account = await uow.customers.with_account(who)
+        profile = await uow.customers.profile(who)
+        found = profile.customer
         if found is None:
             created = Customer(
                 who, name=name, locale=pick_language(locale, self._policy.languages)
             )
             return _Turn(uow, created, None, new=True)
-        turn = _Turn(uow, found, account, new=False)
+        turn = _Turn(uow, found, profile.account, new=False, awaited=profile.answer_awaited)
         if (name and name != found.name) or found.unreachable:
             # Whoever writes to us can be reached again.
             turn.remember(name=name or found.name, unreachable=False)
@@ -286,6 +294,8 @@ class Desk:
     async def _question_since(self, turn: _Turn, stored: dict[str, Any]) -> int | None:
         """The customer's ticket that went Waiting for customer after the conversation's
         last step, if any."""
+        if not turn.answer_awaited:
+            return None
         try:
             since = datetime.fromisoformat(str(stored["at"]))
         except (KeyError, ValueError):

@@ -105,3 +105,15 @@ class TeamAlerted(Event):
 @dataclass(frozen=True, kw_only=True)
 class CustomerUnreachable(Event):
     """Messages to the customer cannot be delivered (they blocked the bot)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryUncertain(Event):
+    """A message was being sent when its relay stopped: it may not have arrived.
+
+    ``key`` and ``params`` are the message's own, so the team can see which one it was.
+    """
+
+    notification_id: str
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)

@@ -28,15 +28,17 @@ Work = Callable[[UnitOfWork], Awaitable[T]]
 # keep (a first contact's profile, say) and what to answer.
 Refusal = Callable[[UnitOfWork, DeskError], Awaitable[T]]
 
-# Tries of one update whose ticket keeps changing under it (another agent, the clock).
-TRIES = 6
+# Tries of one update whose ticket keeps changing under it (a customer, the clock).
+TRIES = 8
 
 
 class Gate:
     """Runs one update of a participant as one unit of work.
 
     Holds ``locks`` for the participant for the whole update, so one participant's
-    updates are handled one at a time across every worker; commits the work with the
+    updates are handled one at a time across every worker (and, for an action on a
+    known ticket, the ticket's lock after it, so a busy agent's stream of messages
+    cannot starve a colleague's claim of the same ticket); commits the work with the
     update's inbox row, so a redelivered update raises ``DuplicateUpdate`` and changes
     nothing; runs the work again on fresh state after a ``ConcurrentUpdate`` (the
     ticket's version moved on), so nobody's message is refused because two updates
@@ -57,8 +59,13 @@ class Gate:
         update: UpdateRef | None,
         work: Work[T],
         refused: Refusal[T] | None = None,
+        *,
+        ticket: int | None = None,
     ) -> T:
-        async with self._locks.hold(who.key):
+        async with contextlib.AsyncExitStack() as held:
+            await held.enter_async_context(self._locks.hold(who.key))
+            if ticket is not None:
+                await held.enter_async_context(self._locks.hold(f"ticket:{ticket}"))
             for attempt in range(1, self._tries + 1):
                 try:
                     return await self._once(update, work, refused)

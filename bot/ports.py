@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from bot.account import Account
-from bot.customer import Customer
+from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.inputs import UpdateRef
 from bot.notification import Notification, OutboxItem
@@ -113,11 +113,9 @@ class AccountRepository(Protocol):
 class CustomerRepository(Protocol):
     async def get(self, participant: Participant) -> Customer | None: ...
 
-    async def with_account(
-        self, participant: Participant
-    ) -> tuple[Customer | None, Account | None]:
-        """The profile (with its conversation) and the account of its support number,
-        read together."""
+    async def profile(self, participant: Participant) -> Profile:
+        """The profile, its account and whether a ticket awaits their answer, in one
+        read."""
         ...
 
     async def put(self, customer: Customer) -> None:
@@ -141,11 +139,12 @@ class QuotaCounter(Protocol):
         ...
 
     async def take(
-        self, support_number: str, month: datetime, count: int, limit: int, start: int
+        self, support_number: str, month: datetime, count: int, limit: int, start: int | None
     ) -> int | None:
-        """Add ``count`` to the month's counter (created at ``start`` if missing) in one
-        atomic step, only if the total stays within ``limit``: the new total, or None
-        (and nothing counted) when it would not."""
+        """Add ``count`` to the month's counter in one atomic step, only if the total
+        stays within ``limit``: the new total, or None (and nothing counted) when it
+        would not or when there is no counter yet. With ``start``, a missing counter is
+        created at that value first."""
         ...
 
 
@@ -183,25 +182,62 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class OutboxStore(Protocol):
-    """The relay's side of the outbox table."""
+    """The relay's side of the outbox table.
 
-    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
-        """Atomically move due pending rows to SENDING (SKIP LOCKED where supported)."""
+    A recipient's messages form a queue in creation order: only its oldest unfinished
+    (PENDING or SENDING) row may be claimed, so several relays keep the order and a
+    message waiting for a retry holds back the later ones.
+    """
+
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        *,
+        due_by: datetime | None = None,
+        delivered: Collection[str] = (),
+    ) -> list[OutboxItem]:
+        """In one transaction: mark ``delivered`` rows DELIVERED at ``now``, then move to
+        SENDING, leased until ``now + lease_seconds``, the oldest unfinished row of up to
+        ``limit`` recipients where that row is PENDING and due by ``due_by`` (default
+        ``now``). Rows locked by another claimer are skipped where the database can (SKIP
+        LOCKED); returns the claimed rows oldest first."""
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
 
+    async def mark_all_delivered(self, notification_ids: Collection[str], at: datetime) -> None:
+        """Mark the SENDING (or UNCERTAIN) ones of these rows DELIVERED, in one statement."""
+        ...
+
     async def reschedule(
         self, notification_id: str, at: datetime, error: str, attempted: bool = True
     ) -> None:
-        """Back to PENDING, due at ``at``; attempts + 1 when it was ``attempted``."""
+        """A SENDING row back to PENDING, due at ``at``; attempts + 1 when ``attempted``."""
         ...
 
-    async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None: ...
-
-    async def expire_leases(self, now: datetime) -> int:
-        """SENDING rows whose lease ran out become UNCERTAIN (never re-sent); returns count."""
+    async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None:
+        """A SENDING row given up: FAILED, or UNREACHABLE; attempts + 1."""
         ...
+
+    async def take_expired(self, now: datetime, lease_seconds: float) -> list[OutboxItem]:
+        """SENDING rows whose lease ran out before ``now``, leased again to this caller
+        (another caller does not get them until that lease runs out) for reporting them
+        with ``mark_uncertain``."""
+        ...
+
+    async def mark_uncertain(self, notification_ids: Collection[str]) -> int:
+        """SENDING rows become UNCERTAIN: never claimed again, and no longer holding back
+        their recipient's later messages; returns how many changed."""
+        ...
+
+    async def resend(self, notification_id: str) -> bool:
+        """An UNCERTAIN row back to PENDING and due at once, attempts kept; False when the
+        row is not UNCERTAIN (already resent, or unknown)."""
+        ...
+
+    async def get(self, notification_id: str) -> OutboxItem | None: ...
 
     async def items(
         self, statuses: Sequence[str] | None = None, limit: int = 100

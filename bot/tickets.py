@@ -162,8 +162,9 @@ class TicketService:
         who: Participant,
         update: UpdateRef | None,
         work: Callable[[UnitOfWork], Awaitable[T]],
+        ticket: int | None = None,
     ) -> T:
-        return await self.gate.run(who, update, work)
+        return await self.gate.run(who, update, work, ticket=ticket)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -270,11 +271,16 @@ class TicketService:
             limit = self.schedule.quota(account, 0).limit
             if limit is None:
                 continue
-            used = await self._quota_used(uow, number, now)
             since, _ = self.schedule.month(now)
-            if await uow.quota.take(number, since, wanted, limit, start=used) is not None:
+            # One statement in the usual case: the month's counter exists and has room.
+            if await uow.quota.take(number, since, wanted, limit, start=None) is not None:
                 continue
-            used = await uow.quota.used(number, since) or used
+            used = await uow.quota.used(number, since)
+            if used is None:
+                used = await self._quota_used(uow, number, now)
+                if await uow.quota.take(number, since, wanted, limit, start=used) is not None:
+                    continue
+                used = await uow.quota.used(number, since) or used
             status = self.schedule.quota(account, used)
             if status.left is not None and status.left > 0:
                 # Some are left, just not enough for every part of a split description.
@@ -401,8 +407,12 @@ class TicketService:
         """Carry out an agent's or a customer's command on one ticket, as the update
         ``update`` (once; one update of the actor at a time; retried on a newer copy
         of the ticket when another update changed it meanwhile)."""
+        number = getattr(command, "number", None)
         return await self._through_gate(
-            actor.participant, update, lambda uow: self.execute_in(uow, actor, command)
+            actor.participant,
+            update,
+            lambda uow: self.execute_in(uow, actor, command),
+            ticket=number if isinstance(number, int) else None,
         )
 
     async def execute_in(

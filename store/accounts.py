@@ -5,25 +5,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.account import Account
-from bot.customer import Customer
+from bot.customer import Customer, Profile
 from bot.participant import Participant
-from store.models import AccountRow, CustomerRow
+from bot.ticket import Status
+from store.models import AccountRow, CustomerRow, TicketRow
 from store.upsert import upsert
 
 
 class SqlAccountRepository:
-    """``bot.ports.AccountRepository`` on the unit of work's session."""
+    """``bot.ports.AccountRepository`` on the unit of work's session.
 
-    def __init__(self, session: AsyncSession) -> None:
+    ``known`` is the unit's identity map of accounts: each is read once per unit (an
+    update asks for the same account at several steps of filing a ticket), and kept
+    current by ``put``; ``SqlCustomerRepository.profile`` fills it too.
+    """
+
+    def __init__(self, session: AsyncSession, known: dict[str, Account | None]) -> None:
         self._session = session
+        self._known = known
 
     async def get(self, support_number: str) -> Account | None:
+        if support_number in self._known:
+            return self._known[support_number]
         row = await self._session.get(AccountRow, support_number, populate_existing=True)
-        return None if row is None else _account(row)
+        found = None if row is None else _account(row)
+        self._known[support_number] = found
+        return found
 
     async def put(self, account: Account) -> None:
         values = {
@@ -36,6 +47,7 @@ class SqlAccountRepository:
             "admins": list(account.admins),
         }
         await upsert(self._session, AccountRow, values, ["support_number"])
+        self._known[account.support_number] = account
 
     async def all(self) -> list[Account]:
         rows = await self._session.scalars(
@@ -49,29 +61,41 @@ class SqlAccountRepository:
 class SqlCustomerRepository:
     """``bot.ports.CustomerRepository`` on the unit of work's session."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, accounts: dict[str, Account | None]) -> None:
         self._session = session
+        self._accounts = accounts  # the unit's identity map (SqlAccountRepository)
 
     async def get(self, participant: Participant) -> Customer | None:
         row = await self._session.get(CustomerRow, participant.key, populate_existing=True)
         return None if row is None else _customer(row)
 
-    async def with_account(
-        self, participant: Participant
-    ) -> tuple[Customer | None, Account | None]:
+    async def profile(self, participant: Participant) -> Profile:
         # One statement for what every step of a conversation starts with.
+        awaited = (
+            exists()
+            .where(
+                TicketRow.customer_platform == CustomerRow.platform,
+                TicketRow.customer_id == CustomerRow.external_id,
+                TicketRow.status == Status.WAITING.value,
+            )
+            .correlate(CustomerRow)
+        )
         found = (
             await self._session.execute(
-                select(CustomerRow, AccountRow)
+                select(CustomerRow, AccountRow, awaited.label("awaited"))
                 .outerjoin(AccountRow, AccountRow.support_number == CustomerRow.support_number)
                 .where(CustomerRow.key == participant.key)
                 .execution_options(populate_existing=True)
             )
         ).first()
         if found is None:
-            return None, None
-        customer, account = found
-        return _customer(customer), (_account(account) if account is not None else None)
+            return Profile(None)
+        row, account_row, waiting = found
+        customer = _customer(row)
+        account = _account(account_row) if account_row is not None else None
+        if customer.support_number:
+            self._accounts[customer.support_number] = account
+        return Profile(customer, account, bool(waiting))
 
     async def put(self, customer: Customer) -> None:
         values = {

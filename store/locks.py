@@ -10,6 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.gate import MemoryLocks
+
 # Longest an update may hold its participant's lock before Redis lets it go (a
 # worker that died holding it must not block that customer for ever).
 LOCK_TIMEOUT_SECONDS = 60.0
@@ -19,7 +21,12 @@ LOCK_WAIT_SECONDS = 30.0
 
 class RedisLocks:
     """``bot.ports.Locks`` on Redis (redis-py's ``Lock``: a token under the key, released
-    only by its owner, expiring after ``timeout`` seconds)."""
+    only by its owner, expiring after ``timeout`` seconds).
+
+    Redis hands a lock to whichever waiter polls first; updates of one participant
+    waiting in this process queue in front of it (``MemoryLocks``, first come first
+    served), so one worker keeps their arrival order.
+    """
 
     def __init__(
         self,
@@ -32,9 +39,15 @@ class RedisLocks:
         self._prefix = prefix
         self._timeout = timeout
         self._wait = wait
+        self._local = MemoryLocks()
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
+        async with self._local.hold(key), self._shared(key):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _shared(self, key: str) -> AsyncIterator[None]:
         lock = self._client.lock(
             self._prefix + key,
             timeout=self._timeout,
@@ -53,20 +66,28 @@ class RedisLocks:
 
 class AdvisoryLocks:
     """``bot.ports.Locks`` on PostgreSQL session advisory locks, for a fleet that shares
-    PostgreSQL without Redis. Each held lock keeps one pooled connection."""
+    PostgreSQL without Redis. Each held lock keeps one connection of ``engine``, which
+    must not be the units of work's (a lock holder waits for a unit's connection; with
+    one pool, holders could take every connection and wait for ever)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._local = MemoryLocks()  # arrival order in this process, as for RedisLocks
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
+        async with self._local.hold(key), self._shared(key):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _shared(self, key: str) -> AsyncIterator[None]:
         digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
         number = int.from_bytes(digest, "big", signed=True)
         async with self._engine.connect() as connection:
+            # Session locks outlive transactions: no transaction is held open meanwhile.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(select(func.pg_advisory_lock(number)))
-            await connection.commit()
             try:
                 yield
             finally:
                 await connection.execute(select(func.pg_advisory_unlock(number)))
-                await connection.commit()

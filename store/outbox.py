@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.notification import Audience, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
@@ -34,59 +35,61 @@ class SqlOutboxStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
-        if limit <= 0:
-            return []
-        async with self._sessions() as session, session.begin():
-            due = (
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.status == DeliveryStatus.PENDING.value,
-                    OutboxRow.next_attempt_at <= now,
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        *,
+        due_by: datetime | None = None,
+        delivered: Collection[str] = (),
+    ) -> list[OutboxItem]:
+        async with self._sessions() as session:
+            changed = False
+            if delivered:
+                # The previous round's deliveries, marked in the transaction that claims
+                # the next round: one commit per round rather than one per message. Marked
+                # first, so those recipients' next messages can be claimed right away.
+                changed = await _mark_delivered(session, delivered, now) > 0
+            rows: list[OutboxRow] = []
+            if limit > 0:
+                heads = _heads(session.get_bind().dialect.name, due_by or now, limit)
+                claimed = await session.scalars(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.id.in_(heads.scalar_subquery()),
+                        # Repeats the subquery's condition, so a row another claimer
+                        # flipped meanwhile is left alone (SQLite has no row locks but
+                        # runs one writer at a time).
+                        OutboxRow.status == DeliveryStatus.PENDING.value,
+                    )
+                    .values(
+                        status=DeliveryStatus.SENDING.value,
+                        lease_until=now + timedelta(seconds=lease_seconds),
+                    )
+                    .returning(OutboxRow)
+                    .execution_options(synchronize_session=False, populate_existing=True)
                 )
-                # Creation order: one recipient's messages must arrive as they were written.
-                .order_by(OutboxRow.created_at, OutboxRow.position, OutboxRow.id)
-                .limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                # Parallel relays each take different rows instead of queueing on locks.
-                # MATERIALIZED: evaluated once; as a plain IN (subquery) the planner may
-                # rescan it per row and so claim more than ``limit`` rows.
-                locked = (
-                    due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-                )
-                due = select(locked.c.id)
-            # One statement: pick and flip together. The status guard repeats the
-            # subquery's condition so a row another claimer already flipped is left alone
-            # (SQLite has no row locks but runs one writer at a time).
-            claimed = await session.scalars(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(due.scalar_subquery()),
-                    OutboxRow.status == DeliveryStatus.PENDING.value,
-                )
-                .values(
-                    status=DeliveryStatus.SENDING.value,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                )
-                .returning(OutboxRow)
-                .execution_options(synchronize_session=False, populate_existing=True)
-            )
-            rows = sorted(claimed.all(), key=lambda r: (r.created_at, r.position, r.id))
-            return [_item(row) for row in rows]
+                rows = list(claimed.all())
+            # A poll that found nothing changed nothing: it ends without a commit.
+            if changed or rows:
+                await session.commit()
+        rows.sort(key=lambda r: (r.created_at, r.position, r.id))
+        return [_item(row) for row in rows]
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None:
-        await self._update(
-            notification_id,
-            status=DeliveryStatus.DELIVERED.value,
-            delivered_at=at,
-            lease_until=None,
-        )
+        await self.mark_all_delivered((notification_id,), at)
+
+    async def mark_all_delivered(self, notification_ids: Collection[str], at: datetime) -> None:
+        if not notification_ids:
+            return
+        async with self._sessions() as session, session.begin():
+            await _mark_delivered(session, notification_ids, at)
 
     async def reschedule(
         self, notification_id: str, at: datetime, error: str, attempted: bool = True
     ) -> None:
-        await self._update(
+        await self._settle(
             notification_id,
             status=DeliveryStatus.PENDING.value,
             next_attempt_at=at,
@@ -97,7 +100,7 @@ class SqlOutboxStore:
 
     async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None:
         status = DeliveryStatus.UNREACHABLE if unreachable else DeliveryStatus.FAILED
-        await self._update(
+        await self._settle(
             notification_id,
             status=status.value,
             attempts=OutboxRow.attempts + 1,
@@ -105,20 +108,64 @@ class SqlOutboxStore:
             lease_until=None,
         )
 
-    async def expire_leases(self, now: datetime) -> int:
-        # A relay that died between sending and marking may or may not have delivered;
-        # UNCERTAIN is never claimed again, because a duplicate is worse than a gap.
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
+    async def take_expired(self, now: datetime, lease_seconds: float) -> list[OutboxItem]:
+        # A relay that died between sending and marking may or may not have delivered.
+        # The row is leased again, to the caller alone, for reporting it; it stays
+        # SENDING (holding back its recipient's later messages) until ``mark_uncertain``,
+        # so a report cut short by another crash is made again after this lease.
+        async with self._sessions() as session:
+            taken = await session.scalars(
                 update(OutboxRow)
                 .where(
                     OutboxRow.status == DeliveryStatus.SENDING.value,
                     OutboxRow.lease_until < now,
                 )
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            )
+            rows = list(taken.all())
+            if rows:
+                await session.commit()
+        rows.sort(key=lambda r: (r.created_at, r.position, r.id))
+        return [_item(row) for row in rows]
+
+    async def mark_uncertain(self, notification_ids: Collection[str]) -> int:
+        if not notification_ids:
+            return 0
+        # UNCERTAIN is never claimed again (a duplicate is worse than a gap) and no
+        # longer holds back the recipient's later messages.
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(list(notification_ids)),
+                    OutboxRow.status == DeliveryStatus.SENDING.value,
+                )
                 .values(status=DeliveryStatus.UNCERTAIN.value, lease_until=None)
                 .execution_options(synchronize_session=False)
             )
-            return int(getattr(result, "rowcount", 0))
+            return _rowcount(result)
+
+    async def resend(self, notification_id: str) -> bool:
+        # next_attempt_at stays as it was: it had come when the row was claimed, so the
+        # row is due at once. Attempts are kept: they count real tries.
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == notification_id,
+                    OutboxRow.status == DeliveryStatus.UNCERTAIN.value,
+                )
+                .values(status=DeliveryStatus.PENDING.value, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    async def get(self, notification_id: str) -> OutboxItem | None:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, notification_id)
+            return _item(row) if row is not None else None
 
     async def items(
         self, statuses: Sequence[str] | None = None, limit: int = 100
@@ -133,14 +180,81 @@ class SqlOutboxStore:
         async with self._sessions() as session:
             return [_item(row) for row in await session.scalars(query)]
 
-    async def _update(self, notification_id: str, **values: Any) -> None:
+    async def _settle(self, notification_id: str, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == notification_id)
+                .where(
+                    OutboxRow.id == notification_id,
+                    # Only a row still leased: one whose lease ran out has been reported
+                    # as uncertain (or resent) meanwhile and is not this caller's any more.
+                    OutboxRow.status == DeliveryStatus.SENDING.value,
+                )
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+
+
+# Rows that hold back the later messages of their recipient.
+_UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
+
+
+def _heads(dialect: str, due_by: datetime, limit: int) -> Select[str]:
+    """Ids of up to ``limit`` rows that are PENDING, due by ``due_by`` and the oldest
+    unfinished row of their recipient, oldest first."""
+    row = aliased(OutboxRow, name="candidate")
+    older = aliased(OutboxRow, name="older")
+    # Served by ix_outbox_recipient_queue (channel, recipient, status, created_at, ...).
+    ahead = (
+        select(older.id)
+        .where(
+            older.channel == row.channel,
+            older.recipient == row.recipient,
+            older.status.in_(_UNFINISHED),
+            tuple_(older.created_at, older.position, older.id)
+            < tuple_(row.created_at, row.position, row.id),
+        )
+        .correlate(row)
+        .exists()
+    )
+    due = (
+        select(row.id)
+        .where(
+            row.status == DeliveryStatus.PENDING.value,
+            row.next_attempt_at <= due_by,
+            ~ahead,
+        )
+        # Creation order: one recipient's messages must arrive as they were written.
+        .order_by(row.created_at, row.position, row.id)
+        .limit(limit)
+    )
+    if dialect == "postgresql":
+        # Parallel relays each take different rows instead of queueing on locks.
+        # MATERIALIZED: evaluated once; as a plain IN (subquery) the planner may rescan
+        # it per row and so claim more than ``limit`` rows.
+        locked = (
+            due.with_for_update(skip_locked=True, of=row).cte("due").prefix_with("MATERIALIZED")
+        )
+        return select(locked.c.id)
+    return due
+
+
+async def _mark_delivered(session: AsyncSession, ids: Collection[str], at: datetime) -> int:
+    result = await session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_(list(ids)),
+            # UNCERTAIN too: a send that outlived its lease did go out after all.
+            OutboxRow.status.in_((DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value)),
+        )
+        .values(status=DeliveryStatus.DELIVERED.value, delivered_at=at, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0))
 
 
 def _row_values(notification: Notification) -> dict[str, Any]:

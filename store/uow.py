@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.account import Account
 from bot.ports import (
     AccountRepository,
     CustomerRepository,
@@ -41,8 +42,10 @@ class SqlUnitOfWork:
         self._session = sessions()
         self._tickets = SqlTicketRepository(self._session)
         self.tickets = self._tickets
-        self.accounts = SqlAccountRepository(self._session)
-        self.customers = SqlCustomerRepository(self._session)
+        # Accounts read in this unit, shared by the repositories that read them.
+        self._accounts: dict[str, Account | None] = {}
+        self.accounts = SqlAccountRepository(self._session, self._accounts)
+        self.customers = SqlCustomerRepository(self._session, self._accounts)
         self.outbox = SqlOutbox(self._session)
         self.inbox = SqlInbox(self._session)
         self.quota = SqlQuotaCounter(self._session)
@@ -67,6 +70,7 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         await self._session.rollback()
         self._tickets.forget()
+        self._accounts.clear()
 
 
 class SqlUnitOfWorkFactory:

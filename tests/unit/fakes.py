@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from bot.account import Account
-from bot.customer import Customer
+from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, DuplicateUpdate, TicketNotFound
 from bot.inputs import UpdateRef
@@ -177,13 +177,16 @@ class _Customers:
     async def get(self, participant: Participant) -> Customer | None:
         return copy.deepcopy(self.db.customers.get(participant))
 
-    async def with_account(
-        self, participant: Participant
-    ) -> tuple[Customer | None, Account | None]:
+    async def profile(self, participant: Participant) -> Profile:
         customer = await self.get(participant)
-        if customer is None or not customer.support_number:
-            return customer, None
-        return customer, self.db.accounts.get(customer.support_number)
+        if customer is None:
+            return Profile(None)
+        awaited = any(
+            t.customer == participant and t.status is Status.WAITING
+            for t in self.db.tickets.values()
+        )
+        account = self.db.accounts.get(customer.support_number)
+        return Profile(customer, account if customer.support_number else None, awaited)
 
     async def put(self, customer: Customer) -> None:
         self.db.customers[customer.participant] = customer
@@ -215,9 +218,13 @@ class _Quota:
         return self.db.quota.get((support_number, month))
 
     async def take(
-        self, support_number: str, month: datetime, count: int, limit: int, start: int
+        self, support_number: str, month: datetime, count: int, limit: int, start: int | None
     ) -> int | None:
-        used = self.db.quota.setdefault((support_number, month), start)
+        if start is not None:
+            self.db.quota.setdefault((support_number, month), start)
+        used = self.db.quota.get((support_number, month))
+        if used is None:
+            return None
         if used + count > limit:
             return None
         self.db.quota[(support_number, month)] = used + count

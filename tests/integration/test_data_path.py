@@ -1,0 +1,283 @@
+"""Two of a thing at once against the real store: the data path's promises (issue 7).
+
+Each test runs the assembled desk (``build_app``) on SQLite and on PostgreSQL (with
+Redis locks when ``REDIS_TEST_URL`` is set, advisory locks otherwise), and makes two
+or more updates, tickers or workers meet on one ticket, one customer or one quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import Engine
+from store_support import Backend
+
+from bot.account import Account
+from bot.app import App, build_app
+from bot.clock import ManualClock
+from bot.commands import AnswerCustomer, AskCustomer, ClaimTicket, TicketDraft
+from bot.customer import Customer
+from bot.errors import DuplicateUpdate
+from bot.inputs import ChoicePicked, CommandGiven, TextSent, UpdateRef
+from bot.participant import Actor, Participant, Role
+from bot.policy import EXAMPLE_POLICY, parse_policy
+from bot.settings import Settings
+from bot.ticket import EntryKind, Status
+from bot.tickets import QuotaExceeded
+from store.models import OutboxRow, TicketRow
+
+# A Monday morning in Prague: the technical team is in.
+MONDAY = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+ALICE = Participant("chat", "100")
+EVA = Actor(Participant("chat", "900"), "Eva", Role.AGENT, frozenset({"technical"}))
+PETR = Actor(Participant("chat", "901"), "Petr", Role.AGENT, frozenset({"technical"}))
+
+
+class MovingClock(ManualClock):
+    """A manual clock that still moves a microsecond per reading, like a real one:
+    notifications written one after the other get increasing times."""
+
+    def now(self) -> datetime:
+        return self.advance(microseconds=1)
+
+
+def _policy() -> Any:
+    with EXAMPLE_POLICY.open("rb") as fh:
+        raw = tomllib.load(fh)
+    raw["departments"]["technical"]["team_channels"] = {"chat": "team-tech"}
+    return parse_policy(raw)
+
+
+@pytest.fixture(params=["memory-or-advisory", "redis"])
+def lock_kind(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return None
+
+
+@pytest.fixture
+async def app(backend: Backend, lock_kind: str | None) -> AsyncIterator[App]:
+    settings = Settings(
+        database_url=backend.engine.url.render_as_string(hide_password=False),
+        redis_url=lock_kind,
+        flood_limit=1000,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    built = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
+    async with built.uow() as uow:
+        await uow.accounts.put(
+            Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
+        )
+        await uow.commit()
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+async def _file(app: App, who: Participant = ALICE, number: str = "SN-1") -> int:
+    draft = TicketDraft(
+        category="bug", title="Checkout fails", description="Error 500.", support_number=number
+    )
+    [ticket] = await app.tickets.open_tickets(Customer(who, "Alice"), (draft,), "chat")
+    assert ticket.number is not None
+    return ticket.number
+
+
+async def _outbox(app: App, ticket: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """(audience, key, params) of the ticket's notifications, in the order written."""
+    async with app.uow() as uow:
+        session = uow._session  # the test reads the table as it is
+        rows = await session.execute(
+            select(OutboxRow.audience, OutboxRow.key, OutboxRow.params)
+            .where(OutboxRow.ticket_number == ticket)
+            .order_by(OutboxRow.created_at, OutboxRow.position)
+        )
+        return [(audience, key, params) for audience, key, params in rows]
+
+
+async def test_thirty_agent_messages_and_a_claim_at_once_all_land_in_order(app: App) -> None:
+    number = await _file(app)
+    answers = [
+        asyncio.create_task(
+            app.tickets.execute(
+                EVA,
+                AnswerCustomer(number=number, text=f"step {i}"),
+                update=UpdateRef("chat", "bot", f"m:{i}"),
+            )
+        )
+        for i in range(30)
+    ]
+    claim = asyncio.create_task(app.tickets.execute(PETR, ClaimTicket(number=number)))
+    await asyncio.gather(*answers, claim)  # none refused: a clash runs again on fresh state
+    ticket = await app.tickets.get(number)
+    said = [e.text for e in ticket.entries if e.kind is EntryKind.AGENT]
+    assert said == [f"step {i}" for i in range(30)]
+    assert ticket.status is Status.ACCEPTED
+    statuses = [(c.old, c.new) for c in ticket.history]
+    assert statuses.count((Status.NEW, Status.ACCEPTED)) == 1
+    to_customer = [
+        params["text"]
+        for audience, key, params in await _outbox(app, number)
+        if audience == "customer" and key == "notice.answer"
+    ]
+    assert to_customer == [f"step {i}" for i in range(30)]
+
+
+async def test_the_same_update_twice_and_twice_at_once_has_its_effect_once(app: App) -> None:
+    number = await _file(app)
+    await app.desk.customer(ALICE, name="Alice")
+    again = UpdateRef("chat", "bot", "m:100:7")
+    first, second = await asyncio.gather(
+        app.desk.answer(ALICE, TextSent("It happens on Firefox too."), update=again),
+        app.desk.answer(ALICE, TextSent("It happens on Firefox too."), update=again),
+    )
+    later = await app.desk.answer(ALICE, TextSent("It happens on Firefox too."), update=again)
+    assert sorted([bool(first.replies), bool(second.replies), bool(later.replies)]) == [
+        False,
+        False,
+        True,
+    ]
+    ticket = await app.tickets.get(number)
+    assert [e.text for e in ticket.entries if e.kind is EntryKind.CUSTOMER] == [
+        "It happens on Firefox too."
+    ]
+    thanks = AnswerCustomer(number=number, text="Thanks")
+    await app.tickets.execute(EVA, thanks, update=UpdateRef("chat", "bot", "m:900:1"))
+    with pytest.raises(DuplicateUpdate):
+        await app.tickets.execute(EVA, thanks, update=UpdateRef("chat", "bot", "m:900:1"))
+    ticket = await app.tickets.get(number)
+    assert [e.text for e in ticket.entries if e.kind is EntryKind.AGENT] == ["Thanks"]
+
+
+async def _to_summary(app: App, who: Participant) -> None:
+    for step in (
+        CommandGiven("new"),
+        ChoicePicked("bug"),
+        TextSent("Checkout fails with 500"),
+        TextSent("The checkout page shows error 500 after I click Pay."),
+        CommandGiven("skip"),
+        CommandGiven("skip"),
+        TextSent("SN-1"),
+        CommandGiven("skip"),
+    ):
+        await app.desk.handle(who, step, name="Alice")
+
+
+async def _filed_by(app: App, who: Participant) -> int:
+    async with app.uow() as uow:
+        found = await uow._session.scalar(
+            select(func.count())
+            .select_from(TicketRow)
+            .where(TicketRow.customer_id == who.external_id)
+        )
+    return int(found or 0)
+
+
+async def test_a_double_press_of_confirm_files_one_ticket(app: App) -> None:
+    await _to_summary(app, ALICE)
+    press = ChoicePicked("confirm")
+    # Two presses (two callbacks), and one press delivered twice, all at once.
+    answers = await asyncio.gather(
+        app.desk.answer(ALICE, press, update=UpdateRef("chat", "bot", "q:1")),
+        app.desk.answer(ALICE, press, update=UpdateRef("chat", "bot", "q:1")),
+        app.desk.answer(ALICE, press, update=UpdateRef("chat", "bot", "q:2")),
+    )
+    assert await _filed_by(app, ALICE) == 1
+    keys = [r.key for a in answers for r in a.replies]
+    assert keys.count("intake.filed") == 1
+
+
+async def test_twenty_filings_at_once_against_a_quota_of_ten_file_exactly_ten(app: App) -> None:
+    people = [Participant("chat", str(200 + i)) for i in range(20)]
+    outcomes = await asyncio.gather(*(_file(app, who) for who in people), return_exceptions=True)
+    filed = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, QuotaExceeded)]
+    assert (len(filed), len(refused)) == (10, 10), outcomes
+    left = await app.tickets.quota_left("SN-1")
+    assert left is not None and left.params["left"] == 0
+
+
+async def test_a_claim_racing_a_ticker_save_is_never_overwritten(app: App) -> None:
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    for _ in range(5):
+        number = await _file(app)
+        await app.tickets.execute(EVA, AskCustomer(number=number, text="Which browser?"))
+        await app.tickets.execute(EVA, AnswerCustomer(number=number, text="Also: which version?"))
+        clock.advance(days=3)  # the reminder is due
+        await asyncio.gather(
+            app.ticker.tick(), app.tickets.execute(PETR, ClaimTicket(number=number))
+        )
+        ticket = await app.tickets.get(number)
+        assert ticket.assignee is not None
+        assert ticket.history[-1].new is ticket.status  # history and status agree
+
+
+async def test_three_tickers_at_once_remind_once(app: App) -> None:
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    number = await _file(app)
+    await app.tickets.execute(EVA, AskCustomer(number=number, text="Which browser?"))
+    clock.advance(days=3)
+    others = [await build_app(app.settings, policy=app.policy, clock=clock) for _ in range(2)]
+    try:
+        looked = await asyncio.gather(app.ticker.tick(), *(o.ticker.tick() for o in others))
+    finally:
+        for other in others:
+            await other.close()
+    assert sum(looked) == 1
+    reminders = [key for _, key, _ in await _outbox(app, number) if key == "notice.reminder"]
+    assert len(reminders) == 1
+
+
+async def test_an_intake_step_is_one_commit_and_three_statements(app: App) -> None:
+    await app.desk.handle(ALICE, CommandGiven("new"), name="Alice")
+    await app.desk.handle(ALICE, ChoicePicked("bug"), name="Alice")
+    commits: list[object] = []
+    statements: list[str] = []
+
+    def on_commit(connection: object) -> None:
+        commits.append(connection)
+
+    def on_statement(_c: object, _cur: object, statement: str, *_: object) -> None:
+        # Advisory locks (PostgreSQL without Redis) are the fleet's coordination, on a
+        # connection of their own: the unit of work is what is counted here.
+        if "pg_advisory" not in statement:
+            statements.append(statement)
+
+    event.listen(Engine, "commit", on_commit)
+    event.listen(Engine, "before_cursor_execute", on_statement)
+    try:
+        # A title: read profile, conversation and account; write them; the inbox row.
+        await app.desk.handle(
+            ALICE, TextSent("Checkout fails"), update=UpdateRef("chat", "bot", "m:100:3")
+        )
+    finally:
+        event.remove(Engine, "commit", on_commit)
+        event.remove(Engine, "before_cursor_execute", on_statement)
+    assert len(commits) == 1
+    assert len(statements) == 3, "\n".join(statements)
+
+
+async def test_a_dropped_database_connection_is_survived(app: App, backend: Backend) -> None:
+    if backend.name != "postgres":
+        pytest.skip("only PostgreSQL connections can be dropped from outside")
+    number = await _file(app)
+    async with backend.engine.connect() as admin:
+        await admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            )
+        )
+    await app.tickets.execute(EVA, AnswerCustomer(number=number, text="Back again"))
+    ticket = await app.tickets.get(number)
+    assert ticket.entries[-1].text == "Back again"

@@ -1,0 +1,454 @@
+"""The update queue between the receiver and the workers, on SQLite, PostgreSQL and
+Redis: durable, each update handled once, one chat's updates in order, a dead worker's
+updates taken over after its lease."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from bot.ports import ClaimedUpdate, QueuedUpdate, UpdateQueue
+from handlers.telegram.worker import Worker
+from store.db import create_engine, migrate, session_factory
+from store.updates import RedisUpdateQueue, SqlUpdateQueue
+
+ROOT = Path(__file__).resolve().parents[2]
+LEASE = 0.6
+KINDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
+
+
+@dataclass
+class Shared:
+    """One queue's storage; every ``queue()`` is another process's view of it."""
+
+    kind: str
+    url: str
+    prefix: str = ""
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def queue(self, lease: float = LEASE, partitions: int = 4) -> UpdateQueue:
+        if self.kind == "redis":
+            client = Redis.from_url(self.url)
+            self.closers.append(client.aclose)
+            return RedisUpdateQueue(
+                client,
+                "telegram",
+                "42",
+                partitions=partitions,
+                lease_seconds=lease,
+                prefix=self.prefix,
+            )
+        engine = create_engine(self.url)
+        self.closers.append(engine.dispose)
+        return SqlUpdateQueue(session_factory(engine), "telegram", "42", lease_seconds=lease)
+
+
+@pytest.fixture(params=KINDS)
+def queue_kind(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    # Sync on purpose, as in conftest: the session-wide reset must not run in a test loop.
+    if request.param == "postgres":
+        return "postgres", request.getfixturevalue("pg_url")
+    if request.param == "redis":
+        return "redis", request.getfixturevalue("redis_url")
+    return "sqlite", f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
+
+
+@pytest.fixture
+async def shared(queue_kind: tuple[str, str]) -> AsyncIterator[Shared]:
+    kind, url = queue_kind
+    prefix = f"supportbot-test:{uuid.uuid4().hex}:"
+    if kind != "redis":
+        engine = create_engine(url)
+        try:
+            if kind == "sqlite":
+                await migrate(engine)
+            else:
+                async with engine.begin() as connection:
+                    await connection.execute(text("TRUNCATE pending_updates RESTART IDENTITY"))
+        finally:
+            await engine.dispose()
+    store = Shared(kind, url, prefix)
+    try:
+        yield store
+    finally:
+        for close in reversed(store.closers):
+            await close()
+        if kind == "redis":
+            client = Redis.from_url(url)
+            try:
+                keys = [key async for key in client.scan_iter(match=prefix + "*")]
+                if keys:
+                    await client.delete(*keys)
+            finally:
+                await client.aclose()
+
+
+def update(n: int, key: str) -> QueuedUpdate:
+    return QueuedUpdate(str(n), key, {"update_id": n, "chat": key, "n": n})
+
+
+async def claim_all(
+    queue: UpdateQueue,
+    worker: str,
+    count: int,
+    timeout: float = 5.0,  # noqa: ASYNC109 - a test helper's deadline
+) -> list[ClaimedUpdate]:
+    """Claim until ``count`` updates are held (or fail after ``timeout``)."""
+    got: list[ClaimedUpdate] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count:
+        assert time.monotonic() < deadline, f"only {len(got)} of {count} claimed"
+        got += await queue.claim(worker, count - len(got), 0.05)
+    return got
+
+
+def numbers(claimed: list[ClaimedUpdate], key: str | None = None) -> list[int]:
+    return [int(c.update.update_id) for c in claimed if key is None or c.update.key == key]
+
+
+class Recorder:
+    """A handler that notes what it handled, checking that no chat's updates overlap."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.handled: list[tuple[str, int]] = []
+        self.active: set[str] = set()
+        self.overlaps: list[str] = []
+        self.pause = pause
+        self.changed = asyncio.Event()
+
+    async def __call__(self, item: QueuedUpdate) -> None:
+        if item.key in self.active:
+            self.overlaps.append(item.key)
+        self.active.add(item.key)
+        try:
+            n = int(item.update_id)
+            await asyncio.sleep(self.pause * (n % 3))
+            self.handled.append((item.key, n))
+        finally:
+            self.active.discard(item.key)
+        self.changed.set()
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while len(self.handled) < count:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{len(self.handled)} of {count} handled: {self.handled}"
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                pass
+
+    def of(self, key: str) -> list[int]:
+        return [n for k, n in self.handled if k == key]
+
+
+def worker(queue: UpdateQueue, handle: Callable[[QueuedUpdate], Awaitable[None]]) -> Worker:
+    return Worker(queue, handle, batch_size=20, poll=0.02, lease=LEASE, retry_pause=0.01)
+
+
+async def test_put_then_claim_gives_each_update_once_in_order_of_its_chat(
+    shared: Shared,
+) -> None:
+    queue = shared.queue()
+    await queue.put([update(1, "a"), update(2, "b"), update(3, "a")])
+    # Telegram sent them again (the receiver died before confirming): not stored twice.
+    await queue.put([update(1, "a"), update(2, "b"), update(4, "c")])
+
+    claimed = await claim_all(queue, "w1", 4)
+
+    assert sorted(numbers(claimed)) == [1, 2, 3, 4]
+    assert numbers(claimed, "a") == [1, 3]
+    assert all(c.attempts == 1 for c in claimed)
+    by_number = {int(c.update.update_id): c for c in claimed}
+    assert by_number[3].update.payload == {"update_id": 3, "chat": "a", "n": 3}
+    for c in claimed:
+        await queue.done("w1", c)
+    assert await queue.claim("w1", 10, 0.05) == []
+    # Another process (a restart) finds nothing left either.
+    assert await shared.queue().claim("w2", 10, 0.05) == []
+
+
+async def test_a_chat_is_held_by_one_worker_at_a_time(shared: Shared) -> None:
+    first, second = shared.queue(), shared.queue()
+    rng = random.Random(7)
+    keys = ["a", "b", "c", "d", "e"]
+    sent = [update(n, rng.choice(keys)) for n in range(1, 81)]
+    await first.put(sent[:40])
+    held: dict[str, dict[str, list[ClaimedUpdate]]] = {"w1": {}, "w2": {}}
+    queues = {"w1": first, "w2": second}
+    handled: list[ClaimedUpdate] = []
+    more = True
+    deadline = time.monotonic() + 20
+    while len(handled) < len(sent):
+        assert time.monotonic() < deadline, f"{len(handled)} of {len(sent)} handled"
+        if more and len(handled) > 20:
+            await first.put(sent[40:])  # more arrive while they work
+            more = False
+        name = rng.choice(["w1", "w2"])
+        other = "w2" if name == "w1" else "w1"
+        for c in await queues[name].claim(name, rng.randint(1, 4), 0.01):
+            # Never a chat the other worker holds, and nothing twice.
+            assert not held[other].get(c.update.key), (c, held[other])
+            held[name].setdefault(c.update.key, []).append(c)
+        # Finish some of what this worker holds, each chat's oldest first.
+        for chain in held[name].values():
+            for _ in range(rng.randint(0, len(chain))):
+                c = chain.pop(0)
+                await queues[name].done(name, c)
+                handled.append(c)
+        for name_ in ("w1", "w2"):
+            await queues[name_].renew(name_)
+    assert sorted(numbers(handled)) == list(range(1, 81))
+    for key in keys:
+        assert numbers(handled, key) == [int(u.update_id) for u in sent if u.key == key]
+
+
+async def test_claims_at_the_same_moment_never_split_a_chat(shared: Shared) -> None:
+    queues = {"w1": shared.queue(), "w2": shared.queue()}
+    for round_ in range(10):
+        await queues["w1"].put([update(round_ * 10 + i, f"k{i % 3}") for i in range(10)])
+        one, two = await asyncio.gather(
+            queues["w1"].claim("w1", 10, 0), queues["w2"].claim("w2", 10, 0)
+        )
+        assert not {c.update.key for c in one} & {c.update.key for c in two}
+        # Finish the round: whatever is left goes to one of them once the other is done.
+        held = {"w1": one, "w2": two}
+        for _ in range(100):
+            for name, queue in queues.items():
+                for c in held[name]:
+                    await queue.done(name, c)
+                held[name] = await queue.claim(name, 10, 0)
+            if not held["w1"] and not held["w2"]:
+                break
+        assert await queues["w1"].claim("w1", 10, 0) == []
+
+
+async def test_a_dead_workers_updates_go_to_another_after_the_lease(shared: Shared) -> None:
+    lease = 1.0
+    dead, alive = shared.queue(lease), shared.queue(lease)
+    await dead.put([update(1, "a"), update(2, "a"), update(3, "b")])
+    # It renewed its leases, took the updates late in the lease, and died.
+    await dead.renew("dead")
+    renewed_at = time.monotonic()
+    await asyncio.sleep(lease * 0.3)
+    claimed = await dead.claim("dead", 12, 0.05)
+    await dead.put([update(4, "a")])  # arrives after the worker died
+    # Until its lease runs out, the others get nothing of its chats.
+    await asyncio.sleep(renewed_at + lease * 0.9 - time.monotonic())
+    assert await alive.claim("alive", 10, 0) == []
+
+    again = await claim_all(alive, "alive", 4, timeout=lease * 10)
+
+    assert time.monotonic() - renewed_at >= lease
+    assert sorted(numbers(claimed)) == [1, 2, 3]
+    assert sorted(numbers(again)) == [1, 2, 3, 4]
+    # The chat's order holds across the take-over: first what the dead worker held.
+    assert numbers(again, "a") == [1, 2, 4]
+    assert {int(c.update.update_id): c.attempts for c in again} == {1: 2, 2: 2, 3: 2, 4: 1}
+
+
+async def test_renewed_leases_keep_updates_with_their_worker(shared: Shared) -> None:
+    slow, other = shared.queue(), shared.queue()
+    await slow.put([update(1, "a")])
+    [claimed] = await claim_all(slow, "slow", 1)
+    deadline = time.monotonic() + LEASE * 3
+    while time.monotonic() < deadline:
+        await slow.renew("slow")
+        assert await other.claim("other", 10, LEASE / 6) == []
+    await slow.done("slow", claimed)
+
+
+async def test_a_restarted_bot_handles_the_ten_updates_waiting(shared: Shared) -> None:
+    sent = [update(n, f"chat{n % 3}") for n in range(1, 11)]
+    await shared.queue().put(sent)  # the receiver queued them, then the bot stopped
+
+    recorder = Recorder()
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker(shared.queue(), recorder).run(stop))
+    try:
+        await recorder.wait_for(10)
+    finally:
+        stop.set()
+        await running
+
+    assert sorted(n for _, n in recorder.handled) == list(range(1, 11))
+    for key in ("chat0", "chat1", "chat2"):
+        assert recorder.of(key) == [n for n in range(1, 11) if f"chat{n % 3}" == key]
+    assert await shared.queue().claim("later", 10, 0.05) == []
+
+
+async def test_two_workers_handle_each_update_once_and_a_chats_in_order(
+    shared: Shared,
+) -> None:
+    receiver = shared.queue()
+    recorder = Recorder(pause=0.002)
+    stop = asyncio.Event()
+    workers = [worker(shared.queue(), recorder), worker(shared.queue(), recorder)]
+    running = [asyncio.create_task(w.run(stop)) for w in workers]
+    keys = [f"chat{i}" for i in range(6)]
+    try:
+        n = 0
+        for _ in range(6):
+            batch = []
+            for _ in range(10):
+                n += 1
+                batch.append(update(n, keys[(n * 7) % len(keys)]))
+            await receiver.put(batch)
+            await asyncio.sleep(0.02)
+        await recorder.wait_for(60)
+    finally:
+        stop.set()
+        await asyncio.gather(*running)
+
+    assert sorted(n for _, n in recorder.handled) == list(range(1, 61))
+    assert recorder.overlaps == []
+    for key in keys:
+        mine = recorder.of(key)
+        assert mine == sorted(mine)
+
+
+async def test_a_worker_cancelled_holding_claims_is_taken_over_after_the_lease(
+    shared: Shared,
+) -> None:
+    receiver = shared.queue()
+    stuck = asyncio.Event()
+
+    async def hang(item: QueuedUpdate) -> None:
+        stuck.set()
+        await asyncio.Event().wait()  # the worker dies while handling
+
+    stop = asyncio.Event()
+    doomed = asyncio.create_task(worker(shared.queue(), hang).run(stop))
+    await receiver.put([update(1, "a"), update(2, "a"), update(3, "b")])
+    await asyncio.wait_for(stuck.wait(), 5)
+    doomed.cancel()  # no clean stop: its claims stay until their lease runs out
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+
+    recorder = Recorder()
+    survivor = asyncio.create_task(worker(shared.queue(), recorder).run(stop))
+    try:
+        await recorder.wait_for(3, timeout=LEASE * 15)
+    finally:
+        stop.set()
+        await survivor
+    assert sorted(n for _, n in recorder.handled) == [1, 2, 3]
+    assert recorder.of("a") == [1, 2]
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from redis.asyncio import Redis
+    from store.db import create_engine, session_factory
+    from store.updates import RedisUpdateQueue, SqlUpdateQueue
+
+    async def main(kind, url, prefix, lease, count):
+        if kind == "redis":
+            queue = RedisUpdateQueue(
+                Redis.from_url(url), "telegram", "42", partitions=4,
+                lease_seconds=lease, prefix=prefix,
+            )
+        else:
+            queue = SqlUpdateQueue(
+                session_factory(create_engine(url)), "telegram", "42", lease_seconds=lease
+            )
+        held = []
+        while len(held) < count:
+            held += await queue.claim("child", count - len(held), 0.05)
+        print("claimed", " ".join(c.update.update_id for c in held), flush=True)
+        while True:  # holding them, renewing, until killed
+            await queue.renew("child")
+            await asyncio.sleep(lease / 4)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])))
+    """
+)
+
+
+async def test_a_worker_killed_with_sigkill_loses_nothing(shared: Shared) -> None:
+    sent = [update(n, "a" if n % 2 else "b") for n in range(1, 6)]
+    await shared.queue().put(sent)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        shared.kind,
+        shared.url,
+        shared.prefix,
+        str(LEASE),
+        "5",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 20)
+        assert sorted(int(n) for n in line.decode().split()[1:]) == [1, 2, 3, 4, 5]
+        # It holds and renews them; nobody else gets them meanwhile.
+        other = shared.queue()
+        assert await other.claim("other", 10, LEASE / 2) == []
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+
+    recorder = Recorder()
+    stop = asyncio.Event()
+    survivor = asyncio.create_task(worker(shared.queue(), recorder).run(stop))
+    try:
+        await recorder.wait_for(5, timeout=LEASE * 15)
+    finally:
+        stop.set()
+        await survivor
+    assert sorted(n for _, n in recorder.handled) == [1, 2, 3, 4, 5]
+    assert recorder.of("a") == [1, 3, 5]
+    assert recorder.of("b") == [2, 4]
+
+
+async def test_a_failing_handler_is_tried_again_then_given_up(shared: Shared) -> None:
+    queue = shared.queue()
+    tries: list[int] = []
+
+    async def flaky(item: QueuedUpdate) -> None:
+        n = int(item.update_id)
+        tries.append(n)
+        if n == 1 and tries.count(1) < 3:
+            raise ConnectionError("database went away")
+        if n == 2:
+            raise RuntimeError("a bug")
+
+    await queue.put([update(1, "a"), update(2, "a"), update(3, "a")])
+    stop = asyncio.Event()
+    w = Worker(queue, flaky, poll=0.02, lease=LEASE, max_attempts=3, retry_pause=0.01)
+    running = asyncio.create_task(w.run(stop))
+    try:
+        for _ in range(500):
+            if 3 in tries and w.held == 0:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+    # 1 succeeded on its third try, 2 was given up after three, 3 came after both.
+    assert tries == [1, 1, 1, 2, 2, 2, 3]
+    assert await queue.claim("w", 10, 0.05) == []
