@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.account import Account
@@ -58,6 +58,27 @@ class SqlAccountRepository:
         return [_account(row) for row in rows]
 
 
+# One statement for what every step of a conversation starts with; built once, the
+# participant's key comes as a parameter.
+_PROFILE = (
+    select(
+        CustomerRow,
+        AccountRow,
+        exists()
+        .where(
+            TicketRow.customer_platform == CustomerRow.platform,
+            TicketRow.customer_id == CustomerRow.external_id,
+            TicketRow.status == Status.WAITING.value,
+        )
+        .correlate(CustomerRow)
+        .label("awaited"),
+    )
+    .outerjoin(AccountRow, AccountRow.support_number == CustomerRow.support_number)
+    .where(CustomerRow.key == bindparam("key"))
+    .execution_options(populate_existing=True)
+)
+
+
 class SqlCustomerRepository:
     """``bot.ports.CustomerRepository`` on the unit of work's session."""
 
@@ -70,24 +91,7 @@ class SqlCustomerRepository:
         return None if row is None else _customer(row)
 
     async def profile(self, participant: Participant) -> Profile:
-        # One statement for what every step of a conversation starts with.
-        awaited = (
-            exists()
-            .where(
-                TicketRow.customer_platform == CustomerRow.platform,
-                TicketRow.customer_id == CustomerRow.external_id,
-                TicketRow.status == Status.WAITING.value,
-            )
-            .correlate(CustomerRow)
-        )
-        found = (
-            await self._session.execute(
-                select(CustomerRow, AccountRow, awaited.label("awaited"))
-                .outerjoin(AccountRow, AccountRow.support_number == CustomerRow.support_number)
-                .where(CustomerRow.key == participant.key)
-                .execution_options(populate_existing=True)
-            )
-        ).first()
+        found = (await self._session.execute(_PROFILE, {"key": participant.key})).first()
         if found is None:
             return Profile(None)
         row, account_row, waiting = found

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import DuplicateUpdate
 from bot.inputs import UpdateRef
 from store.models import InboxRow
+
+# Built once on the table (Core, not the ORM's bulk path): values come as parameters.
+_RECORD = insert(cast(Table, InboxRow.__table__))
 
 
 class SqlInbox:
@@ -26,15 +30,14 @@ class SqlInbox:
         self._session = session
 
     async def record(self, update: UpdateRef, at: datetime) -> None:
+        row = {
+            "channel": update.channel,
+            "bot": update.bot,
+            "update_id": update.update_id,
+            "handled_at": at,
+        }
         try:
-            await self._session.execute(
-                insert(InboxRow).values(
-                    channel=update.channel,
-                    bot=update.bot,
-                    update_id=update.update_id,
-                    handled_at=at,
-                )
-            )
+            await self._session.execute(_RECORD, row)
         except IntegrityError as exc:
             raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
 

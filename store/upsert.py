@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -18,22 +19,20 @@ async def upsert(
     """Insert ``values`` or update the row with the same ``keys``.
 
     A single ``INSERT ... ON CONFLICT DO UPDATE`` rather than select-then-write, so two
-    writers of the same key cannot both try to insert.
+    writers of the same key cannot both try to insert. The statement takes every value
+    as a parameter (``excluded``), so it is built and compiled once per table and set
+    of columns, not on every call.
     """
-    table = cast(Table, model.__table__)
     dialect = session.get_bind().dialect.name
-    changes = {name: value for name, value in values.items() if name not in keys}
-    if dialect == "postgresql":
-        pg = postgresql.insert(table).values(**values)
-        await session.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=changes))
-    elif dialect == "sqlite":
-        lite = sqlite.insert(table).values(**values)
-        await session.execute(lite.on_conflict_do_update(index_elements=list(keys), set_=changes))
-    else:  # pragma: no cover - other backends are not supported targets
-        row = await session.execute(table.select().filter_by(**{k: values[k] for k in keys}))
-        if row.first() is None:
-            await session.execute(table.insert().values(**values))
-        else:
-            await session.execute(
-                table.update().filter_by(**{k: values[k] for k in keys}).values(**changes)
-            )
+    statement = _statement(model, dialect, tuple(values), tuple(keys))
+    await session.execute(statement, dict(values))
+
+
+@functools.cache
+def _statement(
+    model: type[Base], dialect: str, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> Any:
+    table = cast(Table, model.__table__)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    changes = {name: statement.excluded[name] for name in columns if name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changes)

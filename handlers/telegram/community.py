@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, MessageOriginUser
 
@@ -16,10 +16,10 @@ from bot.commands import EscalatePost
 from bot.errors import DeskError, DuplicateUpdate, NotAllowed
 from bot.i18n import pick_language
 from bot.reply import Reply
+from handlers.telegram import filters
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.inbound import attachments_of, screen_files
 from handlers.telegram.render import CHANNEL
-from handlers.telegram.team import GROUP_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ async def on_album_post(message: Message, tg: TelegramContext) -> None:
 def make_router() -> Router:
     """A fresh router (a router belongs to one dispatcher)."""
     router = Router(name="telegram-community")
-    router.message.filter(lambda message: message.chat.type in GROUP_TYPES)
+    router.message.filter(filters.group_chat)
     router.message.register(on_escalate, Command("escalate"))
-    router.message.register(on_album_post, F.media_group_id)
+    router.message.register(on_album_post, filters.album_part)
     return router

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message, User
 
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent, UpdateRef
 from bot.participant import Participant
 from bot.reply import Reply
+from handlers.telegram import filters
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.inbound import attachments_of, has_unsupported_media, screen_files
 from handlers.telegram.render import CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
@@ -79,7 +79,7 @@ def command_length(message: Message) -> int:
     return 0
 
 
-def is_command(message: Message) -> bool:
+async def is_command(message: Message) -> bool:
     return bool(message.text) and command_length(message) > 0
 
 
@@ -160,17 +160,15 @@ async def on_foreign_button(query: CallbackQuery, tg: TelegramContext) -> None:
 def make_router() -> Router:
     """A fresh router (a router belongs to one dispatcher)."""
     router = Router(name="telegram-customer")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(filters.private_chat)
+    router.callback_query.filter(filters.private_query)
+    router.edited_message.filter(filters.private_chat)
     router.message.register(on_command, is_command)
-    router.message.register(on_album_part, F.media_group_id)
-    router.message.register(on_file, F.photo | F.document)
-    router.message.register(on_text, F.text)
+    router.message.register(on_album_part, filters.album_part)
+    router.message.register(on_file, filters.file_message)
+    router.message.register(on_text, filters.text_message)
     router.message.register(on_other)
     router.edited_message.register(on_edited)
-    router.callback_query.register(
-        on_choice, F.data.startswith(CHOICE_PREFIX) | F.data.startswith(TOKEN_PREFIX)
-    )
+    router.callback_query.register(on_choice, filters.data_prefix(CHOICE_PREFIX, TOKEN_PREFIX))
     router.callback_query.register(on_foreign_button)
     return router

@@ -18,8 +18,7 @@ import re
 from dataclasses import replace
 from functools import partial
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramNetworkError,
@@ -48,6 +47,7 @@ from bot.participant import Actor
 from bot.reply import Reply
 from bot.ticket import Attachment, DeclineReason
 from bot.views import queue_line
+from handlers.telegram import filters
 from handlers.telegram.cards import (
     Action,
     AgentButton,
@@ -56,12 +56,11 @@ from handlers.telegram.cards import (
 )
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
-from handlers.telegram.inbound import attachments_of, has_unsupported_media
+from handlers.telegram.inbound import attachments_of
 from handlers.telegram.render import AGENT_PREFIX, CHANNEL
 
 log = logging.getLogger(__name__)
 
-GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 # "/name" or "/name@bot" as the first word: a command, not an answer that starts with "/".
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s|$)")
 QUEUE_LIMIT = 50
@@ -74,7 +73,7 @@ class TeamChat(Filter):
 
     async def __call__(self, event: Message | CallbackQuery, tg: TelegramContext) -> bool:
         message = event.message if isinstance(event, CallbackQuery) else event
-        if message is None or message.chat.type not in GROUP_TYPES:
+        if message is None or message.chat.type not in filters.GROUP_TYPES:
             return False
         return message.chat.id in tg.team_chats()
 
@@ -393,7 +392,7 @@ async def on_member_change(update: ChatMemberUpdated, tg: TelegramContext) -> No
     tg.forget_member(update.chat.id, update.new_chat_member.user.id)
 
 
-def _not_escalate(message: Message) -> bool:
+async def _not_escalate(message: Message) -> bool:
     """/escalate belongs to the community router, even in a chat that is both."""
     return command_name(message.text or message.caption or "") != "escalate"
 
@@ -403,11 +402,11 @@ def make_router() -> Router:
     router = Router(name="telegram-team")
     router.message.filter(TeamChat())
     router.callback_query.filter(TeamChat())
-    router.callback_query.register(on_card_button, F.data.startswith(AGENT_PREFIX))
+    router.callback_query.register(on_card_button, filters.data_prefix(AGENT_PREFIX))
     router.edited_message.filter(TeamChat())
-    router.message.register(on_team_album_part, F.media_group_id, _not_escalate)
-    router.message.register(on_team_message, F.text | F.photo | F.document, _not_escalate)
-    router.message.register(on_team_unsupported, has_unsupported_media)
+    router.message.register(on_team_album_part, filters.album_part, _not_escalate)
+    router.message.register(on_team_message, filters.thread_content, _not_escalate)
+    router.message.register(on_team_unsupported, filters.unsupported_media)
     router.edited_message.register(on_team_edited)
     router.callback_query.register(on_foreign_team_button)
     router.chat_member.register(on_member_change)
