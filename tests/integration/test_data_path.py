@@ -282,3 +282,29 @@ async def test_a_dropped_database_connection_is_survived(app: App, backend: Back
     await app.tickets.execute(EVA, AnswerCustomer(number=number, text="Back again"))
     ticket = await app.tickets.get(number)
     assert ticket.entries[-1].text == "Back again"
+
+
+async def test_redis_connections_dropped_mid_run_are_reconnected(
+    backend: Backend, redis_url: str
+) -> None:
+    settings = Settings(
+        database_url=backend.engine.url.render_as_string(hide_password=False),
+        redis_url=redis_url,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
+    try:
+        number = await _file(app)
+        await app.tickets.execute(EVA, AnswerCustomer(number=number, text="before"))
+        from redis.asyncio import Redis
+
+        admin = Redis.from_url(redis_url)
+        try:
+            await admin.client_kill_filter(_type="normal", skipme=True)
+        finally:
+            await admin.aclose()
+        await app.tickets.execute(EVA, AnswerCustomer(number=number, text="after"))
+        ticket = await app.tickets.get(number)
+        assert [e.text for e in ticket.entries][-2:] == ["before", "after"]
+    finally:
+        await app.close()
