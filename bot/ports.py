@@ -129,6 +129,10 @@ class Inbox(Protocol):
         ``DuplicateUpdate`` when it was recorded before."""
         ...
 
+    async def forget(self, before: datetime) -> int:
+        """Drop the records of updates handled before ``before``; how many went."""
+        ...
+
 
 class QuotaCounter(Protocol):
     """Tickets counted against an account's monthly quota, one counter per month."""
@@ -195,14 +199,13 @@ class OutboxStore(Protocol):
         limit: int,
         lease_seconds: float,
         *,
-        due_by: datetime | None = None,
         delivered: Collection[str] = (),
     ) -> list[OutboxItem]:
-        """In one transaction: mark ``delivered`` rows DELIVERED at ``now``, then move to
-        SENDING, leased until ``now + lease_seconds``, the oldest unfinished row of up to
-        ``limit`` recipients where that row is PENDING and due by ``due_by`` (default
-        ``now``). Rows locked by another claimer are skipped where the database can (SKIP
-        LOCKED); returns the claimed rows oldest first."""
+        """In one transaction: mark the ``delivered`` rows DELIVERED at ``now``, then move
+        to SENDING, leased until ``now + lease_seconds``, the oldest unfinished row of up
+        to ``limit`` recipients where that row is PENDING and due. Rows locked by another
+        claimer are skipped where the database can (SKIP LOCKED); returns the claimed
+        rows oldest first."""
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
@@ -318,9 +321,10 @@ class ClaimedUpdate:
 
 class UpdateQueue(Protocol):
     """The durable hand-off of one channel's (one bot's) updates from its one receiver
-    to its workers. Updates of one key are handed out in the order they were put, each
-    only after the earlier ones are done, unless a worker's lease ran out while it was
-    still working on them."""
+    to its workers. A key's updates are held by one worker at a time and handed out in
+    the order they were put; another worker gets the key's next ones only after the
+    earlier ones are done, unless a lease ran out while they were still being worked
+    on."""
 
     async def put(self, updates: Sequence[QueuedUpdate]) -> None:
         """Store ``updates`` durably, in this order; one already waiting is not stored

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 # Visits of one ticket that keeps changing under the ticker before it waits a round.
 VISIT_TRIES = 3
+# Platforms redeliver an update within hours; the inbox remembers handled ones longer.
+INBOX_KEEP = timedelta(days=7)
+INBOX_SWEEP_EVERY = timedelta(hours=1)
 
 
 class Ticker:
@@ -46,10 +49,13 @@ class Ticker:
         self._clock = clock
         self._announcer = announcer
         self._lease = lease
+        self._swept: datetime | None = None
 
     async def tick(self, limit: int = 200) -> int:
         """Handle every ticket whose check is due; returns how many were looked at."""
         now = self._clock.now()
+        if self._swept is None or now - self._swept >= INBOX_SWEEP_EVERY:
+            await self.sweep_inbox(now)
         async with self._uow() as uow:
             claimed = await uow.tickets.claim_due(now, now + self._lease, limit)
             await uow.commit()
@@ -61,6 +67,16 @@ class Ticker:
                 # runs out and it is looked at again then.
                 log.exception("ticker failed on ticket #%s", number)
         return len(claimed)
+
+    async def sweep_inbox(self, now: datetime) -> int:
+        """Forget updates handled more than ``INBOX_KEEP`` ago."""
+        async with self._uow() as uow:
+            gone = await uow.inbox.forget(now - INBOX_KEEP)
+            await uow.commit()
+        self._swept = now
+        if gone:
+            log.info("inbox: forgot %d updates handled before %s", gone, now - INBOX_KEEP)
+        return gone
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():

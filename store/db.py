@@ -17,11 +17,9 @@ from store.sqlite import inline_creator
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-# How long an SQLite writer waits for another process's write (an admin command)
-# instead of failing with "database is locked".
+# How long an SQLite writer waits for another one instead of failing with "database is
+# locked" (connections on the event loop wait in store/sqlite.py instead).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# How long a unit of work waits for the process's one SQLite connection.
-SQLITE_POOL_WAIT_SECONDS = 120.0
 
 
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
@@ -37,11 +35,8 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         path = Path(database).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         if parsed.get_driver_name() == "aiosqlite" and "poolclass" not in kwargs:
-            # Calls on the event loop, one connection per process (store/sqlite.py).
+            # Calls on the event loop, no thread hand-offs (store/sqlite.py).
             kwargs.setdefault("async_creator", inline_creator(str(path)))
-            kwargs.setdefault("pool_size", 1)
-            kwargs.setdefault("max_overflow", 0)
-            kwargs.setdefault("pool_timeout", SQLITE_POOL_WAIT_SECONDS)
     engine = _create_async_engine(parsed, **kwargs)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine
@@ -56,7 +51,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         # WAL + NORMAL: a commit survives the process dying at any moment; only a
         # power loss may take the last commits back (no fsync per commit).
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        inline = getattr(getattr(dbapi_connection, "_connection", None), "inline", False)
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 

@@ -7,7 +7,7 @@ from typing import cast
 
 from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DuplicateUpdate
 from bot.inputs import UpdateRef
@@ -41,10 +41,6 @@ class SqlInbox:
         except IntegrityError as exc:
             raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
 
-
-async def forget_handled(sessions: async_sessionmaker[AsyncSession], before: datetime) -> int:
-    """Drop inbox rows older than ``before`` (platforms redeliver within hours, not
-    weeks); returns how many went."""
-    async with sessions() as session, session.begin():
-        result = await session.execute(delete(InboxRow).where(InboxRow.handled_at < before))
+    async def forget(self, before: datetime) -> int:
+        result = await self._session.execute(delete(InboxRow).where(InboxRow.handled_at < before))
         return int(getattr(result, "rowcount", 0))

@@ -7,19 +7,45 @@ statements are indexed lookups and short writes that take microseconds, so here 
 run on the event loop itself, behind the same async interface SQLAlchemy's
 ``sqlite+aiosqlite`` dialect drives (its ``async_creator``): no threads, same SQL.
 
-The price, and why it is safe to pay: a call blocks the loop while it runs. One
-connection serves the whole process (``pool_size=1``), so two units of work never
-wait on each other's SQLite lock inside one loop (a unit waits for the connection
-instead, without blocking); another process writing the same file (an admin command)
-makes the loop wait at most the busy timeout.
+The price, and why it is safe to pay: a call blocks the loop while it runs, so a
+call must never wait for SQLite's write lock inside SQLite (the unit holding the lock
+may be a coroutine of this very loop, which could then never commit). These
+connections have no busy timeout; a write that finds the database locked gives the
+loop back and tries again a moment later (``BUSY_PAUSES``), for up to
+``BUSY_WAIT_SECONDS`` in all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+# Pauses between tries of a statement that found the write lock taken, then the last
+# one again and again, until BUSY_WAIT_SECONDS have passed.
+BUSY_PAUSES = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02)
+BUSY_WAIT_SECONDS = 10.0
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+async def _patiently(call: Callable[[], Any]) -> Any:
+    """``call()``, tried again after a pause (the loop runs meanwhile) while SQLite
+    answers that another connection holds the lock."""
+    started = time.monotonic()
+    tries = 0
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc) or time.monotonic() - started > BUSY_WAIT_SECONDS:
+                raise
+        await asyncio.sleep(BUSY_PAUSES[min(tries, len(BUSY_PAUSES) - 1)])
+        tries += 1
 
 
 class InlineCursor:
@@ -35,11 +61,12 @@ class InlineCursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        self._cursor.execute(sql, parameters)
+        await _patiently(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
-        self._cursor.executemany(sql, parameters)
+        rows = list(parameters)  # may be run twice
+        await _patiently(lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -93,6 +120,9 @@ class _RunNow:
 class InlineConnection:
     """An aiosqlite-shaped connection on a plain ``sqlite3`` connection."""
 
+    # store.db sets no busy timeout on these: waiting happens here, off the loop.
+    inline = True
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._conn = connection
         # What SQLAlchemy's adapter looks at to tell an open connection.
@@ -110,7 +140,7 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        self._conn.commit()
+        await _patiently(self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()
@@ -133,6 +163,6 @@ def inline_creator(path: str) -> Callable[..., Any]:
     """``async_creator`` for ``create_async_engine``: connections to ``path``."""
 
     async def connect(*_args: Any, **_kwargs: Any) -> InlineConnection:
-        return InlineConnection(sqlite3.connect(path))
+        return InlineConnection(sqlite3.connect(path, timeout=0))
 
     return connect

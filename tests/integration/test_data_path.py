@@ -308,3 +308,18 @@ async def test_redis_connections_dropped_mid_run_are_reconnected(
         assert [e.text for e in ticket.entries][-2:] == ["before", "after"]
     finally:
         await app.close()
+
+
+async def test_the_inbox_forgets_updates_after_a_week_and_not_before(app: App) -> None:
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    number = await _file(app)
+    old = UpdateRef("chat", "bot", "m:100:1")
+    await app.desk.answer(ALICE, TextSent("first"), update=old)
+    clock.advance(days=6)
+    assert await app.ticker.sweep_inbox(clock.now()) == 0
+    assert (await app.desk.answer(ALICE, TextSent("first"), update=old)).replies == []
+    clock.advance(days=2)
+    assert await app.ticker.sweep_inbox(clock.now()) == 1
+    ticket = await app.tickets.get(number)
+    assert [e.text for e in ticket.entries if e.kind is EntryKind.CUSTOMER] == ["first"]

@@ -28,7 +28,7 @@ class Db:
     accounts: dict[str, Account] = field(default_factory=dict)
     customers: dict[Participant, Customer] = field(default_factory=dict)
     outbox: list[Notification] = field(default_factory=list)
-    inbox: set[UpdateRef] = field(default_factory=set)
+    inbox: dict[UpdateRef, datetime] = field(default_factory=dict)
     quota: dict[tuple[str, datetime], int] = field(default_factory=dict)
     next_number: int = 1
 
@@ -207,7 +207,13 @@ class _Inbox:
     async def record(self, update: UpdateRef, at: datetime) -> None:
         if update in self.db.inbox:
             raise DuplicateUpdate(str(update))
-        self.db.inbox.add(update)
+        self.db.inbox[update] = at
+
+    async def forget(self, before: datetime) -> int:
+        old = [u for u, at in self.db.inbox.items() if at < before]
+        for update in old:
+            del self.db.inbox[update]
+        return len(old)
 
 
 class _Quota:
