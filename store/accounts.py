@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import Table, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.account import Account
@@ -58,24 +59,27 @@ class SqlAccountRepository:
         return [_account(row) for row in rows]
 
 
-# One statement for what every step of a conversation starts with; built once, the
-# participant's key comes as a parameter.
+# One statement for what every step of a conversation starts with, built once (the
+# participant's key comes as a parameter), on the tables: the ORM's entity loading
+# cost as much again as the query (measured: ~300 vs ~170 us per read on SQLite).
+_CUSTOMERS = cast(Table, CustomerRow.__table__)
+_ACCOUNTS = cast(Table, AccountRow.__table__)
 _PROFILE = (
     select(
-        CustomerRow,
-        AccountRow,
+        *_CUSTOMERS.c,
+        *(column.label(f"account_{column.name}") for column in _ACCOUNTS.c),
         exists()
         .where(
-            TicketRow.customer_platform == CustomerRow.platform,
-            TicketRow.customer_id == CustomerRow.external_id,
+            TicketRow.customer_platform == _CUSTOMERS.c.platform,
+            TicketRow.customer_id == _CUSTOMERS.c.external_id,
             TicketRow.status == Status.WAITING.value,
         )
-        .correlate(CustomerRow)
+        .correlate(_CUSTOMERS)
         .label("awaited"),
     )
-    .outerjoin(AccountRow, AccountRow.support_number == CustomerRow.support_number)
-    .where(CustomerRow.key == bindparam("key"))
-    .execution_options(populate_existing=True)
+    .select_from(_CUSTOMERS)
+    .outerjoin(_ACCOUNTS, _ACCOUNTS.c.support_number == _CUSTOMERS.c.support_number)
+    .where(_CUSTOMERS.c.key == bindparam("key"))
 )
 
 
@@ -94,9 +98,12 @@ class SqlCustomerRepository:
         found = (await self._session.execute(_PROFILE, {"key": participant.key})).first()
         if found is None:
             return Profile(None)
-        row, account_row, waiting = found
-        customer = _customer(row)
-        account = _account(account_row) if account_row is not None else None
+        values = found._mapping
+        customer = _customer(values)
+        account = None
+        if values["account_support_number"] is not None:
+            account = _account({c.name: values[f"account_{c.name}"] for c in _ACCOUNTS.c})
+        waiting = values["awaited"]
         if customer.support_number:
             self._accounts[customer.support_number] = account
         return Profile(customer, account, bool(waiting))
@@ -127,27 +134,37 @@ def _json_copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return copied
 
 
-def _customer(row: CustomerRow) -> Customer:
+def _customer(row: CustomerRow | Mapping[Any, Any]) -> Customer:
+    values = _values(row)
+    conversation = values["conversation"]
     return Customer(
-        participant=Participant(row.platform, row.external_id),
-        name=row.name,
-        locale=row.locale,
-        support_number=row.support_number,
-        domain=row.domain,
-        phone=row.phone,
-        current_ticket=row.current_ticket,
-        unreachable=row.unreachable,
-        conversation=dict(row.conversation) if row.conversation is not None else None,
+        participant=Participant(values["platform"], values["external_id"]),
+        name=values["name"],
+        locale=values["locale"],
+        support_number=values["support_number"],
+        domain=values["domain"],
+        phone=values["phone"],
+        current_ticket=values["current_ticket"],
+        unreachable=values["unreachable"],
+        conversation=dict(conversation) if conversation is not None else None,
     )
 
 
-def _account(row: AccountRow) -> Account:
+def _account(row: AccountRow | Mapping[Any, Any]) -> Account:
+    values = _values(row)
     return Account(
-        support_number=row.support_number,
-        domains=tuple(str(domain) for domain in row.domains),
-        plan=row.plan,
-        valid_until=row.valid_until,
-        purchased_on=row.purchased_on,
-        organisation=row.organisation,
-        admins=tuple(str(admin) for admin in row.admins or ()),
+        support_number=values["support_number"],
+        domains=tuple(str(domain) for domain in values["domains"]),
+        plan=values["plan"],
+        valid_until=values["valid_until"],
+        purchased_on=values["purchased_on"],
+        organisation=values["organisation"],
+        admins=tuple(str(admin) for admin in values["admins"] or ()),
     )
+
+
+def _values(row: CustomerRow | AccountRow | Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """A row's column values by name, whether the ORM or a Core query read it."""
+    if isinstance(row, Mapping):
+        return row
+    return {column.name: getattr(row, column.key) for column in row.__table__.columns}
