@@ -52,9 +52,8 @@ class SqlUpdateQueue:
 
     A row is inserted on receipt and deleted once handled. ``payload`` keeps the
     ordering key beside the update: ``{"key": ..., "update": {...}}``. A claim leases
-    the oldest rows of keys that have no row under a live lease, so one key is held by
-    one worker at a time and its rows are handed out oldest first: a key's next row is
-    claimed only once every earlier one is deleted (done) or its lease has run out.
+    the oldest waiting rows of keys that have no row under a live lease, so a key is
+    held by one worker at a time and its rows are handed out oldest first.
     """
 
     def __init__(
@@ -181,6 +180,8 @@ class SqlUpdateQueue:
                 .execution_options(synchronize_session=False)
             )
         self._held.get(worker, set()).discard(row_id)
+        # The key's next rows, if any, may be claimed now: wake a claim waiting here.
+        self._arrived.set()
 
     async def leave(self, worker: str) -> None:
         ids = sorted(self._held.pop(worker, ()))
@@ -387,8 +388,7 @@ class RedisUpdateQueue:
             if wait > 0:
                 await asyncio.sleep(wait)
             return []
-        # Fewer partitions than ``limit`` are read per call, round-robin, so that the
-        # total stays within ``limit``.
+        # At most ``limit`` partitions per call (taking turns), at most ``limit`` in all.
         start = member.turn % len(readable)
         member.turn += 1
         picked = (readable[start:] + readable[:start])[:limit]

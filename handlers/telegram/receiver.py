@@ -175,7 +175,7 @@ class PollingReceiver:
 
     async def _confirm(self) -> None:
         """On a clean stop, tell Telegram what is already queued (else it comes again
-        at the next start; the queue would take it, but the worker would see it twice)."""
+        at the next start, and may be handled twice if it has left the queue)."""
         if self.offset is None:
             return
         try:

@@ -4,8 +4,9 @@ dispatcher, and marked done only after the handler returned.
 Within a worker, the updates of one key (a chat) are handled one after another in the
 order claimed, and different keys at the same time. The queue hands a key's updates to
 one worker at a time (see ``bot.ports.UpdateQueue``), so this keeps a chat's order
-across workers too. A worker that stops cleanly finishes what it holds and gives it
-back; one that dies leaves it to the others once its lease runs out.
+across workers too. A worker that stops cleanly finishes what it holds (for a while)
+and gives the rest back; one that dies leaves it to the others once its lease runs
+out.
 """
 
 from __future__ import annotations
