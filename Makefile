@@ -30,8 +30,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# PostgreSQL and Redis on free loopback ports for the run (BENCH_DATABASE_URL,
+# BENCH_REDIS_URL), stopped after it; BENCH_CUSTOMERS=50 for a quick run.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks 2>/dev/null
+	tools/services.sh $(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,175 +1,154 @@
-"""What the desk costs per ticket and per notification, against the bare database.
+"""The desk under test: the real app (``bot.app.build_app``) and the real Telegram
+channel on a real ``aiogram.Bot`` whose session is the in-memory Bot API.
 
-- intake: a whole customer intake through ``Desk.handle`` (every step loads and
-  stores the conversation state, the last one files the ticket and its outbox rows)
-  against the baseline of inserting the same ticket with the repository directly.
-  The ratio is the price of the conversation machinery per filed ticket.
-- relay: delivering outbox notifications to a notifier that does nothing, against
-  the baseline of writing those rows. The ratio is the relay's overhead per message.
-- memory: peak Python allocations while filing, against the baseline insert loop.
-
-Both sides run in this process on a fresh SQLite file, so the ratios compare across
-machines; absolute times are printed for reference only.
+Only the public seams are used (``build_app``, ``TelegramChannel``, the unit of work
+for accounts as ``python -m bot accounts import`` adds them, ``relay.run_once``), so
+the same benchmark runs on older trees (e.g. ``76640c5``) whose schema differs.
 """
 
 from __future__ import annotations
 
-import argparse
-import tempfile
-import time
-import tracemalloc
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+import contextlib
+import re
+import tomllib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.account import Account
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from benchmarks.bot_api import TOKEN, MemoryBotAPI, make_bot
+from benchmarks.customers import account
 from bot.app import App, build_app
-from bot.customer import Customer
-from bot.inputs import ChoicePicked, CommandGiven, Input, TextSent
-from bot.notification import Audience, Notification
-from bot.participant import Participant
+from bot.cli import parse_account_row
+from bot.policy import EXAMPLE_POLICY, parse_policy
 from bot.settings import Settings
-from bot.ticket import Origin, Ticket
+from handlers.telegram.channel import TelegramChannel
+from handlers.telegram.pacing import Limits
 
-Step = Callable[[int], Awaitable[None]]
+TECH_CHAT = -1001000  # a forum supergroup: one topic per ticket
+SALES_CHAT = -1002000
+TEAM_CHATS = {TECH_CHAT: True, SALES_CHAT: True}  # both forums
+# Telegram's pacing (30 messages a second per bot, one a second per chat) would make
+# every figure the pacer's; the benchmark measures the code, so the limits are off.
+UNPACED = Limits(
+    per_bot_per_second=1e9,
+    per_chat_per_second=1e9,
+    chat_burst=1e9,
+    per_group_per_minute=1e9,
+    group_burst=1e9,
+)
 
 
-class NullNotifier:
-    channel = "bench"
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def deliver(self, notification: Notification) -> None:
-        self.count += 1
+@dataclass
+class Desk:
+    app: App
+    api: MemoryBotAPI
+    channel: TelegramChannel
 
 
-async def _app(folder: Path) -> App:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}", _env_file=None)
-    app = await build_app(settings)
+def team_chat(department: str) -> int:
+    return SALES_CHAT if department == "sales" else TECH_CHAT
+
+
+def policy_data() -> dict[str, Any]:
+    """The shipped example policy with its departments' team chats on Telegram."""
+    with EXAMPLE_POLICY.open("rb") as fh:
+        data = tomllib.load(fh)
+    for key, department in data["departments"].items():
+        department["team_channels"] = {"telegram": str(team_chat(key))}
+    return data
+
+
+def policy_file(folder: Path) -> Path:
+    """``policy_data`` as a file, for a bot in another process (``DESK_POLICY_FILE``)."""
+    text, rewritten = re.subn(
+        r'team_channels = \{ console = "(\w+)" \}',
+        lambda m: f'team_channels = {{ telegram = "{team_chat(str(m.group(1)))}" }}',
+        EXAMPLE_POLICY.read_text(encoding="utf-8"),
+    )
+    if rewritten != len(policy_data()["departments"]):
+        raise RuntimeError(f"{EXAMPLE_POLICY} changed shape: its team chats were not found")
+    path = folder / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def seed_accounts(app: App, count: int) -> None:
+    """Accounts for customers 0..count-1, as ``python -m bot accounts import`` adds them."""
     async with app.uow() as uow:
-        await uow.accounts.put(Account("SN-1", ("shop.cz",), "premium", date(2099, 1, 1)))
+        for i in range(count):
+            await uow.accounts.put(parse_account_row(account(i), app.policy.plans))
         await uow.commit()
-    return app
 
 
-async def _timed(count: int, step: Step) -> float:
-    start = time.perf_counter()
-    for i in range(count):
-        await step(i)
-    return time.perf_counter() - start
-
-
-async def _peak(count: int, step: Step) -> int:
-    tracemalloc.start()
-    for i in range(count):
-        await step(i)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak
-
-
-def _intake(app: App) -> Step:
-    async def step(i: int) -> None:
-        who = Participant("bench", f"customer-{i}")
-        inputs: list[Input] = [
-            CommandGiven("new"),
-            ChoicePicked("bug"),
-            TextSent(f"Checkout problem number {i}"),
-            TextSent("The checkout page shows error 500 after clicking the Pay button."),
-            CommandGiven("skip"),
-            ChoicePicked("done"),
-            TextSent("SN-1"),
-            CommandGiven("skip"),
-            ChoicePicked("confirm"),
-        ]
-        for event in inputs:
-            await app.desk.handle(who, event, name="bench")
-
-    return step
-
-
-def _insert(app: App) -> Step:
-    async def step(i: int) -> None:
-        now = datetime.now(UTC)
-        ticket = Ticket(
-            customer=Participant("bench", f"raw-{i}"),
-            customer_name="bench",
-            department="technical",
-            category="bug",
-            request_type=app.policy.category("bug").request_type,
-            title=f"Checkout problem number {i}",
-            description="The checkout page shows error 500 after clicking the Pay button.",
-            origin=Origin("bench"),
-            created_at=now,
-        )
-        ticket.record_filed(now, "bench")
-        async with app.uow() as uow:
-            await uow.customers.put(Customer(ticket.customer, "bench"))
-            await uow.tickets.add(ticket)
-            await uow.commit()
-
-    return step
-
-
-def _outbox_rows(app: App, channel: str) -> Step:
-    async def step(i: int) -> None:
-        async with app.uow() as uow:
-            await uow.outbox.add(
-                Notification(
-                    channel=channel,
-                    audience=Audience.CUSTOMER,
-                    recipient=f"r{i % 50}",
-                    key="notice.status",
-                    params={"number": i},
-                    created_at=datetime.now(UTC),
-                )
-            )
-            await uow.commit()
-
-    return step
-
-
-async def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--tickets", type=int, default=60)
-    parser.add_argument("--notifications", type=int, default=400)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        app = await _app(Path(tmp))
+@contextlib.asynccontextmanager
+async def scratch_database(base_url: str | None, folder: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one run: a SQLite file in ``folder`` when
+    ``base_url`` is None, else a new database on ``base_url``'s PostgreSQL server,
+    dropped afterwards."""
+    if base_url is None:
+        yield f"sqlite+aiosqlite:///{folder}/bench.db"
+        return
+    url = make_url(base_url)
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            # Warm-up: first queries compile statements and fill caches on both sides.
-            await _intake(app)(10_000)
-            await _insert(app)(10_000)
-            base = await _timed(args.tickets, _insert(app))
-            desk = await _timed(args.tickets, _intake(app))
-            print(
-                f"intake: {desk / args.tickets * 1000:.1f} ms per filed ticket "
-                f"(9 steps), baseline insert {base / args.tickets * 1000:.1f} ms; "
-                f"ratio {desk / base:.1f}x"
-            )
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
 
-            notifier = NullNotifier()
-            app.relay.register(notifier)
-            # Earlier runs left real notifications for other channels: deliver them away.
-            await app.relay.drain(max_rounds=100)
-            write = await _timed(args.notifications, _outbox_rows(app, "bench"))
-            start = time.perf_counter()
-            await app.relay.drain(max_rounds=1000)
-            relay = time.perf_counter() - start
-            assert notifier.count == args.notifications, notifier.count
-            print(
-                f"relay: {relay / args.notifications * 1000:.2f} ms per notification, "
-                f"baseline outbox write {write / args.notifications * 1000:.2f} ms; "
-                f"ratio {relay / write:.2f}x"
-            )
 
-            base_peak = await _peak(args.tickets // 2, _insert(app))
-            desk_peak = await _peak(args.tickets // 2, _intake(app))
-            print(
-                f"memory: peak {desk_peak / 1024:.0f} KiB while filing through the desk, "
-                f"baseline {base_peak / 1024:.0f} KiB; ratio {desk_peak / base_peak:.1f}x"
-            )
+def settings(database_url: str, redis_url: str | None) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        telegram_bot_token=TOKEN,
+        _env_file=None,
+    )
+
+
+@contextlib.asynccontextmanager
+async def prepared_database(
+    database_url: str | None, redis_url: str | None, folder: str, accounts: int
+) -> AsyncIterator[str]:
+    """A scratch database, migrated and with ``accounts`` accounts, for a bot in another
+    process; its URL."""
+    async with scratch_database(database_url, folder) as url:
+        app = await build_app(settings(url, redis_url), policy=parse_policy(policy_data()))
+        try:
+            await seed_accounts(app, accounts)
         finally:
             await app.close()
-    return 0
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def running_desk(
+    database_url: str, redis_url: str | None, customers: int
+) -> AsyncIterator[Desk]:
+    """The app on ``database_url`` (migrated, with an account for each customer) and
+    the Telegram channel on the in-memory Bot API; nothing runs in the background."""
+    app = await build_app(settings(database_url, redis_url), policy=parse_policy(policy_data()))
+    api = MemoryBotAPI(team_chats=TEAM_CHATS)
+    try:
+        await seed_accounts(app, customers)
+        channel = TelegramChannel(app, make_bot(api), limits=UNPACED)
+        try:
+            # The start-up calls polling makes first (getMe, the command menus).
+            await channel.bot.me()
+            await channel.set_commands()
+            yield Desk(app, api, channel)
+        finally:
+            await channel.close()
+    finally:
+        await app.close()
