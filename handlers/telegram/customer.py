@@ -19,6 +19,7 @@ from handlers.telegram import filters
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.inbound import attachments_of, has_unsupported_media, screen_files
 from handlers.telegram.render import CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
+from handlers.telegram.worker import LAST_ATTEMPT
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ async def handle_input(
         )
         replies, lang = answer.replies, answer.locale
     except Exception:
+        if not LAST_ATTEMPT.get():
+            raise  # the worker hands the update over again (nothing was committed)
         log.exception("desk failed on %s from %s", type(event).__name__, who.key)
         replies, lang = [Reply("telegram.apology")], user.language_code or "en"
     if replies or prefix:

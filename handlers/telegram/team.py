@@ -58,6 +58,7 @@ from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
 from handlers.telegram.inbound import attachments_of
 from handlers.telegram.render import AGENT_PREFIX, CHANNEL
+from handlers.telegram.worker import LAST_ATTEMPT
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,8 @@ async def _execute(
         reply = tg.error_reply(exc)
         return tg.renderer.label(reply.key, _lang(tg), reply.params)
     except Exception:
+        if not LAST_ATTEMPT.get():
+            raise  # the worker hands the update over again (nothing was committed)
         log.exception("agent command %s on #%s failed", type(command).__name__, number)
         return tg.renderer.label("telegram.apology", _lang(tg))
     try:

@@ -12,6 +12,7 @@ out.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import secrets
@@ -54,6 +55,13 @@ def feeder(dispatcher: Dispatcher, bot: Bot) -> Handle:
             await dispatcher.silent_call_request(bot, result)
 
     return feed
+
+
+# Whether the update being handled will not be handed to a handler again: a handler
+# that meets an unexpected error (the database away, say) raises it on earlier
+# attempts, so the update is tried again, and apologises to the user on the last.
+# Outside a worker (a direct feed_update) every attempt is the last.
+LAST_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("last_attempt", default=True)
 
 
 class Worker:
@@ -168,6 +176,7 @@ class Worker:
                 claimed.attempts,
             )
         for attempt in range(1, tries + 1):
+            token = LAST_ATTEMPT.set(attempt == tries)
             try:
                 await self.handle(item)
                 break
@@ -187,6 +196,8 @@ class Worker:
                     exc_info=True,
                 )
                 await asyncio.sleep(self.retry_pause * 2 ** (attempt - 1))
+            finally:
+                LAST_ATTEMPT.reset(token)
         await self._done(claimed)
 
     async def _done(self, claimed: ClaimedUpdate) -> None:
