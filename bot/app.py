@@ -28,6 +28,7 @@ from bot.participant import Participant
 from bot.policy import DeskPolicy, load_policy
 from bot.ports import Clock, LinkStore, Locks, RateLimiter, UnitOfWorkFactory
 from bot.relay import Relay
+from bot.resend import report_uncertain
 from bot.schedule import Schedule
 from bot.settings import Settings
 from bot.ticker import Ticker
@@ -150,6 +151,11 @@ async def build_app(
                     await unit.outbox.add(note)
             await unit.commit()
 
+    async def announce_uncertain(notification: Notification) -> None:
+        """A message was being sent when its relay stopped: put it on the ticket and
+        tell the team, who can send it again (``bot.resend``)."""
+        await report_uncertain(uow, announcer, clock, notification)
+
     relay = Relay(
         SqlOutboxStore(sessions),
         {},
@@ -157,6 +163,7 @@ async def build_app(
         batch_size=settings.relay_batch_size,
         max_attempts=settings.relay_max_attempts,
         on_unreachable=mark_unreachable,
+        on_uncertain=announce_uncertain,
     )
     return App(
         settings=settings,

@@ -1,17 +1,17 @@
 """The outbox relay: hands pending notifications to their channel's notifier, once.
 
-A round claims the oldest unfinished notification of up to ``batch_size``
-recipients (the store never hands out a recipient's next message while an earlier
-one is pending or being sent, so any number of relays keep each recipient's order),
-sends them concurrently and records the outcomes; the deliveries are marked in the
-same transaction that claims the next round. Failures the notifier reports are
-retried with backoff; a message waiting for its retry holds back the later ones to
-the same recipient.
+The relay sends the oldest unfinished notification of up to ``batch_size``
+recipients at a time, concurrently. The store never hands out a recipient's next
+message while an earlier one is pending or being sent, so any number of relays keep
+each recipient's order, and a message waiting for its retry (with backoff, or after
+the platform's ``retry_after``) holds back the later ones to the same recipient.
+Whenever sends finish, the deliveries among them are marked in the transaction that
+claims the next messages.
 
-A row whose lease ran out (its relay stopped between sending and marking) may or
+A row whose lease ran out (its relay stopped between claiming and marking) may or
 may not have been delivered. It is never sent again on its own, because a
 duplicate cannot be taken back: ``on_uncertain`` reports it (on the ticket, to the
-team, who may resend it), and only then does it become UNCERTAIN.
+team, who may send it again), and only then does it become UNCERTAIN.
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ class _GiveUp:
 
 
 _Outcome = _Delivered | _Retry | _GiveUp
+_Finished = tuple[OutboxItem, "asyncio.Task[_Outcome]"]
+
+
+def _delivered(finished: Sequence[_Finished]) -> list[str]:
+    return [
+        item.notification.id
+        for item, task in finished
+        if not task.cancelled() and isinstance(task.result(), _Delivered)
+    ]
 
 
 class Relay:
@@ -79,34 +88,68 @@ class Relay:
         self._on_unreachable = on_unreachable
         self._on_uncertain = on_uncertain
 
+    @property
+    def outbox(self) -> OutboxStore:
+        """The store it delivers from (``bot.resend.resend_notification`` needs it too)."""
+        return self._outbox
+
     def register(self, notifier: Notifier) -> None:
         self._notifiers[notifier.channel] = notifier
 
     async def run_once(self) -> int:
-        """Report the rows whose lease ran out, then deliver, round after round, what was
-        due when this call began; returns how many were delivered."""
-        start = self._clock.now()
-        await self._report_expired(start)
-        delivered: list[str] = []
+        """Report the rows whose lease ran out, then deliver what is due until nothing
+        due is left to claim and no send is under way; returns how many were delivered."""
+        check_expired_at = self._clock.now()
+        # Sends under way, in the order claimed: at most one per recipient (the store
+        # hands out a recipient's next message only once this one is finished).
+        sending: dict[asyncio.Task[_Outcome], OutboxItem] = {}
+        delivered: list[str] = []  # sent; the next claim marks them
         total = 0
-        while True:
-            try:
-                items = await self._outbox.claim_due(
-                    self._clock.now(),
-                    self._batch_size,
-                    self._lease_seconds,
-                    due_by=start,
-                    delivered=delivered,
-                )
-            except BaseException:
-                # The marks went down with the failed claim: record them alone, or these
-                # delivered messages would be reported as in doubt when their lease ends.
-                await asyncio.shield(self._mark_delivered(delivered))
-                raise
-            if not items:
-                return total
-            delivered = await self._round(items)
-            total += len(delivered)
+        try:
+            while True:
+                now = self._clock.now()
+                if now >= check_expired_at:
+                    # Again now and then: a busy pass can last longer than a lease.
+                    await self._report_expired(now)
+                    check_expired_at = now + timedelta(seconds=self._lease_seconds / 4)
+                room = self._batch_size - len(sending)
+                if room > 0 or delivered:
+                    claimed = await self._outbox.claim_due(
+                        now, room, self._lease_seconds, delivered=delivered
+                    )
+                    delivered = []
+                    # Every claimed row goes to its notifier at once: none waits behind
+                    # another send in this relay, so a crash leaves in doubt only rows
+                    # whose send had begun or was about to (nothing but handing back the
+                    # connection lies between the claim's commit and the sends).
+                    for item in claimed:
+                        sending[asyncio.create_task(self._attempt(item))] = item
+                if not sending:
+                    return total
+                # Whenever sends finish, their recipients' next messages can be claimed:
+                # a slow chat (Telegram paces groups to 20 a minute) holds back only its
+                # own messages. Sends that finish together are marked together.
+                done, _ = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                finished = [task for task in sending if task in done]
+                delivered = await self._record([(sending[t], t) for t in finished])
+                for task in finished:
+                    del sending[task]
+                total += len(delivered)
+        except Exception:
+            # The store failed: the sends under way are let finish and are recorded, so
+            # that they are neither in doubt nor sent again.
+            if sending:
+                await asyncio.wait(sending)
+            await self._wind_up(sending, delivered)
+            raise
+        except asyncio.CancelledError:
+            # Stopped. The sends still running are abandoned and stay SENDING: their
+            # lease runs out and they are reported as uncertain. What finished is
+            # recorded before stopping.
+            for task in sending:
+                task.cancel()
+            await asyncio.shield(self._wind_up(sending, delivered))
+            raise
 
     async def drain(self, max_rounds: int = 20) -> int:
         """Deliver until nothing is due (used by the terminal channel and tests)."""
@@ -127,51 +170,30 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
-    async def _round(self, items: Sequence[OutboxItem]) -> list[str]:
-        """Send one message per recipient concurrently and record the failures; returns
-        the ids delivered, for the next claim to mark."""
-        # Every claimed row is handed to its notifier at once: none waits behind another
-        # send in this relay, so a crash can leave in doubt only rows whose send had
-        # begun (the claim's commit and the first send are one event-loop step apart).
-        tasks = [asyncio.create_task(self._attempt(item)) for item in items]
-        try:
-            await asyncio.wait(tasks)
-        except asyncio.CancelledError:
-            # Stopped mid-round. The sends still running are abandoned and stay SENDING:
-            # their lease runs out and they are reported as uncertain. What finished is
-            # recorded before stopping, so it is neither in doubt nor sent again.
-            for task in tasks:
-                task.cancel()
-            await asyncio.shield(self._record(items, tasks, mark=True))
-            raise
-        return await self._record(items, tasks)
-
-    async def _record(
-        self,
-        items: Sequence[OutboxItem],
-        tasks: Sequence[asyncio.Task[_Outcome]],
-        *,
-        mark: bool = False,
-    ) -> list[str]:
-        """Store the failures (one row at a time: they are few); the delivered ids, which
-        are also marked here when ``mark`` or when storing a failure fails."""
-        outcomes: list[tuple[Notification, _Outcome]] = []
-        for item, task in zip(items, tasks, strict=True):
-            n = item.notification
-            if task.done() and not task.cancelled():
-                outcomes.append((n, task.result()))
-            else:
+    async def _record(self, finished: Sequence[_Finished]) -> list[str]:
+        """Store the failures among finished sends (one row at a time: they are few);
+        returns the ids delivered, for the next claim to mark."""
+        for item, task in finished:
+            if task.cancelled():
+                n = item.notification
                 log.warning("the send of notification %s was cut short; it is in doubt", n.id)
-        delivered = [n.id for n, outcome in outcomes if isinstance(outcome, _Delivered)]
+            elif not isinstance(outcome := task.result(), _Delivered):
+                await self._store_failure(item.notification, outcome)
+        return _delivered(finished)
+
+    async def _wind_up(
+        self, sending: Mapping[asyncio.Task[_Outcome], OutboxItem], delivered: Sequence[str]
+    ) -> None:
+        """Record what finished before a pass stopped early, marks included. Sends that
+        were recorded just before the stop may be passed again: storing a failure again
+        does nothing (the row is no longer leased) and a row is marked delivered once.
+        Its own errors are only logged, so the first one is what propagates."""
+        finished = [(item, task) for task, item in sending.items() if task.done()]
         try:
-            for n, outcome in outcomes:
-                await self._store_failure(n, outcome)
-        except BaseException:
-            await asyncio.shield(self._mark_delivered(delivered))
-            raise
-        if mark:
-            await self._mark_delivered(delivered)
-        return delivered
+            await self._record(finished)
+        except Exception:
+            log.exception("recording the outcome of %d sends failed", len(finished))
+        await self._mark_delivered([*delivered, *_delivered(finished)])
 
     async def _store_failure(self, n: Notification, outcome: _Outcome) -> None:
         match outcome:

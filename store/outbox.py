@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, insert, select, tuple_, update
+from sqlalchemy import Integer, Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.notification import Audience, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
@@ -41,34 +43,24 @@ class SqlOutboxStore:
         limit: int,
         lease_seconds: float,
         *,
-        due_by: datetime | None = None,
         delivered: Collection[str] = (),
     ) -> list[OutboxItem]:
         async with self._sessions() as session:
             changed = False
             if delivered:
-                # The previous round's deliveries, marked in the transaction that claims
-                # the next round: one commit per round rather than one per message. Marked
-                # first, so those recipients' next messages can be claimed right away.
+                # The deliveries since the last claim, marked in the transaction of the
+                # next one: a commit per claim rather than one per message. Marked first,
+                # so those recipients' next messages can be claimed right away.
                 changed = await _mark_delivered(session, delivered, now) > 0
             rows: list[OutboxRow] = []
             if limit > 0:
-                heads = _heads(session.get_bind().dialect.name, due_by or now, limit)
                 claimed = await session.scalars(
-                    update(OutboxRow)
-                    .where(
-                        OutboxRow.id.in_(heads.scalar_subquery()),
-                        # Repeats the subquery's condition, so a row another claimer
-                        # flipped meanwhile is left alone (SQLite has no row locks but
-                        # runs one writer at a time).
-                        OutboxRow.status == DeliveryStatus.PENDING.value,
-                    )
-                    .values(
-                        status=DeliveryStatus.SENDING.value,
-                        lease_until=now + timedelta(seconds=lease_seconds),
-                    )
-                    .returning(OutboxRow)
-                    .execution_options(synchronize_session=False, populate_existing=True)
+                    _claim(session.get_bind().dialect.name),
+                    {
+                        "now": now,
+                        "limit": limit,
+                        "lease_until": now + timedelta(seconds=lease_seconds),
+                    },
                 )
                 rows = list(claimed.all())
             # A poll that found nothing changed nothing: it ends without a commit.
@@ -186,8 +178,8 @@ class SqlOutboxStore:
                 update(OutboxRow)
                 .where(
                     OutboxRow.id == notification_id,
-                    # Only a row still leased: one whose lease ran out has been reported
-                    # as uncertain (or resent) meanwhile and is not this caller's any more.
+                    # Only a row still SENDING: one reported as uncertain meanwhile (its
+                    # lease ran out), or sent again since, is not this caller's any more.
                     OutboxRow.status == DeliveryStatus.SENDING.value,
                 )
                 .values(**values)
@@ -199,58 +191,104 @@ class SqlOutboxStore:
 _UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
 
 
-def _heads(dialect: str, due_by: datetime, limit: int) -> Select[str]:
-    """Ids of up to ``limit`` rows that are PENDING, due by ``due_by`` and the oldest
-    unfinished row of their recipient, oldest first."""
-    row = aliased(OutboxRow, name="candidate")
-    older = aliased(OutboxRow, name="older")
-    # Served by ix_outbox_recipient_queue (channel, recipient, status, created_at, ...).
-    ahead = (
-        select(older.id)
-        .where(
-            older.channel == row.channel,
-            older.recipient == row.recipient,
-            older.status.in_(_UNFINISHED),
-            tuple_(older.created_at, older.position, older.id)
-            < tuple_(row.created_at, row.position, row.id),
-        )
-        .correlate(row)
-        .exists()
-    )
-    due = (
-        select(row.id)
-        .where(
-            row.status == DeliveryStatus.PENDING.value,
-            row.next_attempt_at <= due_by,
-            ~ahead,
-        )
-        # Creation order: one recipient's messages must arrive as they were written.
-        .order_by(row.created_at, row.position, row.id)
-        .limit(limit)
-    )
-    if dialect == "postgresql":
-        # Parallel relays each take different rows instead of queueing on locks.
-        # MATERIALIZED: evaluated once; as a plain IN (subquery) the planner may rescan
-        # it per row and so claim more than ``limit`` rows.
-        locked = (
-            due.with_for_update(skip_locked=True, of=row).cte("due").prefix_with("MATERIALIZED")
-        )
-        return select(locked.c.id)
-    return due
+# The relay's statements run on every claim: built once (per dialect), bound each time.
 
 
-async def _mark_delivered(session: AsyncSession, ids: Collection[str], at: datetime) -> int:
-    result = await session.execute(
+@functools.cache
+def _claim(dialect: str) -> ReturningUpdate[OutboxRow]:
+    """Move the rows ``_heads`` names to SENDING, leased until ``:lease_until``."""
+    return (
         update(OutboxRow)
         .where(
-            OutboxRow.id.in_(list(ids)),
+            OutboxRow.id.in_(_heads(dialect).scalar_subquery()),
+            # Repeats the subquery's condition, so a row another claimer flipped
+            # meanwhile is left alone (SQLite has no row locks but runs one writer at a
+            # time).
+            OutboxRow.status == DeliveryStatus.PENDING.value,
+        )
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
+        )
+        .returning(OutboxRow)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+def _heads(dialect: str) -> Select[str]:
+    """Ids of up to ``:limit`` rows that are PENDING, due by ``:now`` and the oldest
+    unfinished row of their recipient, oldest first."""
+    # Each recipient's unfinished rows ranked in creation order, in one pass over them.
+    # (A NOT EXISTS "older unfinished row" probe was planned as a hash anti-join keyed
+    # on the recipient: quadratic in one team chat's backlog.)
+    queue = (
+        select(
+            OutboxRow.id,
+            OutboxRow.status,
+            OutboxRow.next_attempt_at,
+            func.row_number()
+            .over(
+                partition_by=(OutboxRow.channel, OutboxRow.recipient),
+                order_by=(OutboxRow.created_at, OutboxRow.position, OutboxRow.id),
+            )
+            .label("place"),
+        )
+        .where(OutboxRow.status.in_(_UNFINISHED))
+        .subquery("queue")
+    )
+    heads = (
+        select(queue.c.id)
+        .where(
+            queue.c.place == 1,
+            queue.c.status == DeliveryStatus.PENDING.value,
+            queue.c.next_attempt_at <= bindparam("now", type_=OutboxRow.next_attempt_at.type),
+        )
+        .cte("heads")
+    )
+    postgresql = dialect == "postgresql"
+    if postgresql:
+        # Ranked once, whatever the planner thinks of the table's size: with stale
+        # statistics (a burst into a quiet outbox) it would rescan the ranking per row.
+        heads = heads.prefix_with("MATERIALIZED")
+    row = aliased(OutboxRow, name="head")
+    due = (
+        select(row.id)
+        .select_from(heads)
+        .join(row, row.id == heads.c.id)
+        .where(row.status == DeliveryStatus.PENDING.value)
+        # Creation order: the longest-waiting recipients first.
+        .order_by(row.created_at, row.position, row.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if not postgresql:
+        return due
+    # Parallel relays each take different rows instead of queueing on locks (a window
+    # query cannot lock, hence the join). MATERIALIZED: evaluated once; as a plain IN
+    # (subquery) the planner may rescan it per row and so claim more than ``limit``.
+    locked = due.with_for_update(skip_locked=True, of=row).cte("due").prefix_with("MATERIALIZED")
+    return select(locked.c.id)
+
+
+@functools.cache
+def _deliver() -> Update:
+    return (
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_(bindparam("ids", expanding=True)),
             # UNCERTAIN too: a send that outlived its lease did go out after all.
             OutboxRow.status.in_((DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value)),
         )
-        .values(status=DeliveryStatus.DELIVERED.value, delivered_at=at, lease_until=None)
+        .values(
+            status=DeliveryStatus.DELIVERED.value,
+            delivered_at=bindparam("at", type_=OutboxRow.delivered_at.type),
+            lease_until=None,
+        )
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result)
+
+
+async def _mark_delivered(session: AsyncSession, ids: Collection[str], at: datetime) -> int:
+    return _rowcount(await session.execute(_deliver(), {"ids": list(ids), "at": at}))
 
 
 def _rowcount(result: Any) -> int:

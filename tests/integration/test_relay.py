@@ -1,5 +1,6 @@
 """The outbox relay on the real outbox store: delivery once, retries, unreachable
-recipients, and no duplicate after a crash between sending and marking."""
+recipients, and no duplicate (but a report) after a crash between sending and marking.
+Several relays and crashes mid-round: ``test_relay_fleet.py``."""
 
 from __future__ import annotations
 
@@ -131,11 +132,20 @@ async def test_a_crash_between_send_and_mark_sends_nothing_twice(backend: Backen
     # A relay claimed the row and died before marking it: the lease is left behind.
     claimed = await store.claim_due(clock.now(), 10, lease_seconds=60)
     assert len(claimed) == 1
-    relay = Relay(store, {"chat": notifier}, clock, lease_seconds=60)
+    told: list[str] = []
+
+    async def uncertain(n: Notification) -> None:
+        told.append(n.key)
+
+    relay = Relay(store, {"chat": notifier}, clock, lease_seconds=60, on_uncertain=uncertain)
     assert await relay.drain() == 0  # still leased: nobody sends it
+    assert told == []
     clock.advance(seconds=61)
     assert await relay.drain() == 0  # lease ran out: uncertain, never re-sent
+    clock.advance(days=1)
+    assert await relay.drain() == 0
     assert notifier.sent == []
+    assert told == ["answer"]  # reported once, so the gap is not silent
     assert (await statuses(store))["answer"] is DeliveryStatus.UNCERTAIN
 
 

@@ -307,16 +307,6 @@ async def test_created_at_is_the_first_due_time(backend: Backend) -> None:
     assert len(await store.claim_due(T0 + timedelta(hours=1), 10, 30)) == 1
 
 
-async def test_due_by_bounds_what_a_claim_takes(backend: Backend) -> None:
-    await queue(backend, note("early", 1, recipient="r1"), note("later", 3, recipient="r2"))
-    store = SqlOutboxStore(backend.sessions)
-
-    first = await store.claim_due(at(5), 10, 30, due_by=at(2))
-
-    assert claimed(first) == ["early"]
-    assert claimed(await store.claim_due(at(5), 10, 30)) == ["later"]
-
-
 async def test_claim_never_returns_more_than_limit(backend: Backend) -> None:
     """Regression: on PostgreSQL ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` was
     rescanned per row and claimed more than ``limit`` rows."""
