@@ -122,7 +122,8 @@ async def build_app(
     announcer = Announcer(policy)
     schedule = Schedule(policy)
     gate = Gate(uow, locks, clock)
-    tickets = TicketService(uow, policy, clock, announcer, schedule, gate)
+    outbox = SqlOutboxStore(sessions)
+    tickets = TicketService(uow, policy, clock, announcer, schedule, gate, outbox)
     desk = Desk(
         uow,
         tickets,
@@ -157,7 +158,7 @@ async def build_app(
         await report_uncertain(uow, announcer, clock, notification)
 
     relay = Relay(
-        SqlOutboxStore(sessions),
+        outbox,
         {},
         clock,
         batch_size=settings.relay_batch_size,

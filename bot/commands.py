@@ -117,6 +117,14 @@ class UnblockTicket(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResendNotification(Command):
+    """Send again a message of ticket ``number`` whose delivery is uncertain."""
+
+    number: int
+    notification_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddNote(Command):
     number: int
     text: str

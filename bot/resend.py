@@ -11,10 +11,9 @@ hook; ``resend_notification`` carries out the team's "send it again" button
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from bot.announce import Announcer
-from bot.commands import Command
+from bot.commands import ResendNotification
 from bot.errors import ConcurrentUpdate, NotAllowed, NotFound
 from bot.events import DeliveryUncertain
 from bot.notification import Audience, Notification
@@ -27,14 +26,6 @@ log = logging.getLogger(__name__)
 
 # Saves of one ticket that may meet another unit of work's newer copy in a row.
 TRIES = 5
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResendNotification(Command):
-    """Send again a message of ticket ``number`` whose delivery is uncertain."""
-
-    number: int
-    notification_id: str
 
 
 def uncertain_line(notification: Notification) -> str:

@@ -31,6 +31,7 @@ from bot.commands import (
     EscalatePost,
     QuoteTicket,
     RefuseQuote,
+    ResendNotification,
     ResolveTicket,
     TicketDraft,
     TransferTicket,
@@ -58,9 +59,10 @@ from bot.gate import Gate, MemoryLocks
 from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.ports import Clock, OutboxStore, UnitOfWork, UnitOfWorkFactory
 from bot.quota import QUOTA_LEFT
 from bot.reply import Reply, Text
+from bot.resend import resend_notification
 from bot.schedule import Schedule
 from bot.sla import critical_alert
 from bot.ticket import (
@@ -149,6 +151,7 @@ class TicketService:
         announcer: Announcer | None = None,
         schedule: Schedule | None = None,
         gate: Gate | None = None,
+        outbox: OutboxStore | None = None,
     ) -> None:
         self._uow = uow
         self._policy = policy
@@ -156,6 +159,7 @@ class TicketService:
         self._announcer = announcer or Announcer(policy)
         self.schedule = schedule or Schedule(policy)
         self.gate = gate or Gate(uow, MemoryLocks(), clock)
+        self._outbox = outbox
 
     async def _through_gate(
         self,
@@ -193,6 +197,12 @@ class TicketService:
             tickets = await uow.tickets.queue(departments, statuses)
         now = self._clock.now()
         return sorted(tickets, key=lambda t: self.schedule.queue_key(t, now))
+
+    async def resend(self, actor: Actor, command: ResendNotification) -> Reply:
+        """An agent sends again a message whose delivery a crash left uncertain."""
+        if self._outbox is None:
+            raise InvalidInput("this desk has no outbox to resend from")
+        return await resend_notification(actor, command, self._uow, self._outbox, self._clock)
 
     # -- filing --------------------------------------------------------------------------
 

@@ -208,7 +208,9 @@ class TelegramNotifier:
         card_id = await self._card(chat_id, thread_id, ticket) if ticket is not None else None
         reclose = ticket is None or not self._active_here(chat_id, ticket)
         done = await self._progress(n)
-        rendered = self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale)
+        # Choices on a team notice (e.g. "Send it again") go on its last part.
+        rendered = self.renderer.reply(Reply(n.key, decode_params(n.params), n.choices), n.locale)
+        await self.renderer.codec.save()
         reply_to = (
             ReplyParameters(message_id=card_id, allow_sending_without_reply=True)
             if card_id is not None and thread_id is None
@@ -217,7 +219,10 @@ class TelegramNotifier:
         for i, part in enumerate(rendered.parts):
             if i < done:
                 continue
-            sent = await self._in_thread(chat_id, thread_id, part, reply_to, reclose=reclose)
+            markup = rendered.markup if i == len(rendered.parts) - 1 else None
+            sent = await self._in_thread(
+                chat_id, thread_id, part, reply_to, markup, reclose=reclose
+            )
             await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
             await self._advance(n, i + 1)
         files = await self._entry_files(n, ticket)

@@ -37,6 +37,7 @@ from bot.commands import (
     ClaimTicket,
     Command,
     DeclineTicket,
+    ResendNotification,
     ResolveTicket,
     TransferTicket,
     UnblockTicket,
@@ -57,7 +58,7 @@ from handlers.telegram.cards import (
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
 from handlers.telegram.inbound import attachments_of
-from handlers.telegram.render import AGENT_PREFIX, CHANNEL
+from handlers.telegram.render import AGENT_PREFIX, CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
 from handlers.telegram.worker import LAST_ATTEMPT
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,30 @@ async def _refresh_later(tg: TelegramContext, chat_id: int, number: int, pause: 
             log.warning("card of #%s in %s not refreshed: %s", number, chat_id, exc)
             return
     log.warning("card of #%s in %s not refreshed after %d tries", number, chat_id, CARD_RETRIES)
+
+
+async def on_notice_button(query: CallbackQuery, tg: TelegramContext) -> None:
+    """A button on a team notice: "Send it again" on a message a crash left in doubt."""
+    lang = _lang(tg)
+    value = await tg.renderer.codec.decode(query.data or "")
+    message = query.message
+    action, _, notification_id = (value or "").partition(":")
+    if action != "resend" or not notification_id or not isinstance(message, Message):
+        await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+        return
+    found = await tg.links.get(CHANNEL, KIND_MESSAGE, ref(message.chat.id, message.message_id))
+    if found is None or not found.isdigit():
+        await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+        return
+    actor = await tg.agent(query.from_user.id, query.from_user.full_name)
+    command = ResendNotification(number=int(found), notification_id=notification_id)
+    try:
+        reply = await tg.tickets.resend(actor, command)
+    except NotAllowed:
+        reply = Reply("telegram.agent.refused")
+    except DeskError as exc:
+        reply = tg.error_reply(exc)
+    await query.answer(tg.renderer.label(reply.key, lang, reply.params), show_alert=True)
 
 
 async def on_foreign_team_button(query: CallbackQuery, tg: TelegramContext) -> None:
@@ -411,6 +436,9 @@ def make_router() -> Router:
     router.message.register(on_team_message, filters.thread_content, _not_escalate)
     router.message.register(on_team_unsupported, filters.unsupported_media)
     router.edited_message.register(on_team_edited)
+    router.callback_query.register(
+        on_notice_button, filters.data_prefix(CHOICE_PREFIX, TOKEN_PREFIX)
+    )
     router.callback_query.register(on_foreign_team_button)
     router.chat_member.register(on_member_change)
     return router

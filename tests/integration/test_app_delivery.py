@@ -23,7 +23,8 @@ from bot.participant import Actor, Participant, Role
 from bot.policy import EXAMPLE_POLICY, parse_policy
 from bot.ports import RecipientUnreachable
 from bot.reply import Reply
-from bot.resend import ResendNotification, report_uncertain, resend_notification
+from bot.commands import ResendNotification
+from bot.resend import report_uncertain, resend_notification
 from bot.settings import Settings
 from bot.ticket import EntryKind
 
