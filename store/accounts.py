@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -120,18 +119,10 @@ class SqlCustomerRepository:
             "phone": customer.phone,
             "current_ticket": customer.current_ticket,
             "unreachable": customer.unreachable,
-            "conversation": _json_copy(customer.conversation),
+            # A state that is not plain JSON fails here, at the step that made it.
+            "conversation": customer.conversation,
         }
         await upsert(self._session, CustomerRow, values, ["key"])
-
-
-def _json_copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    # A state that is not plain JSON fails here, at the step that made it, on every
-    # backend alike; and the stored value cannot change under the caller.
-    if value is None:
-        return None
-    copied: dict[str, Any] = json.loads(json.dumps(value))
-    return copied
 
 
 def _customer(row: CustomerRow | Mapping[Any, Any]) -> Customer:
