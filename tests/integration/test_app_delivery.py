@@ -15,7 +15,7 @@ from store_support import Backend
 from bot.announce import Announcer
 from bot.app import App, build_app
 from bot.clock import ManualClock
-from bot.commands import AnswerCustomer, ClaimTicket, TicketDraft
+from bot.commands import AnswerCustomer, ClaimTicket, ResendNotification, TicketDraft
 from bot.customer import Customer
 from bot.errors import NotAllowed, NotFound
 from bot.notification import Audience, DeliveryStatus, Notification
@@ -23,7 +23,6 @@ from bot.participant import Actor, Participant, Role
 from bot.policy import EXAMPLE_POLICY, parse_policy
 from bot.ports import RecipientUnreachable
 from bot.reply import Reply
-from bot.commands import ResendNotification
 from bot.resend import report_uncertain, resend_notification
 from bot.settings import Settings
 from bot.ticket import EntryKind
