@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Select, Update, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Select, Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
@@ -16,6 +16,8 @@ from bot.notification import Audience, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
 from store.models import OutboxRow
 
+_ADD = insert(cast(Table, OutboxRow.__table__))
+
 
 class SqlOutbox:
     """``bot.ports.Outbox``: inserts in the unit of work's own transaction, so a
@@ -23,12 +25,21 @@ class SqlOutbox:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._position = 0
+        self._pending: list[dict[str, Any]] = []
 
     async def add(self, notification: Notification) -> None:
-        values = _row_values(notification) | {"position": self._position}
-        self._position += 1
-        await self._session.execute(insert(OutboxRow).values(**values))
+        self._pending.append(_row_values(notification) | {"position": len(self._pending)})
+
+    async def flush(self) -> None:
+        """Write what was added, in one statement; the unit of work calls this just
+        before it commits."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            await self._session.execute(_ADD, rows)
+
+    def forget(self) -> None:
+        """Rolled back: what was added is gone with the transaction."""
+        self._pending = []
 
 
 class SqlOutboxStore:

@@ -46,7 +46,8 @@ class SqlUnitOfWork:
         self._accounts: dict[str, Account | None] = {}
         self.accounts = SqlAccountRepository(self._session, self._accounts)
         self.customers = SqlCustomerRepository(self._session, self._accounts)
-        self.outbox = SqlOutbox(self._session)
+        self._outbox = SqlOutbox(self._session)
+        self.outbox = self._outbox
         self.inbox = SqlInbox(self._session)
         self.quota = SqlQuotaCounter(self._session)
 
@@ -65,11 +66,13 @@ class SqlUnitOfWork:
             await self._session.close()
 
     async def commit(self) -> None:
+        await self._outbox.flush()
         await self._session.commit()
 
     async def rollback(self) -> None:
         await self._session.rollback()
         self._tickets.forget()
+        self._outbox.forget()
         self._accounts.clear()
 
 

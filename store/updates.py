@@ -201,6 +201,12 @@ class SqlUpdateQueue:
 GROUP = "workers"
 DEFAULT_PARTITIONS = 16
 DEFAULT_MAXLEN = 100_000
+# How often a worker says it is alive and looks at the others' share, at most: a worker
+# that joins a running fleet gets its share within a few of these, not a third of a
+# lease (10 s by default, longer than a burst of work). One script call each time.
+DEFAULT_REBALANCE_SECONDS = 1.0
+# While a worker holds less than its share, or gives partitions back: look this often.
+_HANDOVER_SECONDS = 0.1
 # How long a received update id is remembered, so that Telegram delivering it again
 # (the receiver died before it could confirm) does not queue it twice. Telegram keeps
 # undelivered updates for 24 hours.
@@ -267,6 +273,7 @@ class _Member:
     draining: set[int] = field(default_factory=set)
     inflight: dict[int, set[str]] = field(default_factory=dict)
     maintained_at: float = -math.inf
+    share: int = 0  # partitions it should hold, as of the last maintenance
     turn: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -276,14 +283,16 @@ class RedisUpdateQueue:
 
     Updates are spread over ``partitions`` streams by a hash of their key (the chat),
     each with one consumer group. A worker reads only the partitions it holds a lease
-    on (a key renewed every third of ``lease_seconds``), and the partitions are shared
-    out evenly among the live workers; so one chat's updates are read by one worker at a
-    time, which hands them to its handler one after another. An entry is acknowledged
-    (and deleted) once handled. A worker that takes a partition over first claims, with
-    ``XAUTOCLAIM``, the entries its previous owner left unacknowledged once they have
-    been idle for a lease, and reads no new entry of that partition before all of them
-    are claimed; since a stream's entries are delivered in order, the oldest ones are
-    the idlest, so what is claimed is always the oldest part and the chat's order holds.
+    on (a key renewed every ``rebalance_seconds``, at most a third of ``lease_seconds``),
+    and the partitions are shared out evenly among the live workers (a worker that
+    joins gets its share within a few ``rebalance_seconds``); so one chat's updates are
+    read by one worker at a time, which hands them to its handler one after another. An
+    entry is acknowledged (and deleted) once handled. A worker that takes a partition
+    over first claims, with ``XAUTOCLAIM``, the entries its previous owner left
+    unacknowledged once they have been idle for a lease, and reads no new entry of that
+    partition before all of them are claimed; since a stream's entries are delivered in
+    order, the oldest ones are the idlest, so what is claimed is always the oldest part
+    and the chat's order holds.
 
     Entries are only as durable as Redis: run it with ``appendonly yes``. A stream is
     capped at about ``maxlen`` entries; beyond that (no worker for a long time) the
@@ -300,6 +309,7 @@ class RedisUpdateQueue:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         maxlen: int = DEFAULT_MAXLEN,
         prefix: str = "supportbot:updates:",
+        rebalance_seconds: float = DEFAULT_REBALANCE_SECONDS,
     ) -> None:
         if partitions < 1:
             raise ValueError("partitions must be at least 1")
@@ -309,6 +319,7 @@ class RedisUpdateQueue:
         self.partitions = partitions
         self._lease = lease_seconds
         self._lease_ms = max(1, int(lease_seconds * 1000))
+        self._maintain_every = min(lease_seconds / 3, rebalance_seconds)
         self._maxlen = maxlen
         self._base = f"{prefix}{channel}:{bot}"
         self._put = client.register_script(_PUT)
@@ -358,7 +369,7 @@ class RedisUpdateQueue:
         # A blocking read holds the member's lock; keep it well inside a lease.
         wait = max(0.0, min(wait, self._lease / 4))
         async with member.lock:
-            if time.monotonic() - member.maintained_at >= self._lease / 3:
+            if time.monotonic() - member.maintained_at >= self._maintain_interval(member):
                 await self._maintain(worker, member)
             try:
                 return await self._claim(worker, member, limit, wait)
@@ -370,6 +381,11 @@ class RedisUpdateQueue:
                 for partition in member.owned:
                     await self._ensure_group(partition)
                 return []
+
+    def _maintain_interval(self, member: _Member) -> float:
+        if member.draining or len(member.owned) < member.share:
+            return min(self._maintain_every, _HANDOVER_SECONDS)
+        return self._maintain_every
 
     async def _claim(
         self, worker: str, member: _Member, limit: int, wait: float
@@ -386,7 +402,8 @@ class RedisUpdateQueue:
         readable = sorted(member.owned - member.draining - set(member.recovering))
         if not readable:
             if wait > 0:
-                await asyncio.sleep(wait)
+                # Not longer than until the next look for a partition to take.
+                await asyncio.sleep(min(wait, self._maintain_interval(member)))
             return []
         # At most ``limit`` partitions per call (taking turns), at most ``limit`` in all.
         start = member.turn % len(readable)
@@ -478,7 +495,7 @@ class RedisUpdateQueue:
                 if not int(ok):
                     log.warning("lease on %s lost", self.stream(partition))
                     self._drop(member, partition)
-        share = math.ceil(self.partitions / max(1, live))
+        share = member.share = math.ceil(self.partitions / max(1, live))
         active = sorted(member.owned - member.draining)
         while len(active) > share:
             member.draining.add(active.pop())
