@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -155,7 +156,33 @@ async def fleet(command: list[str], env: dict[str, str], folder: Path) -> AsyncI
         log.close()
 
 
-async def measure_fleet(command: list[str], backend: Backend, customers: int) -> Figures:
+async def balanced(redis_url: str, workers: int, timeout: float) -> None:  # noqa: ASYNC109
+    """Wait until the update streams' partitions are held by ``workers`` workers: the
+    first worker up takes them all, and the others get their share within a few
+    seconds; a fleet that has been running longer has long had its share out."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            keys = [k async for k in client.scan_iter(match="supportbot:updates:*:owner")]
+            owners = {o for o in await client.mget(keys) if o is not None} if keys else set()
+            if len(owners) >= workers:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{workers} workers did not share the partitions out within "
+                    f"{timeout:.0f} s (held by {len(owners)})"
+                )
+            await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+
+
+async def measure_fleet(
+    command: list[str], backend: Backend, customers: int, workers: int
+) -> Figures:
     """``customers`` whole intakes through the bot that ``command`` starts."""
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -175,6 +202,8 @@ async def measure_fleet(command: list[str], backend: Backend, customers: int) ->
                 env["TELEGRAM_API_URL"] = server.url
                 async with fleet(command, env, folder):
                     await server.polled(STARTUP_SECONDS)
+                    if backend.redis_url:
+                        await balanced(backend.redis_url, workers, STARTUP_SECONDS)
                     first_id = fresh_id()
                     updates = UpdateMaker(make_bot(MemoryBotAPI()), first_id)
                     warm_up = Crowd(api, updates, first_id=first_id, count=WARM_UP)
@@ -219,7 +248,7 @@ def main() -> bool:
     results: dict[int, list[Figures]] = {count: [] for count in WORKER_COUNTS}
     try:
         for count in order:
-            measured = asyncio.run(measure_fleet(fleet_command(count), backend, n))
+            measured = asyncio.run(measure_fleet(fleet_command(count), backend, n, count))
             results[count].append(measured)
     except RuntimeError as exc:
         print(f"    failed: {exc}")
