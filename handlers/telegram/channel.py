@@ -31,6 +31,7 @@ from bot.ports import UpdateQueue
 from bot.reply import Reply
 from bot.ticket import Ticket
 from bot.views import service_lines
+from bot.worker import Worker, run_together
 from handlers.telegram import community, customer, team
 from handlers.telegram.context import TelegramContext, Tuning
 from handlers.telegram.delivery import TelegramNotifier
@@ -38,7 +39,7 @@ from handlers.telegram.inbound import AlbumCollector
 from handlers.telegram.pacing import Limits, SendPacer
 from handlers.telegram.receiver import PollingReceiver, WebhookReceiver
 from handlers.telegram.render import CHANNEL, CallbackCodec, Renderer
-from handlers.telegram.worker import Worker, feeder, run_together
+from handlers.telegram.worker import feeder
 
 if TYPE_CHECKING:
     from bot.app import App

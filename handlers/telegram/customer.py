@@ -15,11 +15,11 @@ from aiogram.types import CallbackQuery, Message, User
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent, UpdateRef
 from bot.participant import Participant
 from bot.reply import Reply
+from bot.worker import LAST_ATTEMPT
 from handlers.telegram import filters
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.inbound import attachments_of, has_unsupported_media, screen_files
 from handlers.telegram.render import CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
-from handlers.telegram.worker import LAST_ATTEMPT
 
 log = logging.getLogger(__name__)
 

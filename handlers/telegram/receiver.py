@@ -10,10 +10,8 @@ retried with backoff, and the updates that were not confirmed come again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from aiogram import Bot
@@ -22,6 +20,7 @@ from aiogram.types import Update
 from aiohttp import web
 
 from bot.ports import QueuedUpdate, UpdateQueue
+from bot.worker import Backoff, pause, unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -60,47 +59,6 @@ def queued(raw: dict[str, Any]) -> QueuedUpdate:
 def raw_update(update: Update) -> dict[str, Any]:
     """The Bot API JSON object an aiogram ``Update`` was parsed from."""
     return update.model_dump(mode="json", exclude_unset=True, by_alias=True)
-
-
-class Backoff:
-    """Pauses that double from ``first`` up to ``most``, until ``reset``."""
-
-    def __init__(self, first: float = 0.5, most: float = 30.0) -> None:
-        self.first = first
-        self.most = most
-        self._failures = 0
-
-    def next(self) -> float:
-        pause: float = min(self.most, self.first * 2.0**self._failures)
-        self._failures += 1
-        return pause
-
-    def reset(self) -> None:
-        self._failures = 0
-
-
-async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
-    """Await ``work`` unless ``stop`` is set first (then ``work`` is cancelled):
-    (True, result) or (False, None)."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return False, None
-    return True, task.result()
-
-
-async def pause(seconds: float, stop: asyncio.Event) -> None:
-    """Sleep ``seconds``, or less when ``stop`` is set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 class PollingReceiver:

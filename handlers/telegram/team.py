@@ -48,6 +48,7 @@ from bot.participant import Actor
 from bot.reply import Reply
 from bot.ticket import Attachment, DeclineReason
 from bot.views import queue_line
+from bot.worker import LAST_ATTEMPT
 from handlers.telegram import filters
 from handlers.telegram.cards import (
     Action,
@@ -59,7 +60,6 @@ from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
 from handlers.telegram.inbound import attachments_of
 from handlers.telegram.render import AGENT_PREFIX, CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
-from handlers.telegram.worker import LAST_ATTEMPT
 
 log = logging.getLogger(__name__)
 

@@ -36,16 +36,15 @@ from bot.app import build_app
 from bot.policy import parse_policy
 from bot.ports import ClaimedUpdate, QueuedUpdate, UpdateQueue
 from bot.settings import Settings
+from bot.worker import Backoff, Worker
 from handlers.telegram import TelegramChannel
 from handlers.telegram.context import Tuning
 from handlers.telegram.receiver import (
     SECRET_HEADER,
-    Backoff,
     PollingReceiver,
     WebhookReceiver,
     update_key,
 )
-from handlers.telegram.worker import Worker
 from store.db import create_engine, migrate, session_factory
 from store.updates import RedisUpdateQueue, SqlUpdateQueue
 

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from bot.ports import ClaimedUpdate, QueuedUpdate, UpdateQueue
-from handlers.telegram.worker import Worker
+from bot.worker import Worker
 from store.db import create_engine, migrate, session_factory
 from store.updates import RedisUpdateQueue, SqlUpdateQueue
 
