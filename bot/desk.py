@@ -55,7 +55,7 @@ from bot.inputs import (
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, RateLimiter, UnitOfWork, UnitOfWorkFactory
-from bot.reply import Choice, Reply, Text
+from bot.reply import Choice, Reply, Text, dump_replies, load_replies
 from bot.ticket import OPEN_STATUSES, Status, Ticket
 from bot.tickets import TicketBlocked, TicketClosed, TicketService
 
@@ -88,6 +88,9 @@ class Answer:
 
     replies: list[Reply]
     locale: str
+    # The answer of a redelivered update, given again: the channel adds nothing of its
+    # own (refusals of files, say) a second time.
+    again: bool = False
 
 
 class _Turn:
@@ -206,11 +209,25 @@ class Desk:
             await turn.flush()  # a first contact is remembered even when refused
             return Answer([Reply(exc.key, _plain(exc.params))], turn.customer.locale)
 
+        def keep(answer: Answer) -> list[Any]:
+            return [answer.locale, dump_replies(answer.replies)]
+
         try:
-            return await self._gate.run(who, update, work, refused)
+            return await self._gate.run(who, update, work, refused, keep=keep)
         except DuplicateUpdate:
-            log.info("update %s of %s was handled already", update, who.key)
-            return Answer([], pick_language(locale, self._policy.languages))
+            log.info("update %s of %s was handled already: answered again", update, who.key)
+            return await self._answered(update, locale)
+
+    async def _answered(self, update: UpdateRef | None, locale: str | None) -> Answer:
+        """A redelivered update's answer, as it was given (the customer may never have
+        seen it: the process may have died between the commit and the reply)."""
+        kept = None
+        if update is not None:
+            async with self._uow() as uow:
+                kept = await uow.inbox.answer(update)
+        if not kept:
+            return Answer([], pick_language(locale, self._policy.languages), again=True)
+        return Answer(load_replies(kept[1]), str(kept[0]), again=True)
 
     async def throttle(self, who: Participant) -> list[Reply] | None:
         """Flood control, for every channel: None while ``who`` is within the limit;

@@ -13,9 +13,9 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from bot.errors import ConcurrentUpdate, DeskError
+from bot.errors import ConcurrentUpdate, DeskError, DuplicateUpdate
 from bot.inputs import UpdateRef
 from bot.participant import Participant
 from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
@@ -61,14 +61,17 @@ class Gate:
         refused: Refusal[T] | None = None,
         *,
         ticket: int | None = None,
+        keep: Callable[[T], list[Any] | None] | None = None,
     ) -> T:
+        """Run ``work`` as the update ``update`` of ``who``; ``keep`` turns its result
+        into what the inbox keeps to answer a redelivery (``Inbox.answer``)."""
         async with contextlib.AsyncExitStack() as held:
             await held.enter_async_context(self._locks.hold(who.key))
             if ticket is not None:
                 await held.enter_async_context(self._locks.hold(f"ticket:{ticket}"))
             for attempt in range(1, self._tries + 1):
                 try:
-                    return await self._once(update, work, refused)
+                    return await self._once(update, work, refused, keep)
                 except ConcurrentUpdate:
                     if attempt == self._tries:
                         raise
@@ -78,7 +81,11 @@ class Gate:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(
-        self, update: UpdateRef | None, work: Work[T], refused: Refusal[T] | None
+        self,
+        update: UpdateRef | None,
+        work: Work[T],
+        refused: Refusal[T] | None,
+        keep: Callable[[T], list[Any] | None] | None,
     ) -> T:
         async with self._uow() as uow:
             try:
@@ -86,12 +93,17 @@ class Gate:
             except ConcurrentUpdate:
                 raise
             except DeskError as exc:
+                await uow.rollback()
+                # A refusal of a redelivered update is only the first delivery's
+                # effect seen again ("already resolved", "already escalated").
+                if update is not None and await uow.inbox.seen(update):
+                    raise DuplicateUpdate(str(update)) from exc
                 if refused is None:
                     raise
-                await uow.rollback()
                 result = await refused(uow, exc)
             if update is not None:
-                await uow.inbox.record(update, self._clock.now())
+                answer = keep(result) if keep is not None else None
+                await uow.inbox.record(update, self._clock.now(), answer)
             await uow.commit()
             return result
 

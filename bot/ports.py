@@ -124,9 +124,19 @@ class CustomerRepository(Protocol):
 
 
 class Inbox(Protocol):
-    async def record(self, update: UpdateRef, at: datetime) -> None:
-        """Note that ``update`` had its effects, in the current transaction; raises
-        ``DuplicateUpdate`` when it was recorded before."""
+    async def record(
+        self, update: UpdateRef, at: datetime, answer: list[Any] | None = None
+    ) -> None:
+        """Note that ``update`` had its effects (and what it was answered), in the
+        current transaction; raises ``DuplicateUpdate`` when it was recorded before."""
+        ...
+
+    async def seen(self, update: UpdateRef) -> bool:
+        """Whether ``update`` was recorded (committed) before."""
+        ...
+
+    async def answer(self, update: UpdateRef) -> list[Any] | None:
+        """What ``update`` was answered when it was handled, if that was kept."""
         ...
 
     async def forget(self, before: datetime) -> int:

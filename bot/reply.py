@@ -53,3 +53,42 @@ def decode_params(data: dict[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def dump_replies(replies: list[Reply]) -> list[dict[str, Any]]:
+    """Replies as JSON-safe data (kept with a handled update, to answer it again)."""
+    return [
+        {
+            "key": reply.key,
+            "params": _json_safe(encode_params(reply.params)),
+            "choices": [
+                {"value": c.value, "key": c.key, "params": _json_safe(encode_params(c.params))}
+                for c in reply.choices
+            ],
+        }
+        for reply in replies
+    ]
+
+
+def load_replies(data: list[dict[str, Any]]) -> list[Reply]:
+    return [
+        Reply(
+            str(item["key"]),
+            decode_params(item.get("params", {})),
+            tuple(
+                Choice(str(c["value"]), str(c["key"]), decode_params(c.get("params", {})))
+                for c in item.get("choices", ())
+            ),
+        )
+        for item in data
+    ]
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

@@ -286,11 +286,12 @@ class TicketService:
             if await uow.quota.take(number, since, wanted, limit, start=None) is not None:
                 continue
             used = await uow.quota.used(number, since)
-            if used is None:
-                used = await self._quota_used(uow, number, now)
-                if await uow.quota.take(number, since, wanted, limit, start=used) is not None:
-                    continue
-                used = await uow.quota.used(number, since) or used
+            # No counter when we tried: start it from the month's tickets. A counter
+            # that another filing started meanwhile is simply tried again.
+            start = await self._quota_used(uow, number, now) if used is None else None
+            if await uow.quota.take(number, since, wanted, limit, start=start) is not None:
+                continue
+            used = await uow.quota.used(number, since) or 0
             status = self.schedule.quota(account, used)
             if status.left is not None and status.left > 0:
                 # Some are left, just not enough for every part of a split description.

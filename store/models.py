@@ -286,6 +286,9 @@ class InboxRow(Base):
     bot: Mapped[str] = mapped_column(String, primary_key=True)
     update_id: Mapped[str] = mapped_column(String, primary_key=True)
     handled_at: Mapped[datetime] = mapped_column()
+    # What the update was answered (the customer's replies): a redelivery, e.g. after
+    # a crash between the commit and the reply, is answered the same way.
+    answer: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class QuotaUsageRow(Base):

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramBadRequest,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -138,6 +139,17 @@ class TelegramContext:
     def query_ref(self, query: CallbackQuery) -> UpdateRef:
         """A button press's identity (Telegram gives each press its own id)."""
         return UpdateRef(CHANNEL, str(self.bot.id), f"q:{query.id}")
+
+    async def answer_query(
+        self, query: CallbackQuery, text: str | None = None, show_alert: bool = False
+    ) -> None:
+        """Answer a button press. Telegram refuses an answer to a press that is too
+        old (an update handled again after a failure, a slow first try): the press is
+        still handled, only its little notice is lost."""
+        try:
+            await query.answer(text, show_alert=show_alert)
+        except TelegramBadRequest as exc:
+            log.info("press %s not answered: %s", query.id, exc)
 
     # -- saying things ------------------------------------------------------------------------
 

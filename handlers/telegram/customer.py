@@ -53,6 +53,8 @@ async def handle_input(
             who, event, name=user.full_name, locale=user.language_code, update=update
         )
         replies, lang = answer.replies, answer.locale
+        if answer.again:
+            prefix = None  # said when the update first came
     except Exception:
         if not LAST_ATTEMPT.get():
             raise  # the worker hands the update over again (nothing was committed)
@@ -148,7 +150,7 @@ async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
     if value is None or query.message is None:
         await on_foreign_button(query, tg)
         return
-    await query.answer()
+    await tg.answer_query(query)
     await handle_input(
         tg, query.from_user, query.message.chat.id, ChoicePicked(value), tg.query_ref(query)
     )
@@ -157,7 +159,9 @@ async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
 async def on_foreign_button(query: CallbackQuery, tg: TelegramContext) -> None:
     """Buttons we never made (forged or from an old version) change nothing."""
     lang = await tg.customer_language(query.from_user)
-    await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+    await tg.answer_query(
+        query, tg.renderer.label("telegram.button_expired", lang), show_alert=True
+    )
 
 
 def make_router() -> Router:

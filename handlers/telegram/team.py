@@ -92,7 +92,9 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
     button = AgentButton.parse(query.data or "")
     message = query.message
     if button is None or not isinstance(message, Message):
-        await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+        await tg.answer_query(
+            query, tg.renderer.label("telegram.button_expired", lang), show_alert=True
+        )
         return
     actor = await tg.agent(query.from_user.id, query.from_user.full_name)
     number = button.number
@@ -114,7 +116,7 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
     if command is not None:
         text = await _execute(tg, actor, command, message.chat.id, tg.query_ref(query))
         done = text == _done(tg, number)
-        await query.answer(text, show_alert=not done)
+        await tg.answer_query(query, text, show_alert=not done)
         if done and button.action in (Action.DECLINE_REASON, Action.TRANSFER_TO):
             # The pick is made: the menu's other buttons would only be refused now.
             await tg.notifier.pacer.wait(message.chat.id)
@@ -123,7 +125,9 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
         return
     # The remaining buttons open a follow-up question; only for those who may act.
     if not await _may_act(tg, actor, number):
-        await query.answer(tg.renderer.label("telegram.agent.refused", lang), show_alert=True)
+        await tg.answer_query(
+            query, tg.renderer.label("telegram.agent.refused", lang), show_alert=True
+        )
         return
     chat_id = message.chat.id
     if button.action == Action.ASK:
@@ -153,7 +157,7 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
                 message_thread_id=thread_id,
             ),
         )
-    await query.answer()
+    await tg.answer_query(query)
 
 
 async def _may_act(tg: TelegramContext, actor: Actor, number: int) -> bool:
@@ -223,11 +227,15 @@ async def on_notice_button(query: CallbackQuery, tg: TelegramContext) -> None:
     message = query.message
     action, _, notification_id = (value or "").partition(":")
     if action != "resend" or not notification_id or not isinstance(message, Message):
-        await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+        await tg.answer_query(
+            query, tg.renderer.label("telegram.button_expired", lang), show_alert=True
+        )
         return
     found = await tg.links.get(CHANNEL, KIND_MESSAGE, ref(message.chat.id, message.message_id))
     if found is None or not found.isdigit():
-        await query.answer(tg.renderer.label("telegram.button_expired", lang), show_alert=True)
+        await tg.answer_query(
+            query, tg.renderer.label("telegram.button_expired", lang), show_alert=True
+        )
         return
     actor = await tg.agent(query.from_user.id, query.from_user.full_name)
     command = ResendNotification(number=int(found), notification_id=notification_id)
@@ -237,12 +245,14 @@ async def on_notice_button(query: CallbackQuery, tg: TelegramContext) -> None:
         reply = Reply("telegram.agent.refused")
     except DeskError as exc:
         reply = tg.error_reply(exc)
-    await query.answer(tg.renderer.label(reply.key, lang, reply.params), show_alert=True)
+    await tg.answer_query(query, tg.renderer.label(reply.key, lang, reply.params), show_alert=True)
 
 
 async def on_foreign_team_button(query: CallbackQuery, tg: TelegramContext) -> None:
     """Buttons we never made (forged or from an old version) change nothing."""
-    await query.answer(tg.renderer.label("telegram.button_expired", _lang(tg)), show_alert=True)
+    await tg.answer_query(
+        query, tg.renderer.label("telegram.button_expired", _lang(tg)), show_alert=True
+    )
 
 
 # -- messages in a ticket's thread ----------------------------------------------------------

@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from bot.account import Account
 from bot.customer import Customer, Profile
@@ -29,6 +29,7 @@ class Db:
     customers: dict[Participant, Customer] = field(default_factory=dict)
     outbox: list[Notification] = field(default_factory=list)
     inbox: dict[UpdateRef, datetime] = field(default_factory=dict)
+    answers: dict[UpdateRef, list[Any] | None] = field(default_factory=dict)
     quota: dict[tuple[str, datetime], int] = field(default_factory=dict)
     next_number: int = 1
 
@@ -204,10 +205,19 @@ class _Inbox:
     def __init__(self, db: Db) -> None:
         self.db = db
 
-    async def record(self, update: UpdateRef, at: datetime) -> None:
+    async def record(
+        self, update: UpdateRef, at: datetime, answer: list[Any] | None = None
+    ) -> None:
         if update in self.db.inbox:
             raise DuplicateUpdate(str(update))
         self.db.inbox[update] = at
+        self.db.answers[update] = copy.deepcopy(answer)
+
+    async def seen(self, update: UpdateRef) -> bool:
+        return update in self.db.inbox
+
+    async def answer(self, update: UpdateRef) -> list[Any] | None:
+        return copy.deepcopy(self.db.answers.get(update))
 
     async def forget(self, before: datetime) -> int:
         old = [u for u, at in self.db.inbox.items() if at < before]

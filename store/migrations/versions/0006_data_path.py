@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("bot", sa.String(), nullable=False),
         sa.Column("update_id", sa.String(), nullable=False),
         sa.Column("handled_at", TS, nullable=False),
+        # What the update was answered, to answer a redelivery the same way.
+        sa.Column("answer", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("channel", "bot", "update_id", name="pk_inbox"),
     )
     op.create_index("ix_inbox_handled_at", "inbox", ["handled_at"])
