@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.announce import Announcer
@@ -113,7 +113,11 @@ async def build_app(
         if engine.dialect.name == "postgresql":
             from store.locks import AdvisoryLocks
 
-            lock_engine = create_engine(settings.database_url, pool_size=10, max_overflow=90)
+            # Each held lock keeps a connection: bounded, so a burst waits for one
+            # instead of taking the server's whole max_connections.
+            lock_engine = create_engine(
+                settings.database_url, pool_size=5, max_overflow=20, pool_timeout=30
+            )
             closers.append(lock_engine.dispose)
             locks = AdvisoryLocks(lock_engine)
         else:
@@ -141,10 +145,9 @@ async def build_app(
             return
         who = Participant(notification.channel, notification.recipient)
         async with uow() as unit:
-            customer = await unit.customers.get(who)
-            if customer is None or customer.unreachable:
+            # Only the flag: the customer's own update may be changing the profile now.
+            if not await unit.customers.mark_unreachable(who):
                 return
-            await unit.customers.put(replace(customer, unreachable=True))
             if notification.ticket_number is not None:
                 ticket = await unit.tickets.get(notification.ticket_number)
                 event = CustomerUnreachable(number=notification.ticket_number)

@@ -193,7 +193,7 @@ class Desk:
     ) -> Answer:
         """One customer input in: the replies, in the customer's language. A redelivered
         ``update`` answers nothing and changes nothing."""
-        flooded = await self.throttle(who)
+        flooded = await self.throttle(who, update)
         if flooded is not None:
             return Answer(flooded, pick_language(locale, self._policy.languages))
 
@@ -229,12 +229,14 @@ class Desk:
             return Answer([], pick_language(locale, self._policy.languages), again=True)
         return Answer(load_replies(kept[1]), str(kept[0]), again=True)
 
-    async def throttle(self, who: Participant) -> list[Reply] | None:
+    async def throttle(
+        self, who: Participant, update: UpdateRef | None = None
+    ) -> list[Reply] | None:
         """Flood control, for every channel: None while ``who`` is within the limit;
         over it, what to tell them (once per window; nothing after that)."""
         if self._limiter is None:
             return None
-        flooded = await self._flood.check(self._limiter, who.key)
+        flooded = await self._flood.check(self._limiter, who.key, update)
         if flooded is None:
             return None
         log.info("flood from %s (%s)", who.key, "told" if flooded else "quiet")

@@ -139,10 +139,14 @@ class FloodRule:
     limit: int = 20
     window: float = 60.0
 
-    async def check(self, limiter: RateLimiter, key: str) -> bool | None:
+    async def check(
+        self, limiter: RateLimiter, key: str, update: UpdateRef | None = None
+    ) -> bool | None:
         """None when the update may pass; True when it is over the limit and the sender
-        should be told (once per window); False when over and told already."""
+        should be told (once per window); False when over and told already. An update
+        tried again (the store was away) counts once."""
         flood_key = f"flood:{key}"
-        if await limiter.hit(flood_key, self.limit, self.window):
+        event = f"{update.channel}/{update.bot}/{update.update_id}" if update else None
+        if await limiter.hit(flood_key, self.limit, self.window, event):
             return None
         return await limiter.hit(flood_key + ":told", 1, self.window)

@@ -122,6 +122,16 @@ class CustomerRepository(Protocol):
         """Insert or replace by participant."""
         ...
 
+    async def add(self, customer: Customer) -> None:
+        """Insert a profile unless the participant has one (which is left as it is)."""
+        ...
+
+    async def mark_unreachable(self, participant: Participant) -> bool:
+        """Mark the profile unreachable and touch nothing else of it (the customer's
+        own update may be changing the rest); False when it was marked already or
+        there is no profile."""
+        ...
+
 
 class Inbox(Protocol):
     async def record(
@@ -268,8 +278,12 @@ class Locks(Protocol):
 class RateLimiter(Protocol):
     """Sliding-window limits (message floods, per-chat send rates)."""
 
-    async def hit(self, key: str, limit: int, window_seconds: float) -> bool:
-        """Count one event for ``key``; False when it is over ``limit`` in the window."""
+    async def hit(
+        self, key: str, limit: int, window_seconds: float, event: str | None = None
+    ) -> bool:
+        """Count one event for ``key``; False when it is over ``limit`` in the window.
+        A named ``event`` counted already in the window passes without counting again
+        (an update handed over again after a failure)."""
         ...
 
 

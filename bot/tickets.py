@@ -398,7 +398,8 @@ class TicketService:
         self.schedule.file(ticket, account, now)
         await uow.tickets.add(ticket)
         if profile is None:
-            await uow.customers.put(
+            # Unless the author's first message is being handled at this moment.
+            await uow.customers.add(
                 Customer(author, name=command.author_name, locale=command.locale)
             )
         events = self._opened_events(ticket, now)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, select
+from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.account import Account
@@ -108,21 +109,37 @@ class SqlCustomerRepository:
         return Profile(customer, account, bool(waiting))
 
     async def put(self, customer: Customer) -> None:
-        values = {
-            "key": customer.participant.key,
-            "platform": customer.participant.platform,
-            "external_id": customer.participant.external_id,
-            "name": customer.name,
-            "locale": customer.locale,
-            "support_number": customer.support_number,
-            "domain": customer.domain,
-            "phone": customer.phone,
-            "current_ticket": customer.current_ticket,
-            "unreachable": customer.unreachable,
-            # A state that is not plain JSON fails here, at the step that made it.
-            "conversation": customer.conversation,
-        }
-        await upsert(self._session, CustomerRow, values, ["key"])
+        await upsert(self._session, CustomerRow, _row(customer), ["key"])
+
+    async def add(self, customer: Customer) -> None:
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await self._session.execute(insert(_CUSTOMERS).on_conflict_do_nothing(), _row(customer))
+
+    async def mark_unreachable(self, participant: Participant) -> bool:
+        result = await self._session.execute(
+            update(_CUSTOMERS)
+            .where(_CUSTOMERS.c.key == participant.key, _CUSTOMERS.c.unreachable.is_(False))
+            .values(unreachable=True)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _row(customer: Customer) -> dict[str, Any]:
+    return {
+        "key": customer.participant.key,
+        "platform": customer.participant.platform,
+        "external_id": customer.participant.external_id,
+        "name": customer.name,
+        "locale": customer.locale,
+        "support_number": customer.support_number,
+        "domain": customer.domain,
+        "phone": customer.phone,
+        "current_ticket": customer.current_ticket,
+        "unreachable": customer.unreachable,
+        # A state that is not plain JSON fails here, at the step that made it.
+        "conversation": customer.conversation,
+    }
 
 
 def _customer(row: CustomerRow | Mapping[Any, Any]) -> Customer:

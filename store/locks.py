@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.gate import MemoryLocks
@@ -86,6 +86,8 @@ class AdvisoryLocks:
         async with self._engine.connect() as connection:
             # Session locks outlive transactions: no transaction is held open meanwhile.
             await connection.execution_options(isolation_level="AUTOCOMMIT")
+            # Bounded like the Redis lock's wait: the update fails and comes again.
+            await connection.execute(text(f"SET lock_timeout = '{int(LOCK_WAIT_SECONDS)}s'"))
             await connection.execute(select(func.pg_advisory_lock(number)))
             try:
                 yield

@@ -19,6 +19,9 @@ local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+    return 1
+end
 if redis.call('ZCARD', KEYS[1]) >= limit then
     return 0
 end
@@ -36,21 +39,25 @@ class MemoryRateLimiter:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._events: dict[str, tuple[deque[float], float]] = {}
+        self._events: dict[str, tuple[deque[tuple[float, str | None]], float]] = {}
         self._hits = 0
 
-    async def hit(self, key: str, limit: int, window_seconds: float) -> bool:
+    async def hit(
+        self, key: str, limit: int, window_seconds: float, event: str | None = None
+    ) -> bool:
         now = self._clock()
         self._hits += 1
         if self._hits % _SWEEP_EVERY == 0:
             self._sweep(now)
         events, _ = self._events.get(key, (deque(), window_seconds))
-        while events and events[0] <= now - window_seconds:
+        while events and events[0][0] <= now - window_seconds:
             events.popleft()
+        if event is not None and any(seen == event for _, seen in events):
+            return True  # counted when it first came
         if len(events) >= limit:
             self._events[key] = (events, window_seconds)
             return False
-        events.append(now)
+        events.append((now, event))
         self._events[key] = (events, window_seconds)
         return True
 
@@ -59,7 +66,7 @@ class MemoryRateLimiter:
         idle = [
             key
             for key, (events, window) in self._events.items()
-            if not events or events[-1] <= now - window
+            if not events or events[-1][0] <= now - window
         ]
         for key in idle:
             del self._events[key]
@@ -83,10 +90,13 @@ class RedisRateLimiter:
         self._clock = clock
         self._script = client.register_script(_SLIDING_WINDOW)
 
-    async def hit(self, key: str, limit: int, window_seconds: float) -> bool:
+    async def hit(
+        self, key: str, limit: int, window_seconds: float, event: str | None = None
+    ) -> bool:
         now = self._clock()
-        # A unique member: two events in the same microsecond must both count.
-        member = f"{now:.6f}:{uuid.uuid4().hex}"
+        # A unique member: two events in the same microsecond must both count; a named
+        # event is its own member, so a repeat of it is found and not counted again.
+        member = f"e:{event}" if event is not None else f"{now:.6f}:{uuid.uuid4().hex}"
         allowed = await self._script(
             keys=[self._prefix + key], args=[repr(now), repr(window_seconds), limit, member]
         )

@@ -94,3 +94,12 @@ async def test_redis_keys_expire_with_the_window(redis_url: str) -> None:
         rate = RedisRateLimiter(client, prefix=prefix)
         assert await rate.hit("chat:1", 5, 30)
         assert 0 < await client.pttl(prefix + "chat:1") <= 30_000
+
+
+async def test_a_named_event_counts_once(limiter: Limiter) -> None:
+    rate, _ = limiter
+    assert await rate.hit("k", 2, 60, "update-1")
+    assert await rate.hit("k", 2, 60, "update-1")  # the same update again
+    assert await rate.hit("k", 2, 60, "update-2")
+    assert not await rate.hit("k", 2, 60, "update-3")
+    assert await rate.hit("k", 2, 60, "update-1")  # still counted: it passes

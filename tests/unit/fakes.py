@@ -7,7 +7,7 @@ changes on commit, ticket numbers are assigned on add.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -191,6 +191,16 @@ class _Customers:
 
     async def put(self, customer: Customer) -> None:
         self.db.customers[customer.participant] = customer
+
+    async def add(self, customer: Customer) -> None:
+        self.db.customers.setdefault(customer.participant, customer)
+
+    async def mark_unreachable(self, participant: Participant) -> bool:
+        found = self.db.customers.get(participant)
+        if found is None or found.unreachable:
+            return False
+        self.db.customers[participant] = replace(found, unreachable=True)
+        return True
 
 
 class _Outbox:

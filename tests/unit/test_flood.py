@@ -10,7 +10,7 @@ from bot.commands import TicketDraft
 from bot.customer import Customer
 from bot.desk import Desk
 from bot.gate import FloodRule
-from bot.inputs import TextSent
+from bot.inputs import TextSent, UpdateRef
 from bot.participant import Participant
 from bot.policy import load_policy
 from bot.schedule import Schedule
@@ -58,3 +58,13 @@ async def test_fifty_messages_in_five_seconds_reach_the_ticket_twenty_times_and_
     seconds[0] = 70.0
     later = await desk.answer(ALICE, TextSent("still there?"), name="Alice")
     assert [r.key for r in later.replies] == ["desk.added_to_ticket"]
+
+
+async def test_an_update_tried_again_after_a_failure_counts_once() -> None:
+    limiter = MemoryRateLimiter(lambda: 0.0)
+    rule = FloodRule(limit=2, window=60)
+    again = UpdateRef("telegram", "bot", "m:1:1")
+    # The same update five times (a worker retrying while the database was away).
+    assert [await rule.check(limiter, ALICE.key, again) for _ in range(5)] == [None] * 5
+    assert await rule.check(limiter, ALICE.key, UpdateRef("telegram", "bot", "m:1:2")) is None
+    assert await rule.check(limiter, ALICE.key, UpdateRef("telegram", "bot", "m:1:3")) is True
