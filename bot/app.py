@@ -102,10 +102,12 @@ async def build_app(
     if settings.redis_url:
         from redis.asyncio import Redis
 
+        from store.legacy import import_redis_states
         from store.locks import RedisLocks
 
         client = Redis.from_url(settings.redis_url)
         closers.append(client.aclose)
+        await import_redis_states(client, sessions)
         limiter = RedisRateLimiter(client)
         locks = RedisLocks(client)
     else:

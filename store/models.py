@@ -113,7 +113,7 @@ class CustomerRow(Base):
     unreachable: Mapped[bool] = mapped_column(Boolean)
     # The running conversation ({"kind", "data", "at"}), beside the profile it belongs
     # to: one read and one write per step (migration 0006).
-    conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class TicketRow(Base):
@@ -288,7 +288,7 @@ class InboxRow(Base):
     handled_at: Mapped[datetime] = mapped_column()
     # What the update was answered (the customer's replies): a redelivery, e.g. after
     # a crash between the commit and the reply, is answered the same way.
-    answer: Mapped[list[Any] | None] = mapped_column(JSON)
+    answer: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class QuotaUsageRow(Base):

@@ -8,8 +8,10 @@ or more updates, tickers or workers meet on one ticket, one customer or one quot
 from __future__ import annotations
 
 import asyncio
+import json
 import tomllib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -292,6 +294,7 @@ async def test_redis_connections_dropped_mid_run_are_reconnected(
     settings = Settings(
         database_url=backend.engine.url.render_as_string(hide_password=False),
         redis_url=redis_url,
+        flood_limit=1000,
         _env_file=None,  # type: ignore[call-arg]
     )
     app = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
@@ -338,3 +341,41 @@ async def test_a_redelivered_agent_action_is_not_refused_as_already_done(app: Ap
     # A new press of the same button is refused as ever.
     with pytest.raises(InvalidTransition):
         await app.tickets.execute(EVA, resolve, update=UpdateRef("chat", "bot", "q:78"))
+
+
+async def test_conversations_left_in_redis_by_the_earlier_layout_carry_on(
+    backend: Backend, redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    settings = Settings(
+        database_url=backend.engine.url.render_as_string(hide_password=False),
+        redis_url=redis_url,
+        flood_limit=1000,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    first = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
+    try:
+        await first.desk.handle(ALICE, CommandGiven("new"), name="Alice")
+        await first.desk.handle(ALICE, ChoicePicked("bug"), name="Alice")
+        async with first.uow() as uow:
+            profile = await uow.customers.get(ALICE)
+            assert profile is not None and profile.conversation is not None
+            state = profile.conversation
+            # As the earlier layout kept it: in Redis, not in the row.
+            await uow.customers.put(replace(profile, conversation=None))
+            await uow.commit()
+    finally:
+        await first.close()
+    client = Redis.from_url(redis_url)
+    try:
+        await client.set(f"supportbot:state:{ALICE.key}", json.dumps(state))
+        upgraded = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
+        try:
+            replies = await upgraded.desk.handle(ALICE, TextSent("Checkout fails"))
+        finally:
+            await upgraded.close()
+        assert [r.key for r in replies] == ["intake.ask_description"]
+        assert await client.get(f"supportbot:state:{ALICE.key}") is None
+    finally:
+        await client.aclose()
