@@ -56,6 +56,16 @@ def _policy() -> Any:
     return parse_policy(raw)
 
 
+def _settings(backend: Backend, redis_url: str | None) -> Settings:
+    # Flood control out of the way: these tests send many updates as one customer.
+    return Settings(
+        database_url=backend.engine.url.render_as_string(hide_password=False),
+        redis_url=redis_url,
+        flood_limit=1000,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
 @pytest.fixture(params=["memory-or-advisory", "redis"])
 def lock_kind(request: pytest.FixtureRequest) -> str | None:
     if request.param == "redis":
@@ -66,12 +76,7 @@ def lock_kind(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 async def app(backend: Backend, lock_kind: str | None) -> AsyncIterator[App]:
-    settings = Settings(
-        database_url=backend.engine.url.render_as_string(hide_password=False),
-        redis_url=lock_kind,
-        flood_limit=1000,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = _settings(backend, lock_kind)
     built = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
     async with built.uow() as uow:
         await uow.accounts.put(
@@ -291,12 +296,7 @@ async def test_a_dropped_database_connection_is_survived(app: App, backend: Back
 async def test_redis_connections_dropped_mid_run_are_reconnected(
     backend: Backend, redis_url: str
 ) -> None:
-    settings = Settings(
-        database_url=backend.engine.url.render_as_string(hide_password=False),
-        redis_url=redis_url,
-        flood_limit=1000,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = _settings(backend, redis_url)
     app = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
     try:
         number = await _file(app)
@@ -348,12 +348,7 @@ async def test_conversations_left_in_redis_by_the_earlier_layout_carry_on(
 ) -> None:
     from redis.asyncio import Redis
 
-    settings = Settings(
-        database_url=backend.engine.url.render_as_string(hide_password=False),
-        redis_url=redis_url,
-        flood_limit=1000,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = _settings(backend, redis_url)
     first = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
     try:
         await first.desk.handle(ALICE, CommandGiven("new"), name="Alice")
