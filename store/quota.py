@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import QuotaUsageRow
+
+_COUNTERS = cast(Table, QuotaUsageRow.__table__)
+# Built once; the account, month, count and limit come as parameters.
+_USED = select(_COUNTERS.c.used).where(
+    _COUNTERS.c.support_number == bindparam("support_number"),
+    _COUNTERS.c.month == bindparam("month"),
+)
+_TAKE = (
+    update(_COUNTERS)
+    .where(
+        _COUNTERS.c.support_number == bindparam("w_number"),
+        _COUNTERS.c.month == bindparam("w_month"),
+        _COUNTERS.c.used + bindparam("w_count") <= bindparam("w_limit"),
+    )
+    .values(used=_COUNTERS.c.used + bindparam("w_count"))
+    .returning(_COUNTERS.c.used)
+)
 
 
 def _month(start: datetime) -> str:
@@ -32,10 +50,7 @@ class SqlQuotaCounter:
         if (support_number, _month(month)) in self._taken:
             return self._taken[(support_number, _month(month))]
         return await self._session.scalar(
-            select(QuotaUsageRow.used).where(
-                QuotaUsageRow.support_number == support_number,
-                QuotaUsageRow.month == _month(month),
-            )
+            _USED, {"support_number": support_number, "month": _month(month)}
         )
 
     async def take(
@@ -50,16 +65,9 @@ class SqlQuotaCounter:
                 .values(support_number=key[0], month=key[1], used=start)
                 .on_conflict_do_nothing()
             )
-        total = await self._session.scalar(
-            update(QuotaUsageRow)
-            .where(
-                QuotaUsageRow.support_number == key[0],
-                QuotaUsageRow.month == key[1],
-                QuotaUsageRow.used + count <= limit,
-            )
-            .values(used=QuotaUsageRow.used + count)
-            .returning(QuotaUsageRow.used)
-            .execution_options(synchronize_session=False)
+        total: int | None = await self._session.scalar(
+            _TAKE,
+            {"w_number": key[0], "w_month": key[1], "w_count": count, "w_limit": limit},
         )
         if total is not None:
             self._taken[key] = total

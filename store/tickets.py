@@ -307,13 +307,12 @@ class SqlTicketRepository:
         self, customer: Participant, statuses: frozenset[Status]
     ) -> list[TicketBrief]:
         rows = await self._session.execute(
-            select(*_BRIEF_COLUMNS)
-            .where(
-                TicketRow.customer_platform == customer.platform,
-                TicketRow.customer_id == customer.external_id,
-                TicketRow.status.in_(sorted(status.value for status in statuses)),
-            )
-            .order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
+            _BRIEFS,
+            {
+                "platform": customer.platform,
+                "external_id": customer.external_id,
+                "statuses": sorted(status.value for status in statuses),
+            },
         )
         return [_brief(row) for row in rows]
 
@@ -361,6 +360,17 @@ _BRIEF_COLUMNS = (
     TicketRow.status,
     TicketRow.department,
     TicketRow.category,
+)
+
+
+_BRIEFS = (
+    select(*_BRIEF_COLUMNS)
+    .where(
+        TicketRow.customer_platform == bindparam("platform"),
+        TicketRow.customer_id == bindparam("external_id"),
+        TicketRow.status.in_(bindparam("statuses", expanding=True)),
+    )
+    .order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
 )
 
 
