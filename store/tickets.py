@@ -225,7 +225,7 @@ class SqlTicketRepository:
     # -- reads -------------------------------------------------------------------------
 
     async def get(self, number: int) -> Ticket:
-        tickets = await self._load(_aggregate().where(TicketRow.number == number))
+        tickets = await self._load(_GET, {"number": number})
         if not tickets:
             raise TicketNotFound(str(number), number=number)
         return tickets[0]
@@ -344,8 +344,13 @@ class SqlTicketRepository:
             query = query.where(TicketRow.status == status.value)
         return await self._load(_newest_first(query).limit(limit))
 
-    async def _load(self, query: Select[TicketRow], track: bool = True) -> list[Ticket]:
-        rows = (await self._session.scalars(query)).all()
+    async def _load(
+        self,
+        query: Select[TicketRow],
+        params: dict[str, Any] | None = None,
+        track: bool = True,
+    ) -> list[Ticket]:
+        rows = (await self._session.scalars(query, params)).all()
         tickets = [_ticket(row) for row in rows]
         if track:
             for ticket in tickets:
@@ -397,6 +402,10 @@ def _aggregate() -> Select[TicketRow]:
         )
         .execution_options(populate_existing=True)
     )
+
+
+# The one ticket by number, the most frequent read: built once.
+_GET = _aggregate().where(TicketRow.number == bindparam("number"))
 
 
 def _with_statuses(
