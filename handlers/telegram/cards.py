@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.desk import parse_number
 from bot.ticket import DeclineReason, Status, Ticket
 from handlers.telegram.render import AGENT_PREFIX, Renderer
 
@@ -47,14 +48,17 @@ class AgentButton:
         if not data.startswith(AGENT_PREFIX):
             return None
         parts = data[len(AGENT_PREFIX) :].split(":")
-        if len(parts) not in (2, 3) or parts[0] not in ALL_ACTIONS or not parts[1].isdigit():
+        # A ticket number the desk could have made: ASCII digits, within the database's
+        # range (a forged 60-digit number is an old button, not a database error).
+        number = parse_number(parts[1]) if len(parts) in (2, 3) else None
+        if number is None or parts[0] not in ALL_ACTIONS:
             return None
         value = parts[2] if len(parts) == 3 else ""
         if parts[0] == Action.DECLINE_REASON and value not in DeclineReason.__members__.values():
             return None
         if parts[0] in (Action.DECLINE_REASON, Action.TRANSFER_TO) and not value:
             return None
-        return cls(parts[0], int(parts[1]), value)
+        return cls(parts[0], number, value)
 
 
 def _button(renderer: Renderer, lang: str, action: str, number: int) -> InlineKeyboardButton:

@@ -156,3 +156,12 @@ def test_split_keeps_html_balanced_and_entities_whole() -> None:
 def test_a_single_huge_line_is_cut_hard() -> None:
     parts = split_text("z" * 10_000)
     assert [len(p) for p in parts] == [4096, 4096, 1808]
+
+
+def test_card_button_data_with_an_impossible_ticket_number_is_no_button() -> None:
+    from handlers.telegram.cards import AgentButton
+
+    assert AgentButton.parse("a:claim:12") == AgentButton("claim", 12, "")
+    assert AgentButton.parse("a:claim:" + "9" * 60) is None  # was a database error
+    assert AgentButton.parse("a:claim:²") is None  # a digit, but not a number we made
+    assert AgentButton.parse("a:claim:-1") is None
