@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.dialog import TicketBrief
-from bot.errors import DuplicateEscalation, TicketNotFound
+from bot.errors import ConcurrentUpdate, DuplicateEscalation, TicketNotFound
 from bot.participant import Participant
 from bot.ticket import (
     Attachment,
@@ -29,7 +29,6 @@ from bot.ticket import (
     ThreadEntry,
     Ticket,
 )
-from store.errors import ConcurrentUpdate
 from store.models import AttachmentRow, EntryRow, StatusChangeRow, TicketRow
 
 # How PostgreSQL (constraint name) and SQLite (columns) report a clash of two units

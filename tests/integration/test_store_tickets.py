@@ -10,7 +10,7 @@ from store_support import T0, Backend, at, make_ticket
 
 from bot.account import Account
 from bot.customer import Customer
-from bot.errors import DuplicateEscalation, TicketNotFound
+from bot.errors import ConcurrentUpdate, DuplicateEscalation, TicketNotFound
 from bot.notification import Audience, Notification
 from bot.participant import SYSTEM, Actor, Participant, Role
 from bot.ticket import (
@@ -26,7 +26,6 @@ from bot.ticket import (
     ThreadEntry,
     Ticket,
 )
-from store.errors import ConcurrentUpdate
 from store.outbox import SqlOutboxStore
 
 AGENT = Actor(Participant("discord", "77"), "Petr", Role.AGENT, frozenset({"technical"}))
