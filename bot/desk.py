@@ -98,19 +98,12 @@ class _Turn:
     update changes it (written once, at the end, if it changed)."""
 
     def __init__(
-        self,
-        uow: UnitOfWork,
-        customer: Customer,
-        account: Account | None,
-        new: bool,
-        awaited: bool = False,
+        self, uow: UnitOfWork, customer: Customer, new: bool, awaited: bool = False
     ) -> None:
         self.uow = uow
         self.customer = customer
         # A ticket of theirs waits for their answer (read with the profile).
         self.answer_awaited = awaited
-        self._account = account
-        self._account_known = True
         self._stored = None if new else customer
 
     @property
@@ -122,18 +115,13 @@ class _Turn:
         return self.customer.conversation
 
     def remember(self, **changes: Any) -> None:
-        number = changes.get("support_number", self.customer.support_number)
-        if number != self.customer.support_number:
-            self._account_known = False  # read again when next needed
         self.customer = replace(self.customer, **changes)
 
     async def account(self) -> Account | None:
-        """The account of the customer's support number, as stored."""
-        if not self._account_known:
-            number = self.customer.support_number
-            self._account = await self.uow.accounts.get(number) if number else None
-            self._account_known = True
-        return self._account
+        """The account of the customer's support number, as stored (the profile's read
+        brought it into the unit of work, which reads an account once)."""
+        number = self.customer.support_number
+        return await self.uow.accounts.get(number) if number else None
 
     async def flush(self) -> None:
         if self.customer != self._stored:
@@ -264,8 +252,8 @@ class Desk:
             created = Customer(
                 who, name=name, locale=pick_language(locale, self._policy.languages)
             )
-            return _Turn(uow, created, None, new=True)
-        turn = _Turn(uow, found, profile.account, new=False, awaited=profile.answer_awaited)
+            return _Turn(uow, created, new=True)
+        turn = _Turn(uow, found, new=False, awaited=profile.answer_awaited)
         if (name and name != found.name) or found.unreachable:
             # Whoever writes to us can be reached again.
             turn.remember(name=name or found.name, unreachable=False)

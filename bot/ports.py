@@ -101,7 +101,10 @@ class TicketRepository(Protocol):
 
 
 class AccountRepository(Protocol):
-    async def get(self, support_number: str) -> Account | None: ...
+    async def get(self, support_number: str) -> Account | None:
+        """The account, read at most once per unit of work (``CustomerRepository.profile``
+        counts as its read): steps of one update may ask again and again."""
+        ...
 
     async def put(self, account: Account) -> None:
         """Insert or replace by support number."""
