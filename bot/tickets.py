@@ -11,10 +11,8 @@ channel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
 
 from bot.announce import Announcer
 from bot.commands import (
@@ -80,7 +78,6 @@ from bot.views import transcript
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 TITLE_LIMIT = 120
 # One message in a thread; longer text belongs in a file.
@@ -161,15 +158,6 @@ class TicketService:
         self.gate = gate or Gate(uow, MemoryLocks(), clock)
         self._outbox = outbox
 
-    async def _through_gate(
-        self,
-        who: Participant,
-        update: UpdateRef | None,
-        work: Callable[[UnitOfWork], Awaitable[T]],
-        ticket: int | None = None,
-    ) -> T:
-        return await self.gate.run(who, update, work, ticket=ticket)
-
     # -- reading -----------------------------------------------------------------------
 
     async def get(self, number: int) -> Ticket:
@@ -221,7 +209,7 @@ class TicketService:
         cannot take them all; the sales department is never refused.
         """
         if uow is None:
-            return await self._through_gate(
+            return await self.gate.run(
                 customer.participant,
                 None,
                 lambda unit: self.open_tickets(customer, drafts, channel, uow=unit),
@@ -344,7 +332,7 @@ class TicketService:
         self, actor: Actor, command: EscalatePost, *, update: UpdateRef | None = None
     ) -> Ticket:
         """A moderator turns a community post into a ticket for its author."""
-        return await self._through_gate(
+        return await self.gate.run(
             actor.participant, update, lambda uow: self._escalate(uow, actor, command)
         )
 
@@ -420,7 +408,7 @@ class TicketService:
         ``update`` (once; one update of the actor at a time; retried on a newer copy
         of the ticket when another update changed it meanwhile)."""
         number = getattr(command, "number", None)
-        return await self._through_gate(
+        return await self.gate.run(
             actor.participant,
             update,
             lambda uow: self.execute_in(uow, actor, command),

@@ -19,14 +19,27 @@ LOCK_TIMEOUT_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 30.0
 
 
-class RedisLocks:
-    """``bot.ports.Locks`` on Redis (redis-py's ``Lock``: a token under the key, released
-    only by its owner, expiring after ``timeout`` seconds).
+class _FleetLocks:
+    """``bot.ports.Locks`` shared by the fleet (``_shared``), with this process's waiters
+    queued in front of it (``MemoryLocks``, first come first served): a shared lock goes
+    to whichever waiter asks first after a release, so one worker keeps its updates'
+    arrival order only this way."""
 
-    Redis hands a lock to whichever waiter polls first; updates of one participant
-    waiting in this process queue in front of it (``MemoryLocks``, first come first
-    served), so one worker keeps their arrival order.
-    """
+    def __init__(self) -> None:
+        self._local = MemoryLocks()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        async with self._local.hold(key), self._shared(key):
+            yield
+
+    def _shared(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+
+class RedisLocks(_FleetLocks):
+    """Locks on Redis (redis-py's ``Lock``: a token under the key, released only by its
+    owner, expiring after ``timeout`` seconds)."""
 
     def __init__(
         self,
@@ -35,16 +48,11 @@ class RedisLocks:
         timeout: float = LOCK_TIMEOUT_SECONDS,
         wait: float = LOCK_WAIT_SECONDS,
     ) -> None:
+        super().__init__()
         self._client = client
         self._prefix = prefix
         self._timeout = timeout
         self._wait = wait
-        self._local = MemoryLocks()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        async with self._local.hold(key), self._shared(key):
-            yield
 
     @contextlib.asynccontextmanager
     async def _shared(self, key: str) -> AsyncIterator[None]:
@@ -64,20 +72,15 @@ class RedisLocks:
                 await lock.release()
 
 
-class AdvisoryLocks:
-    """``bot.ports.Locks`` on PostgreSQL session advisory locks, for a fleet that shares
+class AdvisoryLocks(_FleetLocks):
+    """Locks on PostgreSQL session advisory locks, for a fleet that shares
     PostgreSQL without Redis. Each held lock keeps one connection of ``engine``, which
     must not be the units of work's (a lock holder waits for a unit's connection; with
     one pool, holders could take every connection and wait for ever)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
         self._engine = engine
-        self._local = MemoryLocks()  # arrival order in this process, as for RedisLocks
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        async with self._local.hold(key), self._shared(key):
-            yield
 
     @contextlib.asynccontextmanager
     async def _shared(self, key: str) -> AsyncIterator[None]:
