@@ -21,13 +21,18 @@ from store.models import CustomerRow
 log = logging.getLogger(__name__)
 
 STATE_PREFIX = "supportbot:state:"
+# Set once the states are moved: later starts (every worker's) skip the keyspace scan.
+MOVED = "supportbot:legacy:states-moved"
 
 
 async def import_redis_states(
     client: Redis, sessions: async_sessionmaker[AsyncSession], prefix: str = STATE_PREFIX
 ) -> int:
     """Move conversation states left in Redis into the customers' rows (a row that has
-    a conversation of its own already keeps it); returns how many were moved."""
+    a conversation of its own already keeps it); returns how many were moved. Done once
+    per Redis: a marker key says so."""
+    if await client.exists(MOVED):
+        return 0
     customers = cast(Table, CustomerRow.__table__)
     moved = 0
     async for raw_key in client.scan_iter(match=prefix + "*", count=500):
@@ -49,6 +54,7 @@ async def import_redis_states(
                 )
                 moved += int(getattr(result, "rowcount", 0))
         await client.delete(name)
+    await client.set(MOVED, "1")
     if moved:
         log.info("moved %d conversations from Redis into the database", moved)
     return moved

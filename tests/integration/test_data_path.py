@@ -364,6 +364,8 @@ async def test_conversations_left_in_redis_by_the_earlier_layout_carry_on(
         await first.close()
     client = Redis.from_url(redis_url)
     try:
+        # A Redis the earlier layout used: its states, and no marker of a move yet.
+        await client.delete("supportbot:legacy:states-moved")
         await client.set(f"supportbot:state:{ALICE.key}", json.dumps(state))
         upgraded = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
         try:
