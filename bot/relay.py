@@ -17,7 +17,6 @@ team, who may send it again), and only then does it become UNCERTAIN.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from datetime import datetime, timedelta
 
 from bot.notification import Notification, OutboxItem
 from bot.ports import Clock, DeliveryError, Notifier, OutboxStore, RecipientUnreachable
+from bot.worker import pause
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,7 @@ class Relay:
                 await self.run_once()
             except Exception:
                 log.exception("relay round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await pause(interval, stop)
 
     async def _record(self, finished: Sequence[_Finished]) -> list[str]:
         """Store the failures among finished sends (one row at a time: they are few);

@@ -10,7 +10,6 @@ died holding a claim leaves its tickets due again when the lease runs out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -22,6 +21,7 @@ from bot.ports import Clock, UnitOfWorkFactory
 from bot.schedule import AutoClose, Schedule, alert_key
 from bot.ticket import Status
 from bot.tickets import publish
+from bot.worker import pause
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ class Ticker:
                 await self.tick()
             except Exception:
                 log.exception("ticker round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await pause(interval, stop)
 
     async def _visit(self, number: int, lease: datetime) -> None:
         for _ in range(VISIT_TRIES):
