@@ -48,7 +48,10 @@ async def measure(desk: Desk) -> Figures:
 
 
 def heading(customers: int) -> str:
-    return f"{TITLE}\n  (the teams' notifications of {customers} + {WARM_UP} warm-up tickets)"
+    return (
+        f"{TITLE}\n  (the teams' notifications of the {customers} tickets filed; the "
+        f"{WARM_UP} warm-up tickets' were delivered before)"
+    )
 
 
 def report(backend: Backend, desk: Figures, send: Figures) -> None:

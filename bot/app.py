@@ -54,6 +54,8 @@ class App:
     clock: Clock
     uow: UnitOfWorkFactory
     links: LinkStore
+    # The links the channels' notifiers write as they deliver (recorded by the relay).
+    delivery_links: LinkStore
     limiter: RateLimiter
     tickets: TicketService
     desk: Desk
@@ -80,7 +82,7 @@ async def build_app(
     from conversations.intake import Intake
     from conversations.training import Training
     from store.db import create_engine, migrate, session_factory
-    from store.links import SqlLinkStore
+    from store.links import LinkWrites, SqlLinkStore
     from store.outbox import SqlOutboxStore
     from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
     from store.uow import SqlUnitOfWorkFactory
@@ -128,7 +130,9 @@ async def build_app(
     announcer = Announcer(policy)
     schedule = Schedule(policy)
     gate = Gate(uow, locks, clock)
-    outbox = SqlOutboxStore(sessions)
+    # The links notifiers write while delivering, recorded with the delivery's outcome.
+    delivery_links = LinkWrites()
+    outbox = SqlOutboxStore(sessions, delivery_links)
     tickets = TicketService(uow, policy, clock, announcer, schedule, gate, outbox)
     desk = Desk(
         uow,
@@ -178,6 +182,7 @@ async def build_app(
         clock=clock,
         uow=uow,
         links=SqlLinkStore(sessions),
+        delivery_links=SqlLinkStore(sessions, delivery_links),
         limiter=limiter,
         tickets=tickets,
         desk=desk,

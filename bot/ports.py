@@ -214,6 +214,10 @@ class OutboxStore(Protocol):
     A recipient's messages form a queue in creation order: only its oldest unfinished
     (PENDING or SENDING) row may be claimed, so several relays keep the order and a
     message waiting for a retry holds back the later ones.
+
+    The calls that record outcomes (``claim_due`` with ``delivered``,
+    ``mark_all_delivered``, ``reschedule``, ``mark_failed``) also write, in their
+    transaction, the links the notifiers kept while delivering (``App.delivery_links``).
     """
 
     async def claim_due(
@@ -292,7 +296,8 @@ class RateLimiter(Protocol):
 
 class LinkStore(Protocol):
     """A channel's own references to desk objects (a ticket's forum topic, its card
-    message), kept by the desk so channels stay free of SQL."""
+    message), kept by the desk so channels stay free of SQL. A notifier's store may
+    keep its writes for the relay to record with the delivery (read back at once)."""
 
     async def get(self, channel: str, kind: str, key: str) -> str | None: ...
 

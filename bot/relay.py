@@ -234,10 +234,9 @@ class Relay:
         return _Retry(self._clock.now() + timedelta(seconds=delay), error)
 
     async def _mark_delivered(self, ids: Sequence[str]) -> None:
-        """Mark these delivered outside a claim (on the way out of a failure or a stop);
-        an error of its own is only logged, so the first one is what propagates."""
-        if not ids:
-            return
+        """Mark these delivered outside a claim (on the way out of a failure or a stop),
+        with whatever else the store keeps for the next record (even with no ids); an
+        error of its own is only logged, so the first one is what propagates."""
         try:
             await self._outbox.mark_all_delivered(ids, self._clock.now())
         except Exception:

@@ -2,20 +2,88 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models import ChannelLinkRow
 from store.upsert import upsert
 
+_LINKS = cast(Table, ChannelLinkRow.__table__)
+LinkKey = tuple[str, str, str]  # (channel, kind, key)
+
+
+class LinkWrites:
+    """Links a notifier wrote while delivering, kept in memory until the relay next
+    records what its sends did; ``SqlOutboxStore`` writes them in that transaction.
+
+    A team notification writes up to five links (topic, card, its messages, how far it
+    got); written as it goes they cost a commit each. Kept here they cost none of their
+    own: they are in the database no later than the delivery they belong to is marked,
+    and a send that fails keeps its progress for the retry the same way. Only a crash in
+    the middle of a send loses them, and that send is reported as in doubt anyway.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[LinkKey, str] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    def put(self, link: LinkKey, value: str) -> None:
+        self._pending[link] = value
+
+    def get(self, link: LinkKey) -> str | None:
+        return self._pending.get(link)
+
+    def find(self, channel: str, kind: str, value: str) -> str | None:
+        keys = [k for (c, t, k), v in self._pending.items() if (c, t, v) == (channel, kind, value)]
+        return min(keys) if keys else None
+
+    def take(self) -> dict[LinkKey, str]:
+        """What is pending, handed over to be written (``give_back`` if that failed)."""
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def give_back(self, taken: dict[LinkKey, str]) -> None:
+        """Not written after all: kept for the next transaction (newer values win)."""
+        self._pending = taken | self._pending
+
+
+async def write_links(session: AsyncSession, links: dict[LinkKey, str]) -> None:
+    """Write ``links`` in one statement, in ``session``'s transaction."""
+    if links:
+        rows = [{"channel": c, "kind": t, "key": k, "value": v} for (c, t, k), v in links.items()]
+        await session.execute(_replace(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _replace(dialect: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_LINKS)
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "kind", "key"], set_={"value": statement.excluded.value}
+    )
+
 
 class SqlLinkStore:
-    """``bot.ports.LinkStore`` on the ``channel_links`` table; ``set`` replaces."""
+    """``bot.ports.LinkStore`` on the ``channel_links`` table; ``set`` replaces.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    With ``deferred``, ``set`` only keeps the link there (read back by ``get`` and
+    ``find`` at once) for the outbox store to write: the store a notifier delivers with.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], deferred: LinkWrites | None = None
+    ) -> None:
         self._sessions = sessions
+        self._deferred = deferred
 
     async def get(self, channel: str, kind: str, key: str) -> str | None:
+        if self._deferred is not None and (kept := self._deferred.get((channel, kind, key))):
+            return kept
         async with self._sessions() as session:
             return await session.scalar(
                 select(ChannelLinkRow.value).where(
@@ -26,11 +94,16 @@ class SqlLinkStore:
             )
 
     async def set(self, channel: str, kind: str, key: str, value: str) -> None:
+        if self._deferred is not None:
+            self._deferred.put((channel, kind, key), value)
+            return
         values = {"channel": channel, "kind": kind, "key": key, "value": value}
         async with self._sessions() as session, session.begin():
             await upsert(session, ChannelLinkRow, values, ["channel", "kind", "key"])
 
     async def find(self, channel: str, kind: str, value: str) -> str | None:
+        if self._deferred is not None and (kept := self._deferred.find(channel, kind, value)):
+            return kept
         async with self._sessions() as session:
             # Several keys may share a value; the smallest key makes the answer stable.
             return await session.scalar(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.notification import Audience, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
+from store.links import LinkWrites, write_links
 from store.models import OutboxRow
 
 _ADD = insert(cast(Table, OutboxRow.__table__))
@@ -43,10 +45,31 @@ class SqlOutbox:
 
 
 class SqlOutboxStore:
-    """``bot.ports.OutboxStore``: the relay's side; every call is its own transaction."""
+    """``bot.ports.OutboxStore``: the relay's side; every call is its own transaction.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    The calls that record what sends did (claim with marks, reschedule, failure) also
+    write the links the notifiers kept meanwhile (``links``, see ``LinkWrites``), so a
+    delivered notification costs one commit, shared with the next claim.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], links: LinkWrites | None = None
+    ) -> None:
         self._sessions = sessions
+        self._links = links
+
+    @contextlib.asynccontextmanager
+    async def _links_in(self, session: AsyncSession) -> AsyncIterator[bool]:
+        """Write the kept links in ``session``'s transaction, which the block commits;
+        whether there were any. Kept again when the block fails."""
+        taken = self._links.take() if self._links is not None else {}
+        try:
+            await write_links(session, taken)
+            yield bool(taken)
+        except BaseException:
+            if self._links is not None and taken:
+                self._links.give_back(taken)
+            raise
 
     async def claim_due(
         self,
@@ -56,13 +79,12 @@ class SqlOutboxStore:
         *,
         delivered: Collection[str] = (),
     ) -> list[OutboxItem]:
-        async with self._sessions() as session:
-            changed = False
+        async with self._sessions() as session, self._links_in(session) as changed:
             if delivered:
                 # The deliveries since the last claim, marked in the transaction of the
                 # next one: a commit per claim rather than one per message. Marked first,
                 # so those recipients' next messages can be claimed right away.
-                changed = await _mark_delivered(session, delivered, now) > 0
+                changed = await _mark_delivered(session, delivered, now) > 0 or changed
             rows: list[OutboxRow] = []
             if limit > 0:
                 claimed = await session.scalars(
@@ -84,10 +106,10 @@ class SqlOutboxStore:
         await self.mark_all_delivered((notification_id,), at)
 
     async def mark_all_delivered(self, notification_ids: Collection[str], at: datetime) -> None:
-        if not notification_ids:
-            return
-        async with self._sessions() as session, session.begin():
-            await _mark_delivered(session, notification_ids, at)
+        async with self._sessions() as session, self._links_in(session):
+            if notification_ids:
+                await _mark_delivered(session, notification_ids, at)
+            await session.commit()
 
     async def reschedule(
         self, notification_id: str, at: datetime, error: str, attempted: bool = True
@@ -184,7 +206,7 @@ class SqlOutboxStore:
             return [_item(row) for row in await session.scalars(query)]
 
     async def _settle(self, notification_id: str, **values: Any) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._sessions() as session, self._links_in(session):
             await session.execute(
                 update(OutboxRow)
                 .where(
@@ -196,6 +218,7 @@ class SqlOutboxStore:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+            await session.commit()
 
 
 # Rows that hold back the later messages of their recipient.

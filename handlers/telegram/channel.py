@@ -76,7 +76,7 @@ class TelegramChannel:
         self.notifier = TelegramNotifier(
             bot,
             renderer,
-            app.links,
+            app.delivery_links,
             app.tickets.get,
             pacer=SendPacer(limits, shared=app.limiter if app.settings.redis_url else None),
             team_language=app.policy.default_language,

@@ -333,3 +333,73 @@ async def test_a_claim_skips_rows_another_claimer_holds_locked(backend: Backend)
 
     assert claimed(got) == ["free"]
     assert await ids(store, DeliveryStatus.PENDING) == ["held"]
+
+
+# -- the links a notifier kept while delivering ---------------------------------------
+
+
+async def test_kept_links_are_written_with_the_next_claims_marks_in_one_commit(
+    backend: Backend,
+) -> None:
+    from sqlalchemy import event
+
+    from store.links import LinkWrites, SqlLinkStore
+
+    kept = LinkWrites()
+    store = SqlOutboxStore(backend.sessions, kept)
+    links = SqlLinkStore(backend.sessions, kept)
+    direct = SqlLinkStore(backend.sessions)
+    await queue(backend, note("n1"))
+    [item] = await store.claim_due(at(1), 10, 60)
+    await links.set("telegram", "topic", "1:-100", "-100:7")
+    await links.set("telegram", "sent", "n1", "2")
+    # Read back at once by the notifier; not yet in the database.
+    assert await links.get("telegram", "topic", "1:-100") == "-100:7"
+    assert await links.find("telegram", "topic", "-100:7") == "1:-100"
+    assert await direct.get("telegram", "topic", "1:-100") is None
+    commits: list[object] = []
+
+    def on_commit(connection: object) -> None:
+        commits.append(connection)
+
+    engine = backend.engine.sync_engine
+    event.listen(engine, "commit", on_commit)
+    try:
+        await store.claim_due(at(2), 10, 60, delivered=[item.notification.id])
+    finally:
+        event.remove(engine, "commit", on_commit)
+    assert len(commits) == 1
+    assert await status(store, "n1") is DeliveryStatus.DELIVERED
+    assert await direct.get("telegram", "topic", "1:-100") == "-100:7"
+    assert await direct.get("telegram", "sent", "n1") == "2"
+    assert not kept
+
+
+async def test_a_failed_send_records_the_links_it_kept_for_its_retry(backend: Backend) -> None:
+    from store.links import LinkWrites, SqlLinkStore
+
+    kept = LinkWrites()
+    store = SqlOutboxStore(backend.sessions, kept)
+    await queue(backend, note("n1"))
+    await store.claim_due(at(1), 10, 60)
+    await SqlLinkStore(backend.sessions, kept).set("telegram", "sent", "n1", "1")
+    await store.reschedule("n1", at(3), "429")
+    assert await SqlLinkStore(backend.sessions).get("telegram", "sent", "n1") == "1"
+
+
+async def test_links_kept_when_not_written_and_newer_values_win(backend: Backend) -> None:
+    from store.links import LinkWrites, SqlLinkStore
+
+    kept = LinkWrites()
+    kept.put(("telegram", "card", "1:-100"), "-100:8")
+    kept.put(("telegram", "sent", "n1"), "1")
+    taken = kept.take()
+    kept.put(("telegram", "sent", "n1"), "2")  # written while the first write ran
+    kept.give_back(taken)  # ... which failed
+    assert kept.get(("telegram", "card", "1:-100")) == "-100:8"
+    assert kept.get(("telegram", "sent", "n1")) == "2"
+    # A stopping relay with nothing to mark still records them.
+    await SqlOutboxStore(backend.sessions, kept).mark_all_delivered([], at(1))
+    direct = SqlLinkStore(backend.sessions)
+    assert await direct.get("telegram", "card", "1:-100") == "-100:8"
+    assert await direct.get("telegram", "sent", "n1") == "2"
