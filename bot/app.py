@@ -119,8 +119,13 @@ async def build_app(
 
             # Each held lock keeps a connection: bounded, so a burst waits for one
             # instead of taking the server's whole max_connections.
+            # Pinged before use: a lock taken on a dead connection would fail the update.
             lock_engine = create_engine(
-                settings.database_url, pool_size=5, max_overflow=20, pool_timeout=30
+                settings.database_url,
+                pool_size=5,
+                max_overflow=20,
+                pool_timeout=30,
+                pool_pre_ping=True,
             )
             closers.append(lock_engine.dispose)
             locks = AdvisoryLocks(lock_engine)
@@ -142,6 +147,8 @@ async def build_app(
         dialogs or [Intake(), Training()],
         limiter=limiter,
         flood=FloodRule(settings.flood_limit, settings.flood_window_seconds),
+        # PostgreSQL: a customer's profile read holds their row across the fleet.
+        locks=MemoryLocks() if engine.dialect.name == "postgresql" else locks,
     )
     ticker = Ticker(uow, schedule, clock, announcer)
 

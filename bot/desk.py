@@ -54,7 +54,7 @@ from bot.inputs import (
 )
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import Clock, RateLimiter, UnitOfWork, UnitOfWorkFactory
+from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from bot.reply import Choice, Reply, Text, dump_replies, load_replies
 from bot.ticket import OPEN_STATUSES, Status, Ticket
 from bot.tickets import TicketBlocked, TicketClosed, TicketService
@@ -124,9 +124,11 @@ class _Turn:
         return await self.uow.accounts.get(number) if number else None
 
     async def flush(self) -> None:
-        if self.customer != self._stored:
+        if self._stored is None:
+            await self.uow.customers.create(self.customer)
+        elif self.customer != self._stored:
             await self.uow.customers.put(self.customer)
-            self._stored = self.customer
+        self._stored = self.customer
 
 
 class Desk:
@@ -143,6 +145,7 @@ class Desk:
         gate: Gate | None = None,
         limiter: RateLimiter | None = None,
         flood: FloodRule | None = None,
+        locks: Locks | None = None,
     ) -> None:
         self._uow = uow
         self._tickets = tickets
@@ -151,6 +154,10 @@ class Desk:
         self._gate = gate or tickets.gate
         self._limiter = limiter
         self._flood = flood or FloodRule()
+        # A customer's updates one at a time (None: the gate's locks). The store may
+        # hold the customer's row from the profile's read on (PostgreSQL), and then
+        # this process's queue suffices (``CustomerRepository.profile``).
+        self._locks = locks
         self._dialogs = {dialog.kind: dialog for dialog in dialogs}
         if "intake" not in self._dialogs:
             raise ValueError("the desk needs an intake dialog")
@@ -201,7 +208,7 @@ class Desk:
             return [answer.locale, dump_replies(answer.replies)]
 
         try:
-            return await self._gate.run(who, update, work, refused, keep=keep)
+            return await self._gate.run(who, update, work, refused, keep=keep, locks=self._locks)
         except DuplicateUpdate:
             log.info("update %s of %s was handled already: answered again", update, who.key)
             return await self._answered(update, locale)

@@ -50,6 +50,12 @@ class ConcurrentUpdate(InvalidTransition):
     does it reach a user, as an ``InvalidTransition``."""
 
 
+class StoreInterrupted(Exception):
+    """The store's connection was lost in the middle of a unit of work, which was rolled
+    back (or, lost at its commit, may have been kept: an update's inbox row then tells).
+    Running the update again on a fresh connection is safe; ``bot.gate.Gate`` does."""
+
+
 class DuplicateUpdate(DeskError):
     """This platform update was handled already (a redelivery); nothing was done again."""
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.errors import ConcurrentUpdate, DeskError, DuplicateUpdate
+from bot.errors import ConcurrentUpdate, DeskError, DuplicateUpdate, StoreInterrupted
 from bot.inputs import UpdateRef
 from bot.participant import Participant
 from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
@@ -42,7 +42,8 @@ class Gate:
     update's inbox row, so a redelivered update raises ``DuplicateUpdate`` and changes
     nothing; runs the work again on fresh state after a ``ConcurrentUpdate`` (the
     ticket's version moved on), so nobody's message is refused because two updates
-    touched a ticket at once.
+    touched a ticket at once; and again on a fresh connection after
+    ``StoreInterrupted`` (a dropped database connection costs a retry, not the update).
     """
 
     def __init__(
@@ -62,20 +63,28 @@ class Gate:
         *,
         ticket: int | None = None,
         keep: Callable[[T], list[Any] | None] | None = None,
+        locks: Locks | None = None,
     ) -> T:
         """Run ``work`` as the update ``update`` of ``who``; ``keep`` turns its result
-        into what the inbox keeps to answer a redelivery (``Inbox.answer``)."""
+        into what the inbox keeps to answer a redelivery (``Inbox.answer``); ``locks``
+        for ``who`` instead of the gate's (a customer's, when the unit's first read
+        holds their row across the fleet: this process's queue is then enough)."""
         async with contextlib.AsyncExitStack() as held:
-            await held.enter_async_context(self._locks.hold(who.key))
+            await held.enter_async_context((locks or self._locks).hold(who.key))
             if ticket is not None:
                 await held.enter_async_context(self._locks.hold(f"ticket:{ticket}"))
             for attempt in range(1, self._tries + 1):
                 try:
                     return await self._once(update, work, refused, keep)
-                except ConcurrentUpdate:
+                except (ConcurrentUpdate, StoreInterrupted) as exc:
                     if attempt == self._tries:
                         raise
-                    log.info("update of %s met a newer ticket; try %d", who.key, attempt + 1)
+                    why = (
+                        "met a newer ticket"
+                        if isinstance(exc, ConcurrentUpdate)
+                        else "lost the store"
+                    )
+                    log.info("update of %s %s; try %d", who.key, why, attempt + 1)
                     # A little jitter, so two workers that clashed do not clash again.
                     await asyncio.sleep(random.uniform(0, 0.005 * attempt))
         raise AssertionError("unreachable")  # pragma: no cover

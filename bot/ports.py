@@ -118,7 +118,15 @@ class CustomerRepository(Protocol):
 
     async def profile(self, participant: Participant) -> Profile:
         """The profile, its account and whether a ticket awaits their answer, in one
-        read."""
+        read. Where several workers share the store (PostgreSQL) the read also holds
+        the profile's row until the unit ends, so the participant's next update, in
+        any worker, reads only once this one is committed."""
+        ...
+
+    async def create(self, customer: Customer) -> None:
+        """Insert a first profile; ``ConcurrentUpdate`` when the participant got one
+        meanwhile (an update of theirs in another worker, an escalation), so the
+        update runs again on that one."""
         ...
 
     async def put(self, customer: Customer) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.account import Account
 from bot.customer import Customer, Profile
+from bot.errors import ConcurrentUpdate
 from bot.participant import Participant
 from bot.ticket import Status
 from store.models import AccountRow, CustomerRow, TicketRow
@@ -81,6 +83,12 @@ _PROFILE = (
     .outerjoin(_ACCOUNTS, _ACCOUNTS.c.support_number == _CUSTOMERS.c.support_number)
     .where(_CUSTOMERS.c.key == bindparam("key"))
 )
+# On PostgreSQL the read holds the customer's row for the rest of the unit: one
+# customer's updates in a fleet of workers are serialised by it, in the transaction
+# that reads the state anyway (no lock service, no extra round trip). Waiting for the
+# lock, PostgreSQL reads the row as the holder committed it.
+_PROFILE_LOCKED = _PROFILE.with_for_update(of=_CUSTOMERS)
+_ADD_CUSTOMER = insert(_CUSTOMERS)
 
 
 class SqlCustomerRepository:
@@ -89,13 +97,34 @@ class SqlCustomerRepository:
     def __init__(self, session: AsyncSession, accounts: dict[str, Account | None]) -> None:
         self._session = session
         self._accounts = accounts  # the unit's identity map (SqlAccountRepository)
+        # A profile ``put`` keeps for the unit's next statement: the inbox row then
+        # writes both in one statement on PostgreSQL (``SqlInbox.record``).
+        self._pending: dict[str, Any] | None = None
+
+    def take_pending(self) -> dict[str, Any] | None:
+        """The profile kept to write, handed to whoever writes it now."""
+        pending, self._pending = self._pending, None
+        return pending
+
+    async def flush(self) -> None:
+        """Write the profile kept by ``put``, if any."""
+        if (pending := self.take_pending()) is not None:
+            await upsert(self._session, CustomerRow, pending, ["key"])
+
+    def forget(self) -> None:
+        """Rolled back: the kept profile is gone with the transaction."""
+        self._pending = None
 
     async def get(self, participant: Participant) -> Customer | None:
+        await self.flush()
         row = await self._session.get(CustomerRow, participant.key, populate_existing=True)
         return None if row is None else _customer(row)
 
     async def profile(self, participant: Participant) -> Profile:
-        found = (await self._session.execute(_PROFILE, {"key": participant.key})).first()
+        await self.flush()
+        dialect = self._session.get_bind().dialect.name
+        statement = _PROFILE_LOCKED if dialect == "postgresql" else _PROFILE
+        found = (await self._session.execute(statement, {"key": participant.key})).first()
         if found is None:
             return Profile(None)
         values = found._mapping
@@ -109,14 +138,24 @@ class SqlCustomerRepository:
         return Profile(customer, account, bool(waiting))
 
     async def put(self, customer: Customer) -> None:
-        await upsert(self._session, CustomerRow, _row(customer), ["key"])
+        # Written before the unit's next statement, or with its inbox row.
+        self._pending = _row(customer)
+
+    async def create(self, customer: Customer) -> None:
+        await self.flush()
+        try:
+            await self._session.execute(_ADD_CUSTOMER, _row(customer))
+        except IntegrityError as exc:
+            raise ConcurrentUpdate(f"customer {customer.participant.key} exists") from exc
 
     async def add(self, customer: Customer) -> None:
+        await self.flush()
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await self._session.execute(insert(_CUSTOMERS).on_conflict_do_nothing(), _row(customer))
 
     async def mark_unreachable(self, participant: Participant) -> bool:
+        await self.flush()
         result = await self._session.execute(
             update(_CUSTOMERS)
             .where(_CUSTOMERS.c.key == participant.key, _CUSTOMERS.c.unreachable.is_(False))

@@ -27,7 +27,9 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping before each use (a round trip per unit of work, ~15 % of a customer
+        # step): a dead connection fails its unit, which ``SqlUnitOfWork`` reports as
+        # StoreInterrupted and the gate runs again on a fresh one.
         return _create_async_engine(parsed, **kwargs)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file:")

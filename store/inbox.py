@@ -6,15 +6,41 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DuplicateUpdate
 from bot.inputs import UpdateRef
-from store.models import InboxRow
+from store.accounts import SqlCustomerRepository
+from store.models import CustomerRow, InboxRow
 
+_INBOX = cast(Table, InboxRow.__table__)
+_CUSTOMERS = cast(Table, CustomerRow.__table__)
 # Built once on the table (Core, not the ORM's bulk path): values come as parameters.
-_RECORD = insert(cast(Table, InboxRow.__table__))
+_RECORD = insert(_INBOX)
+
+
+def _recording_with_profile() -> Any:
+    """PostgreSQL: the customer's profile upserted and the inbox row inserted in one
+    statement (a data-modifying WITH runs whether or not the rest reads it): a round
+    trip less on every customer step. The two tables' columns share no name, so each
+    value is one parameter."""
+    saved = postgresql.insert(_CUSTOMERS).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in _CUSTOMERS.c}
+    )
+    saved = saved.on_conflict_do_update(
+        index_elements=["key"],
+        set_={c.name: saved.excluded[c.name] for c in _CUSTOMERS.c if c.name != "key"},
+    )
+    return (
+        insert(_INBOX)
+        .values({c.name: bindparam(c.name, type_=c.type) for c in _INBOX.c})
+        .add_cte(saved.cte("saved"))
+    )
+
+
+_RECORD_WITH_PROFILE = _recording_with_profile()
 
 
 _WHERE = (
@@ -39,8 +65,12 @@ class SqlInbox:
     are rolled back with it.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, customers: SqlCustomerRepository | None = None
+    ) -> None:
         self._session = session
+        # Whose kept profile write goes with the row (``SqlCustomerRepository.put``).
+        self._customers = customers
 
     async def record(
         self, update: UpdateRef, at: datetime, answer: list[Any] | None = None
@@ -52,8 +82,15 @@ class SqlInbox:
             "handled_at": at,
             "answer": answer,
         }
+        customers = self._customers
+        together = customers is not None and self._session.get_bind().dialect.name == "postgresql"
         try:
-            await self._session.execute(_RECORD, row)
+            if together and customers and (profile := customers.take_pending()) is not None:
+                await self._session.execute(_RECORD_WITH_PROFILE, profile | row)
+            else:
+                if customers is not None:
+                    await customers.flush()
+                await self._session.execute(_RECORD, row)
         except IntegrityError as exc:
             raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.account import Account
+from bot.errors import StoreInterrupted
 from bot.ports import (
     AccountRepository,
     CustomerRepository,
@@ -27,7 +29,11 @@ class SqlUnitOfWork:
     """``bot.ports.UnitOfWork`` on one ``AsyncSession``.
 
     Leaving the ``async with`` block rolls back whatever was not committed, including
-    when an exception escapes; the session is closed either way.
+    when an exception escapes; the session is closed either way. A connection found
+    dead on the way (the server restarted, a proxy dropped it) leaves as
+    ``StoreInterrupted``: the pool has let it go, and the unit may simply run again.
+    Connections are not pinged before use (a round trip per unit); this is how a dead
+    one is noticed instead.
     """
 
     tickets: TicketRepository
@@ -45,10 +51,11 @@ class SqlUnitOfWork:
         # Accounts read in this unit, shared by the repositories that read them.
         self._accounts: dict[str, Account | None] = {}
         self.accounts = SqlAccountRepository(self._session, self._accounts)
-        self.customers = SqlCustomerRepository(self._session, self._accounts)
+        self._customers = SqlCustomerRepository(self._session, self._accounts)
+        self.customers = self._customers
         self._outbox = SqlOutbox(self._session)
         self.outbox = self._outbox
-        self.inbox = SqlInbox(self._session)
+        self.inbox = SqlInbox(self._session, self._customers)
         self.quota = SqlQuotaCounter(self._session)
 
     async def __aenter__(self) -> Self:
@@ -62,16 +69,23 @@ class SqlUnitOfWork:
     ) -> None:
         try:
             await self.rollback()
+        except DBAPIError as lost:
+            if not lost.connection_invalidated:
+                raise
         finally:
             await self._session.close()
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            raise StoreInterrupted(str(exc.orig)) from exc
 
     async def commit(self) -> None:
+        await self._customers.flush()
         await self._outbox.flush()
         await self._session.commit()
 
     async def rollback(self) -> None:
         await self._session.rollback()
         self._tickets.forget()
+        self._customers.forget()
         self._outbox.forget()
         self._accounts.clear()
 

@@ -195,6 +195,11 @@ class _Customers:
     async def add(self, customer: Customer) -> None:
         self.db.customers.setdefault(customer.participant, customer)
 
+    async def create(self, customer: Customer) -> None:
+        if customer.participant in self.db.customers:
+            raise ConcurrentUpdate(customer.participant.key)
+        self.db.customers[customer.participant] = customer
+
     async def mark_unreachable(self, participant: Participant) -> bool:
         found = self.db.customers.get(participant)
         if found is None or found.unreachable:
