@@ -39,6 +39,7 @@ from handlers.telegram.inbound import AlbumCollector
 from handlers.telegram.pacing import Limits, SendPacer
 from handlers.telegram.receiver import PollingReceiver, WebhookReceiver
 from handlers.telegram.render import CHANNEL, CallbackCodec, Renderer
+from handlers.telegram.responses import keep_response_types
 from handlers.telegram.worker import feeder
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class TelegramChannel:
     ) -> None:
         self.app = app
         self.bot = bot
+        keep_response_types(bot)
         tuning = tuning or Tuning()
         renderer = Renderer(app.translator, CallbackCodec(app.links))
         self.notifier = TelegramNotifier(
