@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -249,10 +250,17 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
-        # A recipient's queue in order: relays take only its oldest unfinished row.
+        # Each recipient's open queue in order (unfinished rows only): relays take only
+        # its oldest row, found with one seek per recipient (migration 0007).
         Index(
-            "ix_outbox_recipient_queue", "channel", "recipient", "status", "created_at", "position"
+            "ix_outbox_open_queue",
+            "channel",
+            "recipient",
+            "created_at",
+            "position",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
         ),
     )
 

@@ -8,7 +8,18 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, Select, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
@@ -142,6 +153,8 @@ class SqlOutboxStore:
             taken = await session.scalars(
                 update(OutboxRow)
                 .where(
+                    # The partial index's own condition, so only open rows are read.
+                    text(_OPEN.replace("o.", "outbox.")),
                     OutboxRow.status == DeliveryStatus.SENDING.value,
                     OutboxRow.lease_until < now,
                 )
@@ -249,57 +262,89 @@ def _claim(dialect: str) -> ReturningUpdate[OutboxRow]:
     )
 
 
+# The open rows (PENDING, SENDING), spelled as the partial index ``ix_outbox_open_queue``
+# spells them, so the planners see that it covers the query.
+_OPEN = "o.status IN ('pending', 'sending')"
+# SQLite without statistics (no ANALYZE yet) prefers the status index and scans the
+# open rows: it is told which index to use. PostgreSQL's planner finds it.
+_QUEUE_SQLITE = "outbox o INDEXED BY ix_outbox_open_queue"
+_HEADS = """
+WITH RECURSIVE queues(channel, recipient) AS (
+    SELECT channel, recipient FROM (
+        SELECT o.channel, o.recipient FROM {queue} WHERE {open}
+        ORDER BY o.channel, o.recipient LIMIT 1
+    ) AS first_queue
+    UNION ALL
+    -- The next recipient of the same channel, else the first of the next channel: two
+    -- seeks a hop (one compound "(channel, recipient) > (...)" would be scanned).
+    SELECT
+        COALESCE(
+            (SELECT o.channel FROM {queue}
+              WHERE {open} AND o.channel = q.channel AND o.recipient > q.recipient
+              ORDER BY o.recipient LIMIT 1),
+            (SELECT o.channel FROM {queue} WHERE {open} AND o.channel > q.channel
+              ORDER BY o.channel, o.recipient LIMIT 1)),
+        COALESCE(
+            (SELECT o.recipient FROM {queue}
+              WHERE {open} AND o.channel = q.channel AND o.recipient > q.recipient
+              ORDER BY o.recipient LIMIT 1),
+            (SELECT o.recipient FROM {queue} WHERE {open} AND o.channel > q.channel
+              ORDER BY o.channel, o.recipient LIMIT 1))
+    FROM queues q WHERE q.channel IS NOT NULL
+),
+heads AS MATERIALIZED (
+    SELECT (SELECT o.id FROM {queue}
+             WHERE {open} AND o.channel = q.channel AND o.recipient = q.recipient
+             ORDER BY o.created_at, o.position, o.id LIMIT 1) AS id
+    FROM queues q WHERE q.channel IS NOT NULL
+)
+SELECT head.id FROM heads CROSS JOIN outbox head
+WHERE head.id = heads.id AND head.status = 'pending' AND head.next_attempt_at <= :now
+ORDER BY head.created_at, head.position, head.id
+LIMIT :limit
+"""
+
+
 def _heads(dialect: str) -> Select[str]:
     """Ids of up to ``:limit`` rows that are PENDING, due by ``:now`` and the oldest
-    unfinished row of their recipient, oldest first."""
-    # Each recipient's unfinished rows ranked in creation order, in one pass over them.
-    # (A NOT EXISTS "older unfinished row" probe was planned as a hash anti-join keyed
-    # on the recipient: quadratic in one team chat's backlog.)
-    queue = (
-        select(
-            OutboxRow.id,
-            OutboxRow.status,
-            OutboxRow.next_attempt_at,
-            func.row_number()
-            .over(
-                partition_by=(OutboxRow.channel, OutboxRow.recipient),
-                order_by=(OutboxRow.created_at, OutboxRow.position, OutboxRow.id),
-            )
-            .label("place"),
-        )
-        .where(OutboxRow.status.in_(_UNFINISHED))
-        .subquery("queue")
-    )
+    unfinished row of their recipient, oldest first.
+
+    A loose index scan of ``ix_outbox_open_queue``: the recursive part hops from one
+    recipient with open rows to the next (a seek each), then each recipient's first
+    row is read off the index. Its cost grows with the number of recipients that have
+    open rows, not with their backlogs: a team chat paced to 20 messages a minute may
+    have hundreds waiting. (Ranking every open row with ``row_number()`` cost 1.3 ms
+    for 1,000 open rows on SQLite and 180 ms for 100,000; a NOT EXISTS "older open
+    row" probe was planned by PostgreSQL as a quadratic hash anti-join.)
+    """
+    queue = _QUEUE_SQLITE if dialect == "sqlite" else "outbox o"
     heads = (
-        select(queue.c.id)
-        .where(
-            queue.c.place == 1,
-            queue.c.status == DeliveryStatus.PENDING.value,
-            queue.c.next_attempt_at <= bindparam("now", type_=OutboxRow.next_attempt_at.type),
+        text(_HEADS.format(open=_OPEN, queue=queue))
+        .bindparams(
+            bindparam("now", type_=OutboxRow.next_attempt_at.type),
+            bindparam("limit", type_=Integer),
         )
-        .cte("heads")
+        .columns(id=String)
+        .cte("heads_due")
     )
-    postgresql = dialect == "postgresql"
-    if postgresql:
-        # Ranked once, whatever the planner thinks of the table's size: with stale
-        # statistics (a burst into a quiet outbox) it would rescan the ranking per row.
+    if dialect == "postgresql":
+        # Ranked once whatever the planner thinks of the table's size.
         heads = heads.prefix_with("MATERIALIZED")
-    row = aliased(OutboxRow, name="head")
-    due = (
-        select(row.id)
-        .select_from(heads)
-        .join(row, row.id == heads.c.id)
-        .where(row.status == DeliveryStatus.PENDING.value)
-        # Creation order: the longest-waiting recipients first.
-        .order_by(row.created_at, row.position, row.id)
-        .limit(bindparam("limit", type_=Integer))
-    )
-    if not postgresql:
+    due = select(heads.c.id)
+    if dialect != "postgresql":
         return due
-    # Parallel relays each take different rows instead of queueing on locks (a window
-    # query cannot lock, hence the join). MATERIALIZED: evaluated once; as a plain IN
-    # (subquery) the planner may rescan it per row and so claim more than ``limit``.
-    locked = due.with_for_update(skip_locked=True, of=row).cte("due").prefix_with("MATERIALIZED")
+    # Parallel relays each take different rows instead of queueing on locks (the heads
+    # cannot be locked where they are found, hence the join). MATERIALIZED: evaluated
+    # once; as a plain IN (subquery) the planner may rescan it per row.
+    row = aliased(OutboxRow, name="claimed")
+    locked = (
+        select(row.id)
+        .join(heads, heads.c.id == row.id)
+        .where(row.status == DeliveryStatus.PENDING.value)
+        .with_for_update(skip_locked=True, of=row)
+        .cte("due")
+        .prefix_with("MATERIALIZED")
+    )
     return select(locked.c.id)
 
 
