@@ -151,6 +151,8 @@ async def build_app(
         locks=MemoryLocks() if engine.dialect.name == "postgresql" else locks,
     )
     ticker = Ticker(uow, schedule, clock, announcer)
+    if filled := await tickets.fill_queue_due():
+        log.info("gave %d open tickets their place in the queue (migration 0008)", filled)
 
     async def mark_unreachable(notification: Notification) -> None:
         """The customer blocked the bot: remember it, and tell the ticket's team once."""

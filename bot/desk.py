@@ -12,7 +12,7 @@ redelivered update do nothing the second time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,12 +52,14 @@ from bot.inputs import (
     TicketsFiled,
     UpdateRef,
 )
+from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from bot.reply import Choice, Reply, Text, dump_replies, load_replies
 from bot.ticket import OPEN_STATUSES, Status, Ticket
 from bot.tickets import TicketBlocked, TicketClosed, TicketService
+from bot.views import page_footer
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ TICKET_FILTERS: dict[str, frozenset[Status] | None] = {
     "done": frozenset({Status.RESOLVED, Status.CLOSED, Status.DECLINED}),
 }
 THREAD_PREVIEW = 5
+# Pages of a list anyone may ask for (a forged button asks for page 10**9).
+MAX_PAGE = 10_000
 # A conversation untouched this long is over (intake.timed_out).
 CONVERSATION_TTL = timedelta(days=3)
 # Ticket numbers a customer may type: ASCII digits, within the database's integer range.
@@ -334,10 +338,12 @@ class Desk:
             turn.remember(conversation=None)
             return await self._begin(turn, "training")
         if name == "tickets":
-            if arg in TICKET_FILTERS:
-                return await self._list(turn, arg)
-            if arg == "org":
-                return await self._list_organisation(turn, None)
+            which, _, page = arg.partition(" ")
+            number = _page_number(page.strip() or "1")
+            if which in TICKET_FILTERS and number is not None:
+                return await self._list(turn, which, number)
+            if which == "org" and number is not None:
+                return await self._list_organisation(turn, None, number)
             filters = [Choice(f"tickets:{f}", f"filter.{f}") for f in TICKET_FILTERS]
             if await self._organisation(turn) is not None:
                 filters.append(Choice("tickets:org", "filter.org"))
@@ -359,12 +365,21 @@ class Desk:
     async def _global_choice(self, turn: _Turn, value: str) -> list[Reply] | None:
         """Buttons that work whatever the customer is doing (they may be old messages)."""
         prefix, _, arg = value.partition(":")
-        if prefix == "tickets" and arg in TICKET_FILTERS:
-            return await self._list(turn, arg)
-        if prefix == "tickets" and arg == "org":
-            return await self._list_organisation(turn, None)
-        if prefix == "tickets" and arg.startswith("by:"):
-            return await self._list_organisation(turn, arg[3:])
+        if prefix == "tickets":
+            # tickets:FILTER[:PAGE], tickets:org[:PAGE], tickets:by[:PAGE]:WHO (a
+            # participant key, itself "platform:id"; buttons of old messages lack PAGE).
+            which, _, rest = arg.partition(":")
+            if which == "by":
+                page, _, who = rest.partition(":")
+                number = _page_number(page) if who and page.isdigit() else 1
+                who = who if who and page.isdigit() else rest
+                if number is not None and who:
+                    return await self._list_organisation(turn, who, number)
+            number = _page_number(rest or "1")
+            if which in TICKET_FILTERS and number is not None:
+                return await self._list(turn, which, number)
+            if which == "org" and number is not None:
+                return await self._list_organisation(turn, None, number)
         if prefix == "lang":
             return self._set_language(turn, arg)
         number = parse_number(arg) if arg.isdigit() else None
@@ -562,9 +577,13 @@ class Desk:
 
     # -- views ------------------------------------------------------------------------------------
 
-    async def _list(self, turn: _Turn, which: str) -> list[Reply]:
+    async def _list(self, turn: _Turn, which: str, number: int = 1) -> list[Reply]:
+        """A page of the customer's requests, newest first; the first page says how
+        many there are in each filter."""
         statuses = TICKET_FILTERS[which]
-        tickets = await turn.uow.tickets.for_customer(turn.who, statuses)
+        page = Page(number)
+        counts = await turn.uow.tickets.count_for_customer(turn.who)
+        tickets = await turn.uow.tickets.for_customer(turn.who, statuses, page=page)
         if not tickets:
             return [Reply("desk.no_tickets", {"filter": Text(f"filter.{which}")})]
         lines = [
@@ -576,12 +595,15 @@ class Desk:
         ]
         choices = tuple(
             Choice(f"ticket:{t.number}", "choice.open_ticket", {"number": t.number})
-            for t in tickets[:10]
+            for t in tickets
         )
+        total = _in_filter(counts, statuses)
         return [
             Reply("desk.tickets_header", {"filter": Text(f"filter.{which}")}),
+            *(_filter_counts(counts) if page.number == 1 else []),
             *lines[:-1],
             replace(lines[-1], choices=choices),
+            *_footer(page, total, lambda n: f"tickets:{which}:{n}"),
         ]
 
     async def _organisation(self, turn: _Turn) -> Account | None:
@@ -593,24 +615,29 @@ class Desk:
             return None
         return account
 
-    async def _list_organisation(self, turn: _Turn, opener: str | None) -> list[Reply]:
-        """An organisation admin's view: every ticket of the account, and who opened it;
-        ``opener`` (a participant key) narrows it to one person's tickets."""
+    async def _list_organisation(
+        self, turn: _Turn, opener: str | None, number: int = 1
+    ) -> list[Reply]:
+        """An organisation admin's view: a page of every ticket of the account, and who
+        opened it; ``opener`` (a participant key) narrows it to one person's tickets."""
         account = await self._organisation(turn)
         if account is None:
             return [Reply("error.not_allowed")]
-        tickets = await turn.uow.tickets.for_account(account.support_number)
-        people = {t.customer.key: t.customer_name or t.customer.external_id for t in tickets}
-        if opener is not None:
-            tickets = [t for t in tickets if t.customer.key == opener]
+        page = Page(number)
+        who = Participant.parse(opener) if opener else None
+        tickets = await turn.uow.tickets.for_account(
+            account.support_number, customer=who, page=page
+        )
         if not tickets:
             return [Reply("desk.no_tickets", {"filter": Text("filter.org")})]
+        counts = await turn.uow.tickets.count_for_account(account.support_number, who)
+        people = await turn.uow.tickets.people_of_account(account.support_number)
         header = Reply(
             "desk.tickets_header",
             {"filter": Text("filter.org")},
             tuple(
-                Choice(f"tickets:by:{key}", "choice.by_person", {"who": who})
-                for key, who in list(people.items())[:10]
+                Choice(f"tickets:by:1:{person.key}", "choice.by_person", {"who": name})
+                for person, name in people[:10]
             ),
         )
         lines = [
@@ -625,7 +652,15 @@ class Desk:
             )
             for t in tickets
         ]
-        return [header, *lines]
+        value = (
+            (lambda n: f"tickets:by:{n}:{opener}") if opener else (lambda n: f"tickets:org:{n}")
+        )
+        return [
+            header,
+            *(_filter_counts(counts) if page.number == 1 else []),
+            *lines,
+            *_footer(page, _in_filter(counts, None), value),
+        ]
 
     async def _show_ticket(self, turn: _Turn, number: int) -> list[Reply]:
         ticket = await self._own_ticket(turn, number)
@@ -710,3 +745,28 @@ class Desk:
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if isinstance(v, str | int | float | Text)}
+
+
+def _page_number(text: str) -> int | None:
+    """A page number someone typed or a button carries (1 up to a sane bound)."""
+    number = parse_number(text)
+    return number if number is not None and 1 <= number <= MAX_PAGE else None
+
+
+def _in_filter(counts: dict[Status, int], statuses: frozenset[Status] | None) -> int:
+    return sum(n for status, n in counts.items() if statuses is None or status in statuses)
+
+
+def _filter_counts(counts: dict[Status, int]) -> list[Reply]:
+    """How many requests each filter holds (the first page of a list says it)."""
+    return [
+        Reply(
+            "desk.tickets_counts",
+            {which: _in_filter(counts, statuses) for which, statuses in TICKET_FILTERS.items()},
+        )
+    ]
+
+
+def _footer(page: Page, total: int, value: Callable[[int], str]) -> list[Reply]:
+    footer = page_footer(page, total, value)
+    return [footer] if footer is not None else []

@@ -14,6 +14,7 @@ from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.inputs import UpdateRef
 from bot.notification import Notification, OutboxItem
+from bot.paging import Page
 from bot.participant import Participant
 from bot.ticket import Status, Ticket
 
@@ -55,21 +56,57 @@ class TicketRepository(Protocol):
         ...
 
     async def for_customer(
-        self, customer: Participant, statuses: frozenset[Status] | None = None
+        self,
+        customer: Participant,
+        statuses: frozenset[Status] | None = None,
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        """The customer's tickets, newest first; all statuses when ``statuses`` is None."""
+        """The customer's tickets, newest first; all statuses when ``statuses`` is None;
+        one ``page`` of them (all when None)."""
         ...
 
     async def for_account(
-        self, support_number: str, statuses: frozenset[Status] | None = None
+        self,
+        support_number: str,
+        statuses: frozenset[Status] | None = None,
+        *,
+        customer: Participant | None = None,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        """Tickets filed under a support number (an organisation's view), newest first."""
+        """Tickets filed under a support number (an organisation's view), newest first;
+        only ``customer``'s when given."""
         ...
 
     async def queue(
-        self, departments: frozenset[str] | None, statuses: frozenset[Status]
+        self,
+        departments: frozenset[str] | None,
+        statuses: frozenset[Status],
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        """Tickets of those departments (all when None) in those statuses, oldest first."""
+        """Tickets of those departments (all when None) in those statuses, in queue
+        order: highest priority first, then soonest ``queue_due``, then number."""
+        ...
+
+    async def count_for_customer(self, customer: Participant) -> dict[Status, int]:
+        """How many of the customer's tickets are in each status (absent: none)."""
+        ...
+
+    async def count_for_account(
+        self, support_number: str, customer: Participant | None = None
+    ) -> dict[Status, int]: ...
+
+    async def count_queue(self, departments: frozenset[str] | None) -> dict[Status, int]:
+        """Open tickets of those departments (all when None) per status."""
+        ...
+
+    async def people_of_account(self, support_number: str) -> list[tuple[Participant, str]]:
+        """Who filed tickets under a support number, with their names, by name."""
+        ...
+
+    async def without_queue_due(self, limit: int = 500) -> list[Ticket]:
+        """Open tickets filed before the queue kept its sort key (migration 0008)."""
         ...
 
     async def by_post(self, post_ref: str) -> Ticket | None:

@@ -118,7 +118,13 @@ class Schedule:
             resolution_budget=deadlines.resolution_budget.total_seconds(),
         )
         ticket.off_hours = off_hours_alert(calendar, now, ticket.critical)
+        self.refresh(ticket, now)
+
+    def refresh(self, ticket: Ticket, now: datetime) -> None:
+        """After any change: when the clock must look at the ticket next, and its place
+        in the agents' queue (both stored, so neither is computed at read time)."""
         ticket.next_check_at = self.next_check(ticket, now)
+        ticket.queue_due = self.queue_due(ticket, now)
 
     def expectation(self, ticket: Ticket) -> Reply | None:
         """What the customer is told at filing: when to expect an answer."""
@@ -158,13 +164,20 @@ class Schedule:
 
     def queue_key(self, ticket: Ticket, now: datetime) -> tuple[int, datetime]:
         """Agents' queue order: priority, then the due time that matters next."""
+        return queue_key(ticket.priority, self.queue_due(ticket, now))
+
+    def queue_due(self, ticket: Ticket, now: datetime) -> datetime:
+        """The due time that matters next: the first answer's until there is one, then
+        the resolution's; the filing time without service levels. Stored with every
+        change (``refresh``): a ticket paused while waiting for its customer keeps the
+        due time it had when it changed last, until its next change or clock visit."""
         clock = self.clock(ticket, now)
         if clock is None:
-            return queue_key(ticket.priority, ticket.created_at)
+            return ticket.created_at
         due = clock.deadlines.resolution_due
         if ticket.first_response_at is None:
             due = min(due, clock.deadlines.first_response_due)
-        return queue_key(ticket.priority, due)
+        return due
 
     def _reminder_times(self, ticket: Ticket) -> tuple[datetime | None, datetime | None]:
         """(remind at, close at) for the ticket's current status, if any."""

@@ -123,7 +123,7 @@ class Ticker:
                         TeamAlerted(number=number, key=reply.key, params=reply.params, at=now)
                     )
                     ticket.sla_alerts = ticket.sla_alerts | {alert_key(target, state)}
-            ticket.next_check_at = self._schedule.next_check(ticket, now)
+            self._schedule.refresh(ticket, now)
             await uow.tickets.save(ticket)
             await publish(uow, self._announcer, ticket, events, now)
             await uow.commit()

@@ -188,6 +188,9 @@ class Ticket:
     first_response_at: datetime | None = None
     sla_alerts: frozenset[str] = frozenset()
     next_check_at: datetime | None = None
+    # When it is due in the agents' queue (the SLA time that matters next; filing time
+    # without service levels): the queue's stored sort key, with the priority.
+    queue_due: datetime | None = None
     reminded_at: datetime | None = None
     off_hours: bool = False
     quote: Quote | None = None

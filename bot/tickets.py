@@ -55,6 +55,7 @@ from bot.events import (
 from bot.files import MAX_FILE_BYTES, check_attachment
 from bot.gate import Gate, MemoryLocks
 from bot.inputs import UpdateRef
+from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, OutboxStore, UnitOfWork, UnitOfWorkFactory
@@ -174,17 +175,43 @@ class TicketService:
         return transcript(ticket, clock, self.schedule.timezone(ticket.department))
 
     async def queue(
-        self, actor: Actor, statuses: frozenset[Status] = OPEN_STATUSES
+        self,
+        actor: Actor,
+        statuses: frozenset[Status] = OPEN_STATUSES,
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
         """The tickets an agent may work on: highest priority first, then the one due
-        soonest."""
+        soonest (the stored sort key, ``Schedule.refresh``); one ``page`` of them."""
+        async with self._uow() as uow:
+            return await uow.tickets.queue(self._queue_of(actor), statuses, page=page)
+
+    async def queue_counts(self, actor: Actor) -> dict[Status, int]:
+        """The agent's queue: how many open tickets in each status."""
+        async with self._uow() as uow:
+            return await uow.tickets.count_queue(self._queue_of(actor))
+
+    def _queue_of(self, actor: Actor) -> frozenset[str] | None:
+        """The departments whose queue the agent sees (None: every one, for a lead)."""
         if actor.role is not Role.AGENT:
             raise NotAllowed("only agents have a queue")
-        departments = None if actor.lead else actor.departments
-        async with self._uow() as uow:
-            tickets = await uow.tickets.queue(departments, statuses)
-        now = self._clock.now()
-        return sorted(tickets, key=lambda t: self.schedule.queue_key(t, now))
+        return None if actor.lead else actor.departments
+
+    async def fill_queue_due(self, batch: int = 500) -> int:
+        """Give open tickets filed before the queue stored its sort key (migration 0008)
+        their due time; how many. Run at start-up; a no-op once done."""
+        filled = 0
+        while True:
+            async with self._uow() as uow:
+                tickets = await uow.tickets.without_queue_due(batch)
+                now = self._clock.now()
+                for ticket in tickets:
+                    ticket.queue_due = self.schedule.queue_due(ticket, now)
+                    await uow.tickets.save(ticket)
+                await uow.commit()
+            filled += len(tickets)
+            if len(tickets) < batch:
+                return filled
 
     async def resend(self, actor: Actor, command: ResendNotification) -> Reply:
         """An agent sends again a message whose delivery a crash left uncertain."""
@@ -435,7 +462,7 @@ class TicketService:
             )
         ):
             ticket.first_response_at = now
-        ticket.next_check_at = self.schedule.next_check(ticket, now)
+        self.schedule.refresh(ticket, now)
         await uow.tickets.save(ticket)
         await self._publish(uow, ticket, events, locale=locale)
         log.info("ticket #%s: %s by %s", number, type(command).__name__, actor.participant.key)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.announce import ticket_params
-from bot.reply import Reply, Text
+from bot.paging import Page
+from bot.reply import Choice, Reply, Text
 from bot.sla import SlaClock, SlaState
-from bot.ticket import Ticket
+from bot.ticket import Status, Ticket
 
 TIME = "%Y-%m-%d %H:%M"
 
@@ -69,6 +71,31 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
 
 def queue_line(ticket: Ticket) -> Reply:
     return Reply("view.queue_line", ticket_params(ticket))
+
+
+def queue_counts(counts: Mapping[Status, int]) -> Reply:
+    """The queue's open tickets per status (the first page's summary)."""
+    return Reply(
+        "view.queue_counts",
+        {status.value: counts.get(status, 0) for status in Status if status.is_open},
+    )
+
+
+def page_footer(page: Page, total: int, value: Callable[[int], str]) -> Reply | None:
+    """ "Page 2 of 5" with Previous and Next buttons (``value(n)`` opens page n); None
+    when everything fits on one page."""
+    pages = page.count(total)
+    if pages <= 1:
+        return None
+    choices = [
+        Choice(value(n), key, {"page": n})
+        for n, key in (
+            (page.number - 1, "choice.page_previous"),
+            (page.number + 1, "choice.page_next"),
+        )
+        if 1 <= n <= pages
+    ]
+    return Reply("view.page", {"page": page.number, "pages": pages}, tuple(choices))
 
 
 def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -> list[Reply]:

@@ -171,6 +171,8 @@ class TicketRow(Base):
     sla_alerts: Mapped[str] = mapped_column(String, server_default="")
     # The ticker's durable timer: when this ticket next needs a look (SLA, reminders).
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The agents' queue's sort key with the priority (migration 0008).
+    queue_due: Mapped[datetime | None] = mapped_column()
     reminded_at: Mapped[datetime | None] = mapped_column()
     off_hours: Mapped[bool] = mapped_column(Boolean, server_default=false())
     quote_price: Mapped[str | None] = mapped_column(String)
@@ -190,6 +192,21 @@ class TicketRow(Base):
     history: Mapped[list[StatusChangeRow]] = relationship(
         order_by="StatusChangeRow.seq", lazy="raise", passive_deletes=True
     )
+
+
+# Open tickets, spelled as queries spell them (a partial index is used only for a query
+# that repeats its condition): the agents' queue reads this index in queue order,
+# highest priority first, then soonest due (migration 0008).
+OPEN_TICKETS = "tickets.status NOT IN ('closed', 'declined')"
+Index(
+    "ix_tickets_open_queue",
+    TicketRow.department,
+    TicketRow.priority.desc(),
+    TicketRow.queue_due,
+    TicketRow.number,
+    postgresql_where=text(OPEN_TICKETS),
+    sqlite_where=text(OPEN_TICKETS),
+)
 
 
 class EntryRow(Base):

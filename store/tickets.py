@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.dialog import TicketBrief
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, TicketNotFound
+from bot.paging import Page
 from bot.participant import Participant
 from bot.ticket import (
+    OPEN_STATUSES,
     Attachment,
     DeclineReason,
     EntryKind,
@@ -29,7 +32,7 @@ from bot.ticket import (
     ThreadEntry,
     Ticket,
 )
-from store.models import AttachmentRow, EntryRow, StatusChangeRow, TicketRow
+from store.models import OPEN_TICKETS, AttachmentRow, EntryRow, StatusChangeRow, TicketRow
 
 # How PostgreSQL (constraint name) and SQLite (columns) report a clash of two units
 # appending to the same ticket.
@@ -230,27 +233,77 @@ class SqlTicketRepository:
         return tickets[0]
 
     async def for_customer(
-        self, customer: Participant, statuses: frozenset[Status] | None = None
+        self,
+        customer: Participant,
+        statuses: frozenset[Status] | None = None,
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        query = _aggregate().where(
-            TicketRow.customer_platform == customer.platform,
-            TicketRow.customer_id == customer.external_id,
-        )
-        return await self._load(_newest_first(_with_statuses(query, statuses)))
+        query = _with_statuses(_aggregate().where(*_of_customer(customer)), statuses)
+        return await self._load(_paged(_newest_first(query), page))
 
     async def for_account(
-        self, support_number: str, statuses: frozenset[Status] | None = None
+        self,
+        support_number: str,
+        statuses: frozenset[Status] | None = None,
+        *,
+        customer: Participant | None = None,
+        page: Page | None = None,
     ) -> list[Ticket]:
         query = _aggregate().where(TicketRow.support_number == support_number)
-        return await self._load(_newest_first(_with_statuses(query, statuses)))
+        if customer is not None:
+            query = query.where(*_of_customer(customer))
+        return await self._load(_paged(_newest_first(_with_statuses(query, statuses)), page))
 
     async def queue(
-        self, departments: frozenset[str] | None, statuses: frozenset[Status]
+        self,
+        departments: frozenset[str] | None,
+        statuses: frozenset[Status],
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        query = _with_statuses(_aggregate(), statuses)
+        query = _in_queue(_with_statuses(_aggregate(), statuses), departments, statuses)
+        ordered = query.order_by(TicketRow.priority.desc(), TicketRow.queue_due, TicketRow.number)
+        return await self._load(_paged(ordered, page))
+
+    async def count_for_customer(self, customer: Participant) -> dict[Status, int]:
+        return await self._counts(_of_customer(customer))
+
+    async def count_for_account(
+        self, support_number: str, customer: Participant | None = None
+    ) -> dict[Status, int]:
+        where = [TicketRow.support_number == support_number]
+        return await self._counts(
+            [*where, *(_of_customer(customer) if customer is not None else ())]
+        )
+
+    async def count_queue(self, departments: frozenset[str] | None) -> dict[Status, int]:
+        where: list[Any] = [text(OPEN_TICKETS)]
         if departments is not None:
-            query = query.where(TicketRow.department.in_(sorted(departments)))
-        return await self._load(query.order_by(TicketRow.created_at, TicketRow.number))
+            where.append(TicketRow.department.in_(sorted(departments)))
+        return await self._counts(where)
+
+    async def people_of_account(self, support_number: str) -> list[tuple[Participant, str]]:
+        rows = await self._session.execute(
+            select(TicketRow.customer_platform, TicketRow.customer_id, TicketRow.customer_name)
+            .where(TicketRow.support_number == support_number)
+            .group_by(TicketRow.customer_platform, TicketRow.customer_id, TicketRow.customer_name)
+            .order_by(TicketRow.customer_name, TicketRow.customer_id)
+        )
+        people: dict[Participant, str] = {}
+        for platform, external_id, name in rows:
+            people.setdefault(Participant(platform, external_id), name or external_id)
+        return list(people.items())
+
+    async def without_queue_due(self, limit: int = 500) -> list[Ticket]:
+        query = _aggregate().where(text(OPEN_TICKETS), TicketRow.queue_due.is_(None))
+        return await self._load(query.order_by(TicketRow.number).limit(limit))
+
+    async def _counts(self, where: Sequence[Any]) -> dict[Status, int]:
+        rows = await self._session.execute(
+            select(TicketRow.status, func.count()).where(*where).group_by(TicketRow.status)
+        )
+        return {Status(status): int(count) for status, count in rows}
 
     async def by_post(self, post_ref: str) -> Ticket | None:
         tickets = await self._load(_aggregate().where(TicketRow.origin_post_ref == post_ref))
@@ -419,6 +472,28 @@ def _newest_first(query: Select[TicketRow]) -> Select[TicketRow]:
     return query.order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
 
 
+def _paged(query: Select[TicketRow], page: Page | None) -> Select[TicketRow]:
+    return query if page is None else query.limit(page.size).offset(page.offset)
+
+
+def _of_customer(customer: Participant) -> tuple[Any, Any]:
+    return (
+        TicketRow.customer_platform == customer.platform,
+        TicketRow.customer_id == customer.external_id,
+    )
+
+
+def _in_queue(
+    query: Select[TicketRow], departments: frozenset[str] | None, statuses: frozenset[Status]
+) -> Select[TicketRow]:
+    if statuses <= OPEN_STATUSES:
+        # The partial index's own condition: the queue is read from it, in its order.
+        query = query.where(text(OPEN_TICKETS))
+    if departments is not None:
+        query = query.where(TicketRow.department.in_(sorted(departments)))
+    return query
+
+
 def _ticket_values(ticket: Ticket) -> dict[str, Any]:
     return {
         "customer_platform": ticket.customer.platform,
@@ -463,6 +538,7 @@ def _service_values(ticket: Ticket) -> dict[str, Any]:
         "first_response_at": ticket.first_response_at,
         "sla_alerts": ",".join(sorted(ticket.sla_alerts)),
         "next_check_at": ticket.next_check_at,
+        "queue_due": ticket.queue_due,
         "reminded_at": ticket.reminded_at,
         "off_hours": ticket.off_hours,
         "quote_price": quote.price if quote else None,
@@ -595,6 +671,7 @@ def _ticket(row: TicketRow) -> Ticket:
         first_response_at=row.first_response_at,
         sla_alerts=frozenset(a for a in row.sla_alerts.split(",") if a),
         next_check_at=row.next_check_at,
+        queue_due=row.queue_due,
         reminded_at=row.reminded_at,
         off_hours=row.off_hours,
         quote=_quote(row),

@@ -16,6 +16,7 @@ import mimetypes
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -30,10 +31,11 @@ from bot.desk import parse_number
 from bot.errors import DeskError
 from bot.i18n import pick_language
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
+from bot.paging import Page
 from bot.participant import Actor, Participant, Role
-from bot.reply import Choice, Reply
+from bot.reply import Choice, Reply, Text
 from bot.ticket import Attachment, DeclineReason
-from bot.views import queue_line
+from bot.views import page_footer, queue_counts, queue_line
 from handlers.console.notifier import ConsoleNotifier
 from handlers.console.render import render
 
@@ -211,10 +213,7 @@ class ConsoleSession:
             self.say_key("console.agent_help")
             return
         if name == "queue":
-            tickets = await self.app.tickets.queue(self.actor)
-            if not tickets:
-                self.say_key("console.queue_empty")
-            self.say([queue_line(t) for t in tickets])
+            await self._queue(parse_number(args[0]) if args else 1)
             return
         number = parse_number(args[0]) if args else None
         if number is None:
@@ -233,6 +232,28 @@ class ConsoleSession:
             number=number,
             status=f"{self.app.translator.text(f'status.{ticket.status}', self.lang)}",
         )
+
+    async def _queue(self, number: int | None) -> None:
+        """A page of the agent's queue (``/queue 2``): the first says how many are open
+        in each status; the last line tells how to turn the page."""
+        counts = await self.app.tickets.queue_counts(self.actor)
+        total = sum(counts.values())
+        if not total:
+            self.say_key("console.queue_empty")
+            return
+        page = Page(min(max(number or 1, 1), Page().count(total)))
+        tickets = await self.app.tickets.queue(self.actor, page=page)
+        replies = [queue_counts(counts)] if page.number == 1 else []
+        replies += [queue_line(t) for t in tickets]
+        footer = page_footer(page, total, lambda n: f"/queue {n}")
+        if footer is not None:
+            # The terminal has no buttons: the footer names the commands instead.
+            replies.append(replace(footer, choices=()))
+            replies += [
+                Reply("console.queue_turn", {"label": Text(c.key), "command": c.value})
+                for c in footer.choices
+            ]
+        self.say(replies)
 
     def _agent_command(self, name: str, number: int, text: str) -> Command | None:
         read = read_agent_command(name, number, text, departments=self.app.policy.departments)

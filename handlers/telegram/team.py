@@ -21,12 +21,20 @@ from functools import partial
 from aiogram import Router
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramBadRequest,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 
 from bot.agent_commands import Usage, read_agent_command
 from bot.commands import (
@@ -42,12 +50,14 @@ from bot.commands import (
     TransferTicket,
     UnblockTicket,
 )
+from bot.desk import parse_number
 from bot.errors import DeskError, DuplicateUpdate, NotAllowed
 from bot.inputs import UpdateRef
+from bot.paging import Page
 from bot.participant import Actor
 from bot.reply import Reply
 from bot.ticket import Attachment, DeclineReason
-from bot.views import queue_line
+from bot.views import page_footer, queue_counts, queue_line
 from bot.worker import LAST_ATTEMPT
 from handlers.telegram import filters
 from handlers.telegram.cards import (
@@ -65,7 +75,8 @@ log = logging.getLogger(__name__)
 
 # "/name" or "/name@bot" as the first word: a command, not an answer that starts with "/".
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s|$)")
-QUEUE_LIMIT = 50
+# Callback data of the queue's Previous / Next buttons: "qp:<page>".
+QUEUE_PAGE_PREFIX = "qp:"
 # A card refresh refused for now (429, network) is tried again this often, in the background.
 CARD_RETRIES = 3
 
@@ -312,7 +323,7 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
     text = "\n".join(m.text or m.caption or "" for m in messages).strip()
     thread_id = first.message_thread_id if first.is_topic_message else None
     if len(messages) == 1 and command_name(text) == "queue":
-        await _show_queue(tg, user, first, thread_id)
+        await _show_queue(tg, user, first)
         return
     number, asking = await _ticket_of(tg, first)
     if number is None:
@@ -361,27 +372,89 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
     await tg.direct(first.chat.id, partial(first.reply, outcome, parse_mode=None))
 
 
-async def _show_queue(
-    tg: TelegramContext, user: User, message: Message, thread_id: int | None
-) -> None:
-    """The open tickets of this chat's departments, in the desk's queue order."""
+async def _show_queue(tg: TelegramContext, user: User, message: Message) -> None:
+    """Page 1 (or the page named: ``/queue 2``) of this chat's departments' open
+    tickets, in the desk's queue order; its buttons turn the page in place."""
     lang = _lang(tg)
-    chat_id = message.chat.id
+    _, _, arg = (message.text or "").partition(" ")
+    number = parse_number(arg.strip() or "1")
+    shown = await _queue_page(tg, user, message.chat.id, number or 1)
+    if shown is None:
+        await tg.say(message.chat.id, [Reply("telegram.agent.refused")], lang, reply_to=message)
+        return
+    text, markup = shown
+    await tg.direct(
+        message.chat.id,
+        # A reply: in the agent's topic, if they asked in one.
+        partial(message.reply, text, parse_mode="HTML", reply_markup=markup),
+    )
+
+
+async def on_queue_page(query: CallbackQuery, tg: TelegramContext) -> None:
+    """Previous / Next under a queue: the same message shows the other page."""
+    lang = _lang(tg)
+    message = query.message
+    number = parse_number((query.data or "")[len(QUEUE_PAGE_PREFIX) :])
+    if number is None or not isinstance(message, Message):
+        await tg.answer_query(
+            query, tg.renderer.label("telegram.button_expired", lang), show_alert=True
+        )
+        return
+    shown = await _queue_page(tg, query.from_user, message.chat.id, number)
+    if shown is None:
+        await tg.answer_query(
+            query, tg.renderer.label("telegram.agent.refused", lang), show_alert=True
+        )
+        return
+    text, markup = shown
+    try:
+        await tg.notifier.pacer.wait(message.chat.id)
+        await message.edit_text(text, parse_mode="HTML", reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+    await tg.answer_query(query)
+
+
+async def _queue_page(
+    tg: TelegramContext, user: User, chat_id: int, number: int
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The text and buttons of page ``number`` of the queue as ``user`` sees it in this
+    chat; None when they are no agent here."""
+    lang = _lang(tg)
     here = frozenset(tg.team_chats().get(chat_id, ()))
     actor = await tg.agent(user.id, user.full_name)
     mine = here if actor.lead else actor.departments & here
     if not mine:
-        await tg.say(chat_id, [Reply("telegram.agent.refused")], lang, reply_to=message)
-        return
+        return None
     # In this chat the agent works for its departments only (a lead included).
-    tickets = await tg.tickets.queue(replace(actor, departments=mine, lead=False))
-    replies = [Reply("telegram.queue.header", {"count": len(tickets)})]
-    replies += [queue_line(t) for t in tickets[:QUEUE_LIMIT]]
-    if len(tickets) > QUEUE_LIMIT:
-        replies.append(Reply("telegram.queue.more", {"count": len(tickets) - QUEUE_LIMIT}))
-    if not tickets:
-        replies = [Reply("telegram.queue.empty")]
-    await tg.say(chat_id, replies, lang, thread_id=thread_id, reply_to=message)
+    actor = replace(actor, departments=mine, lead=False)
+    counts = await tg.tickets.queue_counts(actor)
+    total = sum(counts.values())
+    page = Page(min(max(number, 1), Page().count(total)))
+    if not total:
+        return tg.renderer.reply(Reply("telegram.queue.empty"), lang).parts[0], None
+    tickets = await tg.tickets.queue(actor, page=page)
+    replies = [Reply("telegram.queue.header", {"count": total})]
+    if page.number == 1:
+        replies.append(queue_counts(counts))
+    replies += [queue_line(t) for t in tickets]
+    footer = page_footer(page, total, lambda n: f"{QUEUE_PAGE_PREFIX}{n}")
+    markup = None
+    if footer is not None:
+        replies.append(replace(footer, choices=()))
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=tg.renderer.label(choice.key, lang), callback_data=choice.value
+                    )
+                    for choice in footer.choices
+                ]
+            ]
+        )
+    lines = [tg.renderer.reply(reply, lang).parts[0] for reply in replies]
+    return "\n".join(lines), markup
 
 
 async def on_team_album_part(message: Message, tg: TelegramContext) -> None:
@@ -441,6 +514,7 @@ def make_router() -> Router:
     router.message.filter(TeamChat())
     router.callback_query.filter(TeamChat())
     router.callback_query.register(on_card_button, filters.data_prefix(AGENT_PREFIX))
+    router.callback_query.register(on_queue_page, filters.data_prefix(QUEUE_PAGE_PREFIX))
     router.edited_message.filter(TeamChat())
     router.message.register(on_team_album_part, filters.album_part, _not_escalate)
     router.message.register(on_team_message, filters.thread_content, _not_escalate)

@@ -188,3 +188,42 @@ async def test_a_plain_group_as_the_team_chat(tmp_path: Path) -> None:
         declined = await alice.hears("declined", after=mark)
         assert desk.app.translator.text("decline.out_of_scope", "en") in declined
         assert "reply_markup" not in fake.messages[(TECH_CHAT, card["message_id"])]
+
+
+async def test_a_long_queue_turns_its_pages_in_one_message(tmp_path: Path) -> None:
+    async with running_desk(tmp_path, clock=ManualClock(WEDNESDAY_MORNING)) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
+        agent = fake.user(AGENT, "Eve")
+        for i in range(12):
+            fake.user(600 + i, f"Customer {i}")
+            await file_directly(desk.app, 600 + i, "bug", f"Problem number {i}")
+        await wait_card(fake, 12)
+        mark = fake.mark()
+        fake.push_message(TECH_CHAT, agent, "/queue")
+        first = await in_team_chat(fake, TECH_CHAT, "Open requests: 12", mark)
+        assert "Page 1 of 2" in first and "New 12 · Accepted 0" in first
+        assert first.count("Problem number") == 10
+        queue = next(
+            m
+            for m in reversed(list(fake.messages.values()))
+            if m["chat"]["id"] == TECH_CHAT and "qp:2" in str(m.get("reply_markup", ""))
+        )
+        # A stranger's press changes nothing.
+        mark = fake.mark()
+        refused = await press_in_team(fake, fake.user(666, "Mallory"), queue, "qp:2")
+        assert "Nothing was changed" in refused
+        assert fake.calls_of("editMessageText", after=mark) == []
+        mark = fake.mark()
+        await press_in_team(fake, agent, queue, "qp:2")
+        [edited] = fake.calls_of("editMessageText", after=mark)
+        assert edited.params["message_id"] == queue["message_id"]
+        assert "Page 2 of 2" in edited.params["text"]
+        assert edited.params["text"].count("Problem number") == 2
+        buttons = edited.params["reply_markup"]["inline_keyboard"][0]
+        assert [b["callback_data"] for b in buttons] == ["qp:1"]
+        # The same page asked for with the command.
+        mark = fake.mark()
+        fake.push_message(TECH_CHAT, agent, "/queue 2")
+        again = await in_team_chat(fake, TECH_CHAT, "Page 2 of 2", mark)
+        assert again.count("Problem number") == 2

@@ -12,8 +12,10 @@ from bot.account import Account
 from bot.customer import Customer
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, TicketNotFound
 from bot.notification import Audience, Notification
+from bot.paging import Page
 from bot.participant import SYSTEM, Actor, Participant, Role
 from bot.ticket import (
+    OPEN_STATUSES,
     Attachment,
     DeclineReason,
     EntryKind,
@@ -375,11 +377,19 @@ async def test_count_opened_counts_the_half_open_window(backend: Backend) -> Non
         assert await uow.tickets.count_opened("SN-300", since, until) == 0
 
 
-async def test_queue_filters_departments_and_statuses_oldest_first(backend: Backend) -> None:
-    async def add(department: str, minute: int, status: Status = Status.NEW) -> int:
-        ticket = make_ticket(department=department, created_at=at(minute), title=department)
+async def test_queue_filters_departments_and_statuses_in_queue_order(backend: Backend) -> None:
+    """Highest priority first, then the soonest stored due time (``queue_due``)."""
+
+    async def add(
+        department: str,
+        due: int,
+        status: Status = Status.NEW,
+        priority: Priority = Priority.NORMAL,
+    ) -> int:
+        ticket = make_ticket(department=department, created_at=at(0), title=department)
+        ticket.priority, ticket.queue_due = priority, at(due)
         if status is not Status.NEW:
-            ticket.move(status, at(minute), "system")
+            ticket.move(status, at(1), "system")
         return await add_committed(backend, ticket)
 
     late_tech = await add("technical", 30)
@@ -387,6 +397,7 @@ async def test_queue_filters_departments_and_statuses_oldest_first(backend: Back
     billing = await add("billing", 20)
     await add("technical", 5, Status.RESOLVED)
     await add("sales", 1)
+    urgent = await add("technical", 90, priority=Priority.URGENT)
 
     async with backend.uow() as uow:
         tech = await uow.tickets.queue(frozenset({"technical"}), frozenset({Status.NEW}))
@@ -395,11 +406,47 @@ async def test_queue_filters_departments_and_statuses_oldest_first(backend: Back
         )
         everything = await uow.tickets.queue(None, frozenset({Status.NEW}))
         nobody = await uow.tickets.queue(frozenset(), frozenset({Status.NEW}))
+        second = await uow.tickets.queue(None, OPEN_STATUSES, page=Page(2, size=2))
+        counts = await uow.tickets.count_queue(frozenset({"technical"}))
 
-    assert [t.number for t in tech] == [early_tech, late_tech]
-    assert [t.number for t in both] == [early_tech, billing, late_tech]
-    assert [t.department for t in everything] == ["sales", "technical", "billing", "technical"]
+    assert [t.number for t in tech] == [urgent, early_tech, late_tech]
+    assert [t.number for t in both] == [urgent, early_tech, billing, late_tech]
+    assert [t.department for t in everything] == [
+        "technical",
+        "sales",
+        "technical",
+        "billing",
+        "technical",
+    ]
     assert nobody == []
+    # The open queue of every department, two to a page: the second page.
+    assert [t.queue_due for t in second] == [at(5), at(10)]
+    assert counts == {Status.NEW: 3, Status.RESOLVED: 1}
+
+
+async def test_lists_come_in_pages_with_counts_per_status(backend: Backend) -> None:
+    jana = Participant("telegram", "1001")
+    numbers = [
+        await add_committed(
+            backend, make_ticket(customer=jana, created_at=at(i), support_number="SN-1")
+        )
+        for i in range(5)
+    ]
+    async with backend.uow() as uow:
+        first = await uow.tickets.for_customer(jana, page=Page(1, size=2))
+        last = await uow.tickets.for_customer(jana, page=Page(3, size=2))
+        beyond = await uow.tickets.for_customer(jana, page=Page(4, size=2))
+        org = await uow.tickets.for_account("SN-1", customer=jana, page=Page(2, size=2))
+        counts = await uow.tickets.count_for_customer(jana)
+        in_org = await uow.tickets.count_for_account("SN-1")
+        people = await uow.tickets.people_of_account("SN-1")
+    newest = list(reversed(numbers))
+    assert [t.number for t in first] == newest[:2]
+    assert [t.number for t in last] == newest[4:]
+    assert beyond == []
+    assert [t.number for t in org] == newest[2:4]
+    assert counts == in_org == {Status.NEW: 5}
+    assert people == [(jana, "Jana Nováková")]
 
 
 async def test_customer_and_account_views_newest_first(backend: Backend) -> None:

@@ -7,6 +7,7 @@ changes on commit, ticket numbers are assigned on add.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -18,6 +19,7 @@ from bot.dialog import TicketBrief
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, DuplicateUpdate, TicketNotFound
 from bot.inputs import UpdateRef
 from bot.notification import Notification
+from bot.paging import Page
 from bot.participant import Participant
 from bot.ticket import Status, Ticket
 
@@ -85,39 +87,80 @@ class _Tickets:
         return sorted(tickets, key=lambda t: t.number or 0, reverse=newest)
 
     async def for_customer(
-        self, customer: Participant, statuses: frozenset[Status] | None = None
+        self,
+        customer: Participant,
+        statuses: frozenset[Status] | None = None,
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        return self._sorted(
-            [
-                copy.deepcopy(t)
-                for t in self.db.tickets.values()
-                if t.customer == customer and (statuses is None or t.status in statuses)
-            ]
-        )
+        found = [
+            t
+            for t in self.db.tickets.values()
+            if t.customer == customer and (statuses is None or t.status in statuses)
+        ]
+        return _page(self._sorted([copy.deepcopy(t) for t in found]), page)
 
     async def for_account(
-        self, support_number: str, statuses: frozenset[Status] | None = None
+        self,
+        support_number: str,
+        statuses: frozenset[Status] | None = None,
+        *,
+        customer: Participant | None = None,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        return self._sorted(
-            [
-                copy.deepcopy(t)
-                for t in self.db.tickets.values()
-                if t.support_number == support_number
-                and (statuses is None or t.status in statuses)
-            ]
-        )
+        found = [
+            t
+            for t in self.db.tickets.values()
+            if t.support_number == support_number
+            and (statuses is None or t.status in statuses)
+            and (customer is None or t.customer == customer)
+        ]
+        return _page(self._sorted([copy.deepcopy(t) for t in found]), page)
 
     async def queue(
-        self, departments: frozenset[str] | None, statuses: frozenset[Status]
+        self,
+        departments: frozenset[str] | None,
+        statuses: frozenset[Status],
+        *,
+        page: Page | None = None,
     ) -> list[Ticket]:
-        return self._sorted(
-            [
-                copy.deepcopy(t)
-                for t in self.db.tickets.values()
-                if (departments is None or t.department in departments) and t.status in statuses
-            ],
-            newest=False,
+        found = [
+            copy.deepcopy(t)
+            for t in self.db.tickets.values()
+            if (departments is None or t.department in departments) and t.status in statuses
+        ]
+        found.sort(key=lambda t: (-int(t.priority), t.queue_due or t.created_at, t.number or 0))
+        return _page(found, page)
+
+    async def count_for_customer(self, customer: Participant) -> dict[Status, int]:
+        return _counts(t for t in self.db.tickets.values() if t.customer == customer)
+
+    async def count_for_account(
+        self, support_number: str, customer: Participant | None = None
+    ) -> dict[Status, int]:
+        return _counts(
+            t
+            for t in self.db.tickets.values()
+            if t.support_number == support_number and (customer is None or t.customer == customer)
         )
+
+    async def count_queue(self, departments: frozenset[str] | None) -> dict[Status, int]:
+        return _counts(
+            t
+            for t in self.db.tickets.values()
+            if t.is_open and (departments is None or t.department in departments)
+        )
+
+    async def people_of_account(self, support_number: str) -> list[tuple[Participant, str]]:
+        people: dict[Participant, str] = {}
+        for t in self.db.tickets.values():
+            if t.support_number == support_number:
+                people.setdefault(t.customer, t.customer_name or t.customer.external_id)
+        return sorted(people.items(), key=lambda p: (p[1], p[0].external_id))
+
+    async def without_queue_due(self, limit: int = 500) -> list[Ticket]:
+        found = [t for t in self.db.tickets.values() if t.is_open and t.queue_due is None]
+        return [copy.deepcopy(t) for t in found[:limit]]
 
     async def by_post(self, post_ref: str) -> Ticket | None:
         for t in self.db.tickets.values():
@@ -309,3 +352,14 @@ class FakeUnitOfWorkFactory:
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.db)
+
+
+def _page(tickets: list[Ticket], page: Page | None) -> list[Ticket]:
+    return tickets if page is None else tickets[page.offset : page.offset + page.size]
+
+
+def _counts(tickets: Iterable[Ticket]) -> dict[Status, int]:
+    counts: dict[Status, int] = {}
+    for t in tickets:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    return counts

@@ -270,3 +270,41 @@ async def test_an_organisation_admin_sees_every_ticket_and_who_opened_it(world: 
     assert shown[0].key == "desk.ticket_view" and keys(shown)[-1] != "desk.hint_open"
     # Reading along does not make the colleague's ticket the admin's current one.
     assert (await world.desk.customer(ALICE)).current_ticket == mine
+
+
+async def test_a_long_ticket_list_comes_in_pages(world: World) -> None:
+    """Ten to a page, newest first; the first page counts each filter; Previous/Next
+    buttons (and ``/tickets all 2``) turn the page; a forged page number is refused."""
+    from bot.ticket import Origin, RequestType, Ticket
+
+    for i in range(23):
+        ticket = Ticket(
+            customer=ALICE,
+            customer_name="Alice",
+            department="technical",
+            category="bug",
+            request_type=RequestType.BUG,
+            title=f"Problem {i}",
+            description="…",
+            origin=Origin("telegram"),
+            created_at=world.clock.now(),
+        )
+        async with world.uow() as uow:
+            await uow.tickets.add(ticket)
+            await uow.commit()
+    first = await world.say("/tickets all")
+    lines = [r for r in first if r.key == "desk.ticket_line"]
+    assert [r.params["number"] for r in lines] == list(range(23, 13, -1))
+    assert "desk.tickets_counts" in keys(first)
+    assert first[-1].key == "view.page" and first[-1].params == {"page": 1, "pages": 3}
+    assert [c.value for c in first[-1].choices] == ["tickets:all:2"]
+    second = await world.say(ChoicePicked("tickets:all:2"))
+    assert [r.params["number"] for r in second if r.key == "desk.ticket_line"] == list(
+        range(13, 3, -1)
+    )
+    assert "desk.tickets_counts" not in keys(second)
+    assert [c.value for c in second[-1].choices] == ["tickets:all:1", "tickets:all:3"]
+    third = await world.say("/tickets all 3")
+    assert [r.params["number"] for r in third if r.key == "desk.ticket_line"] == [3, 2, 1]
+    for forged in ("tickets:all:0", "tickets:all:99999999999999", "tickets:all:x"):
+        assert "desk.ticket_line" not in keys(await world.say(ChoicePicked(forged)))
