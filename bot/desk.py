@@ -95,6 +95,9 @@ class Answer:
     # The answer of a redelivered update, given again: the channel adds nothing of its
     # own (refusals of files, say) a second time.
     again: bool = False
+    # Another page of the list whose button was pressed: a channel that can shows it in
+    # place of that message.
+    in_place: bool = False
 
 
 class _Turn:
@@ -109,6 +112,8 @@ class _Turn:
         # A ticket of theirs waits for their answer (read with the profile).
         self.answer_awaited = awaited
         self._stored = None if new else customer
+        # The answer turns the page of the list whose button was pressed.
+        self.in_place = False
 
     @property
     def who(self) -> Participant:
@@ -200,7 +205,7 @@ class Desk:
             turn = await self._turn(uow, who, name, locale)
             replies = await self._dispatch(turn, event)
             await turn.flush()
-            return Answer(replies, turn.customer.locale)
+            return Answer(replies, turn.customer.locale, in_place=turn.in_place)
 
         async def refused(uow: UnitOfWork, exc: DeskError) -> Answer:
             log.info("refused for %s: %s", who.key, exc)
@@ -369,6 +374,8 @@ class Desk:
             # tickets:FILTER[:PAGE], tickets:org[:PAGE], tickets:by[:PAGE]:WHO (a
             # participant key, itself "platform:id"; buttons of old messages lack PAGE).
             which, _, rest = arg.partition(":")
+            # A page named: the list's own Previous / Next (the filter menu names none).
+            turn.in_place = rest[:1].isdigit()
             if which == "by":
                 page, _, who = rest.partition(":")
                 number = _page_number(page) if who and page.isdigit() else 1
@@ -601,9 +608,7 @@ class Desk:
         return [
             Reply("desk.tickets_header", {"filter": Text(f"filter.{which}")}),
             *(_filter_counts(counts) if page.number == 1 else []),
-            *lines[:-1],
-            replace(lines[-1], choices=choices),
-            *_footer(page, total, lambda n: f"tickets:{which}:{n}"),
+            *_with_buttons(lines, choices, page, total, lambda n: f"tickets:{which}:{n}"),
         ]
 
     async def _organisation(self, turn: _Turn) -> Account | None:
@@ -632,13 +637,10 @@ class Desk:
             return [Reply("desk.no_tickets", {"filter": Text("filter.org")})]
         counts = await turn.uow.tickets.count_for_account(account.support_number, who)
         people = await turn.uow.tickets.people_of_account(account.support_number)
-        header = Reply(
-            "desk.tickets_header",
-            {"filter": Text("filter.org")},
-            tuple(
-                Choice(f"tickets:by:1:{person.key}", "choice.by_person", {"who": name})
-                for person, name in people[:10]
-            ),
+        header = Reply("desk.tickets_header", {"filter": Text("filter.org")})
+        by_person = tuple(
+            Choice(f"tickets:by:1:{person.key}", "choice.by_person", {"who": name})
+            for person, name in people[:10]
         )
         lines = [
             Reply(
@@ -658,8 +660,7 @@ class Desk:
         return [
             header,
             *(_filter_counts(counts) if page.number == 1 else []),
-            *lines,
-            *_footer(page, _in_filter(counts, None), value),
+            *_with_buttons(lines, by_person, page, _in_filter(counts, None), value),
         ]
 
     async def _show_ticket(self, turn: _Turn, number: int) -> list[Reply]:
@@ -767,6 +768,16 @@ def _filter_counts(counts: dict[Status, int]) -> list[Reply]:
     ]
 
 
-def _footer(page: Page, total: int, value: Callable[[int], str]) -> list[Reply]:
+def _with_buttons(
+    lines: list[Reply],
+    choices: tuple[Choice, ...],
+    page: Page,
+    total: int,
+    value: Callable[[int], str],
+) -> list[Reply]:
+    """A list's lines with its buttons at the end, after "Page 2 of 5" and with the
+    Previous / Next buttons when there are several pages: one message to turn in place."""
     footer = page_footer(page, total, value)
-    return [footer] if footer is not None else []
+    if footer is None:
+        return [*lines[:-1], replace(lines[-1], choices=choices)]
+    return [*lines, replace(footer, choices=(*choices, *footer.choices))]

@@ -189,6 +189,26 @@ class TelegramContext:
                     sent.append(message)
         return sent
 
+    async def show_instead(self, message: Message, replies: Sequence[Reply], lang: str) -> bool:
+        """Edit ``message`` to show ``replies`` (another page of the list it shows);
+        False when they do not fit one message, or Telegram refused the edit (the caller
+        then sends them as new messages)."""
+        rendered = self.renderer.replies(replies, lang)
+        if len(rendered) != 1 or len(rendered[0].parts) != 1:
+            return False
+        await self.renderer.codec.save()
+        edit = partial(
+            message.edit_text,
+            rendered[0].parts[0],
+            parse_mode="HTML",
+            reply_markup=rendered[0].markup,
+        )
+        try:
+            return await self.direct(message.chat.id, edit) is not None
+        except TelegramBadRequest as exc:
+            # Unchanged (a double press) is shown already; anything else: send anew.
+            return "not modified" in str(exc)
+
     async def direct(self, chat_id: int, send: Callable[[], Awaitable[T]]) -> T | None:
         """Make one direct call to Telegram (a reply, a prompt), paced; a 429 is retried
         after its ``retry_after`` and a network or server error after a short backoff,

@@ -46,13 +46,17 @@ async def handle_input(
     event: Input,
     update: UpdateRef,
     prefix: list[Reply] | None = None,
+    pressed: Message | None = None,
 ) -> None:
+    """``pressed``: the message whose button sent ``event`` (a page of a list there is
+    shown in its place)."""
     who = participant(user)
+    in_place = False
     try:
         answer = await tg.desk.answer(
             who, event, name=user.full_name, locale=user.language_code, update=update
         )
-        replies, lang = answer.replies, answer.locale
+        replies, lang, in_place = answer.replies, answer.locale, answer.in_place
         if answer.again:
             prefix = None  # said when the update first came
     except Exception:
@@ -60,6 +64,13 @@ async def handle_input(
             raise  # the worker hands the update over again (nothing was committed)
         log.exception("desk failed on %s from %s", type(event).__name__, who.key)
         replies, lang = [Reply("telegram.apology")], user.language_code or "en"
+    if (
+        in_place
+        and pressed is not None
+        and not prefix
+        and await tg.show_instead(pressed, replies, lang)
+    ):
+        return
     if replies or prefix:
         await tg.say(chat_id, [*(prefix or []), *replies], lang)
 
@@ -151,8 +162,14 @@ async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
         await on_foreign_button(query, tg)
         return
     await tg.answer_query(query)
+    pressed = query.message if isinstance(query.message, Message) else None
     await handle_input(
-        tg, query.from_user, query.message.chat.id, ChoicePicked(value), tg.query_ref(query)
+        tg,
+        query.from_user,
+        query.message.chat.id,
+        ChoicePicked(value),
+        tg.query_ref(query),
+        pressed=pressed,
     )
 
 

@@ -229,3 +229,35 @@ async def test_files_over_20_mb_are_refused_clearly(tmp_path: Path) -> None:
             Participant("telegram", "501"), CommandGiven("tickets", "all")
         )
         assert [r.key for r in replies] == ["desk.no_tickets"]
+
+
+async def test_a_customers_long_list_turns_its_pages_in_place(tmp_path: Path) -> None:
+    from telegram_people import file_directly
+
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        alice = Person(fake, 501, "Alice")
+        for i in range(12):
+            await file_directly(desk.app, 501, "bug", f"Problem number {i}")
+        listed = await alice.says("/tickets all")
+        assert "Page 1 of 2" in listed and listed.count("Problem number") == 10
+        message = next(
+            m
+            for m in reversed(list(fake.messages.values()))
+            if m["chat"]["id"] == 501 and "tickets:all:2" in str(m.get("reply_markup", ""))
+        )
+        mark = fake.mark()
+        fake.push_callback(alice.user, message, "c:tickets:all:2")
+        [edited] = await fake.wait_call("editMessageText", after=mark)
+        await fake.wait_idle(0.2)
+        assert edited.params["message_id"] == message["message_id"]
+        assert "Page 2 of 2" in edited.params["text"]
+        assert edited.params["text"].count("Problem number") == 2
+        buttons = [
+            b["callback_data"] for r in edited.params["reply_markup"]["inline_keyboard"] for b in r
+        ]
+        assert buttons[-1] == "c:tickets:all:1"
+        # Shown in place: nothing new was sent to the customer.
+        assert [
+            c for c in fake.calls_of("sendMessage", after=mark) if c.params["chat_id"] == 501
+        ] == []
