@@ -1,10 +1,11 @@
-"""``python -m benchmarks [intake] [delivery] [workers]``: run the named benchmarks
+"""``python -m benchmarks [intake] [delivery] [workers] [store]``: run the named benchmarks
 (all of them by default) and print each against its baseline from the same run.
 
 Environment: ``BENCH_CUSTOMERS`` (500) customers per run, ``BENCH_ROUNDS`` (1) runs of
 the desk (each between two runs of its baseline), ``BENCH_WORKER_CUSTOMERS`` (100) for
 the worker fleets, ``BENCH_DATABASE_URL`` + ``BENCH_REDIS_URL`` for the PostgreSQL +
-Redis figures (``tools/services.sh`` starts both; ``make bench`` does).
+Redis figures (``tools/services.sh`` starts both; ``make bench`` does),
+``BENCH_TICKETS`` (1,000,000) tickets on the store's desk.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import sys
 import time
 
-from benchmarks import delivery, intake, workers
+from benchmarks import delivery, intake, store, workers
 from benchmarks.runs import (
     Backend,
     ChildFailed,
@@ -25,7 +26,7 @@ from benchmarks.runs import (
     rounds,
 )
 
-BENCHMARKS = ("intake", "delivery", "workers")
+BENCHMARKS = ("intake", "delivery", "workers", "store")
 Measured = dict[str, tuple[Figures, Figures] | ChildFailed]
 
 
@@ -86,7 +87,12 @@ def main(argv: list[str]) -> int:
     ok = True
     for name in args.names or BENCHMARKS:
         print()
-        ok = (workers.main() if name == "workers" else desk_benchmark(name, n, measured)) and ok
+        if name == "workers":
+            ok = workers.main() and ok
+        elif name == "store":
+            ok = store.main() and ok
+        else:
+            ok = desk_benchmark(name, n, measured) and ok
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0 if ok else 1
 

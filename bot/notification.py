@@ -42,6 +42,18 @@ class DeliveryStatus(StrEnum):
     UNCERTAIN = "uncertain"
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits for one recipient: unfinished notifications and the oldest's time."""
+
+    count: int = 0
+    oldest: datetime | None = None
+
+    def minutes(self, now: datetime) -> int:
+        """How long the oldest has waited, in whole minutes."""
+        return int((now - self.oldest).total_seconds() // 60) if self.oldest else 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class OutboxItem:
     """A notification as the relay sees it: with its delivery bookkeeping."""

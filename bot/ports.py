@@ -13,7 +13,7 @@ from bot.account import Account
 from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.inputs import UpdateRef
-from bot.notification import Notification, OutboxItem
+from bot.notification import Backlog, Notification, OutboxItem
 from bot.paging import Page
 from bot.participant import Participant
 from bot.ticket import Status, Ticket
@@ -281,6 +281,11 @@ class OutboxStore(Protocol):
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
+
+    async def backlog(self, channel: str, recipient: str) -> Backlog:
+        """How many of the recipient's notifications are unfinished (pending or being
+        sent), and since when the oldest waits: how far behind a chat is."""
+        ...
 
     async def mark_all_delivered(self, notification_ids: Collection[str], at: datetime) -> None:
         """Mark the SENDING (or UNCERTAIN) ones of these rows DELIVERED, in one statement."""

@@ -198,6 +198,16 @@ class Relay:
         match outcome:
             case _Retry(at=at, error=error):
                 await self._outbox.reschedule(n.id, at, error)
+                behind = await self._outbox.backlog(n.channel, n.recipient)
+                if behind.count > 1:
+                    log.warning(
+                        "%s %s is behind: %d messages waiting, the oldest for %d min (%s)",
+                        n.channel,
+                        n.recipient,
+                        behind.count,
+                        behind.minutes(self._clock.now()),
+                        error,
+                    )
             case _GiveUp(error=error, unreachable=unreachable):
                 await self._outbox.mark_failed(n.id, error, unreachable)
                 if unreachable and self._on_unreachable is not None:

@@ -161,6 +161,10 @@ class TicketService:
 
     # -- reading -----------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The desk's clock (a channel's views of "how long ago" use it)."""
+        return self._clock.now()
+
     async def get(self, number: int) -> Ticket:
         async with self._uow() as uow:
             return await uow.tickets.get(number)

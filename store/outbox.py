@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from bot.notification import Audience, DeliveryStatus, Notification, OutboxItem
+from bot.notification import Audience, Backlog, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
 from store.links import LinkWrites, write_links
 from store.models import OutboxRow
@@ -115,6 +115,21 @@ class SqlOutboxStore:
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None:
         await self.mark_all_delivered((notification_id,), at)
+
+    async def backlog(self, channel: str, recipient: str) -> Backlog:
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    _backlog(session.get_bind().dialect.name),
+                    {"channel": channel, "recipient": recipient},
+                )
+            ).first()
+        count, oldest = (found[0], found[1]) if found is not None else (0, None)
+        if isinstance(oldest, str):  # SQLite hands a MIN() of timestamps back as text
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return Backlog(int(count or 0), oldest)
 
     async def mark_all_delivered(self, notification_ids: Collection[str], at: datetime) -> None:
         async with self._sessions() as session, self._links_in(session):
@@ -346,6 +361,16 @@ def _heads(dialect: str) -> Select[str]:
         .prefix_with("MATERIALIZED")
     )
     return select(locked.c.id)
+
+
+@functools.cache
+def _backlog(dialect: str) -> Any:
+    """One recipient's open rows, counted on the open-queue index."""
+    queue = _QUEUE_SQLITE if dialect == "sqlite" else "outbox o"
+    return text(
+        f"SELECT count(*), min(o.created_at) FROM {queue}"
+        f" WHERE {_OPEN} AND o.channel = :channel AND o.recipient = :recipient"
+    )
 
 
 @functools.cache

@@ -281,7 +281,24 @@ class SqlTicketRepository:
         where: list[Any] = [text(OPEN_TICKETS)]
         if departments is not None:
             where.append(TicketRow.department.in_(sorted(departments)))
-        return await self._counts(where)
+        if self._session.get_bind().dialect.name != "sqlite":
+            return await self._counts(where)
+        # SQLite without statistics counts through (department, status), every ticket
+        # the department ever had (30 ms at a million, measured by `benchmarks store`);
+        # the open-queue index holds the open ones alone (1 ms). PostgreSQL's planner
+        # picks it by itself.
+        query = text(
+            "SELECT status, count(*) FROM tickets INDEXED BY ix_tickets_open_queue"
+            f" WHERE {OPEN_TICKETS}"
+            + (" AND department IN :departments" if departments is not None else "")
+            + " GROUP BY status"
+        )
+        params: dict[str, Any] = {}
+        if departments is not None:
+            query = query.bindparams(bindparam("departments", expanding=True))
+            params["departments"] = sorted(departments)
+        rows = await self._session.execute(query, params)
+        return {Status(str(status)): int(str(count)) for status, count in rows}
 
     async def people_of_account(self, support_number: str) -> list[tuple[Participant, str]]:
         rows = await self._session.execute(
@@ -300,9 +317,8 @@ class SqlTicketRepository:
         return await self._load(query.order_by(TicketRow.number).limit(limit))
 
     async def _counts(self, where: Sequence[Any]) -> dict[Status, int]:
-        rows = await self._session.execute(
-            select(TicketRow.status, func.count()).where(*where).group_by(TicketRow.status)
-        )
+        query = select(TicketRow.status, func.count()).where(*where)
+        rows = await self._session.execute(query.group_by(TicketRow.status))
         return {Status(status): int(count) for status, count in rows}
 
     async def by_post(self, post_ref: str) -> Ticket | None:

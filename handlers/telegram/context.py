@@ -26,7 +26,7 @@ from bot.errors import DeskError
 from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import LinkStore, RateLimiter
+from bot.ports import LinkStore, OutboxStore, RateLimiter
 from bot.reply import Reply
 from bot.tickets import TicketService
 from handlers.telegram.delivery import TelegramNotifier
@@ -65,6 +65,8 @@ class TelegramContext:
     links: LinkStore
     limiter: RateLimiter
     notifier: TelegramNotifier
+    # The outbox, to tell agents how far behind their chat is (None: not told).
+    outbox: OutboxStore | None = None
     tuning: Tuning = field(default_factory=Tuning)
     albums: AlbumCollector = field(default_factory=AlbumCollector)
     posts: RecentAlbums = field(default_factory=RecentAlbums)

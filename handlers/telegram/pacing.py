@@ -9,11 +9,24 @@ bot under the global limit together.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 
 from bot.ports import RateLimiter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +78,27 @@ class SendPacer:
         self._shared_key = shared_key
         self._bot = TokenBucket(self.limits.per_bot_per_second, self.limits.per_bot_per_second)
         self._chats: dict[int, TokenBucket] = {}
+        # Chats that answered 429: nothing goes to them before this (monotonic) time.
+        self._holds: dict[int, float] = {}
         self._lock = asyncio.Lock()
+
+    def hold(self, chat_id: int, seconds: float) -> None:
+        """Telegram said "retry after ``seconds``" for this chat: no send to it before."""
+        until = time.monotonic() + max(0.0, seconds)
+        if until > self._holds.get(chat_id, 0.0):
+            self._holds[chat_id] = until
+            log.info("chat %s answered 429: nothing sent there for %.1fs", chat_id, seconds)
+
+    def held_for(self, chat_id: int) -> float:
+        """Seconds until this chat may be sent to again after a 429 (0: now)."""
+        until = self._holds.get(chat_id)
+        if until is None:
+            return 0.0
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._holds[chat_id]
+            return 0.0
+        return left
 
     def _chat_bucket(self, chat_id: int) -> TokenBucket:
         bucket = self._chats.get(chat_id)
@@ -82,6 +115,9 @@ class SendPacer:
         return bucket
 
     async def wait(self, chat_id: int) -> None:
+        if (held := self.held_for(chat_id)) > 0:
+            await asyncio.sleep(held)
+            return await self.wait(chat_id)  # the hold may have grown meanwhile
         async with self._lock:
             delay = max(self._bot.reserve(), self._chat_bucket(chat_id).reserve())
         if delay > 0:
@@ -93,3 +129,26 @@ class SendPacer:
                 if await self._shared.hit(self._shared_key, limit, window):
                     break
                 await asyncio.sleep(window / limit)
+
+
+class LearnFromRetryAfter(BaseRequestMiddleware):
+    """A session middleware: every 429 Telegram answers, whatever call made it (a
+    reply, a notification, a card edit), holds that chat in ``pacer`` for the
+    ``retry_after`` it gave, so no other send goes there before that time."""
+
+    def __init__(self, pacer: SendPacer) -> None:
+        self.pacer = pacer
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Any:
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            chat_id = getattr(method, "chat_id", None)
+            if isinstance(chat_id, int):
+                self.pacer.hold(chat_id, float(exc.retry_after))
+            raise

@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s|$)")
 # Callback data of the queue's Previous / Next buttons: "qp:<page>".
 QUEUE_PAGE_PREFIX = "qp:"
+# Messages waiting for a team chat before /queue says the chat is behind.
+BEHIND_AT = 3
 # A card refresh refused for now (429, network) is tried again this often, in the background.
 CARD_RETRIES = 3
 
@@ -436,6 +438,14 @@ async def _queue_page(
         return tg.renderer.reply(Reply("telegram.queue.empty"), lang).parts[0], None
     tickets = await tg.tickets.queue(actor, page=page)
     replies = [Reply("telegram.queue.header", {"count": total})]
+    if tg.outbox is not None:
+        # Telegram lets ~20 messages a minute into a group: say when this one is behind.
+        behind = await tg.outbox.backlog(CHANNEL, str(chat_id))
+        if behind.count >= BEHIND_AT:
+            minutes = behind.minutes(tg.tickets.now())
+            replies.append(
+                Reply("telegram.queue.behind", {"count": behind.count, "minutes": minutes})
+            )
     if page.number == 1:
         replies.append(queue_counts(counts))
     replies += [queue_line(t) for t in tickets]

@@ -227,3 +227,47 @@ async def test_a_long_queue_turns_its_pages_in_one_message(tmp_path: Path) -> No
         fake.push_message(TECH_CHAT, agent, "/queue 2")
         again = await in_team_chat(fake, TECH_CHAT, "Page 2 of 2", mark)
         assert again.count("Problem number") == 2
+
+
+async def test_the_queue_says_when_the_team_chat_is_behind(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.notification import Audience, Notification
+    from store.models import OutboxRow
+
+    async with running_desk(tmp_path, clock=ManualClock(WEDNESDAY_MORNING)) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
+        agent = fake.user(AGENT, "Eve")
+        fake.user(501, "Alice")
+        await file_directly(desk.app, 501, "bug", "Checkout fails")
+        await wait_card(fake, 1)
+        # Four team messages waiting for this chat, the oldest for 7 minutes; due only
+        # tomorrow, so the running relay leaves them where they are.
+        waited = desk.app.clock.now() - timedelta(minutes=7)
+        async with desk.app.uow() as uow:
+            for i in range(4):
+                await uow.outbox.add(
+                    Notification(
+                        id=f"waiting-{i}",
+                        channel="telegram",
+                        audience=Audience.TEAM,
+                        recipient=str(TECH_CHAT),
+                        key="team.customer_wrote",
+                        created_at=waited + timedelta(seconds=i),
+                        ticket_number=1,
+                    )
+                )
+            await uow._outbox.flush()  # type: ignore[attr-defined]
+            await uow._session.execute(  # type: ignore[attr-defined]
+                update(OutboxRow)
+                .where(OutboxRow.id.like("waiting-%"))
+                .values(next_attempt_at=desk.app.clock.now() + timedelta(days=1))
+            )
+            await uow.commit()
+        mark = fake.mark()
+        fake.push_message(TECH_CHAT, agent, "/queue")
+        queue = await in_team_chat(fake, TECH_CHAT, "Open requests: 1", mark)
+        assert "This chat is behind: 4 messages" in queue and "for 7 min" in queue

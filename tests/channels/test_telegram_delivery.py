@@ -312,3 +312,27 @@ async def test_pacing_keeps_one_chat_near_one_message_a_second() -> None:
         await pacer.wait(501)
     # 2 at once, then 4 more at 20/s: at least 0.2 s.
     assert time.monotonic() - start >= 0.19
+
+
+async def test_a_429_holds_that_chat_for_its_retry_after_and_no_other(
+    fake_telegram: FakeTelegram, bot: Bot, translator: Translator, book: TicketBook
+) -> None:
+    from aiogram.exceptions import TelegramRetryAfter
+
+    from handlers.telegram.pacing import LearnFromRetryAfter
+
+    pacer = SendPacer(Limits(per_chat_per_second=50, chat_burst=50))
+    bot.session.middleware(LearnFromRetryAfter(pacer))
+    notifier = TelegramNotifier(bot, Renderer(translator), MemoryLinks(), book, pacer=pacer)
+    fake_telegram.user(501, "Alice")
+    fake_telegram.user(502, "Bob")
+    fake_telegram.fail_next("sendMessage", 429, retry_after=1)
+    with pytest.raises(TelegramRetryAfter):
+        await notifier.send_text(501, "first")
+    refused = fake_telegram.calls_of("sendMessage")[-1]
+    await notifier.send_text(502, "elsewhere")  # another chat is not held
+    await notifier.send_text(501, "second")  # whatever sends it next waits
+    elsewhere, second = fake_telegram.calls_of("sendMessage")[-2:]
+    assert elsewhere.at - refused.at < 0.5
+    assert second.at - refused.at >= 0.95
+    assert second.params["text"] == "second"

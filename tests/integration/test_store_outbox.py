@@ -403,3 +403,21 @@ async def test_links_kept_when_not_written_and_newer_values_win(backend: Backend
     direct = SqlLinkStore(backend.sessions)
     assert await direct.get("telegram", "card", "1:-100") == "-100:8"
     assert await direct.get("telegram", "sent", "n1") == "2"
+
+
+async def test_backlog_counts_a_recipients_unfinished_rows_and_the_oldest(
+    backend: Backend,
+) -> None:
+    store = SqlOutboxStore(backend.sessions)
+    assert (await store.backlog("telegram", "telegram:1001")).count == 0
+    await queue(backend, note("a", 1), note("b", 2), note("c", 3), note("x", 0, recipient="-5"))
+    claimed = await store.claim_due(at(5), 10, 60)  # "a" (and "x") now being sent
+    claimed_ids = [i.notification.id for i in claimed]
+    assert sorted(claimed_ids) == ["a", "x"]
+    behind = await store.backlog("telegram", "telegram:1001")
+    assert behind.count == 3 and behind.oldest == at(1)
+    assert behind.minutes(at(11)) == 10
+    await store.claim_due(at(6), 0, 60, delivered=[i for i in claimed_ids if i == "a"])
+    behind = await store.backlog("telegram", "telegram:1001")
+    assert behind.count == 2 and behind.oldest == at(2)
+    assert (await store.backlog("telegram", "-5")).count == 1
