@@ -136,7 +136,10 @@ class Announcer:
             **extra: Any,
         ) -> None:
             dept = self._policy.department(department or ticket.department)
-            for platform, ref in dept.team_channels.items():
+            for platform in dept.team_channels:
+                ref = dept.team_chat(platform, ticket.number or 0)
+                if ref is None:
+                    continue
                 out.append(
                     Notification(
                         channel=platform,

@@ -7,6 +7,7 @@ English.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,26 @@ class PolicyError(DeskError):
 class Department:
     key: str
     labels: Labels
-    # platform -> team channel reference (e.g. telegram chat id, "console")
-    team_channels: dict[str, str] = field(default_factory=dict)
+    # platform -> the team chats (e.g. telegram chat ids, "console"): one, or several
+    # that share the department's tickets (Telegram lets ~20 messages a minute into one
+    # group; two groups take twice as many new tickets a minute).
+    team_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def team_chat(self, platform: str, number: int) -> str | None:
+        """The team chat of ``platform`` that ticket ``number`` lives in. With several,
+        rendezvous hashing: each ticket's own ranking of the chats, the first wins, so
+        tickets spread evenly, a ticket stays where it is as long as the list does, and
+        a chat added later draws only its share of them (a chat removed gives away only
+        its own)."""
+        chats = self.team_channels.get(platform, ())
+        if len(chats) <= 1:
+            return chats[0] if chats else None
+        return max(chats, key=lambda chat: _weight(number, chat))
+
+
+def _weight(number: int, chat: str) -> int:
+    digest = hashlib.blake2b(f"{number}/{chat}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +135,27 @@ def _labels(raw: Any, where: str) -> Labels:
     return {str(k): str(v) for k, v in raw.items()}
 
 
+def _team_chats(value: Any, where: str) -> tuple[str, ...]:
+    """One team chat ("-100123") or several (["-100123", "-100456"])."""
+    chats = (value,) if isinstance(value, str | int) else value
+    if not isinstance(chats, list | tuple) or not chats:
+        raise PolicyError(f"{where}: a chat reference or a list of them")
+    out = tuple(str(chat) for chat in chats)
+    if len(set(out)) != len(out):
+        raise PolicyError(f"{where}: a chat is listed twice")
+    return out
+
+
 def parse_policy(data: dict[str, Any]) -> DeskPolicy:
     """Build a policy from parsed TOML, checking every cross-reference."""
     departments = {
         key: Department(
             key=key,
             labels=_labels(d.get("name", key), f"departments.{key}"),
-            team_channels={str(k): str(v) for k, v in d.get("team_channels", {}).items()},
+            team_channels={
+                str(k): _team_chats(v, f"departments.{key}.team_channels.{k}")
+                for k, v in d.get("team_channels", {}).items()
+            },
         )
         for key, d in data.get("departments", {}).items()
     }

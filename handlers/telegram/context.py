@@ -79,9 +79,9 @@ class TelegramContext:
         """Team chat id -> the departments working there."""
         out: dict[int, list[str]] = {}
         for dept in self.policy.departments.values():
-            ref = dept.team_channels.get(CHANNEL)
-            if ref and ref.lstrip("-").isdigit():
-                out.setdefault(int(ref), []).append(dept.key)
+            for ref in dept.team_channels.get(CHANNEL, ()):
+                if ref.lstrip("-").isdigit():
+                    out.setdefault(int(ref), []).append(dept.key)
         return out
 
     async def member_status(self, chat_id: int, user_id: int) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from telegram_app import COMMUNITY, SALES_CHAT, TECH_CHAT, running_desk
 from telegram_people import (
     Person,
+    card_message,
     file_directly,
     in_team_chat,
     press_in_team,
@@ -140,3 +141,44 @@ async def test_leaving_the_team_chat_takes_effect_at_once(tmp_path: Path) -> Non
         refused = await press_in_team(fake, eve, card, "a:unblock:1")
         assert "Only agents of this request's department" in refused
         assert (await desk.app.tickets.get(1)).status.value == "blocked"
+
+
+async def test_a_department_with_two_team_groups_shares_its_tickets_between_them(
+    tmp_path: Path,
+) -> None:
+    from telegram_app import policy_data
+
+    second = -1004000
+    policy = policy_data()
+    policy["departments"]["technical"]["team_channels"] = {
+        "telegram": [str(TECH_CHAT), str(second)]
+    }
+    async with running_desk(tmp_path, policy=policy) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech A", forum=True, members={700: "member"})
+        fake.add_group(second, "Tech B", forum=True, members={701: "member"})
+        for number in range(1, 9):
+            fake.user(500 + number, f"Customer {number}")
+            await file_directly(desk.app, 500 + number, "bug", f"Problem {number}")
+        await fake.wait_call(
+            "sendMessage", lambda c: "a:claim:" in str(c.params.get("reply_markup", "")), count=8
+        )
+        await fake.wait_idle(0.3)
+        # Every ticket has its card in exactly one of the two groups, both are used.
+        cards = {
+            number: {
+                c.params["chat_id"]
+                for c in fake.calls_of("sendMessage")
+                if f"a:claim:{number}" in str(c.params)
+            }
+            for number in range(1, 9)
+        }
+        assert all(len(chats) == 1 for chats in cards.values()), cards
+        assert {next(iter(chats)) for chats in cards.values()} == {TECH_CHAT, second}
+        # An agent of the second group claims one of its tickets there.
+        number = next(n for n, chats in cards.items() if chats == {second})
+        card = card_message(fake, number, second)
+        answer = await press_in_team(fake, fake.user(701, "Bob"), card, f"a:claim:{number}")
+        assert "Nothing was changed" not in answer
+        ticket = await desk.app.tickets.get(number)
+        assert ticket.assignee_name == "Bob"
