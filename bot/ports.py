@@ -343,6 +343,11 @@ class RateLimiter(Protocol):
         (an update handed over again after a failure)."""
         ...
 
+    async def take(self, key: str, limit: int, window_seconds: float, count: int) -> int:
+        """Count up to ``count`` events for ``key`` at once, as many as the window has
+        room for; how many were counted (0 when it is full)."""
+        ...
+
 
 class LinkStore(Protocol):
     """A channel's own references to desk objects (a ticket's forum topic, its card

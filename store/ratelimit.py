@@ -30,6 +30,24 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
 return 1
 """
 
+# Trim the window and count as many of ARGV[4] events as fit; how many did.
+_TAKE = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local wanted = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local room = limit - redis.call('ZCARD', KEYS[1])
+local taken = math.max(0, math.min(room, wanted))
+for i = 1, taken do
+    redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':' .. i)
+end
+if taken > 0 then
+    redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+end
+return taken
+"""
+
 # How many hits between sweeps of idle keys in the memory limiter.
 _SWEEP_EVERY = 1024
 
@@ -61,6 +79,12 @@ class MemoryRateLimiter:
         self._events[key] = (events, window_seconds)
         return True
 
+    async def take(self, key: str, limit: int, window_seconds: float, count: int) -> int:
+        taken = 0
+        while taken < count and await self.hit(key, limit, window_seconds):
+            taken += 1
+        return taken
+
     def _sweep(self, now: float) -> None:
         # Keys that went quiet would otherwise stay forever (one per chat ever seen).
         idle = [
@@ -89,6 +113,7 @@ class RedisRateLimiter:
         self._prefix = prefix
         self._clock = clock
         self._script = client.register_script(_SLIDING_WINDOW)
+        self._take = client.register_script(_TAKE)
 
     async def hit(
         self, key: str, limit: int, window_seconds: float, event: str | None = None
@@ -101,3 +126,11 @@ class RedisRateLimiter:
             keys=[self._prefix + key], args=[repr(now), repr(window_seconds), limit, member]
         )
         return int(allowed) == 1
+
+    async def take(self, key: str, limit: int, window_seconds: float, count: int) -> int:
+        now = self._clock()
+        taken = await self._take(
+            keys=[self._prefix + key],
+            args=[repr(now), repr(window_seconds), limit, count, f"{now:.6f}:{uuid.uuid4().hex}"],
+        )
+        return int(taken)

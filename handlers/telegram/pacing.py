@@ -28,6 +28,9 @@ from bot.ports import RateLimiter
 
 log = logging.getLogger(__name__)
 
+# Most slots of the shared send budget one worker takes at once.
+SHARED_BLOCK = 3
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -80,6 +83,9 @@ class SendPacer:
         self._chats: dict[int, TokenBucket] = {}
         # Chats that answered 429: nothing goes to them before this (monotonic) time.
         self._holds: dict[int, float] = {}
+        # Shared slots taken and not used yet, and when they lapse (``_shared_slot``).
+        self._leased = 0
+        self._leased_until = 0.0
         self._lock = asyncio.Lock()
 
     def hold(self, chat_id: int, seconds: float) -> None:
@@ -123,12 +129,26 @@ class SendPacer:
         if delay > 0:
             await asyncio.sleep(delay)
         if self._shared is not None:
-            # Another worker may have used the shared second: try again a slot later.
-            limit, window = int(self.limits.per_bot_per_second), 1.0
-            for _ in range(limit * 10):
-                if await self._shared.hit(self._shared_key, limit, window):
-                    break
-                await asyncio.sleep(window / limit)
+            await self._shared_slot(self._shared)
+
+    async def _shared_slot(self, shared: RateLimiter) -> None:
+        """One send of the bot's per-second budget shared by its workers. Slots are
+        taken a few at a time (one round trip per ``block`` sends) and lapse with the
+        window, as they do in the shared count: a worker wastes at most ``block - 1``
+        a second. When the fleet has used the second, try again a slot later."""
+        limit, window = int(self.limits.per_bot_per_second), 1.0
+        block = min(SHARED_BLOCK, max(1, limit // 10))
+        for _ in range(limit * 10):
+            asked = time.monotonic()
+            if self._leased > 0 and asked < self._leased_until:
+                self._leased -= 1
+                return
+            taken = await shared.take(self._shared_key, limit, window, block)
+            if taken:
+                # From before the call: the shared count lets them go no sooner.
+                self._leased, self._leased_until = taken - 1, asked + window
+                return
+            await asyncio.sleep(window / limit)
 
 
 class LearnFromRetryAfter(BaseRequestMiddleware):

@@ -103,3 +103,34 @@ async def test_a_named_event_counts_once(limiter: Limiter) -> None:
     assert await rate.hit("k", 2, 60, "update-2")
     assert not await rate.hit("k", 2, 60, "update-3")
     assert await rate.hit("k", 2, 60, "update-1")  # still counted: it passes
+
+
+async def test_take_counts_as_many_as_the_window_has_room_for(limiter: Limiter) -> None:
+    rate, clock = limiter
+    assert await rate.hit("send", 5, 1.0)
+    assert await rate.take("send", 5, 1.0, 3) == 3
+    assert await rate.take("send", 5, 1.0, 3) == 1  # room for one more
+    assert await rate.take("send", 5, 1.0, 3) == 0
+    assert not await rate.hit("send", 5, 1.0)
+    clock.now += 1.5  # the window slid past all of them
+    assert await rate.take("send", 5, 1.0, 3) == 3
+
+
+async def test_a_pacer_takes_the_shared_budget_a_few_sends_at_a_time(limiter: Limiter) -> None:
+    from handlers.telegram.pacing import Limits, SendPacer
+
+    rate, _ = limiter
+    calls = 0
+    take = rate.take
+
+    async def counted(*args: object) -> int:
+        nonlocal calls
+        calls += 1
+        return await take(*args)  # type: ignore[arg-type]
+
+    rate.take = counted  # type: ignore[method-assign]
+    pacer = SendPacer(Limits(per_bot_per_second=30, per_chat_per_second=100, chat_burst=100), rate)
+    for _ in range(9):
+        await pacer.wait(501)
+    assert calls == 3  # three slots a round trip
+    assert await rate.take("telegram:send", 30, 1.0, 100) == 21  # 9 of 30 used
