@@ -293,3 +293,36 @@ def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     assert "line 2: SN-3001: unknown plan 'gold'" in done.stdout
     assert "line 4: SN-3003: 2 domains, but the standard plan covers 1 per package" in done.stdout
     assert "SN-3002" not in desk.run("accounts", "list")
+
+
+def test_an_agents_queue_comes_in_pages(desk: Desk, tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.app import build_app
+    from bot.commands import TicketDraft
+    from bot.customer import Customer
+    from bot.participant import Participant
+    from bot.settings import Settings
+
+    async def file_twelve() -> None:
+        settings = Settings(database_url=desk.env["DATABASE_URL"], _env_file=None)  # type: ignore[call-arg]
+        app = await build_app(settings)
+        try:
+            for i in range(12):
+                who = Customer(Participant("console", f"c{i}"), f"Customer {i}")
+                draft = TicketDraft(
+                    category="bug", title=f"Problem number {i}", description="It fails."
+                )
+                await app.tickets.open_tickets(who, (draft,), "console")
+        finally:
+            await app.close()
+
+    asyncio.run(file_twelve())
+    out = desk.console("/as agent eva technical", "/queue", "/queue 2")
+    first, _, second = out.partition("Page 1 of 2")
+    assert "New 12 · Accepted 0" in first
+    assert first.count("| Problem number") == 10  # queue lines, not the team's notices
+    assert "Next »: /queue 2" in second
+    later = second.split("Page 2 of 2")
+    assert len(later) == 2 and later[0].count("| Problem number") == 2
+    assert "« Previous: /queue 1" in later[1]
