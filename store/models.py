@@ -207,6 +207,17 @@ Index(
     postgresql_where=text(OPEN_TICKETS),
     sqlite_where=text(OPEN_TICKETS),
 )
+# A lead's queue (every department) in the same order, read without a sort.
+Index(
+    "ix_tickets_open_queue_all",
+    TicketRow.priority.desc(),
+    TicketRow.queue_due,
+    TicketRow.number,
+    postgresql_where=text(OPEN_TICKETS),
+    sqlite_where=text(OPEN_TICKETS),
+)
+# An organisation's counts per status, read from the index alone.
+Index("ix_tickets_support_number_status", TicketRow.support_number, TicketRow.status)
 
 
 class EntryRow(Base):

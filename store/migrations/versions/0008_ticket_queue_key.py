@@ -36,9 +36,21 @@ def upgrade() -> None:
         postgresql_where=OPEN,
         sqlite_where=OPEN,
     )
+    # A lead's queue of every department, in the same order.
+    op.create_index(
+        "ix_tickets_open_queue_all",
+        "tickets",
+        [sa.text("priority DESC"), "queue_due", "number"],
+        postgresql_where=OPEN,
+        sqlite_where=OPEN,
+    )
+    # An organisation's counts per status.
+    op.create_index("ix_tickets_support_number_status", "tickets", ["support_number", "status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_support_number_status", table_name="tickets")
+    op.drop_index("ix_tickets_open_queue_all", table_name="tickets")
     op.drop_index("ix_tickets_open_queue", table_name="tickets")
     with op.batch_alter_table("tickets") as batch:
         batch.drop_column("queue_due")
