@@ -91,14 +91,17 @@ class ChildFailed(RuntimeError):
 def measure_in_child(name: str, run: Run) -> Figures:
     """Run measurement ``name`` in a fresh interpreter; its figures."""
     run = replace(run, first_id=fresh_id())
+    return in_child(name, "benchmarks.child", name, json.dumps(asdict(run)))
+
+
+def in_child(label: str, module: str, *args: str) -> Figures:
+    """``python -m module args...`` in a fresh interpreter; the figures it prints as
+    its last line of JSON."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.child", name, json.dumps(asdict(run))],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise ChildFailed(f"{name} failed (exit {done.returncode}):\n{done.stderr.strip()}")
+        raise ChildFailed(f"{label} failed (exit {done.returncode}):\n{done.stderr.strip()}")
     figures: Figures = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 

@@ -36,7 +36,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ from sqlalchemy import Table, TextClause, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from benchmarks.probes import Stopwatch
-from benchmarks.runs import Backend, ChildFailed, Figures, rate, times
+from benchmarks.runs import Backend, ChildFailed, Figures, in_child, rate, times
 
 TITLE = "store: lists and queues through the ticket repository on a large desk"
 DEFAULT_TICKETS = 1_000_000
@@ -682,16 +681,7 @@ def store_backends() -> Iterator[Backend | str]:
 
 
 def measure_in_child(run: StoreRun) -> Figures:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.store", json.dumps(asdict(run))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise ChildFailed(f"store failed (exit {done.returncode}):\n{done.stderr.strip()}")
-    figures: Figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return in_child("store", "benchmarks.store", json.dumps(asdict(run)))
 
 
 def heading(count: int) -> str:

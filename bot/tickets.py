@@ -37,7 +37,14 @@ from bot.commands import (
     WriteToTicket,
 )
 from bot.customer import Customer
-from bot.errors import DeskError, DuplicateEscalation, InvalidInput, InvalidTransition, NotAllowed
+from bot.errors import (
+    ConcurrentUpdate,
+    DeskError,
+    DuplicateEscalation,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+)
 from bot.events import (
     AgentAnswered,
     AgentAsked,
@@ -53,7 +60,7 @@ from bot.events import (
     TicketTransferred,
 )
 from bot.files import MAX_FILE_BYTES, check_attachment
-from bot.gate import Gate, MemoryLocks
+from bot.gate import TRIES, Gate, MemoryLocks
 from bot.inputs import UpdateRef
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
@@ -203,16 +210,25 @@ class TicketService:
 
     async def fill_queue_due(self, batch: int = 500) -> int:
         """Give open tickets filed before the queue stored its sort key (migration 0008)
-        their due time; how many. Run at start-up; a no-op once done."""
-        filled = 0
+        their due time; how many. Run at start-up by every worker; a no-op once done."""
+        filled = clashes = 0
         while True:
-            async with self._uow() as uow:
-                tickets = await uow.tickets.without_queue_due(batch)
-                now = self._clock.now()
-                for ticket in tickets:
-                    ticket.queue_due = self.schedule.queue_due(ticket, now)
-                    await uow.tickets.save(ticket)
-                await uow.commit()
+            try:
+                async with self._uow() as uow:
+                    tickets = await uow.tickets.without_queue_due(batch)
+                    now = self._clock.now()
+                    for ticket in tickets:
+                        ticket.queue_due = self.schedule.queue_due(ticket, now)
+                        await uow.tickets.save(ticket)
+                    await uow.commit()
+            except ConcurrentUpdate:
+                # Another worker starting at the same moment (or an update) changed one
+                # of them: the batch again, on fresh copies (those done are left out).
+                clashes += 1
+                if clashes > TRIES:
+                    log.warning("open tickets keep changing; the queue keys wait a restart")
+                    return filled
+                continue
             filled += len(tickets)
             if len(tickets) < batch:
                 return filled

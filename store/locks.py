@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ LOCK_TIMEOUT_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 30.0
 
 
-class _FleetLocks:
+class _FleetLocks(abc.ABC):
     """``bot.ports.Locks`` shared by the fleet (``_shared``), with this process's waiters
     queued in front of it (``MemoryLocks``, first come first served): a shared lock goes
     to whichever waiter asks first after a release, so one worker keeps its updates'
@@ -33,8 +34,9 @@ class _FleetLocks:
         async with self._local.hold(key), self._shared(key):
             yield
 
+    @abc.abstractmethod
     def _shared(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
-        raise NotImplementedError
+        """The fleet-wide part of the lock (Redis, an advisory lock)."""
 
 
 class RedisLocks(_FleetLocks):

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
 from store_support import Backend
 
@@ -431,3 +431,24 @@ async def test_two_workers_meeting_a_new_customer_make_one_profile(app: App) -> 
         assert (await uow.customers.get(newcomer)) is not None
         assert await uow.inbox.seen(UpdateRef("chat", "b", "a"))
         assert await uow.inbox.seen(UpdateRef("chat", "b", "b"))
+
+
+async def test_two_workers_starting_at_once_both_fill_the_queue_keys(app: App) -> None:
+    """Open tickets from before migration 0008 get their queue key at start-up; two
+    workers starting together both do it, neither fails on the other's saves."""
+    numbers = [await _file(app, Participant("chat", str(300 + i))) for i in range(6)]
+    # The second worker is built first (building fills the keys: alembic's migration
+    # cannot run twice at once in one process), then the keys are taken away again.
+    other = await build_app(app.settings, policy=app.policy, clock=app.clock)
+    try:
+        async with app.uow() as uow:
+            await uow._session.execute(update(TicketRow).values(queue_due=None))
+            await uow.commit()
+        filled = await asyncio.gather(
+            app.tickets.fill_queue_due(batch=2), other.tickets.fill_queue_due(batch=2)
+        )
+    finally:
+        await other.close()
+    assert sum(filled) >= len(numbers)
+    async with app.uow() as uow:
+        assert await uow.tickets.without_queue_due() == []
