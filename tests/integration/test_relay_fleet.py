@@ -21,8 +21,9 @@ from store.db import create_engine, session_factory
 from store.outbox import SqlOutboxStore
 
 LEASE = 60.0
-# A bound on waiting loops, so that a regression fails instead of hanging the run.
-PATIENCE = 10_000
+# A bound on waiting loops, in seconds, so that a regression fails instead of hanging
+# the run; generous, because a loaded CI machine's PostgreSQL answers slowly.
+PATIENCE = 15.0
 
 
 def note(key: str, recipient: str) -> Notification:
@@ -61,11 +62,13 @@ async def second_store(backend: Backend) -> AsyncIterator[SqlOutboxStore]:
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(PATIENCE):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never came true")
+    """Wait for ``condition``, giving the other tasks (and the database) their turns: a
+    bound in time, not in turns, since a turn may be a round trip to PostgreSQL."""
+    deadline = asyncio.get_running_loop().time() + PATIENCE
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the condition never came true")
+        await asyncio.sleep(0.001)
 
 
 class Channel:
@@ -176,10 +179,12 @@ async def test_a_slow_recipient_holds_back_only_its_own_messages(backend: Backen
     relay = Relay(SqlOutboxStore(backend.sessions), {"chat": platform.notifier(hang="r0")}, clock)
 
     passing = asyncio.create_task(relay.run_once())
-    # r0's first send never ends (a team chat waiting for Telegram's pacing, say) ...
-    await until(lambda: len(platform.arrived.get("r1", [])) == 4)
-    passing.cancel()
-    await asyncio.gather(passing, return_exceptions=True)
+    try:
+        # r0's first send never ends (a team chat waiting for Telegram's pacing) ...
+        await until(lambda: len(platform.arrived.get("r1", [])) == 4)
+    finally:
+        passing.cancel()
+        await asyncio.gather(passing, return_exceptions=True)
 
     # ... while r1's messages went out one after the other.
     assert platform.arrived == {"r1": ["r1-m0", "r1-m1", "r1-m2", "r1-m3"]}
