@@ -39,7 +39,6 @@ UNPACED = Limits(
     per_chat_per_second=1e9,
     chat_burst=1e9,
     per_group_per_minute=1e9,
-    group_burst=1e9,
 )
 
 

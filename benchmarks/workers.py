@@ -57,12 +57,15 @@ TARGET_TWO = 1.7  # issue 7: two workers at least 1.7x one worker on this 2-core
 
 
 # Imported by every Python process of the fleet: once the channel's pacing module is
-# loaded, its Limits default to no limit (a frozen dataclass: its __init__ defaults).
+# loaded, its Limits' rates default to no limit (a frozen dataclass: its __init__
+# defaults).
 LIFT_PACING = """\
+import dataclasses
 import importlib.util
 import sys
 
 PACING = "handlers.telegram.pacing"
+RATES = {"per_bot_per_second", "per_chat_per_second", "chat_burst", "per_group_per_minute"}
 
 
 class LiftPacing:
@@ -77,7 +80,10 @@ class LiftPacing:
         def exec_module(module):
             run(module)
             init = module.Limits.__init__
-            init.__defaults__ = (1e9,) * len(init.__defaults__)
+            init.__defaults__ = tuple(
+                1e9 if f.name in RATES else f.default
+                for f in dataclasses.fields(module.Limits)
+            )
 
         spec.loader.exec_module = exec_module
         return spec

@@ -128,7 +128,8 @@ class TelegramNotifier:
 
     async def deliver(self, notification: Notification) -> None:
         try:
-            await self._deliver(notification)
+            with self.pacer.routine():  # direct answers go first within a group's minute
+                await self._deliver(notification)
         except TelegramRetryAfter as exc:
             raise DeliveryError(str(exc), retry_after=float(exc.retry_after)) from exc
         except TelegramForbiddenError as exc:
@@ -334,6 +335,7 @@ class TelegramNotifier:
                 raise
             # Something arrived after the ticket was closed (or moved away): say it, then
             # close again; a ticket that is back in this chat keeps its topic open.
+            await self.pacer.wait(chat_id)
             await self.bot.reopen_forum_topic(chat_id, thread_id)
             message = await self.send_text(chat_id, text, markup, thread_id=thread_id)
             if reclose:
@@ -342,6 +344,7 @@ class TelegramNotifier:
 
     async def _close_topic(self, chat_id: int, thread_id: int) -> None:
         try:
+            await self.pacer.wait(chat_id)
             await self.bot.close_forum_topic(chat_id, thread_id)
         except TelegramBadRequest as exc:
             if "TOPIC_NOT_MODIFIED" not in str(exc):

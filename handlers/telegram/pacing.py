@@ -1,17 +1,29 @@
 """Pacing outbound messages within Telegram's limits.
 
 About 30 messages a second per bot, 20 a minute per group and about one a second
-per chat (short bursts are tolerated). Token buckets in this process do the
-pacing; an optional shared ``RateLimiter`` (Redis) keeps several workers of one
-bot under the global limit together.
+per private chat (a short burst is tolerated there, never in groups). The pacer
+keeps each send under all of them at once, in this process; an optional shared
+``RateLimiter`` (Redis) keeps several workers of one bot under the bot's limit
+together.
+
+Two kinds of send share a chat's budget. Direct answers to what a person just did
+(an agent's command, a customer's step) may use all of it; *routine* sends (the
+relay's notifications: mirrors, cards, alerts, inside ``pacer.routine()``) leave
+``group_reserve`` of a group's minute to them and never book slots ahead, so an
+agent's answer never waits behind a backlog of mirrors. Every window is a little
+longer than Telegram's (``margin``), so that the requests' own jitter on their way
+never puts one too many into Telegram's window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,19 +42,31 @@ log = logging.getLogger(__name__)
 
 # Most slots of the shared send budget one worker takes at once.
 SHARED_BLOCK = 3
+# Chats whose pacing is remembered before idle ones are forgotten.
+_KEPT_CHATS = 10_000
+# A count at which a window stops counting (benchmarks lift the limits).
+_UNLIMITED = 1_000_000
+# Whether the current task's sends are routine (see the module's docstring).
+_ROUTINE: contextvars.ContextVar[bool] = contextvars.ContextVar("routine", default=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_bot_per_second: float = 30.0
     per_chat_per_second: float = 1.0
-    chat_burst: float = 3.0
+    # A private chat may get this many at once, then ``per_chat_per_second``.
+    chat_burst: float = 2.0
     per_group_per_minute: float = 20.0
-    group_burst: float = 5.0
+    # Of a group's minute, the sends kept for direct answers (routine ones use the rest).
+    group_reserve: int = 3
+    # Every window this much longer than Telegram's (a fraction of it).
+    margin: float = 0.05
+    # The length of a group's "minute" in seconds (tests and benchmarks shorten it).
+    minute: float = 60.0
 
 
 class TokenBucket:
-    """``rate`` tokens a second up to ``capacity``; ``reserve`` says how long to wait."""
+    """``rate`` tokens a second up to ``capacity``."""
 
     def __init__(
         self, rate: float, capacity: float, clock: Callable[[], float] = time.monotonic
@@ -53,18 +77,57 @@ class TokenBucket:
         self._clock = clock
         self._at = clock()
 
-    def reserve(self) -> float:
-        """Take one token (possibly going into debt); the seconds until it is really ours."""
+    def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
         self._at = now
+
+    def delay(self, keep: int = 0) -> float:
+        """Seconds until a token is free (``keep`` is for windows: buckets have none)."""
+        self._refill()
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+
+    def take(self) -> None:
         self._tokens -= 1
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
     @property
     def idle(self) -> bool:
+        self._refill()
+        return self._tokens >= self.capacity
+
+
+class SlidingWindow:
+    """At most ``count`` sends in any ``window`` seconds: the times of the latest."""
+
+    def __init__(
+        self, count: float, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.count = max(1, int(min(count, _UNLIMITED)))
+        self.window = window
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def delay(self, keep: int = 0) -> float:
+        """Seconds until one more send leaves ``keep`` of the window unused."""
+        if self.count >= _UNLIMITED:
+            return 0.0
         now = self._clock()
-        return self._tokens + (now - self._at) * self.rate >= self.capacity
+        times = self._times
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        allowed = max(1, self.count - keep)  # a reserve never takes the whole window
+        if len(times) < allowed:
+            return 0.0
+        # The send that must leave the window first.
+        return times[len(times) - allowed] + self.window - now
+
+    def take(self) -> None:
+        if self.count < _UNLIMITED:
+            self._times.append(self._clock())
+
+    @property
+    def idle(self) -> bool:
+        return self.delay() == 0.0 and not self._times
 
 
 class SendPacer:
@@ -75,22 +138,33 @@ class SendPacer:
         limits: Limits | None = None,
         shared: RateLimiter | None = None,
         shared_key: str = "telegram:send",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = limits or Limits()
         self._shared = shared
         self._shared_key = shared_key
-        self._bot = TokenBucket(self.limits.per_bot_per_second, self.limits.per_bot_per_second)
-        self._chats: dict[int, TokenBucket] = {}
+        self._clock = clock
+        stretch = 1 + self.limits.margin
+        self._bot = SlidingWindow(self.limits.per_bot_per_second, stretch, clock)
+        self._chats: dict[int, TokenBucket | SlidingWindow] = {}
         # Chats that answered 429: nothing goes to them before this (monotonic) time.
         self._holds: dict[int, float] = {}
         # Shared slots taken and not used yet, and when they lapse (``_shared_slot``).
         self._leased = 0
         self._leased_until = 0.0
-        self._lock = asyncio.Lock()
+
+    @contextlib.contextmanager
+    def routine(self) -> Iterator[None]:
+        """Sends made inside are routine: they leave a group's reserve to direct answers."""
+        token = _ROUTINE.set(True)
+        try:
+            yield
+        finally:
+            _ROUTINE.reset(token)
 
     def hold(self, chat_id: int, seconds: float) -> None:
         """Telegram said "retry after ``seconds``" for this chat: no send to it before."""
-        until = time.monotonic() + max(0.0, seconds)
+        until = self._clock() + max(0.0, seconds)
         if until > self._holds.get(chat_id, 0.0):
             self._holds[chat_id] = until
             log.info("chat %s answered 429: nothing sent there for %.1fs", chat_id, seconds)
@@ -100,33 +174,41 @@ class SendPacer:
         until = self._holds.get(chat_id)
         if until is None:
             return 0.0
-        left = until - time.monotonic()
+        left = until - self._clock()
         if left <= 0:
             del self._holds[chat_id]
             return 0.0
         return left
 
-    def _chat_bucket(self, chat_id: int) -> TokenBucket:
-        bucket = self._chats.get(chat_id)
-        if bucket is None:
-            if len(self._chats) > 10_000:
+    def _chat_limit(self, chat_id: int) -> TokenBucket | SlidingWindow:
+        limit = self._chats.get(chat_id)
+        if limit is None:
+            if len(self._chats) > _KEPT_CHATS:
                 self._chats = {k: b for k, b in self._chats.items() if not b.idle}
+            limits, stretch = self.limits, 1 + self.limits.margin
             if chat_id < 0:
-                bucket = TokenBucket(
-                    self.limits.per_group_per_minute / 60, self.limits.group_burst
+                limit = SlidingWindow(
+                    limits.per_group_per_minute, limits.minute * stretch, self._clock
                 )
             else:
-                bucket = TokenBucket(self.limits.per_chat_per_second, self.limits.chat_burst)
-            self._chats[chat_id] = bucket
-        return bucket
+                limit = TokenBucket(
+                    limits.per_chat_per_second / stretch, limits.chat_burst, self._clock
+                )
+            self._chats[chat_id] = limit
+        return limit
 
     async def wait(self, chat_id: int) -> None:
-        if (held := self.held_for(chat_id)) > 0:
-            await asyncio.sleep(held)
-            return await self.wait(chat_id)  # the hold may have grown meanwhile
-        async with self._lock:
-            delay = max(self._bot.reserve(), self._chat_bucket(chat_id).reserve())
-        if delay > 0:
+        """Return when one send to ``chat_id`` is within every limit, and count it."""
+        chat = self._chat_limit(chat_id)
+        keep = self.limits.group_reserve if _ROUTINE.get() and chat_id < 0 else 0
+        while True:
+            # Computed and taken with no await in between: atomic on the event loop,
+            # and nothing is booked ahead, so a later direct answer can go first.
+            delay = max(self.held_for(chat_id), chat.delay(keep), self._bot.delay())
+            if delay <= 0:
+                chat.take()
+                self._bot.take()
+                break
             await asyncio.sleep(delay)
         if self._shared is not None:
             await self._shared_slot(self._shared)

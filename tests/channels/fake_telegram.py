@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -110,6 +112,77 @@ class Call:
         return self.method.lower()
 
 
+# Calls that put something into a chat, which Telegram counts against its limits.
+LIMITED = frozenset(
+    {
+        "sendmessage",
+        "sendphoto",
+        "senddocument",
+        "sendmediagroup",
+        "copymessage",
+        "forwardmessage",
+        "editmessagetext",
+        "editmessagereplymarkup",
+        "createforumtopic",
+        "editforumtopic",
+        "closeforumtopic",
+        "reopenforumtopic",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Telegram's flood limits, enforced with a 429 and ``retry_after`` as Telegram
+    does: per bot ``per_bot`` calls in any second, per group ``per_group`` in any
+    ``minute`` (tests shorten the minute), per private chat a bucket of ``chat_burst``
+    refilled at ``per_chat`` a second."""
+
+    per_bot: int = 30
+    per_group: int = 20
+    minute: float = 60.0
+    per_chat: float = 1.0
+    chat_burst: float = 3.0
+
+
+class _Limiter:
+    """Which limited call may pass now; refused ones are recorded by the fake."""
+
+    def __init__(self, limits: ApiLimits) -> None:
+        self.limits = limits
+        self._bot: deque[float] = deque()
+        self._groups: dict[int, deque[float]] = {}
+        self._chats: dict[int, tuple[float, float]] = {}  # tokens, at
+
+    def wait_for(self, chat_id: int, now: float) -> float:
+        """0 when a call into ``chat_id`` passes now (and is counted); else the seconds
+        until it would."""
+        limits = self.limits
+        waits = [_window_wait(self._bot, limits.per_bot, 1.0, now)]
+        if chat_id < 0:
+            group = self._groups.setdefault(chat_id, deque())
+            waits.append(_window_wait(group, limits.per_group, limits.minute, now))
+        else:
+            tokens, at = self._chats.get(chat_id, (limits.chat_burst, now))
+            tokens = min(limits.chat_burst, tokens + (now - at) * limits.per_chat)
+            waits.append(0.0 if tokens >= 1 else (1 - tokens) / limits.per_chat)
+        wait = max(waits)
+        if wait > 0:
+            return wait
+        self._bot.append(now)
+        if chat_id < 0:
+            self._groups[chat_id].append(now)
+        else:
+            self._chats[chat_id] = (tokens - 1, now)
+        return 0.0
+
+
+def _window_wait(times: deque[float], count: int, window: float, now: float) -> float:
+    while times and times[0] <= now - window:
+        times.popleft()
+    return 0.0 if len(times) < count else times[0] + window - now
+
+
 @dataclass
 class _Failure:
     status: int
@@ -169,9 +242,16 @@ class FakeTelegram:
     """The fake Bot API. ``await start()`` it, point a Bot at ``url``, ``await close()``."""
 
     def __init__(
-        self, token: str = TOKEN, bot_id: int = 123456, username: str = "supportbot_test"
+        self,
+        token: str = TOKEN,
+        bot_id: int = 123456,
+        username: str = "supportbot_test",
+        limits: ApiLimits | None = None,
     ) -> None:
         self.token = token
+        # Flood limits (none unless given): calls over them get a 429, kept here.
+        self._limiter = _Limiter(limits) if limits is not None else None
+        self.refused: list[Call] = []
         self.me: dict[str, Any] = {
             "id": bot_id,
             "is_bot": True,
@@ -644,6 +724,12 @@ class FakeTelegram:
         await self._notify()
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self._limiter is not None and call.name in LIMITED:
+            wait = self._limiter.wait_for(_chat_of(params), time.monotonic())
+            if wait > 0:
+                self.refused.append(call)
+                seconds = max(1, math.ceil(wait))
+                return _error(ApiError(429, f"Too Many Requests: retry after {seconds}", seconds))
         failures = self._failures.get(method.lower())
         if failures:
             failure = failures.pop(0)
@@ -1172,6 +1258,13 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         else:
             params[key] = _coerce(key, str(value))
     return params, files
+
+
+def _chat_of(params: dict[str, Any]) -> int:
+    try:
+        return int(params.get("chat_id", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _error(exc: ApiError) -> web.Response:

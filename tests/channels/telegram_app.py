@@ -26,7 +26,7 @@ TECH_CHAT = -1001000
 SALES_CHAT = -1002000
 COMMUNITY = -1003000
 LEAD = 900
-FAST = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=60000, group_burst=100)
+FAST = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=60000)
 
 
 @dataclass

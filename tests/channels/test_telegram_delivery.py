@@ -54,9 +54,7 @@ def links() -> MemoryLinks:
 def notifier(
     bot: Bot, translator: Translator, links: MemoryLinks, book: TicketBook
 ) -> TelegramNotifier:
-    fast = SendPacer(
-        Limits(per_chat_per_second=50, chat_burst=50, per_group_per_minute=6000, group_burst=50)
-    )
+    fast = SendPacer(Limits(per_chat_per_second=50, chat_burst=50, per_group_per_minute=6000))
     return TelegramNotifier(bot, Renderer(translator), links, book, pacer=fast)
 
 

@@ -13,7 +13,10 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
-from fake_telegram import FakeTelegram
+from conftest import make_bot
+from fake_telegram import ApiLimits, FakeTelegram
+
+from handlers.telegram.pacing import Limits, SendPacer
 
 
 async def test_get_me_send_and_receive(fake_telegram: FakeTelegram, bot: Bot) -> None:
@@ -109,3 +112,63 @@ async def test_forum_topics_files_and_members(fake_telegram: FakeTelegram, bot: 
     big = fake_telegram.add_file(size=25 * 1024 * 1024)
     with pytest.raises(TelegramBadRequest, match="too big"):
         await bot.get_file(big)
+
+
+async def test_the_fake_enforces_the_group_private_and_bot_limits_with_429() -> None:
+    limits = ApiLimits(per_bot=8, per_group=3, minute=0.5, per_chat=2.0, chat_burst=2)
+    async with FakeTelegram(limits=limits) as fake:
+        bot = make_bot(fake)
+        try:
+            fake.add_group(-100, "Team")
+            fake.user(501, "Alice")
+            for _ in range(3):
+                await bot.send_message(-100, "ok")
+            with pytest.raises(TelegramRetryAfter) as refused:
+                await bot.send_message(-100, "one too many in the group's minute")
+            assert refused.value.retry_after >= 1
+            for _ in range(2):
+                await bot.send_message(501, "burst")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(501, "faster than the chat's rate")
+            for chat in range(502, 505):
+                fake.user(chat, "Other")
+                await bot.send_message(chat, "ok")
+            fake.user(505, "Last")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(505, "the bot's ninth call in a second")
+            assert [c.params["text"] for c in fake.refused] == [
+                "one too many in the group's minute",
+                "faster than the chat's rate",
+                "the bot's ninth call in a second",
+            ]
+            await asyncio.sleep(1.05)  # the group's minute and the bot's second are over
+            await bot.send_message(-100, "the minute is over")
+        finally:
+            await bot.session.close()
+
+
+async def test_the_pacer_keeps_a_bot_under_the_fakes_limits() -> None:
+    """The same limits on both sides, and the bot never hears a 429: the pacer's
+    windows are a margin longer than the fake's."""
+    api = ApiLimits(per_bot=30, per_group=5, minute=0.4, per_chat=20.0, chat_burst=3)
+    ours = Limits(
+        per_bot_per_second=30, per_group_per_minute=5, minute=0.4, per_chat_per_second=20
+    )
+    async with FakeTelegram(limits=api) as fake:
+        bot = make_bot(fake)
+        pacer = SendPacer(ours)
+        try:
+            fake.add_group(-100, "Team")
+            for chat in (501, 502):
+                fake.user(chat, "Customer")
+
+            async def send(chat_id: int, count: int) -> None:
+                for i in range(count):
+                    await pacer.wait(chat_id)
+                    await bot.send_message(chat_id, f"{chat_id}-{i}")
+
+            await asyncio.gather(send(-100, 12), send(501, 15), send(502, 15))
+            assert fake.refused == []
+            assert len(fake.calls_of("sendMessage")) == 42
+        finally:
+            await bot.session.close()
