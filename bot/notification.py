@@ -33,6 +33,24 @@ class Notification:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
+# Team news that goes first when a team chat's messages wait for their turn: a new (or
+# transferred-in) ticket, SLA alerts, and a customer or message the team may be losing.
+URGENT_KEYS = frozenset(
+    {
+        "team.ticket_opened",
+        "sla.team_warning",
+        "sla.team_breached",
+        "sla.team_critical_off_hours",
+        "team.customer_unreachable",
+        "team.delivery_uncertain",
+    }
+)
+
+
+def is_urgent(notification: Notification) -> bool:
+    return notification.key in URGENT_KEYS or bool(notification.params.get("critical"))
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"

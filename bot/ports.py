@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from bot.account import Account
 from bot.customer import Customer, Profile
@@ -272,12 +272,14 @@ class OutboxStore(Protocol):
         lease_seconds: float,
         *,
         delivered: Collection[str] = (),
+        run: int = 1,
     ) -> list[OutboxItem]:
         """In one transaction: mark the ``delivered`` rows DELIVERED at ``now``, then move
         to SENDING, leased until ``now + lease_seconds``, the oldest unfinished row of up
         to ``limit`` recipients where that row is PENDING and due. Rows locked by another
         claimer are skipped where the database can (SKIP LOCKED); returns the claimed
-        rows oldest first."""
+        rows oldest first. With ``run`` > 1, a team chat's claimed row brings up to
+        ``run - 1`` of the chat's next rows along (a run, for ``deliver_run``)."""
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
@@ -295,6 +297,11 @@ class OutboxStore(Protocol):
         self, notification_id: str, at: datetime, error: str, attempted: bool = True
     ) -> None:
         """A SENDING row back to PENDING, due at ``at``; attempts + 1 when ``attempted``."""
+        ...
+
+    async def release(self, notification_ids: Collection[str]) -> None:
+        """SENDING rows back to PENDING as they were, no attempt counted: the rest of a
+        run whose first row failed."""
         ...
 
     async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None:
@@ -382,6 +389,17 @@ class Notifier(Protocol):
 
     async def deliver(self, notification: Notification) -> None:
         """Send it or raise ``DeliveryError`` / ``RecipientUnreachable``."""
+        ...
+
+
+@runtime_checkable
+class RunNotifier(Notifier, Protocol):
+    """A notifier that delivers a team chat's waiting notifications together, joining
+    what it can (one message for several of a ticket's, one card edit)."""
+
+    async def deliver_run(self, notifications: Sequence[Notification]) -> None:
+        """Deliver them all, in their order within each ticket, or raise as ``deliver``
+        does; parts that went out before the error are not sent again on the retry."""
         ...
 
 

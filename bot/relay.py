@@ -8,6 +8,12 @@ the platform's ``retry_after``) holds back the later ones to the same recipient.
 Whenever sends finish, the deliveries among them are marked in the transaction that
 claims the next messages.
 
+A team chat's messages wait on its platform's pacing (Telegram: 20 a minute a group),
+so when one is claimed up to ``run_size`` of the chat's next ones come along, and a
+notifier that can (``RunNotifier``) delivers them together: several messages of one
+ticket joined into one, its card edited once, the urgent ones first. When the run's
+first message fails, the rest go back to waiting as they were.
+
 A row whose lease ran out (its relay stopped between claiming and marking) may or
 may not have been delivered. It is never sent again on its own, because a
 duplicate cannot be taken back: ``on_uncertain`` reports it (on the ticket, to the
@@ -23,7 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.notification import Notification, OutboxItem
-from bot.ports import Clock, DeliveryError, Notifier, OutboxStore, RecipientUnreachable
+from bot.ports import (
+    Clock,
+    DeliveryError,
+    Notifier,
+    OutboxStore,
+    RecipientUnreachable,
+    RunNotifier,
+)
 from bot.worker import pause
 
 log = logging.getLogger(__name__)
@@ -38,11 +51,6 @@ def backoff_seconds(attempt: int, base: float = 2.0, cap: float = 600.0) -> floa
 
 
 @dataclass(frozen=True, slots=True)
-class _Delivered:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class _Retry:
     at: datetime
     error: str
@@ -54,16 +62,36 @@ class _GiveUp:
     unreachable: bool = False
 
 
-_Outcome = _Delivered | _Retry | _GiveUp
-_Finished = tuple[OutboxItem, "asyncio.Task[_Outcome]"]
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How a run's sends went: the first ``delivered`` went out; ``failure`` (if any)
+    is the next one's, and the rest were not tried."""
+
+    delivered: int
+    failure: _Retry | _GiveUp | None = None
+
+
+# One recipient's claimed rows, oldest first: its head and the rows that came along.
+_Run = tuple[OutboxItem, ...]
+_Finished = tuple[_Run, "asyncio.Task[_Outcome]"]
 
 
 def _delivered(finished: Sequence[_Finished]) -> list[str]:
     return [
         item.notification.id
-        for item, task in finished
-        if not task.cancelled() and isinstance(task.result(), _Delivered)
+        for run, task in finished
+        if not task.cancelled()
+        for item in run[: task.result().delivered]
     ]
+
+
+def _runs(items: Sequence[OutboxItem]) -> list[_Run]:
+    """The claimed rows by recipient, each recipient's in order."""
+    runs: dict[tuple[str, str], list[OutboxItem]] = {}
+    for item in items:
+        n = item.notification
+        runs.setdefault((n.channel, n.recipient), []).append(item)
+    return [tuple(run) for run in runs.values()]
 
 
 class Relay:
@@ -74,6 +102,7 @@ class Relay:
         clock: Clock,
         *,
         batch_size: int = 50,
+        run_size: int = 20,
         lease_seconds: float = 120.0,
         max_attempts: int = 8,
         on_unreachable: UnreachableHook | None = None,
@@ -83,6 +112,7 @@ class Relay:
         self._notifiers = dict(notifiers)
         self._clock = clock
         self._batch_size = batch_size
+        self._run_size = run_size
         self._lease_seconds = lease_seconds
         self._max_attempts = max_attempts
         self._on_unreachable = on_unreachable
@@ -100,9 +130,9 @@ class Relay:
         """Report the rows whose lease ran out, then deliver what is due until nothing
         due is left to claim and no send is under way; returns how many were delivered."""
         check_expired_at = self._clock.now()
-        # Sends under way, in the order claimed: at most one per recipient (the store
-        # hands out a recipient's next message only once this one is finished).
-        sending: dict[asyncio.Task[_Outcome], OutboxItem] = {}
+        # Sends under way, in the order claimed: at most one run per recipient (the
+        # store hands out a recipient's next message only once these are finished).
+        sending: dict[asyncio.Task[_Outcome], _Run] = {}
         delivered: list[str] = []  # sent; the next claim marks them
         total = 0
         try:
@@ -115,15 +145,15 @@ class Relay:
                 room = self._batch_size - len(sending)
                 if room > 0 or delivered:
                     claimed = await self._outbox.claim_due(
-                        now, room, self._lease_seconds, delivered=delivered
+                        now, room, self._lease_seconds, delivered=delivered, run=self._run_size
                     )
                     delivered = []
                     # Every claimed row goes to its notifier at once: none waits behind
                     # another send in this relay, so a crash leaves in doubt only rows
                     # whose send had begun or was about to (nothing but handing back the
                     # connection lies between the claim's commit and the sends).
-                    for item in claimed:
-                        sending[asyncio.create_task(self._attempt(item))] = item
+                    for run in _runs(claimed):
+                        sending[asyncio.create_task(self._attempt(run))] = run
                 if not sending:
                     return total
                 # Whenever sends finish, their recipients' next messages can be claimed:
@@ -170,31 +200,37 @@ class Relay:
             await pause(interval, stop)
 
     async def _record(self, finished: Sequence[_Finished]) -> list[str]:
-        """Store the failures among finished sends (one row at a time: they are few);
-        returns the ids delivered, for the next claim to mark."""
-        for item, task in finished:
+        """Store the failures among finished sends (one row at a time: they are few) and
+        give back what a failure left untried; returns the ids delivered, for the next
+        claim to mark."""
+        for run, task in finished:
             if task.cancelled():
-                n = item.notification
-                log.warning("the send of notification %s was cut short; it is in doubt", n.id)
-            elif not isinstance(outcome := task.result(), _Delivered):
-                await self._store_failure(item.notification, outcome)
+                for item in run:
+                    n = item.notification
+                    log.warning("the send of notification %s was cut short; in doubt", n.id)
+                continue
+            outcome = task.result()
+            if outcome.failure is not None:
+                failed = outcome.delivered
+                await self._store_failure(run[failed].notification, outcome.failure)
+                await self._outbox.release([i.notification.id for i in run[failed + 1 :]])
         return _delivered(finished)
 
     async def _wind_up(
-        self, sending: Mapping[asyncio.Task[_Outcome], OutboxItem], delivered: Sequence[str]
+        self, sending: Mapping[asyncio.Task[_Outcome], _Run], delivered: Sequence[str]
     ) -> None:
         """Record what finished before a pass stopped early, marks included. Sends that
         were recorded just before the stop may be passed again: storing a failure again
         does nothing (the row is no longer leased) and a row is marked delivered once.
         Its own errors are only logged, so the first one is what propagates."""
-        finished = [(item, task) for task, item in sending.items() if task.done()]
+        finished = [(run, task) for task, run in sending.items() if task.done()]
         try:
             await self._record(finished)
         except Exception:
             log.exception("recording the outcome of %d sends failed", len(finished))
         await self._mark_delivered([*delivered, *_delivered(finished)])
 
-    async def _store_failure(self, n: Notification, outcome: _Outcome) -> None:
+    async def _store_failure(self, n: Notification, outcome: _Retry | _GiveUp) -> None:
         match outcome:
             case _Retry(at=at, error=error):
                 await self._outbox.reschedule(n.id, at, error)
@@ -218,14 +254,27 @@ class Relay:
                     except Exception:
                         log.exception("reporting unreachable %s failed", n.recipient)
 
-    async def _attempt(self, item: OutboxItem) -> _Outcome:
-        n = item.notification
+    async def _attempt(self, run: _Run) -> _Outcome:
+        n = run[0].notification
         notifier = self._notifiers.get(n.channel)
         if notifier is None:
             log.warning("no notifier for channel %s (notification %s)", n.channel, n.id)
-            return _GiveUp(f"channel {n.channel!r} is not running")
+            return _Outcome(0, _GiveUp(f"channel {n.channel!r} is not running"))
+        if len(run) > 1 and isinstance(notifier, RunNotifier):
+            failure = await self._send(run[0], notifier.deliver_run([i.notification for i in run]))
+            return _Outcome(0, failure) if failure is not None else _Outcome(len(run))
+        for done, item in enumerate(run):
+            if (
+                failure := await self._send(item, notifier.deliver(item.notification))
+            ) is not None:
+                return _Outcome(done, failure)
+        return _Outcome(len(run))
+
+    async def _send(self, item: OutboxItem, sending: Awaitable[None]) -> _Retry | _GiveUp | None:
+        """Await a notifier's delivery; what went wrong, for ``item``."""
+        n = item.notification
         try:
-            await notifier.deliver(n)
+            await sending
         except RecipientUnreachable as exc:
             return _GiveUp(str(exc) or "unreachable", unreachable=True)
         except DeliveryError as exc:
@@ -233,9 +282,9 @@ class Relay:
         except Exception as exc:
             log.exception("notifier %s failed on %s", n.channel, n.id)
             return self._retry(item, repr(exc), None)
-        return _Delivered()
+        return None
 
-    def _retry(self, item: OutboxItem, error: str, retry_after: float | None) -> _Outcome:
+    def _retry(self, item: OutboxItem, error: str, retry_after: float | None) -> _Retry | _GiveUp:
         attempt = item.attempts + 1
         if attempt >= self._max_attempts:
             log.error("giving up on notification %s: %s", item.notification.id, error)

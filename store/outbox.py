@@ -89,6 +89,7 @@ class SqlOutboxStore:
         lease_seconds: float,
         *,
         delivered: Collection[str] = (),
+        run: int = 1,
     ) -> list[OutboxItem]:
         async with self._sessions() as session, self._links_in(session) as changed:
             if delivered:
@@ -107,6 +108,8 @@ class SqlOutboxStore:
                     },
                 )
                 rows = list(claimed.all())
+            if run > 1 and (teams := _team_queues(rows)):
+                rows += await _claim_followers(session, teams, run - 1, now, lease_seconds)
             # A poll that found nothing changed nothing: it ends without a commit.
             if changed or rows:
                 await session.commit()
@@ -148,6 +151,21 @@ class SqlOutboxStore:
             last_error=error,
             lease_until=None,
         )
+
+    async def release(self, notification_ids: Collection[str]) -> None:
+        if not notification_ids:
+            return
+        async with self._sessions() as session, self._links_in(session):
+            await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(list(notification_ids)),
+                    OutboxRow.status == DeliveryStatus.SENDING.value,
+                )
+                .values(status=DeliveryStatus.PENDING.value, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
 
     async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None:
         status = DeliveryStatus.UNREACHABLE if unreachable else DeliveryStatus.FAILED
@@ -361,6 +379,50 @@ def _heads(dialect: str) -> Select[str]:
         .prefix_with("MATERIALIZED")
     )
     return select(locked.c.id)
+
+
+def _team_queues(heads: Sequence[OutboxRow]) -> list[tuple[str, str]]:
+    """The team chats among the claimed heads: their next rows may ride along."""
+    return sorted({(r.channel, r.recipient) for r in heads if r.audience == Audience.TEAM.value})
+
+
+async def _claim_followers(
+    session: AsyncSession,
+    queues: Sequence[tuple[str, str]],
+    more: int,
+    now: datetime,
+    lease_seconds: float,
+) -> list[OutboxRow]:
+    """Claim up to ``more`` rows after each of these queues' heads (just claimed in
+    this transaction), in their order: a team chat's next messages, sent with the head
+    so that its notifier can join them (``Notifier.deliver_run``). They need no lock of
+    their own: behind a SENDING head no other claimer takes them."""
+    params: dict[str, Any] = {"more": more, "lease_until": now + timedelta(seconds=lease_seconds)}
+    for i, (channel, recipient) in enumerate(queues):
+        params[f"c{i}"], params[f"r{i}"] = channel, recipient
+    found = await session.scalars(_followers(session.get_bind().dialect.name, len(queues)), params)
+    return list(found.all())
+
+
+@functools.cache
+def _followers(dialect: str, queues: int) -> ReturningUpdate[OutboxRow]:
+    queue = _QUEUE_SQLITE if dialect == "sqlite" else "outbox o"
+    each = (
+        f"SELECT f.id FROM (SELECT o.id FROM {queue}"
+        f" WHERE {_OPEN} AND o.channel = :c{{i}} AND o.recipient = :r{{i}}"
+        " AND o.status = 'pending' ORDER BY o.created_at, o.position, o.id LIMIT :more) AS f"
+    )
+    ids = text(" UNION ALL ".join(each.format(i=i) for i in range(queues))).columns(id=String)
+    return (
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids), OutboxRow.status == DeliveryStatus.PENDING.value)
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
+        )
+        .returning(OutboxRow)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
 
 
 @functools.cache

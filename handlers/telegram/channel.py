@@ -36,7 +36,7 @@ from handlers.telegram import community, customer, team
 from handlers.telegram.context import TelegramContext, Tuning
 from handlers.telegram.delivery import TelegramNotifier
 from handlers.telegram.inbound import AlbumCollector
-from handlers.telegram.pacing import LearnFromRetryAfter, Limits, SendPacer
+from handlers.telegram.pacing import Limits, PacerFeedback, SendPacer
 from handlers.telegram.receiver import PollingReceiver, WebhookReceiver
 from handlers.telegram.render import CHANNEL, CallbackCodec, Renderer
 from handlers.telegram.responses import keep_response_types
@@ -100,7 +100,7 @@ class TelegramChannel:
         )
         self.dispatcher = make_dispatcher(self.context)
         app.relay.register(self.notifier)
-        bot.session.middleware(LearnFromRetryAfter(self.notifier.pacer))
+        bot.session.middleware(PacerFeedback(self.notifier.pacer))
 
     def service_lines(self, ticket: Ticket) -> list[Reply]:
         """The SLA and quote lines of a ticket card, as of the desk's clock now."""

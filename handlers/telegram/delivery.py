@@ -13,8 +13,10 @@ off), a blocked bot or a missing chat -> ``RecipientUnreachable``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
@@ -36,14 +38,14 @@ from aiogram.types import (
 )
 
 from bot.errors import TicketNotFound
-from bot.notification import Audience, Notification
+from bot.notification import Audience, Notification, is_urgent
 from bot.ports import DeliveryError, LinkStore, RecipientUnreachable
 from bot.reply import Reply, decode_params
 from bot.ticket import Attachment, EntryKind, Ticket
 from bot.views import card
 from handlers.telegram.cards import card_keyboard
 from handlers.telegram.pacing import SendPacer
-from handlers.telegram.render import CHANNEL, Renderer
+from handlers.telegram.render import CHANNEL, TEXT_LIMIT, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ KIND_SENT = "sent"  # key notification id -> parts already delivered
 KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
 
 TOPIC_NAME_LIMIT = 128
+# Between the notifications joined into one team message.
+JOINER = "\n\n"
 # How a file came in (``Attachment.kind``) and the name given to received photos.
 KIND_PHOTO = "photo"
 KIND_DOCUMENT = "document"
@@ -127,9 +131,29 @@ class TelegramNotifier:
     # -- entry point --------------------------------------------------------------------
 
     async def deliver(self, notification: Notification) -> None:
+        with self._as_delivery():
+            await self._deliver(notification)
+
+    async def deliver_run(self, notifications: Sequence[Notification]) -> None:
+        """A team chat's waiting notifications (``bot.ports.RunNotifier``): each ticket's
+        joined into as few messages as fit, after one card update; tickets with urgent
+        news (a new ticket, an SLA alert) first, each ticket's in order."""
+        with self._as_delivery():
+            for group in _by_ticket(notifications):
+                number = group[0].ticket_number
+                if group[0].audience is Audience.TEAM and number is not None:
+                    await self._to_team(group, _chat_id(group[0].recipient), number)
+                else:
+                    for n in group:
+                        await self._deliver(n)
+
+    @contextlib.contextmanager
+    def _as_delivery(self) -> Iterator[None]:
+        """Sends made inside are routine (direct answers go first within a group's
+        minute) and Telegram's errors come out in the relay's vocabulary."""
         try:
-            with self.pacer.routine():  # direct answers go first within a group's minute
-                await self._deliver(notification)
+            with self.pacer.routine():
+                yield
         except TelegramRetryAfter as exc:
             raise DeliveryError(str(exc), retry_after=float(exc.retry_after)) from exc
         except TelegramForbiddenError as exc:
@@ -145,7 +169,7 @@ class TelegramNotifier:
         if n.audience is Audience.COMMUNITY:
             await self._to_community(n)
         elif n.audience is Audience.TEAM and n.ticket_number is not None:
-            await self._to_team(n, _chat_id(n.recipient), n.ticket_number)
+            await self._to_team([n], _chat_id(n.recipient), n.ticket_number)
         else:
             await self._to_customer(n, _chat_id(n.recipient))
 
@@ -198,7 +222,10 @@ class TelegramNotifier:
 
     # -- teams --------------------------------------------------------------------------------
 
-    async def _to_team(self, n: Notification, chat_id: int, number: int) -> None:
+    async def _to_team(self, ns: Sequence[Notification], chat_id: int, number: int) -> None:
+        """One ticket's notifications to one team chat: its topic (opened if new), its
+        card (sent, or edited once to the ticket's state), then their texts joined into
+        as few messages as fit, then each one's files."""
         try:
             ticket = await self.tickets(number)
         except TicketNotFound:
@@ -208,28 +235,55 @@ class TelegramNotifier:
             thread_id = await self._topic(chat_id, ticket)
         card_id = await self._card(chat_id, thread_id, ticket) if ticket is not None else None
         reclose = ticket is None or not self._active_here(chat_id, ticket)
-        done = await self._progress(n)
-        # Choices on a team notice (e.g. "Send it again") go on its last part.
-        rendered = self.renderer.reply(Reply(n.key, decode_params(n.params), n.choices), n.locale)
-        await self.renderer.codec.save()
         reply_to = (
             ReplyParameters(message_id=card_id, allow_sending_without_reply=True)
             if card_id is not None and thread_id is None
             else None
         )
-        for i, part in enumerate(rendered.parts):
-            if i < done:
-                continue
-            markup = rendered.markup if i == len(rendered.parts) - 1 else None
+        done = [await self._progress(n) for n in ns]
+        pieces: list[_Piece] = []
+        for n, skip in zip(ns, done, strict=True):
+            # Choices on a team notice (e.g. "Send it again") go on its last part.
+            rendered = self.renderer.reply(
+                Reply(n.key, decode_params(n.params), n.choices), n.locale
+            )
+            last = len(rendered.parts) - 1
+            pieces += [
+                _Piece(n, i, part, rendered.markup if i == last else None)
+                for i, part in enumerate(rendered.parts)
+                if i >= skip
+            ]
+        await self.renderer.codec.save()
+        for message in _joined(pieces):
+            text = JOINER.join(piece.text for piece in message)
             sent = await self._in_thread(
-                chat_id, thread_id, part, reply_to, markup, reclose=reclose
+                chat_id, thread_id, text, reply_to, message[-1].markup, reclose=reclose
             )
             await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
-            await self._advance(n, i + 1)
+            for piece in message:
+                await self._advance(piece.notification, piece.index + 1)
+        for n, skip in zip(ns, done, strict=True):
+            await self._team_files(n, ticket, chat_id, thread_id, reply_to, skip)
+        if ticket is not None and thread_id is not None and not self._active_here(chat_id, ticket):
+            # Closed, or transferred to a department working elsewhere: nobody acts here.
+            await self._close_topic(chat_id, thread_id)
+
+    async def _team_files(
+        self,
+        n: Notification,
+        ticket: Ticket | None,
+        chat_id: int,
+        thread_id: int | None,
+        reply_to: ReplyParameters | None,
+        done: int,
+    ) -> None:
+        """The files a team notification carries, album by album, after its texts."""
         files = await self._entry_files(n, ticket)
         if ticket is not None and n.key == "team.ticket_opened":
             files = [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
-        step = len(rendered.parts)
+        if not files:
+            return
+        step = len(self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale).parts)
         for batch in file_batches(files):
             step += 1
             if step <= done:  # delivered by an earlier attempt
@@ -238,12 +292,9 @@ class TelegramNotifier:
                 chat_id, batch, thread_id=thread_id, reply_parameters=reply_to
             ):
                 await self.links.set(
-                    CHANNEL, KIND_MESSAGE, ref(chat_id, message.message_id), str(number)
+                    CHANNEL, KIND_MESSAGE, ref(chat_id, message.message_id), str(n.ticket_number)
                 )
             await self._advance(n, step)
-        if ticket is not None and thread_id is not None and not self._active_here(chat_id, ticket):
-            # Closed, or transferred to a department working elsewhere: nobody acts here.
-            await self._close_topic(chat_id, thread_id)
 
     async def is_forum(self, chat_id: int) -> bool:
         if chat_id not in self._forum:
@@ -461,6 +512,49 @@ class TelegramNotifier:
             if entry.kind is kind and entry.text == text and entry.attachments:
                 return [a for a in entry.attachments if a.platform in ("", CHANNEL)]
         return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One part of a team notification's text, on its way into a joined message."""
+
+    notification: Notification
+    index: int
+    text: str
+    markup: InlineKeyboardMarkup | None
+
+
+def _joined(pieces: Sequence[_Piece], limit: int = TEXT_LIMIT) -> list[list[_Piece]]:
+    """Consecutive pieces of different notifications in one message while they fit; a
+    piece with buttons ends its message (the buttons go under it)."""
+    messages: list[list[_Piece]] = []
+    size = 0
+    for piece in pieces:
+        current = messages[-1] if messages else None
+        if (
+            current is not None
+            and current[-1].markup is None
+            and current[-1].notification is not piece.notification
+            and size + len(JOINER) + len(piece.text) <= limit
+        ):
+            current.append(piece)
+            size += len(JOINER) + len(piece.text)
+        else:
+            messages.append([piece])
+            size = len(piece.text)
+    return messages
+
+
+def _by_ticket(notifications: Sequence[Notification]) -> list[list[Notification]]:
+    """A run by ticket, each ticket's in order; tickets with urgent news first, then
+    in the order their first notification came. Notifications of no ticket stay alone."""
+    groups: dict[object, list[Notification]] = {}
+    for n in notifications:
+        key: object = n.ticket_number if n.ticket_number is not None else n.id
+        groups.setdefault(key, []).append(n)
+    ordered = list(groups.values())
+    ordered.sort(key=lambda group: not any(is_urgent(n) for n in group))  # stable
+    return ordered
 
 
 def is_photo(attachment: Attachment) -> bool:

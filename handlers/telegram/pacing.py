@@ -22,7 +22,6 @@ import contextlib
 import contextvars
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +47,10 @@ _KEPT_CHATS = 10_000
 _UNLIMITED = 1_000_000
 # Whether the current task's sends are routine (see the module's docstring).
 _ROUTINE: contextvars.ContextVar[bool] = contextvars.ContextVar("routine", default=False)
+# The window cells the current task's last ``wait`` took, until its call is answered.
+_TAKEN: contextvars.ContextVar[tuple[list[float], ...]] = contextvars.ContextVar(
+    "taken", default=()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,12 @@ class TokenBucket:
 
 
 class SlidingWindow:
-    """At most ``count`` sends in any ``window`` seconds: the times of the latest."""
+    """At most ``count`` sends in any ``window`` seconds: the times of the latest.
+
+    A send's time is when it was let go, moved to when its answer came back once the
+    session says so (``SendPacer.sent``): Telegram counted it somewhere in between, so
+    counting from the answer can only be late, never early, however long the request
+    took on its way (a new connection, a slow network)."""
 
     def __init__(
         self, count: float, window: float, clock: Callable[[], float] = time.monotonic
@@ -105,25 +113,30 @@ class SlidingWindow:
         self.count = max(1, int(min(count, _UNLIMITED)))
         self.window = window
         self._clock = clock
-        self._times: deque[float] = deque()
+        self._times: list[list[float]] = []  # one cell per send, so its time can move
 
     def delay(self, keep: int = 0) -> float:
         """Seconds until one more send leaves ``keep`` of the window unused."""
         if self.count >= _UNLIMITED:
             return 0.0
         now = self._clock()
-        times = self._times
-        while times and times[0] <= now - self.window:
-            times.popleft()
+        since = now - self.window
+        if self._times and min(self._times)[0] <= since:
+            self._times = [cell for cell in self._times if cell[0] > since]
         allowed = max(1, self.count - keep)  # a reserve never takes the whole window
-        if len(times) < allowed:
+        if len(self._times) < allowed:
             return 0.0
-        # The send that must leave the window first.
+        # The send that must leave the window first (times may have moved: sorted).
+        times = sorted(cell[0] for cell in self._times)
         return times[len(times) - allowed] + self.window - now
 
-    def take(self) -> None:
-        if self.count < _UNLIMITED:
-            self._times.append(self._clock())
+    def take(self) -> list[float] | None:
+        """Count one send now; its cell, to move its time to when it was answered."""
+        if self.count >= _UNLIMITED:
+            return None
+        cell = [self._clock()]
+        self._times.append(cell)
+        return cell
 
     @property
     def idle(self) -> bool:
@@ -206,12 +219,22 @@ class SendPacer:
             # and nothing is booked ahead, so a later direct answer can go first.
             delay = max(self.held_for(chat_id), chat.delay(keep), self._bot.delay())
             if delay <= 0:
-                chat.take()
-                self._bot.take()
+                taken = (chat.take(), self._bot.take())
+                _TAKEN.set(tuple(cell for cell in taken if cell is not None))
                 break
             await asyncio.sleep(delay)
         if self._shared is not None:
             await self._shared_slot(self._shared)
+
+    def sent(self) -> None:
+        """The call the current task's last ``wait`` let go has been answered: it counts
+        from now (see ``SlidingWindow``). ``PacerFeedback`` calls this."""
+        taken = _TAKEN.get()
+        if taken:
+            now = self._clock()
+            for cell in taken:
+                cell[0] = max(cell[0], now)
+            _TAKEN.set(())
 
     async def _shared_slot(self, shared: RateLimiter) -> None:
         """One send of the bot's per-second budget shared by its workers. Slots are
@@ -233,10 +256,12 @@ class SendPacer:
             await asyncio.sleep(window / limit)
 
 
-class LearnFromRetryAfter(BaseRequestMiddleware):
-    """A session middleware: every 429 Telegram answers, whatever call made it (a
-    reply, a notification, a card edit), holds that chat in ``pacer`` for the
-    ``retry_after`` it gave, so no other send goes there before that time."""
+class PacerFeedback(BaseRequestMiddleware):
+    """A session middleware telling ``pacer`` how each call went: its answer moves
+    the call's place in the windows to when it came back (``SendPacer.sent``), and
+    every 429, whatever call made it (a reply, a notification, a card edit), holds
+    that chat for the ``retry_after`` Telegram gave, so nothing else goes there
+    before that time."""
 
     def __init__(self, pacer: SendPacer) -> None:
         self.pacer = pacer
@@ -254,3 +279,5 @@ class LearnFromRetryAfter(BaseRequestMiddleware):
             if isinstance(chat_id, int):
                 self.pacer.hold(chat_id, float(exc.retry_after))
             raise
+        finally:
+            self.pacer.sent()

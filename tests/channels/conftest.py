@@ -6,10 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from fake_telegram import FakeTelegram
+from fake_telegram import FakeTelegram, make_bot
 
 
 @pytest.fixture
@@ -20,11 +17,6 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
         yield fake
     finally:
         await fake.close()
-
-
-def make_bot(fake: FakeTelegram) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url))
-    return Bot(fake.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
 @pytest.fixture

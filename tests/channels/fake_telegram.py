@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 from aiohttp.web_request import FileField
 
@@ -277,7 +281,8 @@ class FakeTelegram:
         self._message_ids = itertools.count(1000)
         self._callback_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
-        self._failures: dict[str, list[_Failure]] = {}
+        # Per method, what its next calls meet: a failure, or None to pass.
+        self._failures: dict[str, list[_Failure | None]] = {}
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -373,8 +378,10 @@ class FakeTelegram:
         retry_after: int | None = 1,
         description: str | None = None,
         times: int = 1,
+        passing: int = 0,
     ) -> None:
-        """The next ``times`` calls of ``method`` fail with this status."""
+        """The next ``times`` calls of ``method`` fail with this status (after letting
+        ``passing`` calls of it through)."""
         if description is None:
             description = (
                 f"Too Many Requests: retry after {retry_after}"
@@ -382,7 +389,8 @@ class FakeTelegram:
                 else f"Error {status}"
             )
         failure = _Failure(status, description, retry_after if status == 429 else None)
-        self._failures.setdefault(method.lower(), []).extend([failure] * times)
+        queued = self._failures.setdefault(method.lower(), [])
+        queued.extend([None] * passing + [failure] * times)
 
     def network_error_next(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` get their connection dropped."""
@@ -731,8 +739,8 @@ class FakeTelegram:
                 seconds = max(1, math.ceil(wait))
                 return _error(ApiError(429, f"Too Many Requests: retry after {seconds}", seconds))
         failures = self._failures.get(method.lower())
-        if failures:
-            failure = failures.pop(0)
+        failure = failures.pop(0) if failures else None
+        if failure is not None:
             if failure.network:
                 if request.transport is not None:
                     request.transport.abort()
@@ -1258,6 +1266,12 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         else:
             params[key] = _coerce(key, str(value))
     return params, files
+
+
+def make_bot(fake: FakeTelegram) -> Bot:
+    """A real aiogram Bot talking to ``fake`` over loopback HTTP."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url))
+    return Bot(fake.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
 def _chat_of(params: dict[str, Any]) -> int:

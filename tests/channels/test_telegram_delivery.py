@@ -317,10 +317,10 @@ async def test_a_429_holds_that_chat_for_its_retry_after_and_no_other(
 ) -> None:
     from aiogram.exceptions import TelegramRetryAfter
 
-    from handlers.telegram.pacing import LearnFromRetryAfter
+    from handlers.telegram.pacing import PacerFeedback
 
     pacer = SendPacer(Limits(per_chat_per_second=50, chat_burst=50))
-    bot.session.middleware(LearnFromRetryAfter(pacer))
+    bot.session.middleware(PacerFeedback(pacer))
     notifier = TelegramNotifier(bot, Renderer(translator), MemoryLinks(), book, pacer=pacer)
     fake_telegram.user(501, "Alice")
     fake_telegram.user(502, "Bob")
@@ -334,3 +334,96 @@ async def test_a_429_holds_that_chat_for_its_retry_after_and_no_other(
     assert elsewhere.at - refused.at < 0.5
     assert second.at - refused.at >= 0.95
     assert second.params["text"] == "second"
+
+
+def wrote(number: int, title: str, text: str, **kw: object) -> Notification:
+    params = {"number": number, "title": title, "customer": "Alice", "text": text} | kw
+    return note(
+        Audience.TEAM, str(TEAM), "team.customer_wrote", params=params, ticket_number=number
+    )
+
+
+async def test_a_run_joins_each_tickets_messages_and_edits_its_card_once(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    book.add(12)
+    book.add(13, title="Scanner")
+    await notifier.deliver(wrote(12, "Printer prints nothing", "first"))  # topic and card
+    await notifier.deliver(wrote(13, "Scanner", "hello"))
+    mark = fake_telegram.mark()
+
+    await notifier.deliver_run(
+        [
+            wrote(12, "Printer prints nothing", "<b>second</b>"),
+            wrote(13, "Scanner", "still broken"),
+            wrote(12, "Printer prints nothing", "third"),
+            wrote(12, "Printer prints nothing", "fourth"),
+        ]
+    )
+    calls = fake_telegram.calls_of(
+        "sendMessage", "editMessageText", "createForumTopic", after=mark
+    )
+    # Per ticket: one card edit, one message with all its texts; no new topic.
+    assert [c.name for c in calls] == ["editmessagetext", "sendmessage"] * 2
+    topics = {
+        n: t for t, n in ((t, info["name"]) for t, info in fake_telegram.topics[TEAM].items())
+    }
+    printer = calls[1].params
+    assert printer["message_thread_id"] == topics["#12 Printer prints nothing"]
+    assert printer["text"].count("Alice writes:") == 3  # each part still attributed
+    assert printer["text"].index("&lt;b&gt;second") < printer["text"].index("third")
+    assert printer["text"].index("third") < printer["text"].index("fourth")
+    assert calls[3].params["message_thread_id"] == topics["#13 Scanner"]
+    assert "still broken" in calls[3].params["text"]
+
+
+async def test_urgent_news_goes_first_in_a_run(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    book.add(12)
+    book.add(14, title="Site down")
+    opened = {
+        "number": 14,
+        "title": "Site down",
+        "customer": "Bob",
+        "department": Text("department.technical"),
+        "category": Text("category.bug"),
+        "priority": Text("priority.critical"),
+        "description": "All pages 500",
+        "steps": "—",
+        "support_number": "—",
+        "domain": "—",
+        "phone": "—",
+        "files": 0,
+        "critical": True,
+    }
+    await notifier.deliver_run(
+        [
+            wrote(12, "Printer prints nothing", "routine"),
+            note(Audience.TEAM, str(TEAM), "team.ticket_opened", params=opened, ticket_number=14),
+        ]
+    )
+    names = [c.params["name"] for c in fake_telegram.calls_of("createForumTopic")]
+    assert names == ["#14 Site down", "#12 Printer prints nothing"]
+
+
+async def test_a_run_cut_by_429_sends_nothing_twice_on_its_retry(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    book.add(12)
+    book.add(13, title="Scanner")
+    run = [wrote(12, "Printer prints nothing", "a"), wrote(13, "Scanner", "b")]
+    await notifier.deliver(wrote(12, "Printer prints nothing", "opening"))
+    await notifier.deliver(wrote(13, "Scanner", "opening"))
+    mark = fake_telegram.mark()
+    # Ticket 12's message goes out; ticket 13's card edit gets a 429.
+    fake_telegram.fail_next("editMessageText", 429, retry_after=1, passing=1)
+    with pytest.raises(DeliveryError):
+        await notifier.deliver_run(run)
+    await notifier.deliver_run(run)  # the relay's retry of the same run
+    texts = [c.params["text"] for c in fake_telegram.calls_of("sendMessage", after=mark)]
+    assert sum("\na" in t for t in texts) == 1
+    assert sum("\nb" in t for t in texts) == 1

@@ -13,10 +13,9 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
-from conftest import make_bot
-from fake_telegram import ApiLimits, FakeTelegram
+from fake_telegram import ApiLimits, FakeTelegram, make_bot
 
-from handlers.telegram.pacing import Limits, SendPacer
+from handlers.telegram.pacing import Limits, PacerFeedback, SendPacer
 
 
 async def test_get_me_send_and_receive(fake_telegram: FakeTelegram, bot: Bot) -> None:
@@ -148,15 +147,20 @@ async def test_the_fake_enforces_the_group_private_and_bot_limits_with_429() -> 
 
 
 async def test_the_pacer_keeps_a_bot_under_the_fakes_limits() -> None:
-    """The same limits on both sides, and the bot never hears a 429: the pacer's
-    windows are a margin longer than the fake's."""
+    """The same limits on both sides, and the bot never hears a 429: the pacer counts
+    each send from its answer (a first request waits for its connection: counted from
+    when it was let go, the next window would open too early)."""
     api = ApiLimits(per_bot=30, per_group=5, minute=0.4, per_chat=20.0, chat_burst=3)
     ours = Limits(
-        per_bot_per_second=30, per_group_per_minute=5, minute=0.4, per_chat_per_second=20
+        per_bot_per_second=30,
+        per_group_per_minute=5,
+        minute=0.4,
+        per_chat_per_second=20,
     )
     async with FakeTelegram(limits=api) as fake:
         bot = make_bot(fake)
         pacer = SendPacer(ours)
+        bot.session.middleware(PacerFeedback(pacer))
         try:
             fake.add_group(-100, "Team")
             for chat in (501, 502):

@@ -1,0 +1,155 @@
+"""Runs of a team chat's notifications on the real outbox store (issue 8): a claimed
+team-chat head brings the chat's next rows along for a ``RunNotifier`` to join; a
+failed run gives the untried rows back as they were; two relays never split a run;
+customers' messages still go one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from store_support import T0, Backend
+from test_relay_fleet import second_store
+
+from bot.clock import ManualClock
+from bot.notification import Audience, DeliveryStatus, Notification
+from bot.ports import DeliveryError
+from bot.relay import Relay
+from store.outbox import SqlOutboxStore
+
+LEASE = 60.0
+
+
+def note(key: str, recipient: str, audience: Audience = Audience.TEAM) -> Notification:
+    return Notification(
+        channel="chat", audience=audience, recipient=recipient, key=key, created_at=T0
+    )
+
+
+async def queue(backend: Backend, *notifications: Notification) -> None:
+    async with backend.uow() as uow:
+        for n in notifications:
+            await uow.outbox.add(n)
+        await uow.commit()
+
+
+class Joining:
+    """A notifier that joins runs: records each call as the keys it carried."""
+
+    channel = "chat"
+
+    def __init__(self, fail: dict[str, list[BaseException]] | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail or {}
+
+    async def deliver(self, n: Notification) -> None:
+        await self.deliver_run([n])
+
+    async def deliver_run(self, notifications: Sequence[Notification]) -> None:
+        await asyncio.sleep(0)
+        keys = [n.key for n in notifications]
+        for key in keys:
+            if self.fail.get(key):
+                raise self.fail[key].pop(0)
+        self.calls.append(keys)
+
+
+class OneByOne:
+    """A notifier that cannot join: the relay hands it a run's rows one at a time."""
+
+    channel = "chat"
+
+    def __init__(self, fail_once: str) -> None:
+        self.sent: list[str] = []
+        self.fail_once: str | None = fail_once
+
+    async def deliver(self, n: Notification) -> None:
+        if n.key == self.fail_once:
+            self.fail_once = None
+            raise DeliveryError("try later", retry_after=30)
+        self.sent.append(n.key)
+
+
+async def test_a_team_chats_head_brings_its_next_rows_and_a_customers_does_not(
+    backend: Backend,
+) -> None:
+    await queue(
+        backend,
+        *[note(f"g-{i}", "-100") for i in range(5)],
+        *[note(f"c-{i}", "501", Audience.CUSTOMER) for i in range(3)],
+    )
+    store = SqlOutboxStore(backend.sessions)
+    claimed = await store.claim_due(T0, 10, LEASE, run=3)
+    assert [i.notification.key for i in claimed] == ["g-0", "g-1", "g-2", "c-0"]
+    assert {i.status for i in claimed} == {DeliveryStatus.SENDING}
+    # Nothing more of either chat while they are on their way.
+    assert await store.claim_due(T0, 10, LEASE, run=3) == []
+
+    await store.release([i.notification.id for i in claimed if i.notification.key != "g-0"])
+    await store.mark_delivered(claimed[0].notification.id, T0)
+    again = await store.claim_due(T0, 10, LEASE, run=10)
+    assert [i.notification.key for i in again] == ["g-1", "g-2", "g-3", "g-4", "c-0"]
+    assert {i.attempts for i in again} == {0}  # given back, not tried
+
+
+async def test_a_run_is_delivered_in_one_call_and_marked_together(backend: Backend) -> None:
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(4)], note("x", "-200"))
+    notifier = Joining()
+    relay = Relay(SqlOutboxStore(backend.sessions), {"chat": notifier}, ManualClock(T0))
+    assert await relay.drain() == 5
+    assert sorted(notifier.calls) == [["m0", "m1", "m2", "m3"], ["x"]]
+    assert {i.status for i in await relay.outbox.items()} == {DeliveryStatus.DELIVERED}
+
+
+async def test_a_failed_run_is_tried_again_whole_and_in_order(backend: Backend) -> None:
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(3)])
+    clock = ManualClock(T0)
+    notifier = Joining({"m1": [DeliveryError("Too Many Requests", retry_after=30)]})
+    relay = Relay(SqlOutboxStore(backend.sessions), {"chat": notifier}, clock)
+    assert await relay.run_once() == 0
+    items = {i.notification.key: i for i in await relay.outbox.items()}
+    assert items["m0"].attempts == 1 and items["m0"].next_attempt_at > T0
+    assert (items["m1"].attempts, items["m2"].attempts) == (0, 0)
+    assert await relay.run_once() == 0  # the head's retry holds the rest back too
+
+    clock.advance(seconds=31)
+    assert await relay.run_once() == 3
+    assert notifier.calls == [["m0", "m1", "m2"]]
+
+
+async def test_a_notifier_that_cannot_join_gets_a_run_one_by_one(backend: Backend) -> None:
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(4)])
+    notifier, clock = OneByOne(fail_once="m2"), ManualClock(T0)
+    relay = Relay(SqlOutboxStore(backend.sessions), {"chat": notifier}, clock)
+    assert await relay.run_once() == 2  # m0 and m1 went out; m2 failed; m3 untried
+    statuses = {i.notification.key: i.status for i in await relay.outbox.items()}
+    assert statuses == {
+        "m0": DeliveryStatus.DELIVERED,
+        "m1": DeliveryStatus.DELIVERED,
+        "m2": DeliveryStatus.PENDING,
+        "m3": DeliveryStatus.PENDING,
+    }
+    clock.advance(seconds=31)
+    assert await relay.run_once() == 2
+    assert notifier.sent == ["m0", "m1", "m2", "m3"]
+
+
+async def test_two_relays_never_split_a_team_chats_run(backend: Backend) -> None:
+    chats = [f"-10{c}" for c in range(4)]
+    await queue(backend, *[note(f"{chat}:{m}", chat) for m in range(6) for chat in chats])
+    a_notifier, b_notifier = Joining(), Joining()
+    clock = ManualClock(T0)
+    a = Relay(SqlOutboxStore(backend.sessions), {"chat": a_notifier}, clock, run_size=4)
+    async with second_store(backend) as other:
+        b = Relay(other, {"chat": b_notifier}, clock, run_size=4)
+        for _ in range(4):
+            await asyncio.gather(a.drain(), b.drain())
+
+    calls = a_notifier.calls + b_notifier.calls
+    arrived: dict[str, list[str]] = {}
+    for call in calls:
+        assert len({key.partition(":")[0] for key in call}) == 1  # one chat a run
+        for key in call:
+            arrived.setdefault(key.partition(":")[0], []).append(key)
+    assert arrived == {chat: [f"{chat}:{m}" for m in range(6)] for chat in chats}
+    assert {i.status for i in await a.outbox.items()} == {DeliveryStatus.DELIVERED}
