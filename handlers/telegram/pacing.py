@@ -47,9 +47,10 @@ _KEPT_CHATS = 10_000
 _UNLIMITED = 1_000_000
 # Whether the current task's sends are routine (see the module's docstring).
 _ROUTINE: contextvars.ContextVar[bool] = contextvars.ContextVar("routine", default=False)
-# The window cells the current task's last ``wait`` took, until its call is answered.
-_TAKEN: contextvars.ContextVar[tuple[list[float], ...]] = contextvars.ContextVar(
-    "taken", default=()
+# The pacer and window cells of the current task's last ``wait``, until its call is
+# answered (``SendPacer.sent``).
+_TAKEN: contextvars.ContextVar[tuple[SendPacer | None, tuple[list[float], ...]]] = (
+    contextvars.ContextVar("taken", default=(None, ()))
 )
 
 
@@ -165,6 +166,7 @@ class SendPacer:
         # Shared slots taken and not used yet, and when they lapse (``_shared_slot``).
         self._leased = 0
         self._leased_until = 0.0
+        self._shared_lock = asyncio.Lock()
 
     @contextlib.contextmanager
     def routine(self) -> Iterator[None]:
@@ -219,41 +221,48 @@ class SendPacer:
             # and nothing is booked ahead, so a later direct answer can go first.
             delay = max(self.held_for(chat_id), chat.delay(keep), self._bot.delay())
             if delay <= 0:
-                taken = (chat.take(), self._bot.take())
-                _TAKEN.set(tuple(cell for cell in taken if cell is not None))
+                taken = tuple(cell for cell in (chat.take(), self._bot.take()) if cell)
                 break
             await asyncio.sleep(delay)
         if self._shared is not None:
             await self._shared_slot(self._shared)
+            # Counted from when it really goes: the fleet's budget may have held it.
+            now = self._clock()
+            for cell in taken:
+                cell[0] = max(cell[0], now)
+        _TAKEN.set((self, taken))
 
     def sent(self) -> None:
         """The call the current task's last ``wait`` let go has been answered: it counts
         from now (see ``SlidingWindow``). ``PacerFeedback`` calls this."""
-        taken = _TAKEN.get()
-        if taken:
+        pacer, taken = _TAKEN.get()
+        if pacer is self and taken:
             now = self._clock()
             for cell in taken:
                 cell[0] = max(cell[0], now)
-            _TAKEN.set(())
+            _TAKEN.set((None, ()))
 
     async def _shared_slot(self, shared: RateLimiter) -> None:
         """One send of the bot's per-second budget shared by its workers. Slots are
-        taken a few at a time (one round trip per ``block`` sends) and lapse with the
-        window, as they do in the shared count: a worker wastes at most ``block - 1``
-        a second. When the fleet has used the second, try again a slot later."""
+        taken a few at a time (one round trip per ``block`` sends, one round trip at a
+        time: concurrent sends wait for its slots rather than each taking a block) and
+        lapse with the window, as they do in the shared count: a worker wastes at most
+        ``block - 1`` a second. When the fleet has used the second, try again a slot
+        later."""
         limit, window = int(self.limits.per_bot_per_second), 1.0
         block = min(SHARED_BLOCK, max(1, limit // 10))
-        for _ in range(limit * 10):
-            asked = time.monotonic()
-            if self._leased > 0 and asked < self._leased_until:
-                self._leased -= 1
-                return
-            taken = await shared.take(self._shared_key, limit, window, block)
-            if taken:
-                # From before the call: the shared count lets them go no sooner.
-                self._leased, self._leased_until = taken - 1, asked + window
-                return
-            await asyncio.sleep(window / limit)
+        async with self._shared_lock:
+            for _ in range(limit * 10):
+                asked = time.monotonic()
+                if self._leased > 0 and asked < self._leased_until:
+                    self._leased -= 1
+                    return
+                taken = await shared.take(self._shared_key, limit, window, block)
+                if taken:
+                    # From before the call: the shared count lets them go no sooner.
+                    self._leased, self._leased_until = taken - 1, asked + window
+                    return
+                await asyncio.sleep(window / limit)
 
 
 class PacerFeedback(BaseRequestMiddleware):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -134,3 +135,24 @@ async def test_a_pacer_takes_the_shared_budget_a_few_sends_at_a_time(limiter: Li
         await pacer.wait(501)
     assert calls == 3  # three slots a round trip
     assert await rate.take("telegram:send", 30, 1.0, 100) == 21  # 9 of 30 used
+
+
+async def test_concurrent_sends_share_the_slots_one_round_trip_took(limiter: Limiter) -> None:
+    """Regression: sends waiting together each took a block and overwrote each other's
+    leftover slots, so the fleet's budget ran out at a third of its size."""
+    from handlers.telegram.pacing import Limits, SendPacer
+
+    rate, _ = limiter
+    calls = 0
+    take = rate.take
+
+    async def counted(*args: object) -> int:
+        nonlocal calls
+        calls += 1
+        return await take(*args)  # type: ignore[arg-type]
+
+    rate.take = counted  # type: ignore[method-assign]
+    pacer = SendPacer(Limits(per_bot_per_second=30, per_chat_per_second=100, chat_burst=100), rate)
+    await asyncio.gather(*(pacer.wait(501 + i) for i in range(12)))
+    assert calls == 4  # 12 sends, three slots a round trip, none lost
+    assert await rate.take("telegram:send", 30, 1.0, 100) == 18
