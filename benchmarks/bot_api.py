@@ -7,6 +7,12 @@ and Telegram's servers are missing. It answers the methods the desk uses with
 plausible objects and remembers, per chat, the newest messages the bot sent, so a
 driver can read their texts and press their inline buttons.
 
+With ``limits`` (``FloodLimits``; off unless given) it enforces Telegram's flood
+limits as Telegram does: a call over one is answered 429 "Too Many Requests: retry
+after N" with ``parameters.retry_after``, which aiogram turns into a real
+``TelegramRetryAfter``; refused calls are kept in ``throttled`` and use no budget, the
+accepted ones in ``limited`` (when, which chat, which method).
+
 ``UpdateMaker`` builds the updates a user would cause (text, command, photo, button
 press) as ``aiogram.types.Update`` validated the way polling validates them.
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable
@@ -52,6 +59,98 @@ Params = dict[str, Any]
 Answer = Callable[[Params], Any]
 
 
+# Calls that put something into a chat, which Telegram counts against its flood limits.
+LIMITED_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "createForumTopic",
+        "editForumTopic",
+        "closeForumTopic",
+        "reopenForumTopic",
+    }
+)
+_LIMITED_NAMES = frozenset(name.lower() for name in LIMITED_METHODS)  # any spelling
+
+
+@dataclass(frozen=True, slots=True)
+class FloodLimits:
+    """Telegram's flood limits: per bot ``per_bot`` calls in any second; per group
+    (a negative chat id) ``per_group`` in any ``minute``; per private chat a bucket
+    of ``chat_burst`` refilled at ``per_chat`` a second."""
+
+    per_bot: int = 30
+    per_group: int = 20
+    minute: float = 60.0
+    per_chat: float = 1.0
+    chat_burst: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitedCall:
+    """A call Telegram counts (or refused): when (``time.monotonic``), where, what."""
+
+    at: float
+    chat_id: int
+    method: str
+    retry_after: int = 0  # the seconds given with a 429; 0 for an accepted call
+
+
+class FloodGate:
+    """Which limited call may pass now, as Telegram decides it."""
+
+    def __init__(self, limits: FloodLimits) -> None:
+        self.limits = limits
+        self._bot: deque[float] = deque()
+        self._groups: dict[int, deque[float]] = {}
+        self._chats: dict[int, tuple[float, float]] = {}  # tokens, at
+
+    def wait_for(self, chat_id: int, now: float) -> float:
+        """0 when a call into ``chat_id`` passes now (and is counted); else the seconds
+        until it would (nothing is counted)."""
+        limits = self.limits
+        waits = [_window_wait(self._bot, limits.per_bot, 1.0, now)]
+        tokens = 0.0
+        if chat_id < 0:
+            group = self._groups.setdefault(chat_id, deque())
+            waits.append(_window_wait(group, limits.per_group, limits.minute, now))
+        else:
+            tokens, at = self._chats.get(chat_id, (limits.chat_burst, now))
+            tokens = min(limits.chat_burst, tokens + (now - at) * limits.per_chat)
+            waits.append(0.0 if tokens >= 1 else (1 - tokens) / limits.per_chat)
+        wait = max(waits)
+        if wait > 0:
+            return wait
+        self._bot.append(now)
+        if chat_id < 0:
+            self._groups[chat_id].append(now)
+        else:
+            self._chats[chat_id] = (tokens - 1, now)
+        return 0.0
+
+
+def _window_wait(times: deque[float], count: int, window: float, now: float) -> float:
+    while times and times[0] <= now - window:
+        times.popleft()
+    return 0.0 if len(times) < count else times[0] + window - now
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    """The most of these (sorted) times that fall in any ``window`` seconds."""
+    most = start = 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 class ApiError(Exception):
     """A method the fake does not answer (or a call it refuses), as Telegram's 400."""
 
@@ -76,14 +175,28 @@ class ChatLog:
 
 
 class MemoryBotAPI(BaseSession):
-    """Answers Bot API methods in memory; ``calls`` counts them by method name."""
+    """Answers Bot API methods in memory; ``calls`` counts them by method name (every
+    call made, refused ones too). With ``limits``, Telegram's flood limits are enforced
+    (see the module's docstring); without them nothing is ever refused for flooding."""
 
-    def __init__(self, team_chats: dict[int, bool] | None = None) -> None:
+    def __init__(
+        self,
+        team_chats: dict[int, bool] | None = None,
+        *,
+        limits: FloodLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         # Group chats the bot is in: chat id -> whether it is a forum (topics).
         self.team_chats = dict(team_chats or {})
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self.flood_limits = limits
+        self._flood = FloodGate(limits) if limits is not None else None
+        self._clock = clock
+        # With limits: the limited calls accepted, and those refused with a 429.
+        self.limited: list[LimitedCall] = []
+        self.throttled: list[LimitedCall] = []
         self.chats: dict[int, ChatLog] = {}
         self._message_ids = itertools.count(10_000)
         self._thread_ids = itertools.count(500)
@@ -126,6 +239,20 @@ class MemoryBotAPI(BaseSession):
     def answer(self, name: str, params: Params) -> tuple[int, dict[str, Any]]:
         """Telegram's HTTP status and JSON body for method ``name``."""
         self.calls[name] += 1
+        if self._flood is not None and name.lower() in _LIMITED_NAMES:
+            chat_id = _chat_of(params)
+            now = self._clock()
+            wait = self._flood.wait_for(chat_id, now)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                self.throttled.append(LimitedCall(now, chat_id, name, seconds))
+                return 429, {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {seconds}",
+                    "parameters": {"retry_after": seconds},
+                }
+            self.limited.append(LimitedCall(now, chat_id, name))
         answer = self._answers.get(name)
         try:
             if answer is None:
@@ -248,6 +375,13 @@ def decode_form(fields: dict[str, str]) -> Params:
     if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit():
         params["chat_id"] = int(chat_id)
     return params
+
+
+def _chat_of(params: Params) -> int:
+    try:
+        return int(params.get("chat_id", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _buttons(markup: Any) -> tuple[tuple[str, str], ...]:
