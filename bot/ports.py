@@ -299,6 +299,10 @@ class OutboxStore(Protocol):
         """A SENDING row back to PENDING, due at ``at``; attempts + 1 when ``attempted``."""
         ...
 
+    async def renew(self, notification_ids: Collection[str], until: datetime) -> None:
+        """The SENDING ones of these rows stay leased until ``until``: still being sent."""
+        ...
+
     async def release(self, notification_ids: Collection[str]) -> None:
         """SENDING rows back to PENDING as they were, no attempt counted: the rest of a
         run whose first row failed."""

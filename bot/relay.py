@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -159,7 +159,14 @@ class Relay:
                 # Whenever sends finish, their recipients' next messages can be claimed:
                 # a slow chat (Telegram paces groups to 20 a minute) holds back only its
                 # own messages. Sends that finish together are marked together.
-                done, _ = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    sending, timeout=self._lease_seconds / 3, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    # A run into a paced team chat may take minutes: while it is still
+                    # being sent here, it is not in doubt.
+                    await self._renew(sending.values())
+                    continue
                 finished = [task for task in sending if task in done]
                 delivered = await self._record([(sending[t], t) for t in finished])
                 for task in finished:
@@ -300,6 +307,11 @@ class Relay:
             await self._outbox.mark_all_delivered(ids, self._clock.now())
         except Exception:
             log.exception("marking %d delivered notifications failed", len(ids))
+
+    async def _renew(self, runs: Iterable[_Run]) -> None:
+        ids = [item.notification.id for run in runs for item in run]
+        until = self._clock.now() + timedelta(seconds=self._lease_seconds)
+        await self._outbox.renew(ids, until)
 
     async def _report_expired(self, now: datetime) -> None:
         expired = await self._outbox.take_expired(now, self._lease_seconds)

@@ -152,6 +152,20 @@ class SqlOutboxStore:
             lease_until=None,
         )
 
+    async def renew(self, notification_ids: Collection[str], until: datetime) -> None:
+        if not notification_ids:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(list(notification_ids)),
+                    OutboxRow.status == DeliveryStatus.SENDING.value,
+                )
+                .values(lease_until=until)
+                .execution_options(synchronize_session=False)
+            )
+
     async def release(self, notification_ids: Collection[str]) -> None:
         if not notification_ids:
             return

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from store_support import T0, Backend
 from test_relay_fleet import second_store
 
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.notification import Audience, DeliveryStatus, Notification
 from bot.ports import DeliveryError
 from bot.relay import Relay
@@ -153,3 +153,39 @@ async def test_two_relays_never_split_a_team_chats_run(backend: Backend) -> None
             arrived.setdefault(key.partition(":")[0], []).append(key)
     assert arrived == {chat: [f"{chat}:{m}" for m in range(6)] for chat in chats}
     assert {i.status for i in await a.outbox.items()} == {DeliveryStatus.DELIVERED}
+
+
+async def test_a_run_still_being_sent_keeps_its_lease_and_is_never_reported_in_doubt(
+    backend: Backend,
+) -> None:
+    """A run into a paced team chat may take longer than a lease: the relay sending it
+    renews the lease, so another relay does not report it as lost meanwhile."""
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(3)])
+    clock, lease = SystemClock(), 0.6
+    slow = Joining()
+    release = asyncio.Event()
+    deliver = slow.deliver_run
+
+    async def paced(notifications: Sequence[Notification]) -> None:
+        await release.wait()  # waiting for the group's minute, say
+        await deliver(notifications)
+
+    slow.deliver_run = paced  # type: ignore[method-assign]
+    reported: list[str] = []
+
+    async def on_uncertain(n: Notification) -> None:
+        reported.append(n.key)
+
+    a = Relay(SqlOutboxStore(backend.sessions), {"chat": slow}, clock, lease_seconds=lease)
+    async with second_store(backend) as other:
+        b = Relay(
+            other, {"chat": Joining()}, clock, lease_seconds=lease, on_uncertain=on_uncertain
+        )
+        sending = asyncio.create_task(a.run_once())
+        for _ in range(8):  # 2.4 s: four leases
+            await asyncio.sleep(lease / 2)
+            assert await b.run_once() == 0
+        release.set()
+        assert await sending == 3
+    assert reported == []
+    assert slow.calls == [["m0", "m1", "m2"]]
