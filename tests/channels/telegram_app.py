@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fake_telegram import FakeTelegram
+from fake_telegram import ApiLimits, FakeTelegram
 
 from bot.account import Account
 from bot.app import App, build_app
@@ -54,11 +54,14 @@ async def running_desk(
     *,
     policy: dict[str, Any] | None = None,
     clock: Clock | None = None,
+    api_limits: ApiLimits | None = None,
+    limits: Limits = FAST,
     **settings_: Any,
 ) -> AsyncIterator[Desk]:
     """The desk on a fresh database with the channel serving and the relay running.
-    ``settings_`` are more ``Settings`` fields (e.g. the webhook mode)."""
-    fake = FakeTelegram()
+    ``api_limits``: the fake Bot API enforces them (429s), ``limits``: the channel's
+    pacing; ``settings_`` are more ``Settings`` fields (e.g. the webhook mode)."""
+    fake = FakeTelegram(limits=api_limits)
     await fake.start()
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
@@ -73,7 +76,7 @@ async def running_desk(
             Account("SN-1001", ("shop.example.cz",), "premium", valid_until=date(2099, 1, 1))
         )
         await uow.commit()
-    channel = TelegramChannel.from_app(app, tuning=tuning or Tuning(album_wait=0.3), limits=FAST)
+    channel = TelegramChannel.from_app(app, tuning=tuning or Tuning(album_wait=0.3), limits=limits)
     stop = asyncio.Event()
     serving = asyncio.create_task(channel.run(stop))
     relaying = asyncio.create_task(app.relay.run(stop, 0.05))
