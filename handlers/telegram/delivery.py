@@ -14,6 +14,7 @@ off), a blocked bot or a missing chat -> ``RecipientUnreachable``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,7 +58,8 @@ ChatDepartments = Callable[[int], Collection[str]]
 
 # LinkStore kinds (stable: stored in the database).
 KIND_TOPIC = "topic"  # key "<number>:<chat>" -> "<chat>:<thread>"
-KIND_CARD = "card"  # key "<number>:<chat>" -> "<chat>:<message>"
+# key "<number>:<chat>" -> "<chat>:<message>#<fingerprint of what the card shows>"
+KIND_CARD = "card"
 KIND_MESSAGE = "msg"  # key "<chat>:<message>" -> "<number>" (replies in plain groups)
 KIND_SENT = "sent"  # key notification id -> parts already delivered
 KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
@@ -76,6 +78,13 @@ _FILES_FROM = {"notice.answer": EntryKind.AGENT, "team.customer_wrote": EntryKin
 
 def ref(chat_id: int, message_id: int) -> str:
     return f"{chat_id}:{message_id}"
+
+
+def card_ref(chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> str:
+    """A card's link: where it is and a fingerprint of what it shows."""
+    shown = text + (markup.model_dump_json() if markup is not None else "")
+    digest = hashlib.blake2b(shown.encode(), digest_size=8).hexdigest()
+    return f"{ref(chat_id, message_id)}#{digest}"
 
 
 def parse_ref(value: str | None) -> tuple[int, int] | None:
@@ -323,7 +332,7 @@ class TelegramNotifier:
         reclose = not self._active_here(chat_id, ticket)
         message_id = await self._in_thread(chat_id, thread_id, text, None, markup, reclose=reclose)
         key = ticket_key(ticket.number, chat_id)
-        await self.links.set(CHANNEL, KIND_CARD, key, ref(chat_id, message_id))
+        await self.links.set(CHANNEL, KIND_CARD, key, card_ref(chat_id, message_id, text, markup))
         await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
         return message_id
 
@@ -333,10 +342,16 @@ class TelegramNotifier:
         message id, None when the chat has no card for it yet."""
         assert ticket.number is not None
         key = ticket_key(ticket.number, chat_id)
-        found = parse_ref(await self.links.get(CHANNEL, KIND_CARD, key))
-        if found is None:
+        value = await self.links.get(CHANNEL, KIND_CARD, key)
+        found = parse_ref((value or "").partition("#")[0])
+        if value is None or found is None:
             return None
         text, markup = self._card_content(chat_id, ticket)
+        shown = card_ref(chat_id, found[1], text, markup)
+        if value == shown:
+            # The card shows this already: an edit would only cost a call of the chat's
+            # budget and come back "message is not modified".
+            return found[1]
         try:
             await self.pacer.wait(chat_id)
             await self.bot.edit_message_text(
@@ -345,6 +360,7 @@ class TelegramNotifier:
         except TelegramBadRequest as exc:
             if "not modified" not in str(exc):
                 raise
+        await self.links.set(CHANNEL, KIND_CARD, key, shown)
         return found[1]
 
     def _card_content(

@@ -347,11 +347,12 @@ async def test_a_run_joins_each_tickets_messages_and_edits_its_card_once(
     fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
 ) -> None:
     fake_telegram.add_group(TEAM, "Technical", forum=True)
-    book.add(12)
+    printer = book.add(12)
     book.add(13, title="Scanner")
     await notifier.deliver(wrote(12, "Printer prints nothing", "first"))  # topic and card
     await notifier.deliver(wrote(13, "Scanner", "hello"))
     mark = fake_telegram.mark()
+    printer.status, printer.assignee_name = Status.ACCEPTED, "Eve"  # #12's card changes
 
     await notifier.deliver_run(
         [
@@ -364,18 +365,20 @@ async def test_a_run_joins_each_tickets_messages_and_edits_its_card_once(
     calls = fake_telegram.calls_of(
         "sendMessage", "editMessageText", "createForumTopic", after=mark
     )
-    # Per ticket: one card edit, one message with all its texts; no new topic.
-    assert [c.name for c in calls] == ["editmessagetext", "sendmessage"] * 2
+    # Per ticket one message with all its texts; #12's card edited once, #13's (which
+    # shows what it should already) not at all; no new topic.
+    assert [c.name for c in calls] == ["editmessagetext", "sendmessage", "sendmessage"]
+    assert "Eve" in calls[0].params["text"]
     topics = {
         n: t for t, n in ((t, info["name"]) for t, info in fake_telegram.topics[TEAM].items())
     }
-    printer = calls[1].params
-    assert printer["message_thread_id"] == topics["#12 Printer prints nothing"]
-    assert printer["text"].count("Alice writes:") == 3  # each part still attributed
-    assert printer["text"].index("&lt;b&gt;second") < printer["text"].index("third")
-    assert printer["text"].index("third") < printer["text"].index("fourth")
-    assert calls[3].params["message_thread_id"] == topics["#13 Scanner"]
-    assert "still broken" in calls[3].params["text"]
+    joined = calls[1].params
+    assert joined["message_thread_id"] == topics["#12 Printer prints nothing"]
+    assert joined["text"].count("Alice writes:") == 3  # each part still attributed
+    assert joined["text"].index("&lt;b&gt;second") < joined["text"].index("third")
+    assert joined["text"].index("third") < joined["text"].index("fourth")
+    assert calls[2].params["message_thread_id"] == topics["#13 Scanner"]
+    assert "still broken" in calls[2].params["text"]
 
 
 async def test_urgent_news_goes_first_in_a_run(
@@ -419,11 +422,27 @@ async def test_a_run_cut_by_429_sends_nothing_twice_on_its_retry(
     await notifier.deliver(wrote(12, "Printer prints nothing", "opening"))
     await notifier.deliver(wrote(13, "Scanner", "opening"))
     mark = fake_telegram.mark()
-    # Ticket 12's message goes out; ticket 13's card edit gets a 429.
-    fake_telegram.fail_next("editMessageText", 429, retry_after=1, passing=1)
+    # Ticket 12's message goes out; ticket 13's gets a 429.
+    fake_telegram.fail_next("sendMessage", 429, retry_after=1, passing=1)
     with pytest.raises(DeliveryError):
         await notifier.deliver_run(run)
     await notifier.deliver_run(run)  # the relay's retry of the same run
-    texts = [c.params["text"] for c in fake_telegram.calls_of("sendMessage", after=mark)]
-    assert sum("\na" in t for t in texts) == 1
-    assert sum("\nb" in t for t in texts) == 1
+    tried = [c.params["text"] for c in fake_telegram.calls_of("sendMessage", after=mark)]
+    assert sum("\na" in t for t in tried) == 1  # not sent again on the retry
+    assert sum("\nb" in t for t in tried) == 2  # refused once, then sent
+    shown = [m.get("text", "") for m in fake_telegram.messages.values()]
+    assert sum("\na" in t for t in shown) == sum("\nb" in t for t in shown) == 1
+
+
+async def test_a_card_that_shows_the_ticket_already_is_not_edited_again(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    ticket = book.add(12)
+    for text in ("one", "two"):
+        await notifier.deliver(wrote(12, "Printer prints nothing", text))
+    assert fake_telegram.calls_of("editMessageText") == []  # nothing changed on the card
+    ticket.status = Status.ACCEPTED
+    await notifier.deliver(wrote(12, "Printer prints nothing", "three"))
+    await notifier.deliver(wrote(12, "Printer prints nothing", "four"))
+    assert len(fake_telegram.calls_of("editMessageText")) == 1
