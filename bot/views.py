@@ -32,6 +32,13 @@ def card(ticket: Ticket) -> Reply:
     )
 
 
+def card_opening(ticket: Ticket) -> Reply:
+    """What the customer wrote when filing: below the card where it fits."""
+    return Reply(
+        "view.card_opening", {"description": ticket.description, "steps": ticket.steps or "—"}
+    )
+
+
 def _local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime(TIME) + f" {tz}"
 

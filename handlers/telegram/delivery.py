@@ -43,7 +43,7 @@ from bot.notification import Audience, Notification, is_urgent
 from bot.ports import DeliveryError, LinkStore, RecipientUnreachable
 from bot.reply import Reply, decode_params
 from bot.ticket import Attachment, EntryKind, Ticket
-from bot.views import card
+from bot.views import card, card_opening
 from handlers.telegram.cards import card_keyboard
 from handlers.telegram.pacing import SendPacer
 from handlers.telegram.render import CHANNEL, TEXT_LIMIT, Renderer
@@ -65,6 +65,8 @@ KIND_SENT = "sent"  # key notification id -> parts already delivered
 KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
 
 TOPIC_NAME_LIMIT = 128
+# The team's notice of a new (or transferred-in) ticket: the card says what it says.
+OPENING = "team.ticket_opened"
 # Between the notifications joined into one team message.
 JOINER = "\n\n"
 # How a file came in (``Attachment.kind``) and the name given to received photos.
@@ -256,6 +258,16 @@ class TelegramNotifier:
             rendered = self.renderer.reply(
                 Reply(n.key, decode_params(n.params), n.choices), n.locale
             )
+            if (
+                n.key == OPENING
+                and ticket is not None
+                and card_id is not None
+                and skip < len(rendered.parts)
+                and self._card_text(ticket)[1]
+            ):
+                # The card says all of it: a new ticket costs its topic and card.
+                await self._advance(n, len(rendered.parts))
+                continue
             last = len(rendered.parts) - 1
             pieces += [
                 _Piece(n, i, part, rendered.markup if i == last else None)
@@ -288,7 +300,7 @@ class TelegramNotifier:
     ) -> None:
         """The files a team notification carries, album by album, after its texts."""
         files = await self._entry_files(n, ticket)
-        if ticket is not None and n.key == "team.ticket_opened":
+        if ticket is not None and n.key == OPENING:
             files = [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
         if not files:
             return
@@ -379,9 +391,18 @@ class TelegramNotifier:
         return ticket.is_open and self._works_here(chat_id, ticket)
 
     def card_text(self, ticket: Ticket) -> str:
-        """The card as of now: the ticket, then its service levels and quote."""
+        return self._card_text(ticket)[0]
+
+    def _card_text(self, ticket: Ticket) -> tuple[str, bool]:
+        """The card as of now: the ticket, then its service levels and quote, then what
+        the customer wrote when filing if all of it fits in one message (whether it
+        did: otherwise the opening notification says it in a message of its own)."""
         lines = [card(ticket), *(self.card_lines(ticket) if self.card_lines else [])]
-        return "\n".join(self.renderer.reply(line, self.team_language).parts[0] for line in lines)
+        text = "\n".join(self.renderer.reply(line, self.team_language).parts[0] for line in lines)
+        opening = self.renderer.reply(card_opening(ticket), self.team_language).parts
+        if len(opening) == 1 and len(text) + len(JOINER) + len(opening[0]) <= TEXT_LIMIT:
+            return f"{text}{JOINER}{opening[0]}", True
+        return text, False
 
     async def _in_thread(
         self,

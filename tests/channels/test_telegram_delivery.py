@@ -146,6 +146,7 @@ async def test_forum_topic_per_ticket_with_card_edited_and_closed(
         12,
         attachments=[Attachment("PHOTO1", "shot.jpg", "image/jpeg", 1000, "telegram", "photo")],
     )
+    ticket.description = "<script>"
     fake_telegram.files["PHOTO1"] = {
         "file_id": "PHOTO1",
         "file_unique_id": "u1",
@@ -192,7 +193,9 @@ async def test_forum_topic_per_ticket_with_card_edited_and_closed(
         "a:transfer:12",
         "a:block:12",
     ]
-    assert "&lt;script&gt;" in sends[1].params["text"]
+    # One message: the card says what the customer wrote (escaped), no separate notice.
+    assert len(sends) == 1
+    assert "&lt;script&gt;" in card.params["text"]
     assert fake_telegram.calls_of("sendPhoto")[0].params["photo"] == "PHOTO1"
 
     # A change edits the card in place; no second topic.

@@ -26,7 +26,9 @@ async def test_intake_claim_question_answer_resolution_confirmation(tmp_path: Pa
         assert topic.params["name"] == "#1 Printer module prints nothing"
         thread = next(iter(fake.topics[TECH_CHAT]))
         opened = [c for c in fake.calls_of("sendMessage") if c.params["chat_id"] == TECH_CHAT]
-        assert "blank &lt;b&gt;&amp;&lt;/b&gt; nothing" in opened[1].params["text"]
+        # One message, the card, says it all (escaped); the files follow.
+        assert len(opened) == 1
+        assert "blank &lt;b&gt;&amp;&lt;/b&gt; nothing" in opened[0].params["text"]
         album = fake.calls_of("sendMediaGroup")[0]
         assert [m["type"] for m in album.params["media"]] == ["photo", "photo"]
         assert album.params["message_thread_id"] == thread
