@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from fake_telegram import ApiLimits, Call, FakeTelegram
@@ -19,7 +19,7 @@ from telegram_app import TECH_CHAT, policy_data, running_desk
 from telegram_people import Person, file_directly
 
 from bot.account import Account
-from bot.notification import DeliveryStatus
+from bot.notification import Audience, DeliveryStatus, Notification
 from handlers.telegram.pacing import Limits
 
 SECOND_TECH_CHAT = -1001001
@@ -158,3 +158,40 @@ async def test_a_hundred_tickets_and_three_hundred_messages_keep_every_group_lim
             assert "[sendphoto]" in texts[name]  # the photo went into its topic
     mirrored = sum(sum(t.count("writes:") for t in ts) for ts in texts.values())
     assert mirrored == TICKETS * MESSAGES_EACH
+
+
+async def test_a_burst_to_many_customers_keeps_each_ones_order_and_every_limit(
+    tmp_path: Path,
+) -> None:
+    """Issue 8, private chats: three answers each to 150 customers, queued at once,
+    go out within the per-chat and per-bot limits, each customer's in order."""
+    customers, each = 150, 3
+    async with running_desk(tmp_path, api_limits=API, limits=PACED) as desk:
+        fake, app = desk.fake, desk.app
+        chats = [FIRST_CUSTOMER + i for i in range(customers)]
+        for chat in chats:
+            fake.user(chat, f"Customer {chat}")
+        async with app.uow() as uow:
+            for m in range(each):
+                for chat in chats:
+                    await uow.outbox.add(answer(chat, m, app.clock.now()))
+            await uow.commit()
+        await drained(app.relay.outbox, DRAINED_WITHIN)
+
+    assert fake.refused == []
+    for chat in chats:
+        said = [t for t in fake.sent_texts(chat) if "answer " in t]
+        assert [int(t.rsplit("answer ", 1)[1][0]) for t in said] == list(range(each))
+    statuses = {i.status for i in await app.relay.outbox.items(limit=customers * each)}
+    assert statuses == {DeliveryStatus.DELIVERED}
+
+
+def answer(chat: int, m: int, at: datetime) -> Notification:
+    return Notification(
+        channel="telegram",
+        audience=Audience.CUSTOMER,
+        recipient=str(chat),
+        key="notice.answer",
+        params={"number": 1, "title": "Printer", "agent": "Eve", "text": f"answer {m}"},
+        created_at=at,
+    )
