@@ -279,7 +279,9 @@ class OutboxStore(Protocol):
         to ``limit`` recipients where that row is PENDING and due. Rows locked by another
         claimer are skipped where the database can (SKIP LOCKED); returns the claimed
         rows oldest first. With ``run`` > 1, a team chat's claimed row brings up to
-        ``run - 1`` of the chat's next rows along (a run, for ``deliver_run``)."""
+        ``run - 1`` of the chat's next rows along, and up to ``2 * run`` later rows of
+        the same tickets (a run, for ``deliver_run``: each ticket's first waiting
+        rows, in order)."""
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -30,6 +30,8 @@ from store.links import LinkWrites, write_links
 from store.models import OutboxRow
 
 _ADD = insert(cast(Table, OutboxRow.__table__))
+# How many runs' worth of a team chat's later rows of the same tickets come along.
+SAME_TICKET_RUNS = 2
 
 
 class SqlOutbox:
@@ -109,7 +111,14 @@ class SqlOutboxStore:
                 )
                 rows = list(claimed.all())
             if run > 1 and (teams := _team_queues(rows)):
-                rows += await _claim_followers(session, teams, run - 1, now, lease_seconds)
+                lease_until = now + timedelta(seconds=lease_seconds)
+                rows += await _claim_followers(session, teams, run - 1, lease_until)
+                if tickets := _tickets_of(rows, teams):
+                    # Their later rows too, so that each ticket's waiting messages go out
+                    # joined even when other tickets' messages lie between them.
+                    rows += await _claim_followers(
+                        session, list(tickets), run * SAME_TICKET_RUNS, lease_until, tickets
+                    )
             # A poll that found nothing changed nothing: it ends without a commit.
             if changed or rows:
                 await session.commit()
@@ -400,36 +409,61 @@ def _team_queues(heads: Sequence[OutboxRow]) -> list[tuple[str, str]]:
     return sorted({(r.channel, r.recipient) for r in heads if r.audience == Audience.TEAM.value})
 
 
+def _tickets_of(
+    rows: Sequence[OutboxRow], queues: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[int]]:
+    """The tickets of the rows claimed for each of these team chats."""
+    wanted = set(queues)
+    found: dict[tuple[str, str], set[int]] = {}
+    for r in rows:
+        if (r.channel, r.recipient) in wanted and r.ticket_number is not None:
+            found.setdefault((r.channel, r.recipient), set()).add(r.ticket_number)
+    return {queue: sorted(numbers) for queue, numbers in sorted(found.items())}
+
+
 async def _claim_followers(
     session: AsyncSession,
     queues: Sequence[tuple[str, str]],
     more: int,
-    now: datetime,
-    lease_seconds: float,
+    lease_until: datetime,
+    tickets: Mapping[tuple[str, str], Sequence[int]] | None = None,
 ) -> list[OutboxRow]:
-    """Claim up to ``more`` rows after each of these queues' heads (just claimed in
-    this transaction), in their order: a team chat's next messages, sent with the head
-    so that its notifier can join them (``Notifier.deliver_run``). They need no lock of
-    their own: behind a SENDING head no other claimer takes them."""
-    params: dict[str, Any] = {"more": more, "lease_until": now + timedelta(seconds=lease_seconds)}
-    for i, (channel, recipient) in enumerate(queues):
-        params[f"c{i}"], params[f"r{i}"] = channel, recipient
-    found = await session.scalars(_followers(session.get_bind().dialect.name, len(queues)), params)
+    """Claim up to ``more`` pending rows of each of these queues, in their order (only
+    rows of ``tickets[queue]`` when given): a team chat's next messages, sent with its
+    head (claimed in this transaction) so that its notifier can join them
+    (``Notifier.deliver_run``). Each ticket's rows taken are the first it has waiting,
+    so its order holds; other tickets' rows may be passed over, which only the head's
+    recipient could tell, and it is held by the head. They need no lock of their own:
+    behind a SENDING head no other claimer takes them."""
+    params: dict[str, Any] = {"more": more, "lease_until": lease_until}
+    for i, queue in enumerate(queues):
+        params[f"c{i}"], params[f"r{i}"] = queue
+        if tickets is not None:
+            params[f"t{i}"] = list(tickets[queue])
+    statement = _followers(session.get_bind().dialect.name, len(queues), tickets is not None)
+    found = await session.scalars(statement, params)
     return list(found.all())
 
 
 @functools.cache
-def _followers(dialect: str, queues: int) -> ReturningUpdate[OutboxRow]:
+def _followers(dialect: str, queues: int, of_tickets: bool) -> ReturningUpdate[OutboxRow]:
     queue = _QUEUE_SQLITE if dialect == "sqlite" else "outbox o"
     each = (
         f"SELECT f.id FROM (SELECT o.id FROM {queue}"
         f" WHERE {_OPEN} AND o.channel = :c{{i}} AND o.recipient = :r{{i}}"
-        " AND o.status = 'pending' ORDER BY o.created_at, o.position, o.id LIMIT :more) AS f"
+        " AND o.status = 'pending'"
+        + (" AND o.ticket_number IN :t{i}" if of_tickets else "")
+        + " ORDER BY o.created_at, o.position, o.id LIMIT :more) AS f"
     )
-    ids = text(" UNION ALL ".join(each.format(i=i) for i in range(queues))).columns(id=String)
+    ids = text(" UNION ALL ".join(each.format(i=i) for i in range(queues)))
+    if of_tickets:
+        ids = ids.bindparams(*(bindparam(f"t{i}", expanding=True) for i in range(queues)))
     return (
         update(OutboxRow)
-        .where(OutboxRow.id.in_(ids), OutboxRow.status == DeliveryStatus.PENDING.value)
+        .where(
+            OutboxRow.id.in_(ids.columns(id=String)),
+            OutboxRow.status == DeliveryStatus.PENDING.value,
+        )
         .values(
             status=DeliveryStatus.SENDING.value,
             lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),

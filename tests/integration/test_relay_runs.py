@@ -189,3 +189,42 @@ async def test_a_run_still_being_sent_keeps_its_lease_and_is_never_reported_in_d
         assert await sending == 3
     assert reported == []
     assert slow.calls == [["m0", "m1", "m2"]]
+
+
+def of_ticket(key: str, number: int) -> Notification:
+    return Notification(
+        channel="chat",
+        audience=Audience.TEAM,
+        recipient="-100",
+        key=key,
+        created_at=T0,
+        ticket_number=number,
+    )
+
+
+async def test_a_run_brings_the_later_messages_of_its_tickets_past_other_tickets(
+    backend: Backend,
+) -> None:
+    # Four customers write three times each, turn by turn: #1 #2 #3 #4 #1 #2 ...
+    await queue(backend, *[of_ticket(f"t{t}-m{m}", t) for m in range(3) for t in range(1, 5)])
+    store = SqlOutboxStore(backend.sessions)
+    claimed = [i.notification.key for i in await store.claim_due(T0, 10, LEASE, run=2)]
+    # The head and its next row (#1, #2), then the later rows of #1 and #2, in order.
+    assert claimed == ["t1-m0", "t2-m0", "t1-m1", "t2-m1", "t1-m2", "t2-m2"]
+    assert await store.claim_due(T0, 10, LEASE, run=2) == []  # the chat is held
+
+
+async def test_each_tickets_messages_arrive_joined_and_in_order_from_an_interleaved_backlog(
+    backend: Backend,
+) -> None:
+    await queue(backend, *[of_ticket(f"t{t}-m{m}", t) for m in range(3) for t in range(1, 7)])
+    notifier = Joining()
+    relay = Relay(
+        SqlOutboxStore(backend.sessions), {"chat": notifier}, ManualClock(T0), run_size=3
+    )
+    assert await relay.drain() == 18
+    # Two runs of three tickets each, every ticket's three messages in one run.
+    assert [len(call) for call in notifier.calls] == [9, 9]
+    for call in notifier.calls:
+        for t in {key.split("-")[0] for key in call}:
+            assert [k for k in call if k.startswith(f"{t}-")] == [f"{t}-m{m}" for m in range(3)]
