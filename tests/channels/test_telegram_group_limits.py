@@ -158,6 +158,11 @@ async def test_a_hundred_tickets_and_three_hundred_messages_keep_every_group_lim
             assert "[sendphoto]" in texts[name]  # the photo went into its topic
     mirrored = sum(sum(t.count("writes:") for t in ts) for ts in texts.values())
     assert mirrored == TICKETS * MESSAGES_EACH
+    # Coalesced: a new ticket costs its card (which says what the customer wrote), and
+    # the messages a ticket has waiting go out joined (258 of 400 when measured: the
+    # first messages of a ticket often find its group free and go alone).
+    sent = sum(1 for ts in texts.values() for t in ts if not t.startswith("["))
+    assert sent <= 0.8 * (TICKETS + TICKETS * MESSAGES_EACH)
 
 
 async def test_a_burst_to_many_customers_keeps_each_ones_order_and_every_limit(
