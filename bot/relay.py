@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,9 +46,14 @@ UnreachableHook = Callable[[Notification], Awaitable[None]]
 UncertainHook = Callable[[Notification], Awaitable[None]]
 
 
-def backoff_seconds(attempt: int, base: float = 2.0, cap: float = 600.0) -> float:
-    """2, 4, 8 ... seconds, capped: network trouble is usually short."""
-    return float(min(cap, base ** max(1, attempt)))
+def backoff_seconds(
+    attempt: int, base: float = 1.0, cap: float = 30.0, jitter: Callable[[], float] = random.random
+) -> float:
+    """1, 2, 4 ... seconds up to ``cap``, each cut by up to half at random: a server
+    error or a lost connection is usually over in seconds, a chat must not freeze for
+    minutes after three of them, and jitter keeps the retries of many chats apart."""
+    ceiling = min(cap, base * 2 ** (max(1, attempt) - 1))
+    return float(ceiling * (0.5 + 0.5 * jitter()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +110,7 @@ class Relay:
         batch_size: int = 50,
         run_size: int = 20,
         lease_seconds: float = 120.0,
-        max_attempts: int = 8,
+        max_attempts: int = 40,
         on_unreachable: UnreachableHook | None = None,
         on_uncertain: UncertainHook | None = None,
     ) -> None:

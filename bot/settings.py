@@ -42,7 +42,9 @@ class Settings(BaseSettings):
 
     relay_interval_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=50, gt=0)
-    relay_max_attempts: int = Field(default=8, gt=0)
+    # Retries come within 30 s of each other (bot/relay.py backoff_seconds): 40 tries
+    # ride out about a quarter of an hour of Telegram trouble before a message fails.
+    relay_max_attempts: int = Field(default=40, gt=0)
     clock_interval_seconds: float = Field(default=30.0, gt=0)
     # Flood control, in the desk for every channel: updates per customer per window.
     flood_limit: int = Field(default=20, gt=0)

@@ -83,7 +83,7 @@ async def test_network_errors_back_off_then_give_up(backend: Backend) -> None:
     await queue(backend, note("answer"))
     for attempt in (1, 2):
         await relay.run_once()
-        clock.advance(seconds=backoff_seconds(attempt))
+        clock.advance(seconds=backoff_seconds(attempt, jitter=lambda: 1.0))
     await relay.run_once()
     assert notifier.sent == []
     [item] = await store.items()

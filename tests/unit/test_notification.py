@@ -34,3 +34,13 @@ def test_every_urgent_key_is_a_message_the_desk_has() -> None:
     translator = Translator.load(load_policy().labels())
     for key in URGENT_KEYS:
         assert translator.has(key, "en"), key
+
+
+def test_retries_after_server_errors_come_within_seconds_and_are_spread() -> None:
+    from bot.relay import backoff_seconds
+
+    ceilings = [backoff_seconds(attempt, jitter=lambda: 1.0) for attempt in range(1, 9)]
+    assert ceilings == [1, 2, 4, 8, 16, 30, 30, 30]  # never minutes
+    assert backoff_seconds(3, jitter=lambda: 0.0) == 2  # at most half taken off
+    spread = {round(backoff_seconds(5), 3) for _ in range(20)}
+    assert len(spread) > 1 and all(8 <= s <= 16 for s in spread)
