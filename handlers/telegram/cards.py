@@ -61,9 +61,11 @@ class AgentButton:
         return cls(parts[0], number, value)
 
 
-def _button(renderer: Renderer, lang: str, action: str, number: int) -> InlineKeyboardButton:
+def _button(
+    renderer: Renderer, lang: str, action: str, number: int, label: str = ""
+) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=renderer.label(f"telegram.button.{action}", lang),
+        text=renderer.label(f"telegram.button.{label or action}", lang),
         callback_data=AgentButton(action, number).pack(),
     )
 
@@ -77,9 +79,11 @@ def card_keyboard(renderer: Renderer, ticket: Ticket, lang: str) -> InlineKeyboa
         return InlineKeyboardMarkup(
             inline_keyboard=[[_button(renderer, lang, Action.UNBLOCK, number)]]
         )
+    # A claimed ticket's Claim hands it to whoever presses it: it says so.
+    claim = "take_over" if ticket.assignee is not None else ""
     rows = [
         [
-            _button(renderer, lang, Action.CLAIM, number),
+            _button(renderer, lang, Action.CLAIM, number, claim),
             _button(renderer, lang, Action.ASK, number),
         ],
         [

@@ -12,6 +12,7 @@ from telegram_support import MemoryLinks, TicketBook
 
 from bot.i18n import Translator
 from bot.notification import Audience, Notification
+from bot.participant import Participant
 from bot.policy import load_policy
 from bot.ports import DeliveryError, RecipientUnreachable
 from bot.reply import Choice, Text
@@ -200,6 +201,7 @@ async def test_forum_topic_per_ticket_with_card_edited_and_closed(
 
     # A change edits the card in place; no second topic.
     ticket.status, ticket.assignee_name = Status.ACCEPTED, "Eve"
+    ticket.assignee = Participant("telegram", "700")
     await notifier.deliver(
         note(
             Audience.TEAM,
@@ -212,6 +214,9 @@ async def test_forum_topic_per_ticket_with_card_edited_and_closed(
     edit = fake_telegram.calls_of("editMessageText")[-1]
     assert edit.params["message_id"] == card_id(fake_telegram, card)
     assert "Eve" in edit.params["text"]
+    # Claimed: its Claim button now says what it does (hands the ticket over).
+    first = edit.params["reply_markup"]["inline_keyboard"][0][0]
+    assert (first["text"], first["callback_data"]) == ("Take over", "a:claim:12")
     assert len(fake_telegram.calls_of("createForumTopic")) == 1
 
     # Closing the ticket closes its topic, after saying so in it.
