@@ -141,11 +141,17 @@ class Relay:
         sending: dict[asyncio.Task[_Outcome], _Run] = {}
         delivered: list[str] = []  # sent; the next claim marks them
         total = 0
+        loop = asyncio.get_running_loop()
+        renew_at = loop.time() + self._lease_seconds / 3
         try:
             while True:
                 now = self._clock.now()
                 if now >= check_expired_at:
-                    # Again now and then: a busy pass can last longer than a lease.
+                    # Again now and then: a busy pass can last longer than a lease. Its
+                    # own sends under way are renewed first: they are not in doubt.
+                    if sending:
+                        await self._renew(sending.values())
+                        renew_at = loop.time() + self._lease_seconds / 3
                     await self._report_expired(now)
                     check_expired_at = now + timedelta(seconds=self._lease_seconds / 4)
                 room = self._batch_size - len(sending)
@@ -166,12 +172,19 @@ class Relay:
                 # a slow chat (Telegram paces groups to 20 a minute) holds back only its
                 # own messages. Sends that finish together are marked together.
                 done, _ = await asyncio.wait(
-                    sending, timeout=self._lease_seconds / 3, return_when=asyncio.FIRST_COMPLETED
+                    sending,
+                    timeout=max(0.0, renew_at - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
-                if not done:
+                if loop.time() >= renew_at:
                     # A run into a paced team chat may take minutes: while it is still
-                    # being sent here, it is not in doubt.
-                    await self._renew(sending.values())
+                    # being sent here, it is not in doubt. On a timer of its own, so
+                    # that other sends finishing all the time do not starve it.
+                    await self._renew(
+                        task_run for task, task_run in sending.items() if task not in done
+                    )
+                    renew_at = loop.time() + self._lease_seconds / 3
+                if not done:
                     continue
                 finished = [task for task in sending if task in done]
                 delivered = await self._record([(sending[t], t) for t in finished])

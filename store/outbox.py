@@ -164,7 +164,9 @@ class SqlOutboxStore:
     async def renew(self, notification_ids: Collection[str], until: datetime) -> None:
         if not notification_ids:
             return
-        async with self._sessions() as session, session.begin():
+        # The links kept meanwhile go too: a run that lasts minutes must not lose its
+        # new topics' and cards' links to a crash at its end.
+        async with self._sessions() as session, self._links_in(session):
             await session.execute(
                 update(OutboxRow)
                 .where(
@@ -174,6 +176,7 @@ class SqlOutboxStore:
                 .values(lease_until=until)
                 .execution_options(synchronize_session=False)
             )
+            await session.commit()
 
     async def release(self, notification_ids: Collection[str]) -> None:
         if not notification_ids:
@@ -405,8 +408,17 @@ def _heads(dialect: str) -> Select[str]:
 
 
 def _team_queues(heads: Sequence[OutboxRow]) -> list[tuple[str, str]]:
-    """The team chats among the claimed heads: their next rows may ride along."""
-    return sorted({(r.channel, r.recipient) for r in heads if r.audience == Audience.TEAM.value})
+    """The team chats among the claimed heads: their next rows may ride along, unless
+    the head failed before. A run's failure is charged to its head, so after one the
+    head goes alone: a notification that always fails is found out on its own instead
+    of costing the good ones ahead of it their tries."""
+    return sorted(
+        {
+            (r.channel, r.recipient)
+            for r in heads
+            if r.audience == Audience.TEAM.value and r.attempts == 0
+        }
+    )
 
 
 def _tickets_of(

@@ -101,7 +101,11 @@ async def test_a_run_is_delivered_in_one_call_and_marked_together(backend: Backe
     assert {i.status for i in await relay.outbox.items()} == {DeliveryStatus.DELIVERED}
 
 
-async def test_a_failed_run_is_tried_again_whole_and_in_order(backend: Backend) -> None:
+async def test_after_a_failed_run_its_head_goes_alone_then_the_rest_together(
+    backend: Backend,
+) -> None:
+    """A run's failure is charged to its head; the head is then tried on its own, so
+    that a notification that always fails is found out by itself."""
     await queue(backend, *[note(f"m{i}", "-100") for i in range(3)])
     clock = ManualClock(T0)
     notifier = Joining({"m1": [DeliveryError("Too Many Requests", retry_after=30)]})
@@ -114,7 +118,26 @@ async def test_a_failed_run_is_tried_again_whole_and_in_order(backend: Backend) 
 
     clock.advance(seconds=31)
     assert await relay.run_once() == 3
-    assert notifier.calls == [["m0", "m1", "m2"]]
+    assert notifier.calls == [["m0"], ["m1", "m2"]]
+
+
+async def test_a_notification_that_always_fails_does_not_fail_the_good_ones_before_it(
+    backend: Backend,
+) -> None:
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(3)], note("bad", "-100"))
+    clock = ManualClock(T0)
+    notifier = Joining({"bad": [DeliveryError("message to edit not found")] * 100})
+    relay = Relay(SqlOutboxStore(backend.sessions), {"chat": notifier}, clock, max_attempts=4)
+    for _ in range(12):
+        await relay.run_once()
+        clock.advance(seconds=60)
+    statuses = {i.notification.key: i.status for i in await relay.outbox.items()}
+    assert statuses == {
+        "m0": DeliveryStatus.DELIVERED,
+        "m1": DeliveryStatus.DELIVERED,
+        "m2": DeliveryStatus.DELIVERED,
+        "bad": DeliveryStatus.FAILED,
+    }
 
 
 async def test_a_notifier_that_cannot_join_gets_a_run_one_by_one(backend: Backend) -> None:
@@ -228,3 +251,49 @@ async def test_each_tickets_messages_arrive_joined_and_in_order_from_an_interlea
     for call in notifier.calls:
         for t in {key.split("-")[0] for key in call}:
             assert [k for k in call if k.startswith(f"{t}-")] == [f"{t}-m{m}" for m in range(3)]
+
+
+async def test_a_runs_lease_is_renewed_while_other_sends_keep_finishing(
+    backend: Backend,
+) -> None:
+    """Regression: the lease was renewed only when no send had finished for a third of
+    a lease, so a busy relay (customers' messages finishing all the time) let its own
+    team run be reported as in doubt, and the chat's next run start beside it."""
+    lease = 0.6
+    await queue(
+        backend,
+        *[note(f"g{i}", "-100") for i in range(3)],
+        *[note(f"c{i}", str(500 + i), Audience.CUSTOMER) for i in range(40)],
+    )
+    clock = SystemClock()
+    release = asyncio.Event()
+    notifier = Joining()
+    deliver_run = notifier.deliver_run
+
+    async def steady(notifications: Sequence[Notification]) -> None:
+        if notifications[0].audience is Audience.TEAM:
+            await release.wait()  # the team chat's minute is used up
+        else:
+            await asyncio.sleep(0.05)  # a customer's message, one after the other
+        await deliver_run(notifications)
+
+    notifier.deliver_run = steady  # type: ignore[method-assign]
+    reported: list[str] = []
+
+    async def on_uncertain(n: Notification) -> None:
+        reported.append(n.key)
+
+    relay = Relay(
+        SqlOutboxStore(backend.sessions),
+        {"chat": notifier},
+        clock,
+        batch_size=2,
+        lease_seconds=lease,
+        on_uncertain=on_uncertain,
+    )
+    sending = asyncio.create_task(relay.run_once())
+    await asyncio.sleep(4 * lease)  # customers' sends finish every 50 ms meanwhile
+    release.set()
+    assert await sending == 43
+    assert reported == []
+    assert [c for c in notifier.calls if c[0].startswith("g")] == [["g0", "g1", "g2"]]
