@@ -67,6 +67,8 @@ KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
 TOPIC_NAME_LIMIT = 128
 # The team's notice of a new (or transferred-in) ticket: the card says what it says.
 OPENING = "team.ticket_opened"
+# Characters left free on a new card that carries the opening, for what later edits add.
+CARD_SPARE = 1024
 # Between the notifications joined into one team message.
 JOINER = "\n\n"
 # How a file came in (``Attachment.kind``) and the name given to received photos.
@@ -236,7 +238,7 @@ class TelegramNotifier:
     async def _to_team(self, ns: Sequence[Notification], chat_id: int, number: int) -> None:
         """One ticket's notifications to one team chat: its topic (opened if new), its
         card (sent, or edited once to the ticket's state), then their texts joined into
-        as few messages as fit, then each one's files."""
+        as few messages as fit, each one's files right after its text."""
         try:
             ticket = await self.tickets(number)
         except TicketNotFound:
@@ -244,66 +246,72 @@ class TelegramNotifier:
         thread_id: int | None = None
         if ticket is not None and await self.is_forum(chat_id):
             thread_id = await self._topic(chat_id, ticket)
-        card_id = await self._card(chat_id, thread_id, ticket) if ticket is not None else None
+        card_id, opening_on_card = (
+            await self._card(chat_id, thread_id, ticket) if ticket is not None else (None, False)
+        )
         reclose = ticket is None or not self._active_here(chat_id, ticket)
         reply_to = (
             ReplyParameters(message_id=card_id, allow_sending_without_reply=True)
             if card_id is not None and thread_id is None
             else None
         )
-        done = [await self._progress(n) for n in ns]
         pieces: list[_Piece] = []
-        for n, skip in zip(ns, done, strict=True):
+
+        async def flush() -> None:
+            for message in _joined(pieces):
+                text = JOINER.join(piece.text for piece in message)
+                sent = await self._in_thread(
+                    chat_id, thread_id, text, reply_to, message[-1].markup, reclose=reclose
+                )
+                await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
+                for piece in message:
+                    await self._advance(piece.notification, piece.index + 1)
+            pieces.clear()
+
+        for n in ns:
+            skip = await self._progress(n)
             # Choices on a team notice (e.g. "Send it again") go on its last part.
             rendered = self.renderer.reply(
                 Reply(n.key, decode_params(n.params), n.choices), n.locale
             )
-            if (
-                n.key == OPENING
-                and ticket is not None
-                and card_id is not None
-                and skip < len(rendered.parts)
-                and self._card_text(ticket)[1]
-            ):
-                # The card says all of it: a new ticket costs its topic and card.
+            if n.key == OPENING and opening_on_card and skip < len(rendered.parts):
+                # The card just sent says all of it: a new ticket costs its topic and card.
                 await self._advance(n, len(rendered.parts))
-                continue
+                skip = len(rendered.parts)
             last = len(rendered.parts) - 1
             pieces += [
                 _Piece(n, i, part, rendered.markup if i == last else None)
                 for i, part in enumerate(rendered.parts)
                 if i >= skip
             ]
+            files = await self._files_of(n, ticket)
+            if files:
+                # Its files follow its text before the next one's: the thread's order.
+                await self.renderer.codec.save()
+                await flush()
+                await self._team_files(n, files, chat_id, thread_id, reply_to, skip)
         await self.renderer.codec.save()
-        for message in _joined(pieces):
-            text = JOINER.join(piece.text for piece in message)
-            sent = await self._in_thread(
-                chat_id, thread_id, text, reply_to, message[-1].markup, reclose=reclose
-            )
-            await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
-            for piece in message:
-                await self._advance(piece.notification, piece.index + 1)
-        for n, skip in zip(ns, done, strict=True):
-            await self._team_files(n, ticket, chat_id, thread_id, reply_to, skip)
+        await flush()
         if ticket is not None and thread_id is not None and not self._active_here(chat_id, ticket):
             # Closed, or transferred to a department working elsewhere: nobody acts here.
             await self._close_topic(chat_id, thread_id)
 
+    async def _files_of(self, n: Notification, ticket: Ticket | None) -> list[Attachment]:
+        """The Telegram files a team notification carries."""
+        if ticket is not None and n.key == OPENING:
+            return [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
+        return await self._entry_files(n, ticket)
+
     async def _team_files(
         self,
         n: Notification,
-        ticket: Ticket | None,
+        files: Sequence[Attachment],
         chat_id: int,
         thread_id: int | None,
         reply_to: ReplyParameters | None,
         done: int,
     ) -> None:
         """The files a team notification carries, album by album, after its texts."""
-        files = await self._entry_files(n, ticket)
-        if ticket is not None and n.key == OPENING:
-            files = [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
-        if not files:
-            return
         step = len(self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale).parts)
         for batch in file_batches(files):
             step += 1
@@ -334,19 +342,23 @@ class TelegramNotifier:
         await self.links.set(CHANNEL, KIND_TOPIC, key, ref(chat_id, topic.message_thread_id))
         return topic.message_thread_id
 
-    async def _card(self, chat_id: int, thread_id: int | None, ticket: Ticket) -> int:
-        """Send the ticket card, or edit it to the ticket's current state."""
+    async def _card(self, chat_id: int, thread_id: int | None, ticket: Ticket) -> tuple[int, bool]:
+        """Send the ticket card, or edit it to the ticket's current state; its message
+        id, and whether it was sent now with the whole opening on it."""
         assert ticket.number is not None
         found = await self.refresh_card(chat_id, ticket)
         if found is not None:
-            return found
+            return found, False
         text, markup = self._card_content(chat_id, ticket)
+        # Folded into the card only with room to spare: edits as the ticket goes on
+        # (a quote, the SLA lines) must keep it on.
+        opening_on_card = self._card_text(ticket, spare=CARD_SPARE)[1]
         reclose = not self._active_here(chat_id, ticket)
         message_id = await self._in_thread(chat_id, thread_id, text, None, markup, reclose=reclose)
         key = ticket_key(ticket.number, chat_id)
         await self.links.set(CHANNEL, KIND_CARD, key, card_ref(chat_id, message_id, text, markup))
         await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
-        return message_id
+        return message_id, opening_on_card
 
     async def refresh_card(self, chat_id: int, ticket: Ticket) -> int | None:
         """Edit the ticket's card in ``chat_id`` to the ticket's current state (not every
@@ -393,14 +405,15 @@ class TelegramNotifier:
     def card_text(self, ticket: Ticket) -> str:
         return self._card_text(ticket)[0]
 
-    def _card_text(self, ticket: Ticket) -> tuple[str, bool]:
+    def _card_text(self, ticket: Ticket, spare: int = 0) -> tuple[str, bool]:
         """The card as of now: the ticket, then its service levels and quote, then what
         the customer wrote when filing if all of it fits in one message (whether it
         did: otherwise the opening notification says it in a message of its own)."""
         lines = [card(ticket), *(self.card_lines(ticket) if self.card_lines else [])]
         text = "\n".join(self.renderer.reply(line, self.team_language).parts[0] for line in lines)
         opening = self.renderer.reply(card_opening(ticket), self.team_language).parts
-        if len(opening) == 1 and len(text) + len(JOINER) + len(opening[0]) <= TEXT_LIMIT:
+        room = TEXT_LIMIT - spare
+        if len(opening) == 1 and len(text) + len(JOINER) + len(opening[0]) <= room:
             return f"{text}{JOINER}{opening[0]}", True
         return text, False
 

@@ -454,3 +454,74 @@ async def test_a_card_that_shows_the_ticket_already_is_not_edited_again(
     await notifier.deliver(wrote(12, "Printer prints nothing", "three"))
     await notifier.deliver(wrote(12, "Printer prints nothing", "four"))
     assert len(fake_telegram.calls_of("editMessageText")) == 1
+
+
+async def test_in_a_run_each_messages_files_come_before_the_next_message(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    ticket = book.add(12)
+    await notifier.deliver(wrote(12, "Printer prints nothing", "first"))
+    shot = Attachment("PHOTO1", "shot.jpg", "image/jpeg", 1000, "telegram", "photo")
+    fake_telegram.files["PHOTO1"] = {
+        "file_id": "PHOTO1",
+        "file_unique_id": "u1",
+        "file_size": 1000,
+        "file_path": "photos/1",
+        "content": b"x",
+    }
+    ticket.entries.append(
+        ThreadEntry(EntryKind.CUSTOMER, "the red circle", NOW, attachments=(shot,))
+    )
+    mark = fake_telegram.mark()
+    await notifier.deliver_run(
+        [
+            wrote(
+                12,
+                "Printer prints nothing",
+                "the red circle",
+                files=1,
+                entry=len(ticket.entries) - 1,
+            ),
+            wrote(12, "Printer prints nothing", "see the circle above"),
+        ]
+    )
+    calls = fake_telegram.calls_of("sendMessage", "sendPhoto", after=mark)
+    assert [c.name for c in calls] == ["sendmessage", "sendphoto", "sendmessage"]
+    assert "the red circle" in calls[0].params["text"]
+    assert "see the circle above" in calls[2].params["text"]
+
+
+async def test_a_ticket_transferred_back_reopens_its_topic_with_the_opening(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    ticket = book.add(12)
+    opened = {
+        "number": 12,
+        "title": ticket.title,
+        "customer": "Alice",
+        "department": Text("department.technical"),
+        "category": Text("category.bug"),
+        "priority": Text("priority.normal"),
+        "description": ticket.description,
+        "steps": "—",
+        "support_number": "—",
+        "domain": "—",
+        "phone": "—",
+        "files": 0,
+        "critical": False,
+    }
+    opening = note(Audience.TEAM, str(TEAM), "team.ticket_opened", params=opened, ticket_number=12)
+    await notifier.deliver(opening)
+    thread = next(iter(fake_telegram.topics[TEAM]))
+    ticket.status = Status.CLOSED  # (as if moved away) the topic closes
+    await notifier.deliver(wrote(12, "Printer prints nothing", "bye"))
+    assert fake_telegram.topics[TEAM][thread]["closed"]
+
+    ticket.status = Status.NEW  # back in this chat: a new opening notice
+    await notifier.deliver(
+        note(Audience.TEAM, str(TEAM), "team.ticket_opened", params=opened, ticket_number=12)
+    )
+    assert not fake_telegram.topics[TEAM][thread]["closed"]
+    assert len(fake_telegram.calls_of("createForumTopic")) == 1
