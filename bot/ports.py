@@ -361,6 +361,14 @@ class RateLimiter(Protocol):
         room for; how many were counted (0 when it is full)."""
         ...
 
+    async def hold(self, key: str, seconds: float) -> None:
+        """Nothing for ``key`` for ``seconds`` from now (a longer hold stays)."""
+        ...
+
+    async def held_for(self, key: str) -> float:
+        """Seconds left of ``key``'s hold (0: none)."""
+        ...
+
 
 class LinkStore(Protocol):
     """A channel's own references to desk objects (a ticket's forum topic, its card

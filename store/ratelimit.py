@@ -58,6 +58,7 @@ class MemoryRateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._events: dict[str, tuple[deque[tuple[float, str | None]], float]] = {}
+        self._holds: dict[str, float] = {}
         self._hits = 0
 
     async def hit(
@@ -84,6 +85,18 @@ class MemoryRateLimiter:
         while taken < count and await self.hit(key, limit, window_seconds):
             taken += 1
         return taken
+
+    async def hold(self, key: str, seconds: float) -> None:
+        until = self._clock() + seconds
+        if until > self._holds.get(key, 0.0):
+            self._holds[key] = until
+
+    async def held_for(self, key: str) -> float:
+        left = self._holds.get(key, 0.0) - self._clock()
+        if left <= 0:
+            self._holds.pop(key, None)
+            return 0.0
+        return left
 
     def _sweep(self, now: float) -> None:
         # Keys that went quiet would otherwise stay forever (one per chat ever seen).
@@ -134,3 +147,15 @@ class RedisRateLimiter:
             args=[repr(now), repr(window_seconds), limit, count, f"{now:.6f}:{uuid.uuid4().hex}"],
         )
         return int(taken)
+
+    async def hold(self, key: str, seconds: float) -> None:
+        # A hold is a key that expires: SET with PX, kept when a longer one is there.
+        name = self._prefix + "hold:" + key
+        millis = max(1, int(seconds * 1000))
+        left = await self._client.pttl(name)
+        if left is None or int(left) < millis:
+            await self._client.set(name, "1", px=millis)
+
+    async def held_for(self, key: str) -> float:
+        left = await self._client.pttl(self._prefix + "hold:" + key)
+        return max(0, int(left)) / 1000 if left is not None else 0.0

@@ -179,7 +179,9 @@ class SendPacer:
 
     def hold(self, chat_id: int, seconds: float) -> None:
         """Telegram said "retry after ``seconds``" for this chat: no send to it before."""
-        until = self._clock() + max(0.0, seconds)
+        if seconds <= 0:
+            return
+        until = self._clock() + seconds
         if until > self._holds.get(chat_id, 0.0):
             self._holds[chat_id] = until
             log.info("chat %s answered 429: nothing sent there for %.1fs", chat_id, seconds)
@@ -212,8 +214,20 @@ class SendPacer:
             self._chats[chat_id] = limit
         return limit
 
+    async def hold_shared(self, chat_id: int, seconds: float) -> None:
+        """``hold``, and for a group also in the fleet's shared store: no worker sends
+        into a group that answered 429 before the time it gave."""
+        self.hold(chat_id, seconds)
+        if self._shared is not None and chat_id < 0:
+            await self._shared.hold(f"{self._shared_key}:{chat_id}", seconds)
+
     async def wait(self, chat_id: int) -> None:
         """Return when one send to ``chat_id`` is within every limit, and count it."""
+        # A group's 429 may have been another worker's (one round trip: a group gets at
+        # most 20 a minute).
+        shared = self._shared
+        if shared is not None and chat_id < 0:
+            self.hold(chat_id, await shared.held_for(f"{self._shared_key}:{chat_id}"))
         chat = self._chat_limit(chat_id)
         keep = self.limits.group_reserve if _ROUTINE.get() and chat_id < 0 else 0
         while True:
@@ -270,7 +284,7 @@ class PacerFeedback(BaseRequestMiddleware):
     the call's place in the windows to when it came back (``SendPacer.sent``), and
     every 429, whatever call made it (a reply, a notification, a card edit), holds
     that chat for the ``retry_after`` Telegram gave, so nothing else goes there
-    before that time."""
+    before that time (a group: in every worker, through the shared store)."""
 
     def __init__(self, pacer: SendPacer) -> None:
         self.pacer = pacer
@@ -286,7 +300,7 @@ class PacerFeedback(BaseRequestMiddleware):
         except TelegramRetryAfter as exc:
             chat_id = getattr(method, "chat_id", None)
             if isinstance(chat_id, int):
-                self.pacer.hold(chat_id, float(exc.retry_after))
+                await self.pacer.hold_shared(chat_id, float(exc.retry_after))
             raise
         finally:
             self.pacer.sent()

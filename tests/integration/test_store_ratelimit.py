@@ -156,3 +156,29 @@ async def test_concurrent_sends_share_the_slots_one_round_trip_took(limiter: Lim
     await asyncio.gather(*(pacer.wait(501 + i) for i in range(12)))
     assert calls == 4  # 12 sends, three slots a round trip, none lost
     assert await rate.take("telegram:send", 30, 1.0, 100) == 18
+
+
+async def test_a_hold_lasts_its_time_and_a_shorter_one_does_not_cut_it(limiter: Limiter) -> None:
+    rate, _ = limiter
+    assert await rate.held_for("group") == 0
+    await rate.hold("group", 30)
+    await rate.hold("group", 1)  # a shorter one later: the longer stays
+    assert 29 <= await rate.held_for("group") <= 30
+    assert await rate.held_for("other") == 0
+
+
+async def test_a_groups_429_in_one_worker_holds_the_group_in_every_worker(
+    limiter: Limiter,
+) -> None:
+    from handlers.telegram.pacing import Limits, SendPacer
+
+    rate, _ = limiter
+    fast = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=6000)
+    one, other = SendPacer(fast, rate), SendPacer(fast, rate)
+    await one.hold_shared(-100, 0.3)  # worker one's send into the group got a 429
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await other.wait(-200)  # another group: not held
+    assert loop.time() - start < 0.2
+    await other.wait(-100)
+    assert loop.time() - start >= 0.25
