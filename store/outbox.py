@@ -162,23 +162,17 @@ class SqlOutboxStore:
         )
 
     async def renew(self, notification_ids: Collection[str], until: datetime) -> None:
-        if not notification_ids:
-            return
         # The links kept meanwhile go too: a run that lasts minutes must not lose its
         # new topics' and cards' links to a crash at its end.
-        async with self._sessions() as session, self._links_in(session):
-            await session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(list(notification_ids)),
-                    OutboxRow.status == DeliveryStatus.SENDING.value,
-                )
-                .values(lease_until=until)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
+        await self._update_sending(notification_ids, lease_until=until)
 
     async def release(self, notification_ids: Collection[str]) -> None:
+        await self._update_sending(
+            notification_ids, status=DeliveryStatus.PENDING.value, lease_until=None
+        )
+
+    async def _update_sending(self, notification_ids: Collection[str], **values: Any) -> None:
+        """Set ``values`` on those of these rows still SENDING, with the kept links."""
         if not notification_ids:
             return
         async with self._sessions() as session, self._links_in(session):
@@ -188,7 +182,7 @@ class SqlOutboxStore:
                     OutboxRow.id.in_(list(notification_ids)),
                     OutboxRow.status == DeliveryStatus.SENDING.value,
                 )
-                .values(status=DeliveryStatus.PENDING.value, lease_until=None)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             await session.commit()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from store_support import FakeSeconds, open_redis
 
+from bot.ports import RateLimiter
 from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
 
 KINDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
@@ -117,23 +119,28 @@ async def test_take_counts_as_many_as_the_window_has_room_for(limiter: Limiter) 
     assert await rate.take("send", 5, 1.0, 3) == 3
 
 
+def count_takes(rate: RateLimiter) -> list[int]:
+    """Count ``rate.take`` round trips from now on (in a one-item list)."""
+    calls = [0]
+    take = rate.take
+
+    async def counted(*args: Any) -> int:
+        calls[0] += 1
+        return await take(*args)
+
+    rate.take = counted  # type: ignore[method-assign]
+    return calls
+
+
 async def test_a_pacer_takes_the_shared_budget_a_few_sends_at_a_time(limiter: Limiter) -> None:
     from handlers.telegram.pacing import Limits, SendPacer
 
     rate, _ = limiter
-    calls = 0
-    take = rate.take
-
-    async def counted(*args: object) -> int:
-        nonlocal calls
-        calls += 1
-        return await take(*args)  # type: ignore[arg-type]
-
-    rate.take = counted  # type: ignore[method-assign]
+    calls = count_takes(rate)
     pacer = SendPacer(Limits(per_bot_per_second=30, per_chat_per_second=100, chat_burst=100), rate)
     for _ in range(9):
         await pacer.wait(501)
-    assert calls == 3  # three slots a round trip
+    assert calls == [3]  # three slots a round trip
     assert await rate.take("telegram:send", 30, 1.0, 100) == 21  # 9 of 30 used
 
 
@@ -143,18 +150,10 @@ async def test_concurrent_sends_share_the_slots_one_round_trip_took(limiter: Lim
     from handlers.telegram.pacing import Limits, SendPacer
 
     rate, _ = limiter
-    calls = 0
-    take = rate.take
-
-    async def counted(*args: object) -> int:
-        nonlocal calls
-        calls += 1
-        return await take(*args)  # type: ignore[arg-type]
-
-    rate.take = counted  # type: ignore[method-assign]
+    calls = count_takes(rate)
     pacer = SendPacer(Limits(per_bot_per_second=30, per_chat_per_second=100, chat_burst=100), rate)
     await asyncio.gather(*(pacer.wait(501 + i) for i in range(12)))
-    assert calls == 4  # 12 sends, three slots a round trip, none lost
+    assert calls == [4]  # 12 sends, three slots a round trip, none lost
     assert await rate.take("telegram:send", 30, 1.0, 100) == 18
 
 
