@@ -23,7 +23,7 @@ from bot.commands import (
     TransferTicket,
     UnblockTicket,
 )
-from bot.ticket import Attachment, DeclineReason
+from bot.ticket import AGENT_DECLINE_REASONS, Attachment, DeclineReason
 
 NAMES = frozenset(
     {
@@ -101,6 +101,8 @@ def read_agent_command(
             try:
                 reason = DeclineReason(code)
             except ValueError:
+                return Usage.DECLINE
+            if reason not in AGENT_DECLINE_REASONS:
                 return Usage.DECLINE
             return DeclineTicket(number=number, reason=reason, text=why.strip())
     return Usage.UNKNOWN

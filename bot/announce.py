@@ -199,11 +199,14 @@ class Announcer:
                     agent=agent,
                 )
                 team("team.quote_offered", agent=agent, price=price)
-            case QuoteDecided(accepted=accepted):
-                team(
-                    "team.quote_accepted" if accepted else "team.quote_refused",
-                    price=ticket.quote.price if ticket.quote else "",
-                )
+            case QuoteDecided(accepted=accepted, outcome=outcome):
+                if accepted:
+                    key = "team.quote_accepted"
+                elif outcome is Status.DECLINED:
+                    key = "team.quote_refused"
+                else:
+                    key = "team.quote_refused_consultation"
+                team(key, price=ticket.quote.price if ticket.quote else "")
             case CustomerUnreachable():
                 team("team.customer_unreachable")
             case DeliveryUncertain(notification_id=notification_id, key=key, params=params):
@@ -213,7 +216,16 @@ class Announcer:
                     message=Text(key, params),
                 )
             case CustomerReminded():
-                customer("notice.reminder")
+                quote = ticket.quote
+                if ticket.status is Status.AWAITING_APPROVAL and quote is not None:
+                    customer(
+                        "notice.quote_reminder",
+                        quote_choices(event.number),
+                        price=quote.price,
+                        note=quote.note,
+                    )
+                else:
+                    customer("notice.reminder")
             case AutoClosed(reason=reason):
                 customer(f"notice.auto_closed_{reason}")
                 team("team.auto_closed")

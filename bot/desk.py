@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.account import Account, normalise_support_number
+from bot.announce import quote_choices
 from bot.commands import (
     AcceptQuote,
     AppendToTicket,
@@ -65,7 +66,9 @@ log = logging.getLogger(__name__)
 
 TICKET_FILTERS: dict[str, frozenset[Status] | None] = {
     "all": None,
-    "open": frozenset({Status.NEW, Status.ACCEPTED, Status.WAITING, Status.BLOCKED}),
+    "open": frozenset(
+        {Status.NEW, Status.ACCEPTED, Status.WAITING, Status.AWAITING_APPROVAL, Status.BLOCKED}
+    ),
     "done": frozenset({Status.RESOLVED, Status.CLOSED, Status.DECLINED}),
 }
 THREAD_PREVIEW = 5
@@ -394,10 +397,14 @@ class Desk:
             decision: Command = (
                 AcceptQuote(number=number) if prefix == "quote_yes" else RefuseQuote(number=number)
             )
-            if not await self._customer_acts(turn, decision):
+            decided = await self._customer_acts(turn, decision)
+            if decided is None:
                 return [Reply("desk.already_done", {"number": number})]
-            key = "desk.quote_accepted" if prefix == "quote_yes" else "desk.quote_refused"
-            return [Reply(key, {"number": number})]
+            if prefix == "quote_yes":
+                return [Reply("desk.quote_accepted", {"number": number})]
+            if decided.status is Status.DECLINED:
+                return [Reply("desk.quote_refused", {"number": number})]
+            return [Reply("desk.quote_refused_consultation", {"number": number})]
         if prefix in ("confirm", "dispute", "ticket", "followup") and number is not None:
             if prefix == "ticket":
                 return await self._show_ticket(turn, number)
@@ -408,23 +415,23 @@ class Desk:
                 if prefix == "confirm"
                 else DisputeResolution(number=number)
             )
-            if not await self._customer_acts(turn, command):
+            if await self._customer_acts(turn, command) is None:
                 return [Reply("desk.already_done", {"number": number})]
             key = "desk.resolution_confirmed" if prefix == "confirm" else "desk.dispute_sent"
             return [Reply(key, {"number": number})]
         return None
 
-    async def _customer_acts(self, turn: _Turn, command: Command) -> bool:
-        """Carry out a customer's button on a ticket; False when it was done already."""
+    async def _customer_acts(self, turn: _Turn, command: Command) -> Ticket | None:
+        """Carry out a customer's button on a ticket: the ticket after it, or None when
+        it was done already."""
         try:
-            await self._tickets.execute_in(
+            return await self._tickets.execute_in(
                 turn.uow, self._actor(turn), command, locale=turn.customer.locale
             )
         except ConcurrentUpdate:
             raise  # not done already: the gate retries on fresh state
         except InvalidTransition:
-            return False
-        return True
+            return None
 
     # -- conversations ----------------------------------------------------------------------
 
@@ -699,6 +706,12 @@ class Desk:
             )
         elif ticket.status is Status.BLOCKED:
             hint = Reply("notice.blocked_wait", {"number": number})
+        elif ticket.status is Status.AWAITING_APPROVAL and ticket.quote is not None:
+            hint = Reply(
+                "desk.hint_quote",
+                {"number": number, "price": ticket.quote.price, "note": ticket.quote.note},
+                quote_choices(number),
+            )
         elif ticket.is_open:
             hint = Reply("desk.hint_open", {"number": number})
         else:

@@ -82,6 +82,9 @@ class QuoteOffered(Event):
 @dataclass(frozen=True, kw_only=True)
 class QuoteDecided(Event):
     accepted: bool
+    # Where the decision took the ticket: Accepted, or Declined when the policy
+    # declines a refused quote.
+    outcome: Status = Status.ACCEPTED
 
 
 @dataclass(frozen=True, kw_only=True)

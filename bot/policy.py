@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import DeskError
-from bot.ticket import RequestType
+from bot.ticket import QuoteRefusal, RequestType
 
 EXAMPLE_POLICY = Path(__file__).with_name("desk.example.toml")
 
@@ -87,6 +87,8 @@ class DeskPolicy:
     default_language: str = "en"
     # The plan of customers without an account (e.g. would-be buyers talking to sales).
     default_plan: str = ""
+    # What a refused quote does to its ticket ([quotes] on_refusal).
+    quote_refusal: QuoteRefusal = QuoteRefusal.DECLINE
     raw: dict[str, Any] = field(default_factory=dict)
 
     def department(self, key: str) -> Department:
@@ -204,7 +206,14 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
         raise PolicyError("the policy defines no plans")
     if default_plan and default_plan not in plans:
         raise PolicyError(f"desk.default_plan: unknown plan {default_plan!r}")
+    quotes = data.get("quotes", {})
+    try:
+        quote_refusal = QuoteRefusal(quotes.get("on_refusal", QuoteRefusal.DECLINE.value))
+    except ValueError:
+        choices = ", ".join(repr(r.value) for r in QuoteRefusal)
+        raise PolicyError(f"quotes.on_refusal: one of {choices}") from None
     return DeskPolicy(
+        quote_refusal=quote_refusal,
         default_plan=default_plan or next(iter(plans)),
         departments=departments,
         categories=categories,

@@ -42,6 +42,9 @@ from bot.sla import (
 )
 from bot.ticket import ServiceTerms, Status, Ticket
 
+# Statuses in which the request waits for the customer: reminded, then closed.
+WAITING_ON_CUSTOMER = frozenset({Status.WAITING, Status.AWAITING_APPROVAL})
+
 
 class Target(StrEnum):
     FIRST_RESPONSE = "first_response"
@@ -50,7 +53,15 @@ class Target(StrEnum):
 
 class AutoClose(StrEnum):
     WAITING = "waiting"  # the customer never answered the question
+    QUOTE = "quote"  # the customer never decided on the quote
     RESOLVED = "resolved"  # the resolution was neither confirmed nor disputed
+
+
+AUTO_CLOSE = {
+    Status.WAITING: AutoClose.WAITING,
+    Status.AWAITING_APPROVAL: AutoClose.QUOTE,
+    Status.RESOLVED: AutoClose.RESOLVED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +193,9 @@ class Schedule:
     def _reminder_times(self, ticket: Ticket) -> tuple[datetime | None, datetime | None]:
         """(remind at, close at) for the ticket's current status, if any."""
         reminders = self.levels.reminders
-        if ticket.status is Status.WAITING:
-            since = status_since(ticket.history, Status.WAITING)
+        if ticket.status in WAITING_ON_CUSTOMER:
+            # A question or a quote: the customer is nudged, then the request closes.
+            since = status_since(ticket.history, ticket.status)
             if since is None:
                 return None, None
             calendar = self.levels.calendar(ticket.department)
@@ -213,7 +225,7 @@ class Schedule:
             return Review()
         remind, close = self._reminder_times(ticket)
         if close is not None and close <= now:
-            reason = AutoClose.WAITING if ticket.status is Status.WAITING else AutoClose.RESOLVED
+            reason = AUTO_CLOSE[ticket.status]
             return Review(close=reason)
         alerts: list[tuple[Target, SlaState, datetime]] = []
         clock = self.clock(ticket, now)

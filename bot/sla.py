@@ -2,8 +2,9 @@
 what the customer is told at filing, and when silent tickets are nudged or closed.
 
 The clock runs while a ticket is New, Accepted or Blocked (the team owes work),
-pauses while it is Waiting for customer, and stops once it is Resolved, Closed or
-Declined (a disputed resolution goes back to Accepted and the clock runs again).
+pauses while it is Waiting for customer (an answer, or their approval of a quote),
+and stops once it is Resolved, Closed or Declined (a disputed resolution goes back
+to Accepted and the clock runs again).
 Due times are promises in business time; a critical request filed off hours is
 announced to the team at once (``off_hours_alert``) but its SLA still counts in
 business time, because that is what the plan promises.
@@ -28,7 +29,8 @@ from bot.service_level import (
 from bot.ticket import Status, StatusChange
 
 RUNNING = frozenset({Status.NEW, Status.ACCEPTED, Status.BLOCKED})
-PAUSED = frozenset({Status.WAITING})
+# Waiting for the customer: an answer, or their consent to a quote.
+PAUSED = frozenset({Status.WAITING, Status.AWAITING_APPROVAL})
 
 # Reply keys (bot/locales/<lang>/sla.po); each takes the moment params of
 # ``moment_params`` (weekday, day, month, time, zone), the team ones also ``number``.

@@ -30,6 +30,13 @@ LEASE = timedelta(minutes=2)
 # Visits of one ticket that keeps changing under the ticker before it waits a round.
 VISIT_TRIES = 3
 # Platforms redeliver an update within hours; the inbox remembers handled ones longer.
+# The reason an automatic close gives in the status history: codes, shown translated
+# (``bot.views``).
+CLOSE_REASONS = {
+    AutoClose.WAITING: "no_answer",
+    AutoClose.QUOTE: "quote_unanswered",
+    AutoClose.RESOLVED: "not_disputed",
+}
 INBOX_KEEP = timedelta(days=7)
 INBOX_SWEEP_EVERY = timedelta(hours=1)
 
@@ -109,7 +116,7 @@ class Ticker:
             events: list[Event] = []
             if review.close is not None:
                 old = ticket.status
-                reason = "no answer" if review.close is AutoClose.WAITING else "not disputed"
+                reason = CLOSE_REASONS[review.close]
                 ticket.move(Status.CLOSED, now, SYSTEM.name, reason)
                 events.append(AutoClosed(number=number, reason=review.close.value, at=now))
                 log.info("ticket #%s closed automatically (%s, was %s)", number, reason, old)

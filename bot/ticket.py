@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from bot.errors import InvalidTransition
+from bot.errors import InvalidInput, InvalidTransition
 from bot.participant import Actor, Participant
 
 
@@ -14,6 +14,9 @@ class Status(StrEnum):
     NEW = "new"
     ACCEPTED = "accepted"
     WAITING = "waiting"
+    # A paid modification's quote waits for the customer's consent (seed 001: work
+    # starts only once they agree).
+    AWAITING_APPROVAL = "awaiting_approval"
     RESOLVED = "resolved"
     CLOSED = "closed"
     BLOCKED = "blocked"
@@ -46,6 +49,21 @@ class DeclineReason(StrEnum):
     NEEDS_DEVELOPMENT = "needs_development"
     OUT_OF_SCOPE = "out_of_scope"
     THIRD_PARTY = "third_party"
+    # Not an agent's choice: the customer refused a paid modification's quote.
+    QUOTE_REFUSED = "quote_refused"
+
+
+# The reasons an agent may give (the rest are the desk's own).
+AGENT_DECLINE_REASONS = tuple(r for r in DeclineReason if r is not DeclineReason.QUOTE_REFUSED)
+
+
+class QuoteRefusal(StrEnum):
+    """What a refused quote does to its ticket (the policy's ``[quotes] on_refusal``)."""
+
+    # The request is declined, by the customer (reason ``quote_refused``).
+    DECLINE = "decline"
+    # The paid work is off, the request goes on as a consultation.
+    CONSULTATION = "consultation"
 
 
 class Priority(IntEnum):
@@ -137,15 +155,41 @@ class Quote:
     decided_at: datetime | None = None
 
 
-# The lifecycle (domain.md). Blocked is left by unblocking, back to Accepted.
+# The lifecycle (domain.md). Blocked is left by unblocking, back to Accepted. A quote
+# (Awaiting approval) is left by the customer's decision (Accepted, or as the policy
+# says for a refusal), by declining, or by closing when nobody answers it; it is never
+# resolved, blocked or asked about before the customer has decided.
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset(
-        {Status.ACCEPTED, Status.WAITING, Status.RESOLVED, Status.BLOCKED, Status.DECLINED}
+        {
+            Status.ACCEPTED,
+            Status.WAITING,
+            Status.AWAITING_APPROVAL,
+            Status.RESOLVED,
+            Status.BLOCKED,
+            Status.DECLINED,
+        }
     ),
-    Status.ACCEPTED: frozenset({Status.WAITING, Status.RESOLVED, Status.BLOCKED, Status.DECLINED}),
+    Status.ACCEPTED: frozenset(
+        {
+            Status.WAITING,
+            Status.AWAITING_APPROVAL,
+            Status.RESOLVED,
+            Status.BLOCKED,
+            Status.DECLINED,
+        }
+    ),
     Status.WAITING: frozenset(
-        {Status.ACCEPTED, Status.RESOLVED, Status.BLOCKED, Status.DECLINED, Status.CLOSED}
+        {
+            Status.ACCEPTED,
+            Status.AWAITING_APPROVAL,
+            Status.RESOLVED,
+            Status.BLOCKED,
+            Status.DECLINED,
+            Status.CLOSED,
+        }
     ),
+    Status.AWAITING_APPROVAL: frozenset({Status.ACCEPTED, Status.DECLINED, Status.CLOSED}),
     Status.RESOLVED: frozenset({Status.CLOSED, Status.ACCEPTED}),
     Status.BLOCKED: frozenset({Status.ACCEPTED}),
     Status.CLOSED: frozenset(),
@@ -224,6 +268,48 @@ class Ticket:
         change = StatusChange(Status.WAITING, Status.WAITING, at, by, reason)
         self.history.append(change)
         self.updated_at = at
+        return change
+
+    def offer_quote(self, price: str, note: str, at: datetime, by: str) -> StatusChange:
+        """A price for paid work: the ticket waits for the customer's approval. A new
+        quote while one waits replaces it (recorded as Awaiting approval -> Awaiting
+        approval, so reminders count from the latest price). Only an open ticket being
+        worked on takes one: never a Resolved, Blocked, Closed or Declined one."""
+        price, note = price.strip(), note.strip()
+        if not price:
+            raise InvalidInput("a quote needs a price")
+        if self.status is Status.AWAITING_APPROVAL:
+            self.withdraw_quote()
+            change = StatusChange(self.status, self.status, at, by, price)
+            self.history.append(change)
+            self.updated_at = at
+        else:
+            change = self.move(Status.AWAITING_APPROVAL, at, by, price)
+        self.quote = Quote(price, note, QuoteState.PENDING, at)
+        return change
+
+    def decide_quote(
+        self, accepted: bool, at: datetime, by: str, on_refusal: QuoteRefusal
+    ) -> StatusChange:
+        """The customer's answer to the waiting quote: accepted, work starts (Accepted);
+        refused, the request is declined by the customer or goes on as a consultation,
+        as ``on_refusal`` says."""
+        quote = self.quote
+        if (
+            self.status is not Status.AWAITING_APPROVAL
+            or quote is None
+            or quote.state is not QuoteState.PENDING
+        ):
+            raise InvalidTransition(f"#{self.number} has no quote waiting", number=self.number)
+        state = QuoteState.ACCEPTED if accepted else QuoteState.REFUSED
+        self.quote = replace(quote, state=state, decided_at=at)
+        reason = f"quote_{state.value}"
+        if accepted or on_refusal is QuoteRefusal.CONSULTATION:
+            if not accepted:
+                self.request_type = RequestType.CONSULTATION
+            return self.move(Status.ACCEPTED, at, by, reason)
+        change = self.move(Status.DECLINED, at, by, DeclineReason.QUOTE_REFUSED.value)
+        self.decline_reason = DeclineReason.QUOTE_REFUSED
         return change
 
     def withdraw_quote(self) -> None:

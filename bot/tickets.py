@@ -11,7 +11,6 @@ channel.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime
 
 from bot.announce import Announcer
@@ -72,12 +71,11 @@ from bot.resend import resend_notification
 from bot.schedule import Schedule
 from bot.sla import critical_alert
 from bot.ticket import (
+    AGENT_DECLINE_REASONS,
     OPEN_STATUSES,
     DeclineReason,
     EntryKind,
     Origin,
-    Quote,
-    QuoteState,
     Status,
     ThreadEntry,
     Ticket,
@@ -139,10 +137,24 @@ class QuotaTooSmall(DeskError):
     key = "desk.quota_split"
 
 
+class QuoteNotOpen(DeskError):
+    """A quote goes only to a request still being worked on (not Resolved, Blocked,
+    Closed or Declined)."""
+
+    key = "error.quote_not_open"
+
+
 class QuotePending(DeskError):
     """A paid modification is not resolved before the customer accepts the quote."""
 
     key = "error.quote_pending"
+
+
+def _no_pending_quote(ticket: Ticket) -> None:
+    """While a quote waits for the customer's consent nothing moves the ticket on but
+    their decision (or declining it)."""
+    if ticket.status is Status.AWAITING_APPROVAL:
+        raise QuotePending(f"#{ticket.number} has a quote waiting", number=ticket.number)
 
 
 class TicketService:
@@ -530,6 +542,7 @@ class TicketService:
                     )
                 ]
             case AskCustomer(text=text):
+                _no_pending_quote(ticket)
                 if ticket.status is Status.WAITING:
                     # A new question restarts the reminder and auto-close timers.
                     ticket.ask_again(now, actor.name, text)
@@ -541,8 +554,7 @@ class TicketService:
                 )
                 return [AgentAsked(number=n, agent_name=actor.name, text=text, at=now)]
             case ResolveTicket(text=text):
-                if ticket.quote is not None and ticket.quote.state is QuoteState.PENDING:
-                    raise QuotePending(f"#{n} has a quote waiting for the customer", number=n)
+                _no_pending_quote(ticket)
                 old = ticket.status
                 ticket.move(Status.RESOLVED, now, actor.name, text)
                 self._take(ticket, actor, now)
@@ -552,6 +564,8 @@ class TicketService:
                     )
                 return [_changed(n, old, ticket, actor, text)]
             case DeclineTicket(reason=reason, text=text):
+                if reason not in AGENT_DECLINE_REASONS:
+                    raise InvalidInput(f"{reason} is the customer's, not an agent's reason")
                 old = ticket.status
                 ticket.move(Status.DECLINED, now, actor.name, reason.value)
                 ticket.decline_reason = reason
@@ -561,6 +575,7 @@ class TicketService:
                     )
                 return [_changed(n, old, ticket, actor, text, reason=reason)]
             case BlockTicket(text=text):
+                _no_pending_quote(ticket)
                 old = ticket.status
                 ticket.move(Status.BLOCKED, now, actor.name, text)
                 return [_changed(n, old, ticket, actor, text)]
@@ -599,16 +614,24 @@ class TicketService:
                     )
                 ]
             case QuoteTicket(price=price, note=note):
-                if not ticket.is_open:
-                    raise TicketClosed(f"#{n} is {ticket.status}", number=n)
-                if not price.strip():
-                    raise InvalidInput("a quote needs a price")
-                self._take(ticket, actor, now)
-                ticket.quote = Quote(price.strip(), note.strip(), QuoteState.PENDING, now)
+                waiting = ticket.status is Status.AWAITING_APPROVAL
+                if not waiting and not ticket.can_move(Status.AWAITING_APPROVAL):
+                    raise QuoteNotOpen(
+                        f"#{n} is {ticket.status}",
+                        number=n,
+                        status=Text(f"status.{ticket.status.value}"),
+                    )
+                if ticket.status is Status.NEW:
+                    self._take(ticket, actor, now)
+                elif ticket.assignee is None:
+                    ticket.assign(actor)
+                ticket.offer_quote(price, note, now, actor.name)
+                quote = ticket.quote
+                assert quote is not None
                 ticket.add_entry(
                     ThreadEntry(
-                        EntryKind.AGENT,
-                        f"quote: {price.strip()}" + (f" ({note.strip()})" if note.strip() else ""),
+                        EntryKind.SYSTEM,
+                        f"quote: {quote.price}" + (f" ({quote.note})" if quote.note else ""),
                         now,
                         actor.participant,
                         actor.name,
@@ -616,26 +639,24 @@ class TicketService:
                 )
                 return [
                     QuoteOffered(
-                        number=n, agent_name=actor.name, price=price.strip(), note=note.strip()
+                        number=n, agent_name=actor.name, price=quote.price, note=quote.note
                     )
                 ]
             case AcceptQuote() | RefuseQuote():
-                quote = ticket.quote
-                if quote is None or quote.state is not QuoteState.PENDING or not ticket.is_open:
-                    raise InvalidTransition(f"#{n} has no quote waiting", number=n)
                 accepted = isinstance(command, AcceptQuote)
-                state = QuoteState.ACCEPTED if accepted else QuoteState.REFUSED
-                ticket.quote = replace(quote, state=state, decided_at=now)
+                ticket.decide_quote(accepted, now, actor.name, self._policy.quote_refusal)
+                quote = ticket.quote
+                assert quote is not None
                 ticket.add_entry(
                     ThreadEntry(
                         EntryKind.SYSTEM,
-                        f"quote {quote.price} {state.value}",
+                        f"quote {quote.price} {quote.state.value}",
                         now,
                         actor.participant,
                         actor.name,
                     )
                 )
-                return [QuoteDecided(number=n, accepted=accepted, at=now)]
+                return [QuoteDecided(number=n, accepted=accepted, outcome=ticket.status, at=now)]
             case AddNote(text=text, attachments=files):
                 ticket.add_entry(
                     ThreadEntry(EntryKind.NOTE, text, now, actor.participant, actor.name, files)

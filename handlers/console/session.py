@@ -34,7 +34,7 @@ from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.reply import Choice, Reply, Text
-from bot.ticket import Attachment, DeclineReason
+from bot.ticket import AGENT_DECLINE_REASONS, Attachment
 from bot.views import page_footer, queue_counts, queue_line
 from handlers.console.notifier import ConsoleNotifier
 from handlers.console.render import render
@@ -268,9 +268,11 @@ class ConsoleSession:
                 departments = ", ".join(self.app.policy.departments)
                 self.say_key("console.transfer_usage", departments=departments)
             case Usage.DECLINE:
-                reasons = tuple(Choice(r.value, f"decline.{r.value}") for r in DeclineReason)
+                reasons = tuple(
+                    Choice(r.value, f"decline.{r.value}") for r in AGENT_DECLINE_REASONS
+                )
                 self.say([Reply("console.decline_usage", choices=reasons)])
-                self.write("   " + ", ".join(r.value for r in DeclineReason))
+                self.write("   " + ", ".join(r.value for r in AGENT_DECLINE_REASONS))
             case Usage.UNKNOWN:
                 self.say_key("console.agent_help")
         return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.desk import parse_number
-from bot.ticket import DeclineReason, Status, Ticket
+from bot.ticket import AGENT_DECLINE_REASONS, Status, Ticket
 from handlers.telegram.render import AGENT_PREFIX, Renderer
 
 
@@ -54,7 +54,7 @@ class AgentButton:
         if number is None or parts[0] not in ALL_ACTIONS:
             return None
         value = parts[2] if len(parts) == 3 else ""
-        if parts[0] == Action.DECLINE_REASON and value not in DeclineReason.__members__.values():
+        if parts[0] == Action.DECLINE_REASON and value not in AGENT_DECLINE_REASONS:
             return None
         if parts[0] in (Action.DECLINE_REASON, Action.TRANSFER_TO) and not value:
             return None
@@ -81,6 +81,17 @@ def card_keyboard(renderer: Renderer, ticket: Ticket, lang: str) -> InlineKeyboa
         )
     # A claimed ticket's Claim hands it to whoever presses it: it says so.
     claim = "take_over" if ticket.assignee is not None else ""
+    if ticket.status is Status.AWAITING_APPROVAL:
+        # Only the customer's decision moves a quoted request on (or declining it).
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    _button(renderer, lang, Action.CLAIM, number, claim),
+                    _button(renderer, lang, Action.DECLINE, number),
+                ],
+                [_button(renderer, lang, Action.TRANSFER, number)],
+            ]
+        )
     rows = [
         [
             _button(renderer, lang, Action.CLAIM, number, claim),
@@ -107,7 +118,7 @@ def reasons_keyboard(renderer: Renderer, number: int, lang: str) -> InlineKeyboa
                     callback_data=AgentButton(Action.DECLINE_REASON, number, reason.value).pack(),
                 )
             ]
-            for reason in DeclineReason
+            for reason in AGENT_DECLINE_REASONS
         ]
     )
 

@@ -259,6 +259,35 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
     assert desk.run("tickets", "list").count("#") == 1
 
 
+def test_a_quote_waits_for_the_customers_approval_and_a_refusal_declines_it(
+    desk: Desk,
+) -> None:
+    out = desk.console(
+        *intake("SN-1001"),
+        "1",
+        "/as agent eva",
+        "/quote 1 1500 CZK | three banners",
+        "/resolve 1 Done.",
+        "/queue",
+        "/as customer alice",
+        "/ticket 1",
+        "2",  # Refuse
+        "/as agent eva",
+        "/quote 1 900 CZK",
+    )
+    assert "Waiting for approval 1" in out
+    assert "Status: Waiting for the customer's approval" in out
+    assert "Request #1 waits for your approval: the team quotes 1500 CZK" in out
+    assert "has a quote the customer has not accepted yet" in out
+    assert "the request is closed as declined by you" in out
+    assert "the customer refused the quote (1500 CZK); the request is declined" in out
+    assert "A quote can only be sent while request #1 is being worked on" in out
+    shown = desk.run("tickets", "show", "1")
+    assert "Status: Declined" in shown
+    assert "Quote: 1500 CZK (refused)" in shown
+    assert "Waiting for the customer's approval → Declined" in shown
+
+
 def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     desk = Desk(tmp_path)
     good = tmp_path / "good.csv"

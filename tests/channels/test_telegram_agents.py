@@ -71,6 +71,14 @@ async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_ca
         await in_team_chat(fake, TECH_CHAT, "Eve sent a quote of 1500 CZK", mark)
         edited = await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (waiting", mark)
         assert "first response by 2024-05-15 12:00 Europe/Prague (met)" in edited
+        # Waiting for the customer's approval: only Claim, Decline and Transfer are offered.
+        assert "Status: Waiting for the customer's approval" in edited
+        buttons = fake.messages[(TECH_CHAT, card["message_id"])]["reply_markup"]
+        assert [b["callback_data"] for row in buttons["inline_keyboard"] for b in row] == [
+            "a:claim:1",
+            "a:decline:1",
+            "a:transfer:1",
+        ]
 
         # The work cannot be resolved before the customer says yes.
         mark = fake.mark()
@@ -169,17 +177,24 @@ async def test_a_plain_group_as_the_team_chat(tmp_path: Path) -> None:
         mark = fake.mark()
         fake.push_reply(TECH_CHAT, agent, "/quote 900 CZK", reply_to=card)
         await alice.hears("900 CZK", after=mark)
+        await card_edit(fake, TECH_CHAT, "Status: Waiting for the customer's approval", mark)
         await alice.presses("c:quote_no:1")
         await in_team_chat(fake, TECH_CHAT, "refused the quote (900 CZK)", mark)
         refused = fake.calls_of("sendMessage", after=mark)[-1]
         assert refused.params["reply_parameters"]["message_id"] == card["message_id"]
+        await card_edit(fake, TECH_CHAT, "Status: Declined", mark)
+        assert "reply_markup" not in fake.messages[(TECH_CHAT, card["message_id"])]
 
         # The card's buttons work here too.
+        await file_directly(desk.app, 501, "template", "Change the header text")
+        card = await wait_card(fake, 2)
         mark = fake.mark()
-        await press_in_team(fake, agent, card, "a:decline:1")
-        reasons = next(m for m in fake.messages.values() if "a:dr:1:out_of_scope" in str(m))
+        await press_in_team(fake, agent, card, "a:decline:2")
+        reasons = next(m for m in fake.messages.values() if "a:dr:2:out_of_scope" in str(m))
         assert reasons["reply_markup"]
-        assert "Done" in await press_in_team(fake, agent, reasons, "a:dr:1:out_of_scope")
+        # The customer's own reason is not an agent's pick.
+        assert "quote_refused" not in str(reasons["reply_markup"])
+        assert "Done" in await press_in_team(fake, agent, reasons, "a:dr:2:out_of_scope")
         declined = await alice.hears("declined", after=mark)
         assert desk.app.translator.text("decline.out_of_scope", "en") in declined
         assert "reply_markup" not in fake.messages[(TECH_CHAT, card["message_id"])]
