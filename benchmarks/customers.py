@@ -82,13 +82,13 @@ def intake(i: int) -> tuple[Step, ...]:
     return (
         Say("/new"),
         Press("bug"),
+        Say(support_number(i)),
+        Press("domain.1"),  # the second of the account's two domains
         Say(f"Checkout fails for order {i}"),
         Say("After pressing Pay the checkout page shows error 500 and the order is lost."),
         Say("1. add a product to the cart 2. open the checkout 3. press Pay"),
         Photo("the error page"),
         Press("done"),
-        Say(support_number(i)),
-        Press("domain.1"),  # the second of the account's two domains
         Press("skip"),  # no phone number
         Press("confirm"),
     )

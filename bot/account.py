@@ -24,6 +24,9 @@ class Account:
     organisation: str = ""
     # Participants ("platform:id") who see every ticket of the organisation.
     admins: tuple[str, ...] = ()
+    # Bought directly from the vendor; False for a licence sold by a reseller (a plan
+    # may serve only direct customers: seed 003).
+    direct: bool = True
 
     def is_valid_on(self, day: date) -> bool:
         return self.valid_until is None or day <= self.valid_until

@@ -63,11 +63,16 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="participant (platform:id) who sees all the organisation's tickets; repeatable",
     )
+    add.add_argument(
+        "--reseller",
+        action="store_true",
+        help="the licence was sold by a reseller, not bought directly from us",
+    )
     acc.add_parser("list", help="list accounts")
     imp = acc.add_parser(
         "import",
         help="import a CSV: support_number,domain,plan,valid_until"
-        "[,purchased_on,organisation,admins]",
+        "[,purchased_on,organisation,admins,direct]",
     )
     imp.add_argument("file", type=Path)
 
@@ -90,6 +95,11 @@ def _count(text: str) -> int:
     return value
 
 
+# How the CSV's ``direct`` column says yes or no (empty: bought directly).
+YES = frozenset({"yes", "y", "true", "1", "direct"})
+NO = frozenset({"no", "n", "false", "0", "reseller"})
+
+
 def parse_account_row(row: dict[str, str], policy_plans: Mapping[str, Plan]) -> Account:
     """One CSV row -> Account; several domains are separated by ';' or spaces."""
     number = normalise_support_number(row.get("support_number", ""))
@@ -110,6 +120,9 @@ def parse_account_row(row: dict[str, str], policy_plans: Mapping[str, Plan]) -> 
         )
     valid = row.get("valid_until", "").strip()
     purchased = row.get("purchased_on", "").strip()
+    direct = (row.get("direct") or "yes").strip().lower()
+    if direct not in YES | NO:
+        raise ValueError(f"{number}: direct is {direct!r} (yes or no)")
     return Account(
         support_number=number,
         domains=domains,
@@ -118,6 +131,7 @@ def parse_account_row(row: dict[str, str], policy_plans: Mapping[str, Plan]) -> 
         purchased_on=date.fromisoformat(purchased) if purchased else None,
         organisation=row.get("organisation", "").strip(),
         admins=tuple(a for a in row.get("admins", "").replace(";", " ").split() if ":" in a),
+        direct=direct in YES,
     )
 
 
@@ -132,6 +146,7 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
                 "purchased_on": args.purchased_on.isoformat() if args.purchased_on else "",
                 "organisation": args.organisation,
                 "admins": " ".join(args.admin),
+                "direct": "no" if args.reseller else "yes",
             },
             app.policy.plans,
         )
@@ -163,7 +178,8 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
         accounts = await uow.accounts.all()
     for a in accounts:
         until = a.valid_until.isoformat() if a.valid_until else "-"
-        out.write(f"{a.support_number}\t{a.plan}\t{until}\t{','.join(a.domains)}\n")
+        sold = "direct" if a.direct else "reseller"
+        out.write(f"{a.support_number}\t{a.plan}\t{until}\t{','.join(a.domains)}\t{sold}\n")
     return 0
 
 

@@ -39,6 +39,8 @@ class TicketDraft:
     # Set when entitlement sends the customer elsewhere (e.g. expired support -> sales);
     # None routes by category.
     department: str | None = None
+    # A paid request past the monthly quota (not counted against it).
+    paid: bool = False
 
 
 # Issued by conversations -------------------------------------------------------------

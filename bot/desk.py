@@ -540,7 +540,14 @@ class Desk:
         briefs: tuple[TicketBrief, ...] = ()
         if dialog.reads_open_tickets(state, event):
             briefs = tuple(await turn.uow.tickets.briefs(turn.who, OPEN_STATUSES))
+        quota, notice, used_once = None, None, frozenset[str]()
+        if account is not None and dialog.reads_account_usage(state, event):
+            quota, notice = await self._tickets.quota_status(account, uow=turn.uow)
+            used_once = await self._tickets.used_once(account, uow=turn.uow)
         return DeskContext(
+            quota=quota,
+            quota_notice=notice,
+            used_once=used_once,
             policy=self._policy,
             today=today,
             training_eligible=self._tickets.schedule.training_eligible(account, today),

@@ -16,6 +16,7 @@ from bot.account import Account
 from bot.commands import Command
 from bot.inputs import Input
 from bot.policy import DeskPolicy
+from bot.quota import QuotaStatus
 from bot.reply import Reply
 from bot.ticket import Status
 
@@ -48,6 +49,12 @@ class DeskContext:
     open_tickets: tuple[TicketBrief, ...] = ()
     # May ask for the free onboarding training (seed 004).
     training_eligible: bool = False
+    # The account's monthly quota and what to tell about it, and the once-per-account
+    # categories it has used: filled only for steps whose dialog says it reads them
+    # (``reads_account_usage``), for ``account``.
+    quota: QuotaStatus | None = None
+    quota_notice: Reply | None = None
+    used_once: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,11 @@ class Dialog(Protocol[S]):
         """Whether the next step (``start`` when ``state`` is None) looks at
         ``DeskContext.open_tickets``; the desk reads them only then, and leaves the
         field empty otherwise."""
+        ...
+
+    def reads_account_usage(self, state: S | None, event: Input | None) -> bool:
+        """Whether the next step looks at ``DeskContext.quota``, ``quota_notice`` and
+        ``used_once`` (read for it only then)."""
         ...
 
     def dump(self, state: S) -> dict[str, Any]: ...

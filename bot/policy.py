@@ -19,6 +19,14 @@ from bot.ticket import QuoteRefusal, RequestType
 EXAMPLE_POLICY = Path(__file__).with_name("desk.example.toml")
 
 Labels = dict[str, str]
+# The deployment's own words for a few sentences ([wording] in the policy file), by
+# the catalog key they replace: e.g. where customers find their support number.
+WORDING = {
+    "where_to_find_support_number": "intake.where_to_find_support_number",
+}
+# Ways forward offered to a customer whose monthly quota is used up: the sales
+# department (never counted), or a paid request (not counted; the team quotes first).
+OVER_QUOTA_WAYS = ("sales", "paid")
 
 
 class PolicyError(DeskError):
@@ -61,6 +69,16 @@ class Category:
     paid: bool = False
     # False: not offered in the intake menu (e.g. training, filed by its own dialog).
     listed: bool = True
+    # Offered only to accounts on these plans (empty: to everyone).
+    plans: frozenset[str] = frozenset()
+    # A one-off request (e.g. a free installation): each account may file it once.
+    once_per_account: bool = False
+    # False: never counted against (nor refused by) the monthly quota.
+    counts_toward_quota: bool = True
+
+    def offered_to(self, plan: str | None) -> bool:
+        """Whether an account on ``plan`` (None: no account) may file this category."""
+        return not self.plans or plan in self.plans
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +91,14 @@ class Plan:
     monthly_quota: int | None = None
     support_months: int | None = None
     domains_per_package: int = 1
+    # Seed 003: the support number and the address the software is installed at are
+    # given with every request. ``ask_support_number``: the number is asked each time
+    # (the saved one offered as a button); ``ask_domain``: the domain is asked each time,
+    # even when the package covers a single one.
+    ask_support_number: bool = False
+    ask_domain: bool = False
+    # Support only for licences bought directly from the vendor (not via a reseller).
+    direct_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +115,12 @@ class DeskPolicy:
     default_plan: str = ""
     # What a refused quote does to its ticket ([quotes] on_refusal).
     quote_refusal: QuoteRefusal = QuoteRefusal.DECLINE
+    # [quota]: critical requests are never counted nor refused; the ways forward
+    # offered when the monthly quota is used up ("sales", "paid").
+    quota_exempts_critical: bool = False
+    over_quota: tuple[str, ...] = ("sales",)
+    # Catalog key -> the policy's labels for it ([wording]).
+    wording: dict[str, Labels] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def department(self, key: str) -> Department:
@@ -113,6 +145,17 @@ class DeskPolicy:
         """The categories a customer picks from at intake."""
         return [c for c in self.categories.values() if c.listed]
 
+    def counts_toward_quota(self, department: str, category: str, paid: bool = False) -> bool:
+        """Whether a request counts against the monthly quota: never for the sales
+        department (the way forward when the quota is used up), a paid request, a
+        category the policy exempts, nor, where the policy says so, a critical one."""
+        if paid or department == self.sales_department:
+            return False
+        found = self.categories.get(category)
+        if found is None:
+            return True
+        return found.counts_toward_quota and not (found.critical and self.quota_exempts_critical)
+
     def route(self, category: str) -> str:
         """The department a new ticket of ``category`` goes to."""
         return self.category(category).department
@@ -126,6 +169,7 @@ class DeskPolicy:
             out[f"category.{c.key}"] = c.labels
         for p in self.plans.values():
             out[f"plan.{p.key}"] = p.labels
+        out.update(self.wording)
         return out
 
 
@@ -179,6 +223,9 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
             critical=bool(c.get("critical", False)),
             paid=bool(c.get("paid", False)),
             listed=bool(c.get("listed", True)),
+            plans=frozenset(str(p) for p in c.get("plans", ())),
+            once_per_account=bool(c.get("once_per_account", False)),
+            counts_toward_quota=bool(c.get("counts_toward_quota", True)),
         )
     if not categories:
         raise PolicyError("the policy defines no categories")
@@ -196,7 +243,13 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
             monthly_quota=p.get("monthly_quota"),
             support_months=p.get("support_months"),
             domains_per_package=int(p.get("domains_per_package", 1)),
+            ask_support_number=bool(p.get("ask_support_number", False)),
+            ask_domain=bool(p.get("ask_domain", False)),
+            direct_only=bool(p.get("direct_only", False)),
         )
+    for category in categories.values():
+        if unknown := category.plans - plans.keys():
+            raise PolicyError(f"categories.{category.key}.plans: unknown plans {sorted(unknown)}")
     desk = data.get("desk", {})
     sales = str(desk.get("sales_department", "sales"))
     if sales not in departments:
@@ -206,6 +259,17 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
         raise PolicyError("the policy defines no plans")
     if default_plan and default_plan not in plans:
         raise PolicyError(f"desk.default_plan: unknown plan {default_plan!r}")
+    quota = data.get("quota", {})
+    over_quota = tuple(str(way) for way in quota.get("over_quota", ("sales",)))
+    if unknown_ways := set(over_quota) - set(OVER_QUOTA_WAYS):
+        raise PolicyError(
+            f"quota.over_quota: unknown {sorted(unknown_ways)}; one of {list(OVER_QUOTA_WAYS)}"
+        )
+    wording: dict[str, Labels] = {}
+    for name, labels in data.get("wording", {}).items():
+        if name not in WORDING:
+            raise PolicyError(f"wording.{name}: unknown; one of {sorted(WORDING)}")
+        wording[WORDING[name]] = _labels(labels, f"wording.{name}")
     quotes = data.get("quotes", {})
     try:
         quote_refusal = QuoteRefusal(quotes.get("on_refusal", QuoteRefusal.DECLINE.value))
@@ -214,6 +278,9 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
         raise PolicyError(f"quotes.on_refusal: one of {choices}") from None
     return DeskPolicy(
         quote_refusal=quote_refusal,
+        quota_exempts_critical=bool(quota.get("exempt_critical", False)),
+        wording=wording,
+        over_quota=over_quota,
         default_plan=default_plan or next(iter(plans)),
         departments=departments,
         categories=categories,

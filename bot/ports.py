@@ -219,6 +219,16 @@ class QuotaCounter(Protocol):
         created at that value first."""
         ...
 
+    async def used_once(self, support_number: str, keys: Collection[str]) -> frozenset[str]:
+        """Which of the one-off ``keys`` (e.g. once-per-account categories) the account
+        has used."""
+        ...
+
+    async def take_once(self, support_number: str, key: str) -> bool:
+        """Use the one-off ``key`` of the account, atomically: False (and nothing
+        changed) when it was used already."""
+        ...
+
 
 class Outbox(Protocol):
     async def add(self, notification: Notification) -> None:

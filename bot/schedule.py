@@ -95,10 +95,6 @@ class Schedule:
         until = support_valid_until(account.purchased_on, self.plan(account))
         return replace(account, valid_until=until) if until is not None else account
 
-    def counts_for_quota(self, department: str) -> bool:
-        """Sales is the way forward when the quota is used up, so it never counts."""
-        return department != self.policy.sales_department
-
     def month(self, now: datetime) -> tuple[datetime, datetime]:
         return month_window(now, self.levels.desk_timezone)
 

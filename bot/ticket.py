@@ -237,6 +237,8 @@ class Ticket:
     queue_due: datetime | None = None
     reminded_at: datetime | None = None
     off_hours: bool = False
+    # Filed as a paid request past the monthly quota: not counted; the team quotes first.
+    paid: bool = False
     quote: Quote | None = None
     # The stored version this copy was loaded at; a save of a stale copy is refused.
     version: int = 0

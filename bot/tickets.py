@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot.account import Account
 from bot.announce import Announcer
 from bot.commands import (
     AcceptQuote,
@@ -65,7 +66,7 @@ from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, OutboxStore, UnitOfWork, UnitOfWorkFactory
-from bot.quota import QUOTA_LEFT
+from bot.quota import QUOTA_LEFT, QuotaStatus
 from bot.reply import Reply, Text
 from bot.resend import resend_notification
 from bot.schedule import Schedule
@@ -135,6 +136,13 @@ class QuotaTooSmall(DeskError):
     """Fewer tickets left this month than a split description would file."""
 
     key = "desk.quota_split"
+
+
+class OnceUsed(DeskError):
+    """A once-per-account request (e.g. a free installation) the account has filed
+    already."""
+
+    key = "intake.once_used"
 
 
 class QuoteNotOpen(DeskError):
@@ -276,6 +284,7 @@ class TicketService:
         now = self._clock.now()
         opened: list[Ticket] = []
         await self._take_quota(uow, drafts, now)
+        await self._take_once(uow, drafts)
         for draft in drafts:
             category = self._policy.category(draft.category)
             department = draft.department or category.department
@@ -301,6 +310,7 @@ class TicketService:
                 origin=Origin(channel=channel),
                 created_at=now,
                 follow_up_of=draft.follow_up_of,
+                paid=draft.paid,
             )
             ticket.record_filed(now, customer.name or customer.participant.key)
             self.schedule.file(ticket, account, now)
@@ -319,7 +329,8 @@ class TicketService:
         counted: dict[str, int] = {}
         for draft in drafts:
             department = draft.department or self._policy.route(draft.category)
-            if draft.support_number and self.schedule.counts_for_quota(department):
+            counts = self._policy.counts_toward_quota(department, draft.category, draft.paid)
+            if draft.support_number and counts:
                 counted[draft.support_number] = counted.get(draft.support_number, 0) + 1
         for number, wanted in counted.items():
             account = await uow.accounts.get(number)
@@ -350,6 +361,44 @@ class TicketService:
                 )
             reply = self.schedule.quota_reply(status, now)
             raise QuotaExceeded(f"{number}: {used} used", **(reply.params if reply else {}))
+
+    async def _take_once(self, uow: UnitOfWork, drafts: tuple[TicketDraft, ...]) -> None:
+        """A once-per-account category (a free installation) is used up by its first
+        filing, atomically: of two filings at once for one account, one is refused."""
+        for draft in drafts:
+            category = self._policy.category(draft.category)
+            if not category.once_per_account:
+                continue
+            if not draft.support_number or not await uow.quota.take_once(
+                draft.support_number, category.key
+            ):
+                raise OnceUsed(
+                    f"{draft.support_number}: {category.key} used",
+                    category=Text(f"category.{category.key}"),
+                )
+
+    async def quota_status(
+        self, account: Account, *, uow: UnitOfWork
+    ) -> tuple[QuotaStatus, Reply | None]:
+        """The account's monthly quota now, and what to tell the customer about it (what
+        is left, or that it is used up and when it renews)."""
+        now = self._clock.now()
+        if self.schedule.quota(account, 0).limit is None:
+            return self.schedule.quota(account, 0), None
+        status = self.schedule.quota(
+            account, await self._quota_used(uow, account.support_number, now)
+        )
+        return status, self.schedule.quota_reply(status, now)
+
+    async def used_once(self, account: Account, *, uow: UnitOfWork) -> frozenset[str]:
+        """The once-per-account categories ``account`` has used (asked only about those
+        its plan may file: most accounts cost no query)."""
+        once = [
+            c.key
+            for c in self._policy.categories.values()
+            if c.once_per_account and c.offered_to(account.plan)
+        ]
+        return await uow.quota.used_once(account.support_number, once) if once else frozenset()
 
     async def _quota_used(self, uow: UnitOfWork, support_number: str, now: datetime) -> int:
         """Tickets counted this month; before the month's first, counted from the

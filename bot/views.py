@@ -63,6 +63,8 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
                 },
             )
         )
+    if ticket.paid:
+        out.append(Reply("view.paid_request"))
     if ticket.quote is not None:
         out.append(
             Reply(

@@ -11,34 +11,42 @@ States and transitions (``Step`` values are stored; never rename them)::
       │                                  ▼            ▼
       │                              CATEGORY   FOLLOW_UP_OFFER ──no──► (end)
       │                                  │            │ yes
-      └───────────────────────────────► TITLE ◄──────┘
-                                         │ 5..120 chars
-                                     DESCRIPTION ◄─────────edit──┐
-                                         │ 20..4000 chars        │
-                                         ├── several problems ─► SPLIT
-                                         ▼                       │ split / keep
-                                       STEPS ◄───────────────────┘   (/skip allowed)
-                                         │
-                                       FILES   (files, "done" or /skip)
-                                         │
-                  context.account? ──yes─┼──no──► SUPPORT_NUMBER ──► CHECKING
-                                         │        (LookupAccount ⇢ AccountLooked)
-                                         │                              │
-                                         ▼      unknown ─► UNKNOWN_NUMBER (retry / sales)
-                                    entitlement ─expired─► EXPIRED        (sales)
-                                         │      ─plan───► WRONG_PLAN     (sales)
-                                         ▼
-                                       DOMAIN (several domains, or no account)
-                                         │  not on the account ─► WRONG_DOMAIN (domain / sales)
-                                       PHONE  (/skip allowed)
-                                         │
-                      ┌─────────────► SUMMARY ──edit──► EDIT_FIELD ──► that step ─┐
-                      │                  │ confirm                                │
-                      │                  │◄───────────────────────────────────────┘
-                      │        similar open ticket? ──yes──► DUPLICATE ──add──► APPENDING
-                      │                  │ no / "file new"                (AppendToTicket
-                      │                  ▼                                 ⇢ AddedToTicket)
-                      └── Refused ── FILING  (OpenTickets ⇢ TicketsFiled) ──► (end)
+      ├──────────────────────────────────┼────────────┘
+      ▼   (the account before anything is written)
+    context.account? ──yes (plan not asking the number each time)──┐
+      │ no                                                          │
+    SUPPORT_NUMBER ──► CHECKING (LookupAccount ⇢ AccountLooked)     │
+                          │  unknown ─► UNKNOWN_NUMBER (retry / sales)
+                          ▼                                         │
+                     entitlement ◄──────────────────────────────────┘
+                          │ ─expired─► EXPIRED  ─plan─► WRONG_PLAN
+                          │ ─reseller (plan serves direct only)─► NOT_DIRECT
+                          │            (sales / another number / cancel)
+                          │ ─category not of the plan, one-off used─► CATEGORY
+                          │ ─monthly quota used up─► QUOTA_USED (sales / paid / cancel)
+                          ▼   (else what is left of the quota is said)
+                       DOMAIN (several domains, no account, or the plan asks each time)
+                          │  not on the package ─► WRONG_DOMAIN (domain / sales)
+                        TITLE
+                          │ 5..120 chars
+                      DESCRIPTION ◄─────────edit──┐
+                          │ 20..4000 chars        │
+                          ├── several problems ─► SPLIT
+                          ▼                       │ split / keep
+                        STEPS ◄───────────────────┘   (/skip allowed)
+                          │
+                        FILES   (files, "done" or /skip)
+                          │
+                        PHONE  (/skip allowed)
+                          │
+       ┌─────────────► SUMMARY ──edit──► EDIT_FIELD ──► that step ─┐
+       │                  │ confirm                                │
+       │                  │◄───────────────────────────────────────┘
+       │        similar open ticket? ──yes──► DUPLICATE ──add──► APPENDING
+       │                  │ no / "file new"                (AppendToTicket
+       │                  ▼                                 ⇢ AddedToTicket)
+       └── Refused ── FILING  (OpenTickets ⇢ TicketsFiled) ──► (end)
+                          │ quota taken meanwhile ─► QUOTA_USED ─► SUMMARY
 
 At every step ``/cancel`` ends the intake, ``/skip`` skips an optional step (or
 says it cannot be skipped), any other command re-asks. ``CommandGiven("timeout")``
@@ -73,6 +81,8 @@ from bot.inputs import (
     TextSent,
     TicketsFiled,
 )
+from bot.policy import Category, Plan
+from bot.quota import QUOTA_EXCEEDED
 from bot.reply import Choice, Reply, Text
 from bot.ticket import Attachment, RequestType, Status
 from conversations.similarity import DEFAULT_THRESHOLD, find_similar
@@ -89,6 +99,10 @@ DRAFT_TITLE_LEAD_WORDS = 8
 SUMMARY_PREVIEW = 600
 SIMILARITY_THRESHOLD = DEFAULT_THRESHOLD
 STATE_VERSION = 1
+
+# Where the customer finds their support number: the policy's own words
+# ([intake] where_to_find_support_number), laid over the catalog's neutral default.
+WHERE_NUMBER = "intake.where_to_find_support_number"
 
 STATE_LOST = Reply("intake.state_lost")
 """What the desk should send when ``load`` raised ``CorruptState``."""
@@ -116,6 +130,8 @@ class Step(StrEnum):
     UNKNOWN_NUMBER = "unknown_number"
     EXPIRED = "expired"
     WRONG_PLAN = "wrong_plan"
+    NOT_DIRECT = "not_direct"
+    QUOTA_USED = "quota_used"
     DOMAIN = "domain"
     WRONG_DOMAIN = "wrong_domain"
     PHONE = "phone"
@@ -128,9 +144,40 @@ class Step(StrEnum):
 
 # Steps at which the desk owes us an answer to a command.
 WAITING_STEPS = frozenset({Step.CHECKING, Step.FILING, Step.APPENDING})
-# Steps that need a title / a description already (checked by ``load``).
-_NEEDS_TITLE = frozenset(Step) - {Step.CATEGORY, Step.FOLLOW_UP_OFFER, Step.TITLE}
+# Steps that need a title / a description already (checked by ``load``): those after
+# the title is asked (the account and domain come before it).
+_NEEDS_TITLE = frozenset(
+    {
+        Step.DESCRIPTION,
+        Step.SPLIT,
+        Step.STEPS,
+        Step.FILES,
+        Step.PHONE,
+        Step.SUMMARY,
+        Step.EDIT_FIELD,
+        Step.DUPLICATE,
+        Step.APPENDING,
+        Step.FILING,
+    }
+)
 _NEEDS_DESCRIPTION = _NEEDS_TITLE - {Step.DESCRIPTION}
+# Steps whose next move may look at the account's quota and one-off requests.
+_READS_USAGE = frozenset(
+    {
+        Step.CATEGORY,
+        Step.FOLLOW_UP_OFFER,
+        Step.FILES,
+        Step.SUPPORT_NUMBER,
+        Step.CHECKING,
+        Step.UNKNOWN_NUMBER,
+        Step.EXPIRED,
+        Step.WRONG_PLAN,
+        Step.NOT_DIRECT,
+        Step.QUOTA_USED,
+        Step.EDIT_FIELD,
+        Step.FILING,
+    }
+)
 
 
 class CorruptState(ValueError):
@@ -163,6 +210,11 @@ class IntakeState:
     duplicate: TicketBrief | None = None
     # True while changing one field from the summary: the step returns there.
     editing: bool = False
+    # The account question is settled (an account, or knowingly none): asked once,
+    # right after the category, before the customer writes anything.
+    identified: bool = False
+    # Filed as a paid request past the monthly quota (the customer chose to).
+    paid: bool = False
 
 
 Out = Transition[IntakeState]
@@ -196,6 +248,9 @@ _CHOICE_KEYS = (
     "intake.choice.saved_phone",
     "intake.choice.saved_domain",
     "intake.choice.domain",
+    "intake.choice.saved_number",
+    "intake.choice.quota_sales",
+    "intake.choice.quota_paid",
 )
 
 _EDIT_FIELD_KEYS = {
@@ -230,6 +285,36 @@ def _department(state: IntakeState, context: DeskContext) -> str:
 
 def _to_sales(state: IntakeState, context: DeskContext) -> bool:
     return _department(state, context) == context.policy.sales_department
+
+
+def _plan(state: IntakeState, context: DeskContext) -> Plan | None:
+    account = state.account
+    return context.policy.plans.get(account.plan) if account is not None else None
+
+
+def _asks_domain(state: IntakeState, context: DeskContext) -> bool:
+    plan = _plan(state, context)
+    return plan is not None and plan.ask_domain
+
+
+def _menu(context: DeskContext) -> list[Category]:
+    """The categories to pick from: those of the known account's plan, or all listed
+    ones while the account is unknown (a restricted one is checked once it is)."""
+    plan = context.account.plan if context.account is not None else None
+    return [
+        c
+        for c in context.policy.listed_categories()
+        if context.account is None or c.offered_to(plan)
+    ]
+
+
+def _usage_known(state: IntakeState, context: DeskContext) -> bool:
+    """The context's quota and one-off uses are those of the state's account."""
+    return (
+        state.account is not None
+        and context.account is not None
+        and context.account.support_number == state.account.support_number
+    )
 
 
 def _domain_choices(account: Account) -> tuple[Choice, ...]:
@@ -282,15 +367,20 @@ def _summary_replies(state: IntakeState, context: DeskContext) -> list[Reply]:
     if state.follow_up_of is not None:
         replies.append(Reply("intake.summary_follow_up", {"number": state.follow_up_of}))
     category = context.policy.categories.get(state.category)
-    if category is not None and category.paid:
+    if state.paid:
+        replies.append(Reply("intake.summary_paid_over_quota"))
+    elif category is not None and category.paid:
         replies.append(Reply("intake.summary_paid"))
     return replies
 
 
-def _edit_fields(state: IntakeState) -> list[str]:
+def _edit_fields(state: IntakeState, context: DeskContext) -> list[str]:
     fields = ["category", "title", "description", "steps", "files", "support_number"]
-    # One domain on the account leaves nothing to choose.
-    if not (state.account is not None and len(state.account.domains) == 1):
+    # One domain on the account leaves nothing to choose, unless the plan wants the
+    # domain confirmed with every request.
+    if not (state.account is not None and len(state.account.domains) == 1) or _asks_domain(
+        state, context
+    ):
         fields.append("domain")
     fields.append("phone")
     return fields
@@ -304,7 +394,7 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
     choices: tuple[Choice, ...] = ()
     if step is Step.CATEGORY:
         replies = [Reply("intake.ask_category")]
-        choices = tuple(Choice(c.key, f"category.{c.key}") for c in policy.listed_categories())
+        choices = tuple(Choice(c.key, f"category.{c.key}") for c in _menu(context))
     elif step is Step.FOLLOW_UP_OFFER:
         replies = [Reply("followup.offer", {"number": state.follow_up_of})]
         choices = (
@@ -341,17 +431,26 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
         if state.editing and state.attachments:
             choices += (_choice("clear"),)
     elif step is Step.SUPPORT_NUMBER:
+        where = Text(WHERE_NUMBER)
+        if context.account is not None:
+            # The plan wants the number with every request: the saved one is a button.
+            choices = (_choice("saved_number", number=context.account.support_number),)
         if _number_optional(state, context):
-            replies = [Reply("intake.ask_support_number_optional")]
-            choices = (_choice("skip"),)
+            replies = [Reply("intake.ask_support_number_optional", {"where": where})]
+            choices += (_choice("skip"),)
         else:
-            replies = [Reply("intake.ask_support_number")]
+            replies = [Reply("intake.ask_support_number", {"where": where})]
             # Without a number the way forward is the sales department.
-            choices = (_choice("no_number"),)
+            choices += (_choice("no_number"),)
     elif step is Step.CHECKING:
         replies = [Reply("intake.checking", {"number": state.checking_number})]
     elif step is Step.UNKNOWN_NUMBER:
-        replies = [Reply("intake.number_unknown", {"number": state.checking_number})]
+        replies = [
+            Reply(
+                "intake.number_unknown",
+                {"number": state.checking_number, "where": Text(WHERE_NUMBER)},
+            )
+        ]
         choices = (_choice("retry"), _choice("sales"), _choice("cancel"))
     elif step is Step.EXPIRED:
         until = state.account.valid_until if state.account else None
@@ -377,6 +476,14 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
             )
         ]
         choices = (_choice("sales"), _choice("retry"), _choice("cancel"))
+    elif step is Step.NOT_DIRECT:
+        replies = [Reply("intake.not_direct", {"number": state.support_number})]
+        choices = (_choice("sales"), _choice("retry"), _choice("cancel"))
+    elif step is Step.QUOTA_USED:
+        replies = [context.quota_notice] if context.quota_notice is not None else []
+        replies.append(Reply("intake.quota_way_forward"))
+        ways = {"sales": _choice("quota_sales"), "paid": _choice("quota_paid")}
+        choices = (*(ways[w] for w in policy.over_quota if w in ways), _choice("cancel"))
     elif step is Step.DOMAIN:
         if _domain_free_text(state):
             replies = [Reply("intake.ask_domain_optional")]
@@ -389,9 +496,21 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
             replies = [Reply("intake.ask_domain")]
             choices = _domain_choices(state.account)
     elif step is Step.WRONG_DOMAIN:
-        replies = [Reply("intake.domain_not_covered", {"domain": state.rejected_domain})]
-        if state.account is not None:
-            choices = _domain_choices(state.account)
+        account = state.account
+        package = _plan(state, context)
+        replies = [
+            Reply(
+                "intake.domain_not_covered",
+                {
+                    "domain": state.rejected_domain,
+                    "number": state.support_number or "—",
+                    "domains": ", ".join(account.domains) if account is not None else "—",
+                    "limit": package.domains_per_package if package is not None else 1,
+                },
+            )
+        ]
+        if account is not None:
+            choices = _domain_choices(account)
         choices += (_choice("sales"),)
     elif step is Step.PHONE:
         category = policy.categories.get(state.category)
@@ -405,7 +524,9 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
         choices = (_choice("confirm"), _choice("edit"), _choice("cancel"))
     elif step is Step.EDIT_FIELD:
         replies = [Reply("intake.ask_edit_field")]
-        fields = tuple(Choice(name, _EDIT_FIELD_KEYS[name]) for name in _edit_fields(state))
+        fields = tuple(
+            Choice(name, _EDIT_FIELD_KEYS[name]) for name in _edit_fields(state, context)
+        )
         choices = (*fields, _choice("back"))
     elif step is Step.DUPLICATE:
         dup = state.duplicate
@@ -467,13 +588,10 @@ def _summary(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
     return _go(Step.SUMMARY, replace(state, editing=False, duplicate=None), context, *before)
 
 
-def _after_category(state: IntakeState, context: DeskContext) -> Out:
-    if not state.editing:
-        return _go(Step.TITLE, state, context)
-    if state.account is not None:
-        # A new category may need another department: check entitlement afresh.
-        return _check_entitlement(replace(state, department=None), context)
-    return _identify(state, context)
+def _after_category(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    # A new category may need another department, count against the quota or not:
+    # entitlement and quota are checked afresh, before anything is written.
+    return _identify(replace(state, department=None, paid=False), context, *before)
 
 
 def _after_title(state: IntakeState, context: DeskContext) -> Out:
@@ -489,51 +607,107 @@ def _after_steps(state: IntakeState, context: DeskContext) -> Out:
 
 
 def _after_files(state: IntakeState, context: DeskContext) -> Out:
-    return _summary(state, context) if state.editing else _identify(state, context)
+    if state.editing:
+        return _summary(state, context)
+    if not state.identified:
+        # Stored by an earlier version, which asked for the account after the files.
+        return _identify(state, context)
+    return _go(Step.PHONE, state, context)
 
 
-def _identify(state: IntakeState, context: DeskContext) -> Out:
-    """Find the customer's account: the linked one, or ask for the support number."""
-    if state.account is None and context.account is not None and not state.editing:
-        account = context.account
-        state = replace(state, account=account, support_number=account.support_number)
+def _identify(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    """Find the customer's account: the linked one (unless their plan wants the number
+    given with every request), or ask for the support number."""
+    linked = context.account
+    if state.account is None and linked is not None and not state.editing:
+        plan = context.policy.plans.get(linked.plan)
+        if plan is None or not plan.ask_support_number:
+            state = replace(state, account=linked, support_number=linked.support_number)
     if state.account is not None:
-        return _check_entitlement(state, context)
+        return _check_entitlement(state, context, *before)
     if state.editing and _to_sales(state, context):
-        return _after_entitlement(state, context)
-    return _go(Step.SUPPORT_NUMBER, state, context)
+        return _after_entitlement(state, context, *before)
+    return _go(Step.SUPPORT_NUMBER, state, context, *before)
 
 
-def _check_entitlement(state: IntakeState, context: DeskContext) -> Out:
+def _check_entitlement(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
     account = state.account
     assert account is not None
     # Sales is the door for everyone, expired or free plan alike (seed 002).
     if not _to_sales(state, context):
         if not account.is_valid_on(context.today):
-            return _go(Step.EXPIRED, state, context)
+            return _go(Step.EXPIRED, state, context, *before)
         plan = context.policy.plans.get(account.plan)
         if plan is None or _department(state, context) not in plan.departments:
-            return _go(Step.WRONG_PLAN, state, context)
-    return _after_entitlement(state, context)
+            return _go(Step.WRONG_PLAN, state, context, *before)
+        if plan.direct_only and not account.direct:
+            return _go(Step.NOT_DIRECT, state, context, *before)
+    return _after_entitlement(state, context, *before)
 
 
-def _after_entitlement(state: IntakeState, context: DeskContext) -> Out:
-    """Settle the domain: silently when there is nothing to choose."""
+def _category_refusal(state: IntakeState, context: DeskContext) -> Reply | None:
+    """Why the account may not file this category (a plan's own request type, a
+    one-off already used), if it may not."""
+    category = context.policy.categories.get(state.category)
+    if category is None:
+        return None
+    account = state.account
+    plan_key = account.plan if account is not None else None
+    name = Text(f"category.{category.key}")
+    if not category.offered_to(plan_key):
+        if plan_key is None:
+            return Reply("intake.category_needs_plan", {"category": name})
+        shown = Text(f"plan.{plan_key}") if plan_key in context.policy.plans else plan_key
+        return Reply("intake.category_not_in_plan", {"category": name, "plan": shown})
+    used = _usage_known(state, context) and category.key in context.used_once
+    if category.once_per_account and used:
+        return Reply("intake.once_used", {"category": name})
+    return None
+
+
+def _after_entitlement(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    """The account is settled: may it file this category, is the monthly quota left
+    (before anything is written), then the domain."""
+    state = replace(state, identified=True)
+    refusal = _category_refusal(state, context)
+    if refusal is not None:
+        return _go(Step.CATEGORY, state, context, *before, refusal)
+    if not state.paid and _usage_known(state, context):
+        counted = context.policy.counts_toward_quota(
+            _department(state, context), state.category, state.paid
+        )
+        quota = context.quota
+        if counted and quota is not None and quota.limit is not None:
+            if quota.exhausted:
+                return _go(Step.QUOTA_USED, state, context, *before)
+            if context.quota_notice is not None and not state.editing:
+                before = (*before, context.quota_notice)
+    return _settle_domain(state, context, *before)
+
+
+def _settle_domain(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    """Settle the domain: silently when there is nothing to choose and the plan does
+    not want it confirmed with every request."""
     account = state.account
     if account is not None and account.domains:
         if state.domain and (account.covers(state.domain) or _to_sales(state, context)):
-            return _after_domain(state, context)
-        if len(account.domains) == 1:
-            return _after_domain(replace(state, domain=account.domains[0]), context)
-        return _go(Step.DOMAIN, replace(state, domain=""), context)
+            return _after_domain(state, context, *before)
+        if len(account.domains) == 1 and not _asks_domain(state, context):
+            return _after_domain(replace(state, domain=account.domains[0]), context, *before)
+        return _go(Step.DOMAIN, replace(state, domain=""), context, *before)
     if state.editing:
-        return _after_domain(state, context)
-    return _go(Step.DOMAIN, state, context)
+        return _after_domain(state, context, *before)
+    return _go(Step.DOMAIN, state, context, *before)
 
 
-def _after_domain(state: IntakeState, context: DeskContext) -> Out:
+def _after_domain(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
     state = replace(state, rejected_domain="")
-    return _summary(state, context) if state.editing else _go(Step.PHONE, state, context)
+    if state.editing:
+        return _summary(state, context, *before)
+    if not state.title:
+        return _go(Step.TITLE, state, context, *before)
+    # Stored by an earlier version: the account came after the files.
+    return _go(Step.PHONE, state, context, *before)
 
 
 def _text(event: Input) -> str | None:
@@ -562,7 +736,7 @@ def _on_follow_up_offer(state: IntakeState, event: Input, context: DeskContext) 
         return _finished(Reply("followup.declined", {"number": state.follow_up_of}))
     started = Reply("followup.started", {"number": state.follow_up_of})
     if state.category in context.policy.categories:
-        return _go(Step.TITLE, state, context, started)
+        return _after_category(state, context, started)
     return _go(Step.CATEGORY, state, context, started)
 
 
@@ -674,7 +848,10 @@ def _submit_number(state: IntakeState, text: str, context: DeskContext) -> Out:
     number = normalise_support_number(text)
     if not _SUPPORT_NUMBER.match(number):
         return _reask(
-            replace(state, step=Step.SUPPORT_NUMBER), context, "intake.hint.support_number"
+            replace(state, step=Step.SUPPORT_NUMBER),
+            context,
+            "intake.hint.support_number",
+            where=Text(WHERE_NUMBER),
         )
     state = replace(state, step=Step.CHECKING, checking_number=number)
     return Transition(state, (), LookupAccount(support_number=number))
@@ -686,6 +863,8 @@ def _on_support_number(state: IntakeState, event: Input, context: DeskContext) -
         return _skip(state, context)
     if value == "no_number":
         return _to_sales_without_number(state, context)
+    if value == "saved_number" and context.account is not None:
+        return _submit_number(state, context.account.support_number, context)
     text = _text(event)
     if not text:
         return _text_hint(state, context, event)
@@ -725,6 +904,18 @@ def _on_not_entitled(state: IntakeState, event: Input, context: DeskContext) -> 
     if value in ("sales", "renew"):
         state = replace(state, department=context.policy.sales_department)
         return _after_entitlement(state, context)
+    if value == "cancel":
+        return _finished(Reply("intake.cancelled"))
+    return _reask(state, context, "intake.hint.choose")
+
+
+def _on_quota_used(state: IntakeState, event: Input, context: DeskContext) -> Out:
+    value = _picked(event, _offered(state, context))
+    if value == "quota_sales":
+        state = replace(state, department=context.policy.sales_department)
+        return _after_entitlement(state, context)
+    if value == "quota_paid":
+        return _after_entitlement(replace(state, paid=True), context)
     if value == "cancel":
         return _finished(Reply("intake.cancelled"))
     return _reask(state, context, "intake.hint.choose")
@@ -853,6 +1044,7 @@ def _drafts(state: IntakeState) -> tuple[TicketDraft, ...]:
         "phone": state.phone,
         "follow_up_of": state.follow_up_of,
         "department": state.department,
+        "paid": state.paid,
     }
     if not state.parts:
         return (TicketDraft(title=state.title, description=state.description, **common),)
@@ -892,6 +1084,8 @@ _HANDLERS: dict[Step, _Handler] = {
     Step.UNKNOWN_NUMBER: _on_unknown_number,
     Step.EXPIRED: _on_not_entitled,
     Step.WRONG_PLAN: _on_not_entitled,
+    Step.NOT_DIRECT: _on_not_entitled,
+    Step.QUOTA_USED: _on_quota_used,
     Step.DOMAIN: _on_domain,
     Step.WRONG_DOMAIN: _on_domain,
     Step.PHONE: _on_phone,
@@ -936,6 +1130,13 @@ def _on_answer(state: IntakeState, event: Input, context: DeskContext) -> Out:
         refusal = Reply(event.key, dict(event.params))
         if step is Step.CHECKING:
             return _go(Step.SUPPORT_NUMBER, state, context, refusal)
+        if event.key == QUOTA_EXCEEDED:
+            # The month's last request went meanwhile (a colleague of the account filed
+            # one): the ways forward, then back to the summary with everything kept.
+            quota_used = replace(state, editing=True, duplicate=None)
+            if context.quota_notice is None:
+                return _go(Step.QUOTA_USED, quota_used, context, refusal)
+            return _go(Step.QUOTA_USED, quota_used, context)
         # Nothing typed is lost: back to the summary with everything kept.
         return _summary(state, context, refusal)
     # A late or unexpected answer (e.g. a retried command): nothing to tell the user.
@@ -987,7 +1188,7 @@ class Intake:
         if follow_up_of is not None:
             intro = (Reply("followup.started", {"number": follow_up_of}),)
         if category:
-            return _go(Step.TITLE, state, context, *intro)
+            return _after_category(state, context, *intro)
         return _ask(state, context, *intro)
 
     def advance(self, state: IntakeState, event: Input, context: DeskContext) -> Out:
@@ -1026,6 +1227,11 @@ class Intake:
         """Only confirming the summary looks for a similar open ticket (``_confirm``)."""
         return state is not None and state.step is Step.SUMMARY
 
+    def reads_account_usage(self, state: IntakeState | None, event: Input | None) -> bool:
+        """The steps that may settle the account (quota, one-off requests): the start,
+        and the steps up to the domain; the summary's edits; a refused filing."""
+        return state is None or state.step in _READS_USAGE
+
     def dump(self, state: IntakeState) -> dict[str, Any]:
         """JSON-safe form of ``state`` (read back by ``load``, also after a deploy)."""
         return _dump(state)
@@ -1052,6 +1258,7 @@ def _dump_account(account: Account) -> dict[str, Any]:
         "valid_until": account.valid_until.isoformat() if account.valid_until else None,
         "purchased_on": account.purchased_on.isoformat() if account.purchased_on else None,
         "organisation": account.organisation,
+        "direct": account.direct,
     }
 
 
@@ -1094,6 +1301,8 @@ def _dump(state: IntakeState) -> dict[str, Any]:
             "category": dup.category,
         },
         "editing": state.editing,
+        "identified": state.identified,
+        "paid": state.paid,
     }
 
 
@@ -1132,6 +1341,7 @@ def _load_account(data: Mapping[str, Any]) -> Account:
         valid_until=_date(data, "valid_until"),
         purchased_on=_date(data, "purchased_on"),
         organisation=_field(data, "organisation", str, ""),
+        direct=_field(data, "direct", bool, True),
     )
 
 
@@ -1192,6 +1402,8 @@ def _load(data: Any) -> IntakeState:
         follow_up_of=_optional(data, "follow_up_of", int),
         duplicate=None if duplicate is None else _load_brief(duplicate),
         editing=_field(data, "editing", bool, False),
+        identified=_field(data, "identified", bool, False),
+        paid=_field(data, "paid", bool, False),
     )
     _check(state)
     return state
@@ -1205,7 +1417,10 @@ def _check(state: IntakeState) -> None:
         (step in _NEEDS_DESCRIPTION and not state.description, "no description"),
         (step is Step.SPLIT and len(state.parts) < 2, "nothing to split"),
         (step in (Step.CHECKING, Step.UNKNOWN_NUMBER) and not state.checking_number, "no number"),
-        (step in (Step.EXPIRED, Step.WRONG_PLAN) and state.account is None, "no account"),
+        (
+            step in (Step.EXPIRED, Step.WRONG_PLAN, Step.NOT_DIRECT) and state.account is None,
+            "no account",
+        ),
         (step is Step.WRONG_DOMAIN and not state.rejected_domain, "no domain"),
         (step is Step.DUPLICATE and state.duplicate is None, "no duplicate"),
         (step is Step.FOLLOW_UP_OFFER and state.follow_up_of is None, "no ticket"),

@@ -168,6 +168,10 @@ class Training:
         """Only the start looks for a training request already open."""
         return state is None
 
+    def reads_account_usage(self, state: TrainingState | None, event: Input | None) -> bool:
+        """Training is neither counted against the quota nor a one-off request."""
+        return False
+
     def dump(self, state: TrainingState) -> dict[str, Any]:
         return {"v": 1, "step": state.step.value, "slots": list(state.slots)}
 

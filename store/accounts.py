@@ -48,6 +48,7 @@ class SqlAccountRepository:
             "purchased_on": account.purchased_on,
             "organisation": account.organisation,
             "admins": list(account.admins),
+            "direct": account.direct,
         }
         await upsert(self._session, AccountRow, values, ["support_number"])
         self._known[account.support_number] = account
@@ -207,6 +208,7 @@ def _account(row: AccountRow | Mapping[Any, Any]) -> Account:
         purchased_on=values["purchased_on"],
         organisation=values["organisation"],
         admins=tuple(str(admin) for admin in values["admins"] or ()),
+        direct=bool(values["direct"]),
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -95,6 +96,7 @@ class AccountRow(Base):
     purchased_on: Mapped[date | None] = mapped_column(Date)
     organisation: Mapped[str] = mapped_column(String)
     admins: Mapped[list[Any] | None] = mapped_column(JSON)
+    direct: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class CustomerRow(Base):
@@ -175,6 +177,7 @@ class TicketRow(Base):
     queue_due: Mapped[datetime | None] = mapped_column()
     reminded_at: Mapped[datetime | None] = mapped_column()
     off_hours: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    paid: Mapped[bool] = mapped_column(Boolean, server_default=false())
     quote_price: Mapped[str | None] = mapped_column(String)
     quote_note: Mapped[str | None] = mapped_column(Text)
     quote_state: Mapped[str | None] = mapped_column(String)

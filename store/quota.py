@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import ScalarResult, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,11 @@ _TAKE = (
 
 def _month(start: datetime) -> str:
     return start.isoformat()
+
+
+# One-off uses (a once-per-account request) are counters of their own in the same
+# table: a "month" that no ISO date can be.
+ONCE_PREFIX = "once:"
 
 
 class SqlQuotaCounter:
@@ -72,3 +78,26 @@ class SqlQuotaCounter:
         if total is not None:
             self._taken[key] = total
         return total
+
+    async def used_once(self, support_number: str, keys: Collection[str]) -> frozenset[str]:
+        if not keys:
+            return frozenset()
+        found: ScalarResult[str] = await self._session.scalars(
+            select(_COUNTERS.c.month).where(
+                _COUNTERS.c.support_number == support_number,
+                _COUNTERS.c.month.in_([ONCE_PREFIX + key for key in keys]),
+            )
+        )
+        return frozenset(month.removeprefix(ONCE_PREFIX) for month in found)
+
+    async def take_once(self, support_number: str, key: str) -> bool:
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # The primary key decides: of two filings at once, one inserts, one finds it.
+        taken = await self._session.scalar(
+            insert(QuotaUsageRow)
+            .values(support_number=support_number, month=ONCE_PREFIX + key, used=1)
+            .on_conflict_do_nothing()
+            .returning(_COUNTERS.c.used)
+        )
+        return taken is not None

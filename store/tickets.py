@@ -557,6 +557,7 @@ def _service_values(ticket: Ticket) -> dict[str, Any]:
         "queue_due": ticket.queue_due,
         "reminded_at": ticket.reminded_at,
         "off_hours": ticket.off_hours,
+        "paid": ticket.paid,
         "quote_price": quote.price if quote else None,
         "quote_note": quote.note if quote else None,
         "quote_state": quote.state.value if quote else None,
@@ -690,6 +691,7 @@ def _ticket(row: TicketRow) -> Ticket:
         queue_due=row.queue_due,
         reminded_at=row.reminded_at,
         off_hours=row.off_hours,
+        paid=row.paid,
         quote=_quote(row),
         version=row.version,
     )

@@ -97,6 +97,7 @@ async def file_ticket(alice: Person, title: str = "Printer module prints nothing
     """The whole intake, with a photo and an album (one file of which is refused)."""
     await alice.says("/new")
     await alice.presses("c:bug")
+    await alice.says("SN-1001")
     await alice.says(title)
     await alice.says("When I click print on an order, the page stays blank <b>&</b> nothing.")
     await alice.says("1. open order 2. click print")
@@ -112,7 +113,6 @@ async def file_ticket(alice: Person, title: str = "Printer module prints nothing
     )
     assert "x.exe" in got and "3" in got  # refused clearly, the other two attached
     await alice.presses("c:done")
-    await alice.says("SN-1001")
     await alice.says("+420 777 123 456")
     return await alice.presses("c:confirm")
 

@@ -63,17 +63,17 @@ class Desk:
 
 
 def intake(number: str, description: str = DESCRIPTION) -> list[str]:
-    """A customer's intake up to the summary: category, title, description, steps,
-    no files, support number, no phone."""
+    """A customer's intake up to the summary: category, support number, title,
+    description, steps, no files, no phone."""
     return [
         "/as customer alice",
         "/new",
         BUG,
+        number,
         "Checkout fails with error 500",
         description,
         STEPS,
         "done",
-        number,
         "/skip",
     ]
 
@@ -132,14 +132,14 @@ def test_a_ticket_goes_from_filing_to_closed_and_the_transcript_shows_every_step
 
 
 def test_unknown_support_number_is_explained_and_nothing_is_filed(desk: Desk) -> None:
-    out = desk.console(*intake("SN-9999")[:-1], "/cancel")
+    out = desk.console(*intake("SN-9999")[:4], "/cancel")
     assert "We couldn't find support number SN-9999" in out
     assert "Contact the sales department" in out
     assert desk.run("tickets", "list") == ""
 
 
 def test_expired_support_is_explained_and_nothing_is_filed(desk: Desk) -> None:
-    out = desk.console(*intake("SN-OLD")[:-1], "/cancel")
+    out = desk.console(*intake("SN-OLD")[:4], "/cancel")
     assert "The support for number SN-OLD expired on" in out
     assert desk.run("tickets", "list") == ""
 
@@ -152,7 +152,7 @@ def test_two_problems_in_one_description_are_caught_and_can_be_split(desk: Desk)
     )
     lines = intake("SN-1001", description=two)
     # After the description the desk offers to split; pick "Split into separate tickets".
-    out = desk.console(*lines[:5], "1", *lines[5:], "1")
+    out = desk.console(*lines[:6], "1", *lines[6:], "1")
     assert "several problems (2)" in out
     assert "These tickets have been filed (2): #1, #2" in out
     listed = desk.run("tickets", "list")
@@ -162,16 +162,16 @@ def test_two_problems_in_one_description_are_caught_and_can_be_split(desk: Desk)
 def test_two_problems_cancelled_file_nothing(desk: Desk) -> None:
     two = "The checkout shows error 500. Another problem: the invoice PDF has a wrong VAT number."
     lines = intake("SN-1001", description=two)
-    out = desk.console(*lines[:5], "/cancel")
+    out = desk.console(*lines[:6], "/cancel")
     assert "several problems" in out
     assert desk.run("tickets", "list") == ""
 
 
 def test_a_restart_between_intake_steps_loses_nothing(desk: Desk) -> None:
     lines = intake("SN-1001")
-    first = desk.console(*lines[:4])  # category and title, then the process ends
+    first = desk.console(*lines[:5])  # category, number and title, then the process ends
     assert "Describe the problem" in first
-    second = desk.console("/as customer alice", *lines[4:], "1")
+    second = desk.console("/as customer alice", *lines[5:], "1")
     assert "Your ticket #1 has been filed" in second
     assert "Title: Checkout fails with error 500" in second
     assert "Checkout fails with error 500" in desk.run("tickets", "show", "1")
@@ -222,15 +222,11 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
     out = desk.console(
         *intake("SN-1001"),
         "1",
-        # A second ticket is over the quota of 1: refused, and the summary comes back.
+        # A second ticket is over the quota of 1: said as soon as the category is picked,
+        # with the ways forward; the customer cancels.
         "/new",
         BUG,
-        "Search is slow today",
-        "Search in the shop takes about thirty seconds to answer.",
-        "/skip",
-        "done",
-        "/skip",
-        "1",
+        "3",
         "/as agent eva",
         "/quote 1 1500 CZK | a new payment module",
         "/resolve 1 Installed.",
@@ -246,7 +242,11 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
     assert "Requests left this month: 0 of 1." in out
     exceeded = "You have used this month's quota of 1 requests"
     assert exceeded in out
-    assert "Please check your ticket" in out.split(exceeded)[-1]
+    after = out.split(exceeded)[-1]
+    assert "How would you like to go on?" in after
+    assert "1) Ask the sales department (not counted)" in after
+    assert "2) File it as a paid request" in after
+    assert "Cancelled. Nothing was filed." in after
     assert "has a quote the customer has not accepted yet" in out
     assert "the quote for request #1 is accepted" in out
     assert (
@@ -288,25 +288,91 @@ def test_a_quote_waits_for_the_customers_approval_and_a_refusal_declines_it(
     assert "Waiting for the customer's approval → Declined" in shown
 
 
+def test_the_account_and_the_quota_come_before_writing_and_the_domain_every_time(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "desk.toml"
+    policy.write_text(
+        EXAMPLE_POLICY.read_text(encoding="utf-8")
+        .replace("monthly_quota = 10", "monthly_quota = 1")
+        .replace(
+            "[plans.standard]\n", "[plans.standard]\nask_domain = true\ndirect_only = true\n"
+        ),
+        encoding="utf-8",
+    )
+    desk = Desk(tmp_path, policy)
+    desk.env["FLOOD_LIMIT"] = "1000"  # one customer types two whole requests in a go
+    desk.account(
+        "SN-1001", "--domain", "shop.cz", "--plan", "standard", "--valid-until", "2099-12-31"
+    )
+    desk.account("SN-R", "--domain", "r.cz", "--plan", "standard", "--reseller")
+    assert "SN-R\tstandard\t-\tr.cz\treseller" in desk.run("accounts", "list")
+    out = desk.console(
+        "/as customer alice",
+        "/new",
+        BUG,
+        "SN-1001",
+        "other-shop.cz",  # not on the package
+        "1",  # shop.cz
+        "Checkout fails with error 500",
+        DESCRIPTION,
+        "/skip",
+        "done",
+        "/skip",
+        "1",
+        "/new",
+        BUG,
+        "2",  # the quota is used up: a paid request
+        "1",  # the domain, asked with every request
+        "Search is slow today",
+        "Search in the shop takes about thirty seconds to answer.",
+        "/skip",
+        "done",
+        "/skip",
+        "1",
+        "/as customer bob",
+        "/new",
+        BUG,
+        "SN-R",
+        "/as agent eva",
+        "/show 2",
+    )
+    # What is left, and the domain, before the customer writes anything.
+    before_title = out.split("Give the ticket a short title")[0]
+    assert "Requests left this month: 1 of 1." in before_title
+    assert "Which address (domain) is your request about?" in before_title
+    assert "other-shop.cz is not on support package SN-1001: it covers shop.cz" in out
+    assert "Domain: shop.cz" in out
+    exceeded = "You have used this month's quota of 1 requests"
+    assert exceeded in out.split("Your ticket #1 has been filed")[-1]
+    assert "This is a paid request beyond your monthly quota" in out
+    assert "Your ticket #2 has been filed" in out
+    assert "bought through a reseller" in out
+    # The team sees it is a paid request.
+    assert "Paid request beyond the monthly quota: send the customer a quote" in out
+
+
 def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     desk = Desk(tmp_path)
     good = tmp_path / "good.csv"
     good.write_text(
-        "support_number,domain,plan,valid_until\n"
-        "sn-2001,https://www.Shop-A.cz/admin,standard,2027-06-30\n"
-        "SN-2002,b.pl;c.pl,all_in_one,\n",
+        "support_number,domain,plan,valid_until,direct\n"
+        "sn-2001,https://www.Shop-A.cz/admin,standard,2027-06-30,\n"
+        "SN-2002,b.pl;c.pl,all_in_one,,no\n",
         encoding="utf-8",
     )
     assert desk.run("accounts", "import", str(good)) == "imported 2 accounts\n"
     listed = desk.run("accounts", "list")
-    assert "SN-2001\tstandard\t2027-06-30\tshop-a.cz" in listed
-    assert "SN-2002\tall_in_one\t-\tb.pl,c.pl" in listed
+    # Without a value, bought directly; "no" marks a reseller's licence.
+    assert "SN-2001\tstandard\t2027-06-30\tshop-a.cz\tdirect" in listed
+    assert "SN-2002\tall_in_one\t-\tb.pl,c.pl\treseller" in listed
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "\ufeffsupport_number,domain,plan,valid_until\n"
+        "\ufeffsupport_number,domain,plan,valid_until,direct\n"
         "SN-3001,x.cz,gold,\n"
         "SN-3002,y.cz,free,\n"
-        "SN-3003,a.cz;b.cz,standard,\n",
+        "SN-3003,a.cz;b.cz,standard,\n"
+        "SN-3004,d.cz,standard,,maybe\n",
         encoding="utf-8",
     )
     done = subprocess.run(
@@ -321,6 +387,7 @@ def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "line 2: SN-3001: unknown plan 'gold'" in done.stdout
     assert "line 4: SN-3003: 2 domains, but the standard plan covers 1 per package" in done.stdout
+    assert "line 5: SN-3004: direct is 'maybe' (yes or no)" in done.stdout
     assert "SN-3002" not in desk.run("accounts", "list")
 
 

@@ -24,12 +24,12 @@ async def intake(
     """A whole intake through the bot, no files and no phone; the answer to confirming."""
     await alice.says("/new")
     await alice.presses(f"c:{category}")
+    if number is not None:
+        await alice.says(number)
     await alice.says(title)
     await alice.says(description)
     await alice.says("/skip")  # no steps
     await alice.presses("c:done")  # no files
-    if number is not None:
-        await alice.says(number)
     await alice.says("/skip")  # no phone
     return await alice.presses("c:confirm")
 
@@ -55,17 +55,33 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
         assert "You can expect an answer by Wednesday, 15 May, 12:00 (Europe/Prague)" in filed
         assert "Requests left this month: 0 of 1." in filed
 
-        # Over the quota: refused with the way forward, and nothing is filed.
-        refused = await intake(
-            alice,
-            "bug",
-            "Search is slow today",
-            "Search in the shop takes about thirty seconds to answer.",
-            None,
-        )
+        # Over the quota: said as soon as the category is picked, before anything is
+        # written, with the ways forward as buttons; the customer cancels.
+        await alice.says("/new")
+        refused = await alice.presses("c:bug")
         assert "You have used this month's quota of 1 requests" in refused
+        assert "How would you like to go on?" in refused
+        assert [b["callback_data"] for b in alice.last_buttons()] == [
+            "c:quota_sales",
+            "c:quota_paid",
+            "c:cancel",
+        ]
+        assert "Nothing was filed" in await alice.presses("c:cancel")
         with pytest.raises(TicketNotFound):
             await desk.app.tickets.get(2)
+        # The paid way: filed, not counted, and the team's card says it is paid.
+        await alice.says("/new")
+        await alice.presses("c:bug")
+        await alice.presses("c:quota_paid")
+        await alice.says("Search is slow today")
+        await alice.says("Search in the shop takes about thirty seconds to answer.")
+        await alice.says("/skip")
+        await alice.presses("c:done")
+        summary = await alice.says("/skip")
+        assert "This is a paid request beyond your monthly quota" in summary
+        assert "#2" in await alice.presses("c:confirm")
+        paid_card = await wait_card(fake, 2)
+        assert "Paid request beyond the monthly quota" in paid_card["text"]
 
         # The agent's quote, accepted with the customer's button.
         card = await wait_card(fake, 1)
@@ -83,7 +99,7 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
         fake.push_reply(TECH_CHAT, agent, "/resolve Installed and tested.", thread_id=thread)
         await alice.hears("Installed and tested.", after=mark)
         clock.advance(days=8)
-        assert await desk.app.ticker.tick() == 1
+        assert await desk.app.ticker.tick() == 2  # #1 closes; #2's SLA is overdue
         closed = await alice.hears("was closed automatically", after=mark)
         assert "#1" in closed
         await fake.wait_call("closeForumTopic", after=mark)

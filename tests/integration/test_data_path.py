@@ -31,7 +31,7 @@ from bot.participant import Actor, Participant, Role
 from bot.policy import EXAMPLE_POLICY, parse_policy
 from bot.settings import Settings
 from bot.ticket import EntryKind, Status
-from bot.tickets import QuotaExceeded
+from bot.tickets import OnceUsed, QuotaExceeded
 from store.models import OutboxRow, TicketRow
 
 # A Monday morning in Prague: the technical team is in.
@@ -167,11 +167,11 @@ async def _to_summary(app: App, who: Participant) -> None:
     for step in (
         CommandGiven("new"),
         ChoicePicked("bug"),
+        TextSent("SN-1"),
         TextSent("Checkout fails with 500"),
         TextSent("The checkout page shows error 500 after I click Pay."),
         CommandGiven("skip"),
         CommandGiven("skip"),
-        TextSent("SN-1"),
         CommandGiven("skip"),
     ):
         await app.desk.handle(who, step, name="Alice")
@@ -215,6 +215,30 @@ async def test_twenty_filings_at_once_against_a_quota_of_ten_file_exactly_ten(ap
     assert left is not None and left.params["left"] == 0
 
 
+async def test_five_filings_of_a_one_off_request_at_once_file_exactly_one(app: App) -> None:
+    async with app.uow() as uow:
+        await uow.accounts.put(
+            Account("SN-A", ("a.cz",), "all_in_one", valid_until=date(2099, 1, 1), direct=False)
+        )
+        await uow.commit()
+    draft = TicketDraft(
+        category="installation", title="Install", description="On a.cz.", support_number="SN-A"
+    )
+    people = [Participant("chat", str(300 + i)) for i in range(5)]
+    outcomes = await asyncio.gather(
+        *(app.tickets.open_tickets(Customer(who, "X"), (draft,), "chat") for who in people),
+        return_exceptions=True,
+    )
+    filed = [o for o in outcomes if isinstance(o, list)]
+    refused = [o for o in outcomes if isinstance(o, OnceUsed)]
+    assert (len(filed), len(refused)) == (1, 4), outcomes
+    async with app.uow() as uow:
+        assert await uow.quota.used_once("SN-A", ["installation", "bug"]) == {"installation"}
+        stored = await uow.accounts.get("SN-A")
+    # The reseller flag is kept.
+    assert stored is not None and not stored.direct
+
+
 async def test_a_claim_racing_a_ticker_save_is_never_overwritten(app: App) -> None:
     clock = app.clock
     assert isinstance(clock, ManualClock)
@@ -255,6 +279,7 @@ async def test_an_intake_step_is_one_commit_and_three_statements_or_two(
     inbox row are one statement."""
     await app.desk.handle(ALICE, CommandGiven("new"), name="Alice")
     await app.desk.handle(ALICE, ChoicePicked("bug"), name="Alice")
+    await app.desk.handle(ALICE, TextSent("SN-1"), name="Alice")
     commits: list[object] = []
     statements: list[str] = []
 

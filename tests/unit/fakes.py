@@ -7,7 +7,7 @@ changes on commit, ticket numbers are assigned on add.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -33,6 +33,7 @@ class Db:
     inbox: dict[UpdateRef, datetime] = field(default_factory=dict)
     answers: dict[UpdateRef, list[Any] | None] = field(default_factory=dict)
     quota: dict[tuple[str, datetime], int] = field(default_factory=dict)
+    once: set[tuple[str, str]] = field(default_factory=set)
     next_number: int = 1
 
 
@@ -303,6 +304,15 @@ class _Quota:
             return None
         self.db.quota[(support_number, month)] = used + count
         return used + count
+
+    async def used_once(self, support_number: str, keys: Collection[str]) -> frozenset[str]:
+        return frozenset(k for k in keys if (support_number, k) in self.db.once)
+
+    async def take_once(self, support_number: str, key: str) -> bool:
+        if (support_number, key) in self.db.once:
+            return False
+        self.db.once.add((support_number, key))
+        return True
 
 
 def _brief(ticket: Ticket) -> TicketBrief:

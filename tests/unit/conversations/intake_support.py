@@ -18,12 +18,23 @@ from bot.inputs import (
     Input,
     TextSent,
 )
-from bot.policy import load_policy
+from bot.policy import load_policy, parse_policy
+from bot.quota import QuotaStatus
 from bot.reply import Reply
 from bot.ticket import Attachment, Status
 from conversations.intake import Intake, IntakeState, Step
 
-POLICY = load_policy()
+EXAMPLE = load_policy()
+# The example policy, and a plan that serves only licences bought directly.
+POLICY = parse_policy(
+    {
+        **EXAMPLE.raw,
+        "plans": {
+            **EXAMPLE.raw["plans"],
+            "direct": {"name": "Direct", "direct_only": True, "monthly_quota": 10},
+        },
+    }
+)
 TODAY = date(2025, 3, 10)
 
 STANDARD = Account("SN-1001", ("shop.cz",), "standard", valid_until=date(2025, 6, 30))
@@ -32,7 +43,9 @@ MULTI = Account(
 )
 FREE = Account("SN-3003", ("free-shop.cz",), "free")
 EXPIRED = Account("SN-4004", ("old-shop.cz",), "standard", valid_until=date(2025, 1, 31))
-ACCOUNTS = {a.support_number: a for a in (STANDARD, MULTI, FREE, EXPIRED)}
+# Bought through a reseller, on a plan that serves direct customers only.
+RESOLD = Account("SN-5005", ("resold.cz",), "direct", valid_until=date(2025, 12, 31), direct=False)
+ACCOUNTS = {a.support_number: a for a in (STANDARD, MULTI, FREE, EXPIRED, RESOLD)}
 
 TITLE = "Checkout fails with error 500"
 DESCRIPTION = (
@@ -46,7 +59,7 @@ SEEN_KEYS: set[str] = set()
 
 
 def context(**overrides: Any) -> DeskContext:
-    return DeskContext(policy=POLICY, today=TODAY, **overrides)
+    return DeskContext(**{"policy": POLICY, "today": TODAY, **overrides})
 
 
 def png(ref: str = "f1", name: str = "screen.png", size: int = 50_000) -> Attachment:
@@ -126,11 +139,55 @@ class Run:
         return self.transition.command
 
 
-def to_files(ctx: DeskContext | None = None, category: str = "bug", **options: Any) -> Run:
-    """A run that has answered category, title, description and steps."""
+def identify(run: Run, number: str = STANDARD.support_number) -> Run:
+    """Answer the account questions that follow the category: the support number (when
+    not linked) and the domain (when there is one to pick)."""
+    if run.step is Step.SUPPORT_NUMBER:
+        run.text(number)
+        run.answer_lookup()
+    if run.step is Step.DOMAIN:
+        run.pick("domain.0")
+    return run
+
+
+def after_category(ctx: DeskContext | None = None, category: str = "bug") -> Run:
+    """A run that has just picked ``category``: at the account questions (or further,
+    when the account is linked)."""
+    run = Run(ctx)
+    run.pick(category)
+    return run
+
+
+def to_title(
+    ctx: DeskContext | None = None,
+    category: str = "bug",
+    number: str = STANDARD.support_number,
+    **options: Any,
+) -> Run:
+    """A run that has answered the category and the account questions: at the title."""
     run = Run(ctx, **options)
     if run.step is Step.CATEGORY:
         run.pick(category)
+    identify(run, number)
+    assert run.step is Step.TITLE, run.keys
+    return run
+
+
+def complete(run: Run) -> Run:
+    """From the title to the summary: title, description, no steps, no files, no phone."""
+    assert run.step is Step.TITLE, run.keys
+    run.text(TITLE)
+    run.text(DESCRIPTION)
+    run.pick("skip")
+    run.pick("done")
+    run.pick("skip")
+    assert run.step is Step.SUMMARY, run.keys
+    return run
+
+
+def to_files(ctx: DeskContext | None = None, category: str = "bug", **options: Any) -> Run:
+    """A run that has answered category, account, title, description and steps."""
+    run = to_title(ctx, category, **options)
     run.text(TITLE)
     run.text(DESCRIPTION)
     run.text(STEPS)
@@ -142,11 +199,6 @@ def to_summary(ctx: DeskContext | None = None, category: str = "bug", **options:
     """A run at the summary, with the linked STANDARD account unless ``ctx`` says otherwise."""
     run = to_files(ctx or context(account=STANDARD), category, **options)
     run.pick("done")
-    if run.step is Step.SUPPORT_NUMBER:
-        run.text(STANDARD.support_number)
-        run.answer_lookup()
-    if run.step is Step.DOMAIN:
-        run.pick("domain.0")
     if run.step is Step.PHONE:
         run.pick("skip")
     assert run.step is Step.SUMMARY, run.keys
@@ -156,42 +208,48 @@ def to_summary(ctx: DeskContext | None = None, category: str = "bug", **options:
 def runs_at_every_step() -> list[Run]:
     """One run waiting at each step of the intake."""
     runs: list[Run] = [Run(), Run(closed_ticket=3, category="bug")]
-    run = Run(category="bug")
+    run = to_title(context(account=STANDARD))
     runs.append(run)  # TITLE
-    run = Run(category="bug")
+    run = to_title(context(account=STANDARD))
     run.text(TITLE)
     runs.append(run)  # DESCRIPTION
-    run = Run(category="bug")
+    run = to_title(context(account=STANDARD))
     run.text(TITLE)
     run.text("1. The cart forgets products\n2. Invoices have the wrong VAT rate")
     runs.append(run)  # SPLIT
-    run = Run(category="bug")
+    run = to_title(context(account=STANDARD))
     run.text(TITLE)
     run.text(DESCRIPTION)
     runs.append(run)  # STEPS
     run = to_files(context())
     runs.append(run)  # FILES
     for number in ("NOPE-1", "SN-4004"):
-        run = to_files(context())
-        run.pick("done")
+        run = Run()
+        run.pick("bug")
         runs.append(run)  # SUPPORT_NUMBER
-        run = to_files(context())
-        run.pick("done")
+        run = Run()
+        run.pick("bug")
         run.text(number)
         runs.append(run)  # CHECKING
-        run = to_files(context())
-        run.pick("done")
+        run = Run()
+        run.pick("bug")
         run.text(number)
         run.answer_lookup()
         runs.append(run)  # UNKNOWN_NUMBER / EXPIRED
-    run = to_files(context(account=FREE))
-    run.pick("done")
+    run = Run(context(account=FREE))
+    run.pick("bug")
     runs.append(run)  # WRONG_PLAN
-    run = to_files(context(account=MULTI))
-    run.pick("done")
+    run = Run(context(account=RESOLD))
+    run.pick("bug")
+    runs.append(run)  # NOT_DIRECT
+    run = Run(context(account=STANDARD, quota=QuotaStatus(10, 10, 0)))
+    run.pick("bug")
+    runs.append(run)  # QUOTA_USED
+    run = Run(context(account=MULTI))
+    run.pick("bug")
     runs.append(run)  # DOMAIN
-    run = to_files(context(account=MULTI))
-    run.pick("done")
+    run = Run(context(account=MULTI))
+    run.pick("bug")
     run.text("elsewhere.com")
     runs.append(run)  # WRONG_DOMAIN
     run = to_files(context(account=STANDARD))

@@ -59,8 +59,9 @@ def test_step_values_are_stable() -> None:
     # Stored states name steps by these strings; renaming one strands live intakes.
     assert {s.value for s in Step} == {
         "category", "follow_up_offer", "title", "description", "split", "steps", "files",
-        "support_number", "checking", "unknown_number", "expired", "wrong_plan", "domain",
-        "wrong_domain", "phone", "summary", "edit_field", "duplicate", "appending", "filing",
+        "support_number", "checking", "unknown_number", "expired", "wrong_plan", "not_direct",
+        "quota_used", "domain", "wrong_domain", "phone", "summary", "edit_field", "duplicate",
+        "appending", "filing",
     }  # fmt: skip
 
 
@@ -88,12 +89,12 @@ def test_a_version_1_document_still_loads() -> None:
 def _valid() -> dict[str, Any]:
     run = Run(context(account=MULTI, open_tickets=(brief(9, TITLE, DESCRIPTION),)))
     run.pick("bug")
+    run.pick("domain.1")
     run.text(TITLE)
     run.text(DESCRIPTION)
     run.pick("skip")
     run.files(png())
     run.pick("done")
-    run.pick("domain.1")
     run.text("+420 601 234 567")
     run.pick("confirm")
     assert run.state is not None and run.state.step is Step.DUPLICATE
@@ -121,6 +122,8 @@ def _valid() -> dict[str, Any]:
         {"duplicate": None},
         {"duplicate": {"number": 1, "title": "t", "status": "lost"}},
         {"editing": "yes"},
+        {"identified": 1},
+        {"paid": "no"},
     ],
 )
 def test_corrupt_data_raises_corrupt_state(change: dict[str, Any]) -> None:
