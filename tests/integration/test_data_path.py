@@ -383,6 +383,7 @@ async def test_conversations_left_in_redis_by_the_earlier_layout_carry_on(
     try:
         await first.desk.handle(ALICE, CommandGiven("new"), name="Alice")
         await first.desk.handle(ALICE, ChoicePicked("bug"), name="Alice")
+        await first.desk.handle(ALICE, TextSent("SN-1"), name="Alice")
         async with first.uow() as uow:
             profile = await uow.customers.get(ALICE)
             assert profile is not None and profile.conversation is not None
