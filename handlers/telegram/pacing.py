@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 SHARED_BLOCK = 3
 # Chats whose pacing is remembered before idle ones are forgotten.
 _KEPT_CHATS = 10_000
+# Longest a send counts as in flight (unanswered, so made "now"); and how soon a wait
+# on an unanswered send looks again.
+IN_FLIGHT = 10.0
+IN_FLIGHT_POLL = 0.02
 # A count at which a window stops counting (benchmarks lift the limits).
 _UNLIMITED = 1_000_000
 # Whether the current task's sends are routine (see the module's docstring).
@@ -86,13 +90,21 @@ class TokenBucket:
         self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
         self._at = now
 
-    def delay(self, keep: int = 0) -> float:
-        """Seconds until a token is free (``keep`` is for windows: buckets have none)."""
+    def delay(self, keep: int = 0, count: int = 1) -> float:
+        """Seconds until ``count`` sends may go (``keep`` is for windows: buckets have
+        none). More than the burst (an album of ten) waits for a full bucket and leaves
+        it in debt: the chat's next sends wait until the album is paid for."""
         self._refill()
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+        wanted = min(float(count), self.capacity)
+        return 0.0 if self._tokens >= wanted else (wanted - self._tokens) / self.rate
 
-    def take(self) -> None:
-        self._tokens -= 1
+    def take(self, count: int = 1) -> None:
+        self._tokens -= count
+
+    def restart_at(self, at: float) -> None:
+        """Telegram refused the chat until ``at`` (a 429): its tolerance for a burst is
+        spent, so one send may go at ``at`` and the next ones at the steady rate."""
+        self._tokens, self._at = 1.0, at
 
     @property
     def idle(self) -> bool:
@@ -106,7 +118,10 @@ class SlidingWindow:
     A send's time is when it was let go, moved to when its answer came back once the
     session says so (``SendPacer.sent``): Telegram counted it somewhere in between, so
     counting from the answer can only be late, never early, however long the request
-    took on its way (a new connection, a slow network)."""
+    took on its way (a new connection, a slow network). Until its answer comes a send
+    counts as made *now*: Telegram may not have counted it yet (measured under load: a
+    call let go reached the server 0.9 s later, after a whole window of others), so it
+    may not leave the window before it was answered."""
 
     def __init__(
         self, count: float, window: float, clock: Callable[[], float] = time.monotonic
@@ -114,30 +129,46 @@ class SlidingWindow:
         self.count = max(1, int(min(count, _UNLIMITED)))
         self.window = window
         self._clock = clock
-        self._times: list[list[float]] = []  # one cell per send, so its time can move
+        # One cell per send, so its time can move: [time, 1.0 while unanswered].
+        self._times: list[list[float]] = []
 
-    def delay(self, keep: int = 0) -> float:
-        """Seconds until one more send leaves ``keep`` of the window unused."""
+    def _time(self, cell: list[float], now: float) -> float:
+        """When a send counts: its (answer's) time, or now while it is in flight (up to
+        ``IN_FLIGHT``: a call that never went must not hold a slot for ever)."""
+        return now if cell[1] and now - cell[0] < IN_FLIGHT else cell[0]
+
+    def delay(self, keep: int = 0, count: int = 1) -> float:
+        """Seconds until ``count`` more sends (an album counts its messages) leave
+        ``keep`` of the window unused."""
         if self.count >= _UNLIMITED:
             return 0.0
         now = self._clock()
         since = now - self.window
-        if self._times and min(self._times)[0] <= since:
-            self._times = [cell for cell in self._times if cell[0] > since]
+        self._times = [cell for cell in self._times if self._time(cell, now) > since]
         allowed = max(1, self.count - keep)  # a reserve never takes the whole window
-        if len(self._times) < allowed:
+        room = allowed - min(count, allowed)  # sends of the window that may stay in it
+        if len(self._times) <= room:
             return 0.0
-        # The send that must leave the window first (times may have moved: sorted).
-        times = sorted(cell[0] for cell in self._times)
-        return times[len(times) - allowed] + self.window - now
+        # The send that must leave the window first (times move: sorted each time).
+        cell = sorted(self._times, key=lambda c: self._time(c, now))[len(self._times) - room - 1]
+        if cell[1] and now - cell[0] < IN_FLIGHT:
+            return IN_FLIGHT_POLL  # in flight: look again soon, its answer may be back
+        return cell[0] + self.window - now
 
-    def take(self) -> list[float] | None:
-        """Count one send now; its cell, to move its time to when it was answered."""
+    def take(self, count: int = 1) -> list[float] | None:
+        """Count ``count`` sends now; their cell, to move their time to when they were
+        answered (``answered``)."""
         if self.count >= _UNLIMITED:
             return None
-        cell = [self._clock()]
-        self._times.append(cell)
+        cell = [self._clock(), 1.0]
+        self._times.extend([cell] * count)
         return cell
+
+    @staticmethod
+    def answered(cell: list[float], at: float) -> None:
+        """The send of ``cell`` was answered at ``at``: it counts from then."""
+        cell[0] = max(cell[0], at)
+        cell[1] = 0.0
 
     @property
     def idle(self) -> bool:
@@ -184,6 +215,10 @@ class SendPacer:
         until = self._clock() + seconds
         if until > self._holds.get(chat_id, 0.0):
             self._holds[chat_id] = until
+            limit = self._chats.get(chat_id)
+            if isinstance(limit, TokenBucket):
+                # What waited meanwhile goes one a second from then, not in a burst.
+                limit.restart_at(until)
             log.info("chat %s answered 429: nothing sent there for %.1fs", chat_id, seconds)
 
     def held_for(self, chat_id: int) -> float:
@@ -221,8 +256,9 @@ class SendPacer:
         if self._shared is not None and chat_id < 0:
             await self._shared.hold(f"{self._shared_key}:{chat_id}", seconds)
 
-    async def wait(self, chat_id: int) -> None:
-        """Return when one send to ``chat_id`` is within every limit, and count it."""
+    async def wait(self, chat_id: int, count: int = 1) -> None:
+        """Return when a send of ``count`` messages (an album: its size) to ``chat_id``
+        is within every limit, and count it."""
         # A group's 429 may have been another worker's (one round trip: a group gets at
         # most 20 a minute).
         shared = self._shared
@@ -233,13 +269,14 @@ class SendPacer:
         while True:
             # Computed and taken with no await in between: atomic on the event loop,
             # and nothing is booked ahead, so a later direct answer can go first.
-            delay = max(self.held_for(chat_id), chat.delay(keep), self._bot.delay())
+            delay = max(self.held_for(chat_id), chat.delay(keep, count), self._bot.delay(0, count))
             if delay <= 0:
-                taken = tuple(cell for cell in (chat.take(), self._bot.take()) if cell)
+                taken = tuple(cell for cell in (chat.take(count), self._bot.take(count)) if cell)
                 break
             await asyncio.sleep(delay)
         if self._shared is not None:
-            await self._shared_slot(self._shared)
+            for _ in range(count):
+                await self._shared_slot(self._shared)
             # Counted from when it really goes: the fleet's budget may have held it.
             now = self._clock()
             for cell in taken:
@@ -253,7 +290,7 @@ class SendPacer:
         if pacer is self and taken:
             now = self._clock()
             for cell in taken:
-                cell[0] = max(cell[0], now)
+                SlidingWindow.answered(cell, now)
             _TAKEN.set((None, ()))
 
     async def _shared_slot(self, shared: RateLimiter) -> None:

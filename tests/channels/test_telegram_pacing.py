@@ -13,6 +13,11 @@ from handlers.telegram.pacing import Limits, SendPacer, SlidingWindow, TokenBuck
 GROUP, CHAT = -100, 501
 
 
+def answered(cell: list[float] | None, at: float) -> None:
+    assert cell is not None
+    SlidingWindow.answered(cell, at)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -26,7 +31,7 @@ def test_a_window_lets_its_count_through_then_waits_for_the_oldest_to_leave() ->
     window = SlidingWindow(20, 60.0, clock)
     for _ in range(20):
         assert window.delay() == 0
-        window.take()
+        answered(window.take(), clock.now)
         clock.now += 1
     # 20 sent in 20 s: the next waits until the first is 60 s old.
     assert window.delay() == pytest.approx(40.0)
@@ -46,12 +51,40 @@ def test_a_bucket_gives_its_burst_then_its_rate() -> None:
     assert bucket.delay() == pytest.approx(0.5)
 
 
+def test_an_album_counts_its_messages_and_one_bigger_than_the_burst_leaves_a_debt() -> None:
+    clock = Clock()
+    bucket = TokenBucket(1.0, 2, clock)
+    bucket.take()
+    assert bucket.delay(count=2) == pytest.approx(1.0)  # two photos wait for two tokens
+    clock.now += 1.0
+    assert bucket.delay(count=10) == 0  # ten at once on a full bucket...
+    bucket.take(10)
+    assert bucket.delay() == pytest.approx(9.0)  # ...then paid for, one a second
+    window = SlidingWindow(20, 60.0, clock)
+    for _ in range(15):
+        answered(window.take(), clock.now)
+    assert window.delay(count=5) == 0
+    assert window.delay(count=6) == pytest.approx(60.0)  # a group's minute has 20
+
+
+def test_after_a_429_a_private_chat_gets_one_then_one_a_second_not_a_burst() -> None:
+    clock = Clock()
+    pacer = SendPacer(Limits(per_chat_per_second=1.0, chat_burst=2, margin=0.0), clock=clock)
+    bucket = pacer._chat_limit(CHAT)
+    pacer.hold(CHAT, 5.0)
+    clock.now += 5.0
+    assert pacer.held_for(CHAT) == 0 and bucket.delay() == 0
+    bucket.take()
+    assert bucket.delay() == pytest.approx(1.0)  # its burst was spent by the 429
+
+
 async def test_no_window_of_a_group_ever_holds_more_than_its_minute() -> None:
     limits = Limits(per_group_per_minute=5, minute=0.2, margin=0.0, group_reserve=0)
     pacer, loop = SendPacer(limits), asyncio.get_running_loop()
     sent: list[float] = []
     for _ in range(12):
         await pacer.wait(GROUP)
+        pacer.sent()  # answered at once
         sent.append(loop.time())
     for i in range(len(sent) - 5):
         assert sent[i + 5] - sent[i] >= 0.2 - 0.005  # the 6th is a whole window later
@@ -112,5 +145,23 @@ async def test_the_bot_wide_limit_spans_every_chat() -> None:
     start = loop.time()
     for chat in range(15):
         await pacer.wait(CHAT + chat)
+        pacer.sent()
     # 10 in the first second, the 11th only once the first is a second old.
     assert loop.time() - start >= 1.0 - 0.01
+
+
+async def test_a_send_counts_in_its_window_until_its_answer_comes() -> None:
+    """Regression (issue 12, 100 tickets into two groups): a call let go under load
+    reached the Bot API 0.9 s later; counted from when it was let go, it had left the
+    bot's window while still on its way, and the window's next send made 101."""
+    clock = Clock()
+    window = SlidingWindow(2, 1.0, clock)
+    early = window.take()
+    window.take()
+    assert early is not None
+    clock.now += 5.0  # both still unanswered: still in the window
+    assert 0 < window.delay() < 0.1  # looked at again soon, not let through
+    SlidingWindow.answered(early, clock.now)
+    assert window.delay() == pytest.approx(1.0)  # counted from its answer
+    clock.now += 20.0  # a call that never went holds no slot for ever
+    assert window.delay() == 0
