@@ -6,6 +6,7 @@ recipient's language, by the channel that delivers them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -101,10 +102,16 @@ def resolution_choices(number: int) -> tuple[Choice, ...]:
 
 
 class Announcer:
-    """Maps one event on one ticket to the notifications it causes."""
+    """Maps one event on one ticket to the notifications it causes.
 
-    def __init__(self, policy: DeskPolicy) -> None:
+    ``platforms``: the chat platforms this deployment serves. A department's team
+    channels on any other platform (the example policy's terminal ones, say, on a desk
+    serving Telegram) get nothing: nobody would deliver it. None: every platform.
+    """
+
+    def __init__(self, policy: DeskPolicy, platforms: Collection[str] | None = None) -> None:
         self._policy = policy
+        self._platforms = frozenset(platforms) if platforms is not None else None
 
     def notifications(
         self, event: Event, ticket: Ticket, now: datetime, locale: str | None = None
@@ -137,6 +144,8 @@ class Announcer:
         ) -> None:
             dept = self._policy.department(department or ticket.department)
             for platform in dept.team_channels:
+                if self._platforms is not None and platform not in self._platforms:
+                    continue
                 ref = dept.team_chat(platform, ticket.number or 0)
                 if ref is None:
                     continue
@@ -155,18 +164,25 @@ class Announcer:
                 )
 
         match event:
-            case TicketOpened(escalated=escalated):
+            case TicketOpened(escalated=escalated, not_covered=not_covered):
                 team("team.ticket_opened", **opening_params(ticket))
                 if escalated:
                     customer("notice.escalated", link=ticket.origin.post_link or "")
                     if ticket.origin.post_ref:
+                        # Filed elsewhere than asked: the moderator is told where and why.
+                        key = "community.escalated_elsewhere" if not_covered else None
                         out.append(
                             Notification(
                                 channel=ticket.origin.channel,
                                 audience=Audience.COMMUNITY,
                                 recipient=ticket.origin.post_ref,
-                                key="community.escalated",
-                                params=base,
+                                key=key or "community.escalated",
+                                params=base
+                                | (
+                                    {"asked": Text(f"department.{not_covered}")}
+                                    if not_covered
+                                    else {}
+                                ),
                                 # The whole group reads it, not just the author.
                                 locale=self._policy.default_language,
                                 ticket_number=ticket.number,
@@ -181,8 +197,18 @@ class Announcer:
             case AgentAsked(agent_name=agent, text=text):
                 customer("notice.question", agent=agent, text=text)
                 team("team.status", by=agent, text=text)
-            case CustomerWrote(text=text, files=files, entry=entry):
-                team("team.customer_wrote", text=text, files=files, entry=entry)
+            case CustomerWrote(text=text, files=files, entry=entry, held=held):
+                if held > 1:
+                    # A flood's messages, kept back and joined: the team sees how many.
+                    team(
+                        "team.customer_wrote_held",
+                        text=text,
+                        files=files,
+                        entry=entry,
+                        count=held,
+                    )
+                else:
+                    team("team.customer_wrote", text=text, files=files, entry=entry)
             case NoteAdded():
                 # Internal: the note is in the thread; nobody outside the team is told.
                 return out

@@ -77,8 +77,11 @@ async def build_app(
     clock: Clock | None = None,
     policy: DeskPolicy | None = None,
     dialogs: list[Dialog[Any]] | None = None,
+    platforms: tuple[str, ...] | None = None,
 ) -> App:
-    """Connect, migrate and assemble the desk described by ``settings``."""
+    """Connect, migrate and assemble the desk described by ``settings``; ``platforms``
+    are the chat channels it serves (``bot.cli`` names them): team notifications go
+    only there (None: to every team channel of the policy)."""
     from conversations.intake import Intake
     from conversations.training import Training
     from store.db import create_engine, migrate, session_factory
@@ -113,7 +116,8 @@ async def build_app(
         limiter = RedisRateLimiter(client)
         locks = RedisLocks(client)
     else:
-        limiter = MemoryRateLimiter()
+        # On the desk's clock: the terminal's /wait moves flood windows on with it.
+        limiter = MemoryRateLimiter(clock=lambda: clock.now().timestamp())
         if engine.dialect.name == "postgresql":
             from store.locks import AdvisoryLocks
 
@@ -132,7 +136,7 @@ async def build_app(
         else:
             locks = MemoryLocks()
 
-    announcer = Announcer(policy)
+    announcer = Announcer(policy, platforms)
     schedule = Schedule(policy)
     gate = Gate(uow, locks, clock)
     # The links notifiers write while delivering, recorded with the delivery's outcome.
@@ -150,7 +154,7 @@ async def build_app(
         # PostgreSQL: a customer's profile read holds their row across the fleet.
         locks=MemoryLocks() if engine.dialect.name == "postgresql" else locks,
     )
-    ticker = Ticker(uow, schedule, clock, announcer)
+    ticker = Ticker(uow, schedule, clock, announcer, release_held=desk.release_held)
     if filled := await tickets.fill_queue_due():
         log.info("gave %d open tickets their place in the queue (migration 0008)", filled)
 

@@ -223,7 +223,11 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         args.command in (None, "run") and not settings.telegram_enabled
     )
     # The terminal may move its clock forward (/wait) to show timers at work.
-    app = await build_app(settings, clock=OffsetClock() if terminal else None)
+    app = await build_app(
+        settings,
+        clock=OffsetClock() if terminal else None,
+        platforms=("console",) if terminal else ("telegram",),
+    )
     try:
         if args.command == "accounts":
             return await _accounts(app, args, sys.stdout)

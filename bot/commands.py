@@ -127,6 +127,13 @@ class ResendNotification(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MarkSeen(Command):
+    """The agent has seen the customer's latest messages (e.g. reacted to one)."""
+
+    number: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddNote(Command):
     number: int
     text: str
@@ -150,6 +157,8 @@ class WriteToTicket(Command):
     number: int
     text: str
     attachments: tuple[Attachment, ...] = ()
+    # Messages flood control held back, joined into this one (0: an ordinary message).
+    held: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,4 +211,5 @@ AgentCommand = (
     | UnblockTicket
     | AddNote
     | QuoteTicket
+    | MarkSeen
 )

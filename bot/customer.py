@@ -28,9 +28,11 @@ class Customer:
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What every step of a customer's update starts from, read in one go: the profile
-    (with its conversation), the account of its support number, and whether any of
-    their tickets is waiting for their answer."""
+    (with its conversation), the account of its support number, whether any of their
+    tickets is waiting for their answer, and whether messages of theirs are held."""
 
     customer: Customer | None
     account: Account | None = None
     answer_awaited: bool = False
+    # Messages of theirs that flood control kept back wait to be joined in.
+    held: bool = False

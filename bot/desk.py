@@ -12,6 +12,7 @@ redelivered update do nothing the second time.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from bot.errors import (
     TicketNotFound,
 )
 from bot.gate import FloodRule, Gate
+from bot.held import HeldMessage, join_held
 from bot.i18n import LANGUAGES, pick_language
 from bot.inputs import (
     AccountLooked,
@@ -53,13 +55,15 @@ from bot.inputs import (
     TicketsFiled,
     UpdateRef,
 )
+from bot.notification import Audience, Notification
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
+from bot.reactions import Signal
 from bot.reply import Choice, Reply, Text, dump_replies, load_replies
-from bot.ticket import OPEN_STATUSES, Status, Ticket
-from bot.tickets import TicketBlocked, TicketClosed, TicketService
+from bot.ticket import OPEN_STATUSES, EntryKind, Status, Ticket
+from bot.tickets import MESSAGE_LIMIT, TicketBlocked, TicketClosed, TicketService
 from bot.views import page_footer
 
 log = logging.getLogger(__name__)
@@ -101,6 +105,12 @@ class Answer:
     # Another page of the list whose button was pressed: a channel that can shows it in
     # place of that message.
     in_place: bool = False
+    # The customer's message joined this ticket and nothing needs saying about it: a
+    # channel marks the message as received (Telegram: a reaction on it) instead of a
+    # reply after every message.
+    acknowledged: int | None = None
+    # Tickets this update filed (a channel may give each a thread of its own).
+    opened: tuple[int, ...] = ()
 
 
 class _Turn:
@@ -108,7 +118,12 @@ class _Turn:
     update changes it (written once, at the end, if it changed)."""
 
     def __init__(
-        self, uow: UnitOfWork, customer: Customer, new: bool, awaited: bool = False
+        self,
+        uow: UnitOfWork,
+        customer: Customer,
+        new: bool,
+        awaited: bool = False,
+        held: bool = False,
     ) -> None:
         self.uow = uow
         self.customer = customer
@@ -117,6 +132,12 @@ class _Turn:
         self._stored = None if new else customer
         # The answer turns the page of the list whose button was pressed.
         self.in_place = False
+        # The ticket the customer's message joined without a reply (``Answer``).
+        self.acknowledged: int | None = None
+        # Messages of theirs are held by flood control (read with the profile).
+        self.held = held
+        # Tickets filed in this update (``Answer.opened``).
+        self.opened: tuple[int, ...] = ()
 
     @property
     def who(self) -> Participant:
@@ -199,16 +220,25 @@ class Desk:
         update: UpdateRef | None = None,
     ) -> Answer:
         """One customer input in: the replies, in the customer's language. A redelivered
-        ``update`` answers nothing and changes nothing."""
-        flooded = await self.throttle(who, update)
-        if flooded is not None:
-            return Answer(flooded, pick_language(locale, self._policy.languages))
+        ``update`` answers nothing and changes nothing. Over the flood limit a message
+        is kept for later and a command or button is not carried out (``FloodRule``)."""
+        over = await self._over_flood(who, update)
+        if over is not None:
+            return await self._hold(who, event, update, over, locale)
 
         async def work(uow: UnitOfWork) -> Answer:
             turn = await self._turn(uow, who, name, locale)
-            replies = await self._dispatch(turn, event)
+            # Messages a flood kept back come first: they were written before this one.
+            replies = await self._release(turn) if turn.held else []
+            replies += await self._dispatch(turn, event)
             await turn.flush()
-            return Answer(replies, turn.customer.locale, in_place=turn.in_place)
+            return Answer(
+                replies,
+                turn.customer.locale,
+                in_place=turn.in_place,
+                acknowledged=turn.acknowledged,
+                opened=turn.opened,
+            )
 
         async def refused(uow: UnitOfWork, exc: DeskError) -> Answer:
             log.info("refused for %s: %s", who.key, exc)
@@ -217,13 +247,31 @@ class Desk:
             return Answer([Reply(exc.key, _plain(exc.params))], turn.customer.locale)
 
         def keep(answer: Answer) -> list[Any]:
-            return [answer.locale, dump_replies(answer.replies)]
+            return [answer.locale, dump_replies(answer.replies), answer.acknowledged]
 
         try:
             return await self._gate.run(who, update, work, refused, keep=keep, locks=self._locks)
         except DuplicateUpdate:
             log.info("update %s of %s was handled already: answered again", update, who.key)
             return await self._answered(update, locale)
+
+    async def react(
+        self,
+        who: Participant,
+        number: int,
+        emoji: Sequence[str],
+        *,
+        name: str = "",
+        locale: str | None = None,
+        update: UpdateRef | None = None,
+    ) -> Answer:
+        """The customer reacted with ``emoji`` to the message that announced ticket
+        ``number``'s resolution: a reaction the policy counts as confirming confirms it,
+        as the Confirm button does; any other changes nothing."""
+        if self._policy.reactions.customer_signal(emoji) is not Signal.CONFIRM:
+            return Answer([], pick_language(locale, self._policy.languages))
+        press = ChoicePicked(f"confirm:{number}")
+        return await self.answer(who, press, name=name, locale=locale, update=update)
 
     async def _answered(self, update: UpdateRef | None, locale: str | None) -> Answer:
         """A redelivered update's answer, as it was given (the customer may never have
@@ -234,20 +282,124 @@ class Desk:
                 kept = await uow.inbox.answer(update)
         if not kept:
             return Answer([], pick_language(locale, self._policy.languages), again=True)
-        return Answer(load_replies(kept[1]), str(kept[0]), again=True)
+        acknowledged = kept[2] if len(kept) > 2 and isinstance(kept[2], int) else None
+        return Answer(load_replies(kept[1]), str(kept[0]), again=True, acknowledged=acknowledged)
 
     async def throttle(
         self, who: Participant, update: UpdateRef | None = None
     ) -> list[Reply] | None:
-        """Flood control, for every channel: None while ``who`` is within the limit;
-        over it, what to tell them (once per window; nothing after that)."""
+        """Flood control for what a channel answers by itself (a sticker, an edit):
+        None while ``who`` is within the limit; over it, what to tell them (once per
+        window; nothing after that)."""
+        over = await self._over_flood(who, update)
+        if over is None:
+            return None
+        return [self._flood_notice()] if over else []
+
+    async def _over_flood(self, who: Participant, update: UpdateRef | None) -> bool | None:
+        """None within the flood limit; over it, whether to tell them (once a window)."""
         if self._limiter is None:
             return None
-        flooded = await self._flood.check(self._limiter, who.key, update)
-        if flooded is None:
-            return None
-        log.info("flood from %s (%s)", who.key, "told" if flooded else "quiet")
-        return [Reply("desk.flood")] if flooded else []
+        over = await self._flood.check(self._limiter, who.key, update)
+        if over is not None:
+            log.info("flood from %s (%s)", who.key, "told" if over else "quiet")
+        return over
+
+    def _flood_notice(self) -> Reply:
+        window = self._flood.window
+        return Reply("desk.flood", {"limit": self._flood.limit, "minutes": _minutes(window)})
+
+    async def _hold(
+        self,
+        who: Participant,
+        event: Input,
+        update: UpdateRef | None,
+        told: bool,
+        locale: str | None,
+    ) -> Answer:
+        """Over the flood limit: a message is kept (joined into the desk's next step for
+        them, or into their ticket by the clock once the flood is over); a command or a
+        button is not carried out. The notice, once a window, says both."""
+        lang = pick_language(locale, self._policy.languages)
+        replies = [self._flood_notice()] if told else []
+        if not isinstance(event, TextSent | FileSent):
+            return Answer(replies, lang)
+        text = event.text if isinstance(event, TextSent) else event.caption
+        files = event.files if isinstance(event, FileSent) else ()
+        now = self._clock.now()
+        # Known by its update (a redelivery is kept once); without one, on its own.
+        key = str(update) if update is not None else f"{who.key}@{uuid.uuid4().hex}"
+        async with self._uow() as uow:
+            if update is not None and await uow.inbox.seen(update):
+                return await self._answered(update, locale)
+            customer = await uow.customers.get(who)
+            lang = customer.locale if customer is not None else lang
+            message = HeldMessage(text, files, now)
+            if not await uow.held.hold(who, key, message, self._flood.keep):
+                # Kept as many as we keep: this one is not, and the sender must know.
+                keep = self._flood.keep
+                log.warning("flood from %s: %d messages held, more refused", who.key, keep)
+                full = await self._flood.tell_once(self._limiter_or_none(), who.key, "full")
+                replies = [Reply("desk.flood_full", {"count": self._flood.keep})] if full else []
+            answer = Answer(replies, lang)
+            if update is not None:
+                await uow.inbox.record(update, now, [lang, dump_replies(replies), None])
+            await uow.commit()
+        return answer
+
+    def _limiter_or_none(self) -> RateLimiter:
+        assert self._limiter is not None  # only over a limit, which needs a limiter
+        return self._limiter
+
+    async def _release(self, turn: _Turn) -> list[Reply]:
+        """The messages flood control kept for this customer, joined, taken as if sent
+        now (before the update at hand): into the ticket they write to, or as their
+        answer to the conversation's step."""
+        replies: list[Reply] = []
+        held = await turn.uow.held.take(turn.who)
+        turn.held = False
+        for piece in join_held(held, MESSAGE_LIMIT):
+            event: TextSent | FileSent = (
+                FileSent(piece.files, piece.text, held=piece.count)
+                if piece.files
+                else TextSent(piece.text, held=piece.count)
+            )
+            try:
+                replies += await self._dispatch(turn, event)
+            except ConcurrentUpdate:
+                raise  # the gate runs the whole update again
+            except DeskError as exc:
+                # Refused (a file the desk does not take...): said, not silently lost.
+                log.info("held messages of %s refused: %s", turn.who.key, exc)
+                replies.append(Reply(exc.key, _plain(exc.params)))
+        log.info("flood of %s over: %d held messages joined", turn.who.key, len(held))
+        return replies
+
+    async def release_held(self, limit: int = 100) -> int:
+        """The clock's part of flood control: messages kept back longer than the flood
+        window, of customers who have not written since, are joined in now; what the
+        desk says about them reaches the customer through the outbox. How many
+        customers' messages were joined."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            due = await uow.held.due(now - timedelta(seconds=self._flood.window), limit)
+        for who in due:
+
+            async def work(uow: UnitOfWork, who: Participant = who) -> None:
+                turn = await self._turn(uow, who, "", None)
+                if not turn.held:
+                    return  # their own update took them meanwhile
+                replies = await self._release(turn)
+                await turn.flush()
+                for reply in replies:
+                    await uow.outbox.add(_to_customer(who, reply, turn.customer.locale, now))
+
+            try:
+                await self._gate.run(who, None, work, locks=self._locks)
+            except Exception:
+                # One customer's trouble must not keep the others' messages held.
+                log.exception("releasing the held messages of %s failed", who.key)
+        return len(due)
 
     async def customer(
         self, who: Participant, *, name: str = "", locale: str | None = None
@@ -272,7 +424,7 @@ class Desk:
                 who, name=name, locale=pick_language(locale, self._policy.languages)
             )
             return _Turn(uow, created, new=True)
-        turn = _Turn(uow, found, new=False, awaited=profile.answer_awaited)
+        turn = _Turn(uow, found, new=False, awaited=profile.answer_awaited, held=profile.held)
         if (name and name != found.name) or found.unreachable:
             # Whoever writes to us can be reached again.
             turn.remember(name=name or found.name, unreachable=False)
@@ -287,6 +439,14 @@ class Desk:
             handled = await self._global_choice(turn, event.value)
             if handled is not None:
                 return handled
+        if isinstance(event, TextSent | FileSent) and event.ticket is not None:
+            brief = await turn.uow.tickets.brief(event.ticket)
+            if brief is not None and brief.status in OPEN_STATUSES:
+                # Written in the ticket's own thread: it is about that ticket, whatever
+                # the customer's conversation elsewhere is doing (it carries on).
+                return await self._write(turn, event.ticket, event)
+            # A closed ticket's thread: read as any message (a follow-up is offered).
+            event = replace(event, ticket=None)
         stored = turn.conversation
         notes: list[Reply] = []
         if stored is not None and self._abandoned(stored):
@@ -518,6 +678,7 @@ class Desk:
                     phone=first.phone or turn.customer.phone,
                 )
                 filed = TicketsFiled(tuple(t.number for t in opened if t.number is not None))
+                turn.opened += filed.numbers
                 return filed, await self._filing_notes(turn, opened)
             case AppendToTicket(number=number, text=text, attachments=files):
                 await self._tickets.execute_in(
@@ -585,7 +746,7 @@ class Desk:
             ticket = await self._tickets.execute_in(
                 turn.uow,
                 self._actor(turn),
-                WriteToTicket(number=number, text=text, attachments=files),
+                WriteToTicket(number=number, text=text, attachments=files, held=event.held),
                 locale=turn.customer.locale,
             )
         except TicketBlocked:
@@ -593,6 +754,13 @@ class Desk:
         except TicketClosed:
             return await self._begin(turn, closed_ticket=number)
         turn.remember(current_ticket=number)
+        if event.held:
+            # What a flood kept back is in now: said exactly, however often.
+            return [Reply("desk.held_added", {"count": event.held, "number": number})]
+        if sum(entry.kind is EntryKind.CUSTOMER for entry in ticket.entries) > 1:
+            # Said once per request; later messages are only marked as received.
+            turn.acknowledged = number
+            return []
         shown = title if title is not None else ticket.title
         return [Reply("desk.added_to_ticket", {"number": number, "title": shown})]
 
@@ -762,6 +930,25 @@ class Desk:
     @staticmethod
     def _actor(turn: _Turn) -> Actor:
         return Actor(turn.who, turn.customer.name, Role.CUSTOMER)
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, round(seconds / 60))
+
+
+def _to_customer(who: Participant, reply: Reply, locale: str, now: datetime) -> Notification:
+    """A reply the desk gives outside an update of the customer's (the clock's), for
+    the outbox to deliver where they are."""
+    return Notification(
+        channel=who.platform,
+        audience=Audience.CUSTOMER,
+        recipient=who.external_id,
+        key=reply.key,
+        params=dict(reply.params),
+        choices=reply.choices,
+        locale=locale,
+        created_at=now,
+    )
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

@@ -64,3 +64,9 @@ class DuplicateEscalation(DeskError):
     """A community post already became a ticket."""
 
     key = "error.already_escalated"
+
+
+class EscalationNotCovered(DeskError):
+    """The author's plan covers no department a post could be filed with."""
+
+    key = "error.escalation_not_covered"

@@ -20,6 +20,9 @@ class Event:
 @dataclass(frozen=True, kw_only=True)
 class TicketOpened(Event):
     escalated: bool = False
+    # An escalation filed elsewhere than asked: the department the author's plan does
+    # not cover (the ticket went to one it does).
+    not_covered: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,7 @@ class CustomerWrote(Event):
     text: str
     files: int = 0
     entry: int = -1  # index of the message in the ticket's thread
+    held: int = 0  # messages held back by flood control, joined into this one
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -143,10 +143,18 @@ class MemoryLocks:
 
 @dataclass(frozen=True, slots=True)
 class FloodRule:
-    """At most ``limit`` updates of one participant per ``window`` seconds."""
+    """At most ``limit`` updates of one participant per ``window`` seconds.
+
+    Over the limit nothing is dropped without a trace: a message (text, files) is
+    kept (``bot.held.HeldMessage``, at most ``keep`` of them per participant) and joined into the
+    participant's next update that is within the limit, or into the ticket by the clock
+    once ``window`` has passed; commands and buttons are not carried out. Either way the
+    sender is told once per window, precisely, what happens to what they send.
+    """
 
     limit: int = 20
     window: float = 60.0
+    keep: int = 200
 
     async def check(
         self, limiter: RateLimiter, key: str, update: UpdateRef | None = None
@@ -159,3 +167,7 @@ class FloodRule:
         if await limiter.hit(flood_key, self.limit, self.window, event):
             return None
         return await limiter.hit(flood_key + ":told", 1, self.window)
+
+    async def tell_once(self, limiter: RateLimiter, key: str, what: str) -> bool:
+        """True the first time in a window that ``what`` is to be said to ``key``."""
+        return await limiter.hit(f"flood:{key}:{what}", 1, self.window)

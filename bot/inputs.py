@@ -22,6 +22,11 @@ class UpdateRef:
 @dataclass(frozen=True, slots=True)
 class TextSent:
     text: str
+    # Written in a ticket's own thread (a topic of a private chat): it is about that
+    # ticket, whatever else the customer is doing.
+    ticket: int | None = None
+    # Several messages held back by flood control, joined into one (how many).
+    held: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class FileSent:
 
     files: tuple[Attachment, ...]
     caption: str = ""
+    ticket: int | None = None  # as ``TextSent.ticket``
+    held: int = 0  # as ``TextSent.held``
 
 
 @dataclass(frozen=True, slots=True)

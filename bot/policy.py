@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import DeskError
+from bot.reactions import Reactions
 from bot.ticket import QuoteRefusal, RequestType
 
 EXAMPLE_POLICY = Path(__file__).with_name("desk.example.toml")
@@ -121,6 +122,8 @@ class DeskPolicy:
     over_quota: tuple[str, ...] = ("sales",)
     # Catalog key -> the policy's labels for it ([wording]).
     wording: dict[str, Labels] = field(default_factory=dict)
+    # What emoji reactions mean (``bot.reactions``).
+    reactions: Reactions = field(default_factory=Reactions)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def department(self, key: str) -> Department:
@@ -290,6 +293,7 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
         moderators=frozenset(str(x) for x in desk.get("moderators", [])),
         languages=tuple(desk.get("languages", ("en", "cs", "pl", "ru"))),
         default_language=str(desk.get("default_language", "en")),
+        reactions=Reactions.parse(data.get("reactions", {})),
         raw=data,
     )
 

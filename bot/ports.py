@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 from bot.account import Account
 from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
+from bot.held import HeldMessage
 from bot.inputs import UpdateRef
 from bot.notification import Backlog, Notification, OutboxItem
 from bot.paging import Page
@@ -230,6 +231,23 @@ class QuotaCounter(Protocol):
         ...
 
 
+class HeldMessages(Protocol):
+    """Messages flood control kept back, per participant, in the order they came."""
+
+    async def hold(self, who: Participant, update: str, message: HeldMessage, keep: int) -> bool:
+        """Keep ``message`` (known by ``update``, kept once however often it comes) unless
+        ``who`` has ``keep`` held already; whether it is kept."""
+        ...
+
+    async def take(self, who: Participant) -> list[HeldMessage]:
+        """Every message held for ``who``, oldest first, no longer held."""
+        ...
+
+    async def due(self, before: datetime, limit: int = 100) -> list[Participant]:
+        """Participants whose oldest held message came before ``before``."""
+        ...
+
+
 class Outbox(Protocol):
     async def add(self, notification: Notification) -> None:
         """Queue a notification in the current transaction."""
@@ -245,6 +263,7 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     inbox: Inbox
     quota: QuotaCounter
+    held: HeldMessages
 
     async def __aenter__(self) -> Self: ...
 

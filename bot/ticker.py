@@ -1,4 +1,5 @@
-"""The clock's work: reminders, auto-close and SLA alerts, from stored due times.
+"""The clock's work: reminders, auto-close and SLA alerts, from stored due times; and
+joining in the messages flood control kept once their flood is over.
 
 Each ticket keeps ``next_check_at``; the ticker claims the tickets whose moment has
 come (moving their check a lease ahead, so that of several tickers in a fleet exactly
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.announce import Announcer
@@ -50,8 +52,12 @@ class Ticker:
         announcer: Announcer,
         *,
         lease: timedelta = LEASE,
+        release_held: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
+        """``release_held``: joins in the messages flood control kept longer than its
+        window (``Desk.release_held``), every round."""
         self._uow = uow
+        self._release_held = release_held
         self._schedule = schedule
         self._clock = clock
         self._announcer = announcer
@@ -63,6 +69,11 @@ class Ticker:
         now = self._clock.now()
         if self._swept is None or now - self._swept >= INBOX_SWEEP_EVERY:
             await self.sweep_inbox(now)
+        if self._release_held is not None:
+            try:
+                await self._release_held()
+            except Exception:
+                log.exception("releasing held messages failed")
         async with self._uow() as uow:
             claimed = await uow.tickets.claim_due(now, now + self._lease, limit)
             await uow.commit()

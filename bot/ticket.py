@@ -78,6 +78,8 @@ class EntryKind(StrEnum):
     AGENT = "agent"
     NOTE = "note"
     SYSTEM = "system"
+    # An agent has seen the customer's messages (a reaction on them, bot.reactions).
+    SEEN = "seen"
 
 
 @dataclass(frozen=True, slots=True)

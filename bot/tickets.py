@@ -10,7 +10,9 @@ channel.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.account import Account
@@ -27,6 +29,7 @@ from bot.commands import (
     DeclineTicket,
     DisputeResolution,
     EscalatePost,
+    MarkSeen,
     QuoteTicket,
     RefuseQuote,
     ResendNotification,
@@ -41,6 +44,8 @@ from bot.errors import (
     ConcurrentUpdate,
     DeskError,
     DuplicateEscalation,
+    DuplicateUpdate,
+    EscalationNotCovered,
     InvalidInput,
     InvalidTransition,
     NotAllowed,
@@ -67,6 +72,7 @@ from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, OutboxStore, UnitOfWork, UnitOfWorkFactory
 from bot.quota import QUOTA_LEFT, QuotaStatus
+from bot.reactions import Signal
 from bot.reply import Reply, Text
 from bot.resend import resend_notification
 from bot.schedule import Schedule
@@ -252,6 +258,17 @@ class TicketService:
             filled += len(tickets)
             if len(tickets) < batch:
                 return filled
+
+    async def react(
+        self, actor: Actor, number: int, emoji: Sequence[str], *, update: UpdateRef | None = None
+    ) -> bool:
+        """An agent reacted with ``emoji`` to a customer's message of ticket ``number``:
+        what the policy says that means (``bot.reactions``); whether it meant anything."""
+        if self._policy.reactions.agent_signal(emoji) is not Signal.SEEN:
+            return False
+        with contextlib.suppress(DuplicateUpdate):  # marked when it first came
+            await self.execute(actor, MarkSeen(number=number), update=update)
+        return True
 
     async def resend(self, actor: Actor, command: ResendNotification) -> Reply:
         """An agent sends again a message whose delivery a crash left uncertain."""
@@ -453,18 +470,24 @@ class TicketService:
         department = command.department or self._escalation_department()
         if department not in self._policy.departments:
             raise InvalidInput(f"unknown department {department!r}", department=department)
+        now = self._clock.now()
+        author = Participant(command.author_platform, command.author_id)
+        existing = await uow.tickets.by_post(command.post_ref)
+        if existing is not None:
+            raise DuplicateEscalation(command.post_ref, number=existing.number)
+        profile = await uow.customers.get(author)
+        number = profile.support_number if profile is not None else ""
+        account = self.schedule.entitled_account(
+            await uow.accounts.get(number) if number else None
+        )
+        asked = department
+        department = self._covered_department(account, department, now)
         # A moderator's post is an ordinary problem until an agent says otherwise.
         candidates = [c for c in self._policy.categories.values() if c.department == department]
         if not candidates:
             raise InvalidInput(f"department {department!r} has no category", department=department)
         category = next((c for c in candidates if c.listed and not c.critical), candidates[0])
-        now = self._clock.now()
-        author = Participant(command.author_platform, command.author_id)
         title = (text.splitlines()[0] if text else command.post_link)[:80] or "—"
-        existing = await uow.tickets.by_post(command.post_ref)
-        if existing is not None:
-            raise DuplicateEscalation(command.post_ref, number=existing.number)
-        profile = await uow.customers.get(author)
         ticket = Ticket(
             customer=author,
             customer_name=command.author_name,
@@ -487,10 +510,12 @@ class TicketService:
             created_at=now,
         )
         ticket.record_filed(now, actor.name)
+        why = "" if department == asked else f" to {department}: the plan does not cover {asked}"
         ticket.add_entry(
-            ThreadEntry(EntryKind.SYSTEM, f"escalated by {actor.name}", now, actor.participant)
+            ThreadEntry(
+                EntryKind.SYSTEM, f"escalated by {actor.name}{why}", now, actor.participant
+            )
         )
-        account = await uow.accounts.get(ticket.support_number) if ticket.support_number else None
         self.schedule.file(ticket, account, now)
         await uow.tickets.add(ticket)
         if profile is None:
@@ -499,9 +524,29 @@ class TicketService:
                 Customer(author, name=command.author_name, locale=command.locale)
             )
         events = self._opened_events(ticket, now)
-        events[0] = TicketOpened(number=_n(ticket), escalated=True, at=now)
+        not_covered = asked if department != asked else None
+        events[0] = TicketOpened(
+            number=_n(ticket), escalated=True, not_covered=not_covered, at=now
+        )
         await self._publish(uow, ticket, events)
         return ticket
+
+    def _covered_department(self, account: Account | None, wanted: str, now: datetime) -> str:
+        """Where an escalated post of an author with ``account`` may be filed: ``wanted``
+        when their plan (the default plan without valid support) covers it, else the
+        sales department or the first department the plan does cover, as at intake; a
+        plan that covers none is refused."""
+        valid = account if account is not None and account.is_valid_on(now.date()) else None
+        plan = self.schedule.plan(valid)
+        if wanted in plan.departments:
+            return wanted
+        covered = [d for d in self._policy.departments if d in plan.departments]
+        if not covered:
+            raise EscalationNotCovered(
+                f"plan {plan.key} covers no department", plan=Text(f"plan.{plan.key}")
+            )
+        sales = self._policy.sales_department
+        return sales if sales in covered else covered[0]
 
     def _escalation_department(self) -> str:
         wanted = self._policy.raw.get("desk", {}).get("escalation_department")
@@ -706,12 +751,19 @@ class TicketService:
                     )
                 )
                 return [QuoteDecided(number=n, accepted=accepted, outcome=ticket.status, at=now)]
+            case MarkSeen():
+                seen = ThreadEntry(EntryKind.SEEN, "", now, actor.participant, actor.name)
+                last = ticket.entries[-1] if ticket.entries else None
+                if last is not None and (last.kind, last.author) == (seen.kind, seen.author):
+                    return []  # seen by them already: nothing new since
+                ticket.add_entry(seen)
+                return []
             case AddNote(text=text, attachments=files):
                 ticket.add_entry(
                     ThreadEntry(EntryKind.NOTE, text, now, actor.participant, actor.name, files)
                 )
                 return [NoteAdded(number=n, agent_name=actor.name, text=text, at=now)]
-            case WriteToTicket(text=text, attachments=files):
+            case WriteToTicket(text=text, attachments=files, held=held):
                 if ticket.status is Status.BLOCKED:
                     raise TicketBlocked(f"#{n} is blocked", number=n)
                 if not ticket.is_open:
@@ -735,7 +787,11 @@ class TicketService:
                     # "Still broken" after a resolution is a dispute: the agent takes it up.
                     ticket.move(Status.ACCEPTED, now, actor.name, "written after resolution")
                 entry = len(ticket.entries) - 1
-                return [CustomerWrote(number=n, text=text, files=len(files), entry=entry, at=now)]
+                return [
+                    CustomerWrote(
+                        number=n, text=text, files=len(files), entry=entry, held=held, at=now
+                    )
+                ]
             case ConfirmResolution():
                 old = ticket.status
                 _require(ticket, Status.RESOLVED)

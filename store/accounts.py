@@ -15,7 +15,7 @@ from bot.customer import Customer, Profile
 from bot.errors import ConcurrentUpdate
 from bot.participant import Participant
 from bot.ticket import Status
-from store.models import AccountRow, CustomerRow, TicketRow
+from store.models import AccountRow, CustomerRow, HeldMessageRow, TicketRow
 from store.upsert import upsert
 
 
@@ -79,6 +79,10 @@ _PROFILE = (
         )
         .correlate(_CUSTOMERS)
         .label("awaited"),
+        exists()
+        .where(HeldMessageRow.customer_key == _CUSTOMERS.c.key)
+        .correlate(_CUSTOMERS)
+        .label("held"),
     )
     .select_from(_CUSTOMERS)
     .outerjoin(_ACCOUNTS, _ACCOUNTS.c.support_number == _CUSTOMERS.c.support_number)
@@ -136,7 +140,7 @@ class SqlCustomerRepository:
         waiting = values["awaited"]
         if customer.support_number:
             self._accounts[customer.support_number] = account
-        return Profile(customer, account, bool(waiting))
+        return Profile(customer, account, bool(waiting), held=bool(values["held"]))
 
     async def put(self, customer: Customer) -> None:
         # Written before the unit's next statement, or with its inbox row.

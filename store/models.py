@@ -330,6 +330,27 @@ class InboxRow(Base):
     answer: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class HeldMessageRow(Base):
+    """A customer's message flood control kept back until the flood is over."""
+
+    __tablename__ = "held_messages"
+    __table_args__ = (
+        Index("ix_held_messages_customer_key_id", "customer_key", "id"),
+        Index("ix_held_messages_held_at", "held_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    # The participant key ("platform:id") of the customer.
+    customer_key: Mapped[str] = mapped_column(String)
+    # The update it came in ("channel/bot/update id"): kept once however often it comes.
+    update_key: Mapped[str] = mapped_column(String, unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    # Its files, as attachments' fields (``bot.ticket.Attachment``).
+    files: Mapped[list[Any]] = mapped_column(JSON)
+    held_at: Mapped[datetime] = mapped_column()
+
+
 class QuotaUsageRow(Base):
     """Tickets an account filed in one quota month, counted atomically."""
 

@@ -13,12 +13,14 @@ from bot.errors import StoreInterrupted
 from bot.ports import (
     AccountRepository,
     CustomerRepository,
+    HeldMessages,
     Inbox,
     Outbox,
     QuotaCounter,
     TicketRepository,
 )
 from store.accounts import SqlAccountRepository, SqlCustomerRepository
+from store.held import SqlHeldMessages
 from store.inbox import SqlInbox
 from store.outbox import SqlOutbox
 from store.quota import SqlQuotaCounter
@@ -42,6 +44,7 @@ class SqlUnitOfWork:
     outbox: Outbox
     inbox: Inbox
     quota: QuotaCounter
+    held: HeldMessages
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         # Creating a session opens no connection; that happens on the first statement.
@@ -57,6 +60,7 @@ class SqlUnitOfWork:
         self.outbox = self._outbox
         self.inbox = SqlInbox(self._session, self._customers)
         self.quota = SqlQuotaCounter(self._session)
+        self.held = SqlHeldMessages(self._session)
 
     async def __aenter__(self) -> Self:
         return self

@@ -174,6 +174,9 @@ class ConsoleSession:
         who = self.participant
         answer = await self.app.desk.answer(who, event, name=self.name, locale=self.lang)
         self.say(answer.replies, answer.locale)
+        if answer.acknowledged is not None:
+            # A terminal cannot react to a line: a short mark stands for the reaction.
+            self.say([Reply("console.received", {"number": answer.acknowledged})], answer.locale)
 
     def _pick(self, line: str) -> str | None:
         options = self.choices

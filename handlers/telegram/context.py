@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,7 +20,16 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, User
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    MessageReactionUpdated,
+    ReactionTypeEmoji,
+    ReactionTypeUnion,
+    ReplyParameters,
+    User,
+)
 
 from bot.desk import Desk
 from bot.errors import DeskError
@@ -37,6 +47,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Private chats whose last keyboard this process remembers (``retire_keyboards``).
+KEPT_KEYBOARDS = 10_000
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
 
@@ -70,6 +82,8 @@ class TelegramContext:
     tuning: Tuning = field(default_factory=Tuning)
     albums: AlbumCollector = field(default_factory=AlbumCollector)
     posts: RecentAlbums = field(default_factory=RecentAlbums)
+    # Private chat -> the last direct reply there with buttons (this process's).
+    _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict)
     _members: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -138,6 +152,12 @@ class TelegramContext:
         """A message's identity, the same however often Telegram delivers it."""
         return UpdateRef(CHANNEL, str(self.bot.id), f"m:{message.chat.id}:{message.message_id}")
 
+    def reaction_ref(self, reaction: MessageReactionUpdated, emoji: list[str]) -> UpdateRef:
+        """A reaction's identity: who put which emoji on which message."""
+        who = reaction.user.id if reaction.user is not None else 0
+        what = f"r:{reaction.chat.id}:{reaction.message_id}:{who}:{''.join(emoji)}"
+        return UpdateRef(CHANNEL, str(self.bot.id), what)
+
     def query_ref(self, query: CallbackQuery) -> UpdateRef:
         """A button press's identity (Telegram gives each press its own id)."""
         return UpdateRef(CHANNEL, str(self.bot.id), f"q:{query.id}")
@@ -189,7 +209,57 @@ class TelegramContext:
                 )
                 if message is not None:
                     sent.append(message)
+                    if markup is not None and chat_id > 0:
+                        self._remember_keyboard(chat_id, message.message_id)
         return sent
+
+    async def mark_received(self, message: Message) -> None:
+        """Mark a customer's message as received (the policy's ``received`` reaction)
+        instead of saying so; a chat where the bot may not react keeps silent."""
+        reaction: list[ReactionTypeUnion] = [
+            ReactionTypeEmoji(emoji=self.policy.reactions.received)
+        ]
+        react = partial(
+            self.bot.set_message_reaction,
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            reaction=reaction,
+        )
+        try:
+            await self.direct(message.chat.id, react)
+        except TelegramBadRequest as exc:
+            log.info("message %s not marked received: %s", message.message_id, exc)
+
+    def _remember_keyboard(self, chat_id: int, message_id: int) -> None:
+        self._keyboards[chat_id] = message_id
+        self._keyboards.move_to_end(chat_id)
+        while len(self._keyboards) > KEPT_KEYBOARDS:
+            self._keyboards.popitem(last=False)
+
+    async def take_buttons_off(self, chat_id: int, message_id: int) -> None:
+        """The buttons of that message were used one way or another: they go."""
+        edit = partial(
+            self.bot.edit_message_reply_markup,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=None,
+        )
+        try:
+            await self.direct(chat_id, edit)
+        except TelegramBadRequest as exc:
+            # Gone already, or without buttons: nothing is left to press either way.
+            log.info("buttons of %s in %s not removed: %s", message_id, chat_id, exc)
+
+    async def retire_keyboards(self, chat_id: int, pressed: Message | None = None) -> None:
+        """The conversation in a private chat moved on: the buttons of the message
+        pressed (they were used) and of the last reply with buttons (they belonged to
+        the step before) are taken off, so no old keyboard stays live. Buttons a
+        notification brought (a resolution to confirm) stay until they are used."""
+        retired = {self._keyboards.pop(chat_id, None)}
+        if pressed is not None and pressed.reply_markup is not None:
+            retired.add(pressed.message_id)
+        for message_id in sorted(m for m in retired if m is not None):
+            await self.take_buttons_off(chat_id, message_id)
 
     async def show_instead(self, message: Message, replies: Sequence[Reply], lang: str) -> bool:
         """Edit ``message`` to show ``replies`` (another page of the list it shows);

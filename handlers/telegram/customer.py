@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, Message, MessageReactionUpdated, User
 
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent, UpdateRef
 from bot.participant import Participant
@@ -18,7 +18,13 @@ from bot.reply import Reply
 from bot.worker import LAST_ATTEMPT
 from handlers.telegram import filters
 from handlers.telegram.context import TelegramContext
-from handlers.telegram.inbound import attachments_of, has_unsupported_media, screen_files
+from handlers.telegram.delivery import KIND_RESOLUTION, ref
+from handlers.telegram.inbound import (
+    attachments_of,
+    has_unsupported_media,
+    new_emoji,
+    screen_files,
+)
 from handlers.telegram.render import CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
@@ -47,9 +53,11 @@ async def handle_input(
     update: UpdateRef,
     prefix: list[Reply] | None = None,
     pressed: Message | None = None,
+    written: Message | None = None,
 ) -> None:
     """``pressed``: the message whose button sent ``event`` (a page of a list there is
-    shown in its place)."""
+    shown in its place); ``written``: the customer's message that is ``event`` (marked
+    as received when the desk has nothing to say about it)."""
     who = participant(user)
     in_place = False
     try:
@@ -59,6 +67,8 @@ async def handle_input(
         replies, lang, in_place = answer.replies, answer.locale, answer.in_place
         if answer.again:
             prefix = None  # said when the update first came
+        if answer.acknowledged is not None and written is not None:
+            await tg.mark_received(written)
     except Exception:
         if not LAST_ATTEMPT.get():
             raise  # the worker hands the update over again (nothing was committed)
@@ -72,6 +82,7 @@ async def handle_input(
     ):
         return
     if replies or prefix:
+        await tg.retire_keyboards(chat_id, pressed)
         await tg.say(chat_id, [*(prefix or []), *replies], lang)
 
 
@@ -127,14 +138,17 @@ async def _files(tg: TelegramContext, user: User, chat_id: int, messages: list[M
         return
     event: Input = FileSent(tuple(kept), caption) if kept else TextSent(caption)
     # An album is one input: it is known by its first part.
-    await handle_input(tg, user, chat_id, event, tg.message_ref(messages[0]), refusals)
+    await handle_input(
+        tg, user, chat_id, event, tg.message_ref(messages[0]), refusals, written=messages[0]
+    )
 
 
 async def on_text(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or message.text is None:
         return
-    await handle_input(tg, user, message.chat.id, TextSent(message.text), tg.message_ref(message))
+    event = TextSent(message.text)
+    await handle_input(tg, user, message.chat.id, event, tg.message_ref(message), written=message)
 
 
 async def on_other(message: Message, tg: TelegramContext) -> None:
@@ -181,6 +195,30 @@ async def on_foreign_button(query: CallbackQuery, tg: TelegramContext) -> None:
     )
 
 
+async def on_reaction(reaction: MessageReactionUpdated, tg: TelegramContext) -> None:
+    """A customer's reaction: on the message announcing a resolution it may confirm it
+    (the desk decides which emoji do); the resolution's buttons then go."""
+    user, emoji = reaction.user, new_emoji(reaction)
+    if user is None or not emoji:
+        return
+    chat_id = reaction.chat.id
+    key = ref(chat_id, reaction.message_id)
+    number = await tg.links.get(CHANNEL, KIND_RESOLUTION, key)
+    if number is None or not number.isdigit():
+        return  # a reaction to anything else is the customer's own business
+    answer = await tg.desk.react(
+        participant(user),
+        int(number),
+        emoji,
+        name=user.full_name,
+        locale=user.language_code,
+        update=tg.reaction_ref(reaction, emoji),
+    )
+    if answer.replies and not answer.again:
+        await tg.take_buttons_off(chat_id, reaction.message_id)
+        await tg.say(chat_id, answer.replies, answer.locale)
+
+
 def make_router() -> Router:
     """A fresh router (a router belongs to one dispatcher)."""
     router = Router(name="telegram-customer")
@@ -195,4 +233,6 @@ def make_router() -> Router:
     router.edited_message.register(on_edited)
     router.callback_query.register(on_choice, filters.data_prefix(CHOICE_PREFIX, TOKEN_PREFIX))
     router.callback_query.register(on_foreign_button)
+    router.message_reaction.filter(filters.private_reaction)
+    router.message_reaction.register(on_reaction)
     return router

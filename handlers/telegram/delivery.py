@@ -41,6 +41,7 @@ from aiogram.types import (
 from bot.errors import TicketNotFound
 from bot.notification import Audience, Notification, is_urgent
 from bot.ports import DeliveryError, LinkStore, RecipientUnreachable
+from bot.reactions import confirmable
 from bot.reply import Reply, decode_params
 from bot.ticket import Attachment, EntryKind, Ticket
 from bot.views import card, card_opening
@@ -63,6 +64,8 @@ KIND_CARD = "card"
 KIND_MESSAGE = "msg"  # key "<chat>:<message>" -> "<number>" (replies in plain groups)
 KIND_SENT = "sent"  # key notification id -> parts already delivered
 KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
+# key "<chat>:<message>" -> "<number>": a customer's message announcing a resolution
+KIND_RESOLUTION = "resolution"
 
 TOPIC_NAME_LIMIT = 128
 # The team's notice of a new (or transferred-in) ticket: the card says what it says.
@@ -77,7 +80,11 @@ KIND_DOCUMENT = "document"
 PHOTO_MIME = "image/jpeg"
 PHOTO_NAME = "photo_"
 # Notification keys whose text carries the files of the entry that caused them.
-_FILES_FROM = {"notice.answer": EntryKind.AGENT, "team.customer_wrote": EntryKind.CUSTOMER}
+_FILES_FROM = {
+    "notice.answer": EntryKind.AGENT,
+    "team.customer_wrote": EntryKind.CUSTOMER,
+    "team.customer_wrote_held": EntryKind.CUSTOMER,
+}
 
 
 def ref(chat_id: int, message_id: int) -> str:
@@ -197,7 +204,11 @@ class TelegramNotifier:
             if i < done:
                 continue
             last = i == len(rendered.parts) - 1
-            await self.send_text(chat_id, part, rendered.markup if last else None)
+            sent = await self.send_text(chat_id, part, rendered.markup if last else None)
+            if last and (number := confirmable(n)) is not None:
+                # The customer may confirm by reacting to this message (bot.reactions).
+                key = ref(chat_id, sent.message_id)
+                await self.links.set(CHANNEL, KIND_RESOLUTION, key, str(number))
             await self._advance(n, i + 1)
         step = len(rendered.parts)
         for batch in file_batches(await self._entry_files(n)):
@@ -499,7 +510,8 @@ class TelegramNotifier:
     ) -> list[Message]:
         """One message or album of files of one kind (see ``file_batches``)."""
         photo = is_photo(batch[0])
-        await self.pacer.wait(chat_id)
+        # Telegram counts an album's messages, not the call.
+        await self.pacer.wait(chat_id, len(batch))
         if len(batch) == 1:
             kwargs: dict[str, Any] = {
                 "message_thread_id": thread_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram.enums import ChatType
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, MessageReactionUpdated
 
 from handlers.telegram.inbound import has_unsupported_media
 
@@ -23,6 +23,10 @@ async def private_chat(message: Message) -> bool:
 
 async def private_query(query: CallbackQuery) -> bool:
     return query.message is not None and query.message.chat.type == ChatType.PRIVATE
+
+
+async def private_reaction(reaction: MessageReactionUpdated) -> bool:
+    return reaction.chat.type == ChatType.PRIVATE
 
 
 async def group_chat(message: Message) -> bool:

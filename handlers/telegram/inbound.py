@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram.types import Message
+from aiogram.types import Message, MessageReactionUpdated, ReactionTypeEmoji
 
 from bot.files import MAX_FILE_BYTES, TOO_BIG, check_attachment
 from bot.reply import Reply
@@ -85,6 +85,11 @@ def screen_files(files: list[Attachment]) -> tuple[list[Attachment], list[Reply]
                 Reply("telegram.file.bad_type", {"name": att.file_name, "type": att.mime_type})
             )
     return kept, refusals
+
+
+def new_emoji(reaction: MessageReactionUpdated) -> list[str]:
+    """The emoji a reaction update puts on the message (custom and paid ones aside)."""
+    return [r.emoji for r in reaction.new_reaction if isinstance(r, ReactionTypeEmoji)]
 
 
 def has_unsupported_media(message: Message) -> bool:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from dataclasses import replace
 from functools import partial
 
@@ -30,9 +31,11 @@ from aiogram.filters import Filter
 from aiogram.types import (
     CallbackQuery,
     ChatMemberUpdated,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageReactionUpdated,
     User,
 )
 
@@ -68,7 +71,7 @@ from handlers.telegram.cards import (
 )
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
-from handlers.telegram.inbound import attachments_of
+from handlers.telegram.inbound import attachments_of, new_emoji
 from handlers.telegram.render import AGENT_PREFIX, CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,10 @@ _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s|$)")
 QUEUE_PAGE_PREFIX = "qp:"
 # Messages waiting for a team chat before /queue says the chat is behind.
 BEHIND_AT = 3
+# An agent's next message in a thread is their question for this long after Ask.
+ASK_WAIT = 15 * 60
+# LinkStore kind: key "<chat>:<thread or 0>:<agent>" -> "<number>:<unix time of Ask>".
+KIND_ASKING = "asking"
 # A card refresh refused for now (429, network) is tried again this often, in the background.
 CARD_RETRIES = 3
 
@@ -144,13 +151,7 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
         return
     chat_id = message.chat.id
     if button.action == Action.ASK:
-        prompts = await tg.say(
-            chat_id, [Reply("telegram.prompt.ask", {"number": number})], lang, thread_id=thread_id
-        )
-        for prompt in prompts:
-            await tg.links.set(
-                CHANNEL, KIND_PROMPT, ref(chat_id, prompt.message_id), f"ask:{number}"
-            )
+        await _prompt_question(tg, query.from_user, chat_id, thread_id, number)
     else:
         if button.action == Action.DECLINE:
             markup = reasons_keyboard(tg.renderer, number, lang)
@@ -171,6 +172,61 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
             ),
         )
     await tg.answer_query(query)
+
+
+async def _prompt_question(
+    tg: TelegramContext, agent: User, chat_id: int, thread_id: int | None, number: int
+) -> None:
+    """Ask the agent for their question the way agents type: a ForceReply prompt (their
+    app opens a reply to it), and their next message in this thread counts as the
+    question even when it is not a reply (kept for ``ASK_WAIT`` seconds)."""
+    text = tg.renderer.text(
+        "telegram.prompt.ask",
+        _lang(tg),
+        {"number": number, "agent": agent.full_name, "agent_id": agent.id},
+    )
+    prompt = await tg.direct(
+        chat_id,
+        partial(
+            tg.bot.send_message,
+            chat_id,
+            text,
+            parse_mode="HTML",
+            message_thread_id=thread_id,
+            # Selective: only the agent mentioned in the prompt is made to reply.
+            reply_markup=ForceReply(force_reply=True, selective=True),
+        ),
+    )
+    if prompt is not None:
+        await tg.links.set(CHANNEL, KIND_PROMPT, ref(chat_id, prompt.message_id), f"ask:{number}")
+    await tg.links.set(
+        CHANNEL,
+        KIND_ASKING,
+        _asking_key(chat_id, thread_id, agent.id),
+        f"{number}:{time.time():.0f}",
+    )
+
+
+def _asking_key(chat_id: int, thread_id: int | None, user_id: int) -> str:
+    return f"{chat_id}:{thread_id or 0}:{user_id}"
+
+
+async def _pending_question(tg: TelegramContext, message: Message) -> int | None:
+    """The ticket whose question this agent's message is, after they pressed Ask in
+    this thread (once: the question is asked, the next message is an answer again)."""
+    user = message.from_user
+    if user is None:
+        return None
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    key = _asking_key(message.chat.id, thread_id, user.id)
+    found = await tg.links.get(CHANNEL, KIND_ASKING, key)
+    number, _, since = (found or "").partition(":")
+    if not number.isdigit() or not since.isdigit():
+        return None
+    await tg.links.set(CHANNEL, KIND_ASKING, key, "")
+    if time.time() - int(since) > ASK_WAIT:
+        return None
+    return int(number)
 
 
 async def _may_act(tg: TelegramContext, actor: Actor, number: int) -> bool:
@@ -271,23 +327,33 @@ async def on_foreign_team_button(query: CallbackQuery, tg: TelegramContext) -> N
 # -- messages in a ticket's thread ----------------------------------------------------------
 
 
-async def _ticket_of(tg: TelegramContext, message: Message) -> tuple[int | None, bool]:
-    """The ticket a team message is about, and whether it answers an "ask" prompt."""
+async def _ticket_of(
+    tg: TelegramContext, message: Message, *, asking: bool = False
+) -> tuple[int | None, bool]:
+    """The ticket a team message is about, and whether it is the question an "ask"
+    prompt waits for (a reply to the prompt, or with ``asking``, the agent's next
+    message in the thread after they pressed Ask)."""
     chat_id = message.chat.id
     replied = message.reply_to_message
     if replied is not None:
         prompt = await tg.links.get(CHANNEL, KIND_PROMPT, ref(chat_id, replied.message_id))
         if prompt is not None:
-            action, _, number = prompt.partition(":")
-            return int(number), action == "ask"
+            action, _, prompted = prompt.partition(":")
+            if asking and action == "ask":
+                await _pending_question(tg, message)  # asked: no longer pending
+            return int(prompted), action == "ask"
+    pending = await _pending_question(tg, message) if asking else None
     if message.is_topic_message and message.message_thread_id is not None:
         key = await tg.links.find(CHANNEL, KIND_TOPIC, ref(chat_id, message.message_thread_id))
         if key is not None:
-            return int(key.partition(":")[0]), False
+            number = int(key.partition(":")[0])
+            return number, pending == number
     if replied is not None:
         found = await tg.links.get(CHANNEL, KIND_MESSAGE, ref(chat_id, replied.message_id))
         if found is not None and found.isdigit():
-            return int(found), False
+            return int(found), pending == int(found)
+    if pending is not None and not message.is_topic_message:
+        return pending, True  # a plain group: the next message after Ask is the question
     return None, False
 
 
@@ -327,7 +393,8 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
     if len(messages) == 1 and command_name(text) == "queue":
         await _show_queue(tg, user, first)
         return
-    number, asking = await _ticket_of(tg, first)
+    # Plain text may be the question an agent's Ask waits for; commands never are.
+    number, asking = await _ticket_of(tg, first, asking=command_name(text) is None)
     if number is None:
         if command_name(text) is not None:
             await tg.say(
@@ -508,6 +575,26 @@ async def on_team_edited(message: Message, tg: TelegramContext) -> None:
     await _say_in_ticket_thread(tg, message, "telegram.edit_not_forwarded")
 
 
+async def on_team_reaction(reaction: MessageReactionUpdated, tg: TelegramContext) -> None:
+    """An agent's reaction on a ticket's message in the team chat (a customer's message
+    mirrored there): the desk decides what it means (a 👍 marks it seen)."""
+    user, emoji = reaction.user, new_emoji(reaction)
+    if user is None or user.is_bot or not emoji:
+        return
+    chat_id = reaction.chat.id
+    if chat_id not in tg.team_chats():
+        return
+    found = await tg.links.get(CHANNEL, KIND_MESSAGE, ref(chat_id, reaction.message_id))
+    if found is None or not found.isdigit():
+        return
+    actor = await tg.agent(user.id, user.full_name)
+    try:
+        await tg.tickets.react(actor, int(found), emoji, update=tg.reaction_ref(reaction, emoji))
+    except DeskError as exc:
+        # A stranger's or an old message's reaction: nothing to say in the team chat.
+        log.info("reaction of %s on #%s not taken: %s", user.id, found, exc)
+
+
 async def on_member_change(update: ChatMemberUpdated, tg: TelegramContext) -> None:
     """Someone joined or left a chat: their departments are looked up afresh."""
     tg.forget_member(update.chat.id, update.new_chat_member.user.id)
@@ -535,4 +622,5 @@ def make_router() -> Router:
     )
     router.callback_query.register(on_foreign_team_button)
     router.chat_member.register(on_member_change)
+    router.message_reaction.register(on_team_reaction)
     return router

@@ -43,6 +43,7 @@ _JSON_FIELDS = frozenset(
         "link_preview_options",
         "entities",
         "caption_entities",
+        "reaction",
     }
 )
 _INT_FIELDS = frozenset(
@@ -91,6 +92,16 @@ _HTML_TAGS = frozenset(
         "blockquote",
         "tg-emoji",
     }
+)
+
+
+# The emoji a bot may react with (Bot API ReactionTypeEmoji); ✅ is not among them.
+REACTION_EMOJI = frozenset(
+    (  # noqa: SIM905 - Telegram's list as the docs give it
+        "❤ 👍 👎 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤\u200d🔥 🌚 🌭 💯 "
+        "🤣 ⚡ 🍌 🏆 💔 🤨 😐 🍓 🍾 💋 🖕 😈 😴 😭 🤓 👻 👨\u200d💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 "
+        "🎅 🎄 ☃ 💅 🤪 🗿 🆒 💘 🙉 🦄 😘 💊 🙊 😎 👾 🤷\u200d♂ 🤷 🤷\u200d♀ 😡"
+    ).split()
 )
 
 
@@ -158,33 +169,38 @@ class _Limiter:
         self._groups: dict[int, deque[float]] = {}
         self._chats: dict[int, tuple[float, float]] = {}  # tokens, at
 
-    def wait_for(self, chat_id: int, now: float) -> float:
-        """0 when a call into ``chat_id`` passes now (and is counted); else the seconds
-        until it would."""
+    def wait_for(self, chat_id: int, now: float, count: int = 1) -> float:
+        """0 when a call putting ``count`` messages (an album: its size) into
+        ``chat_id`` passes now (and is counted); else the seconds until it would."""
         limits = self.limits
-        waits = [_window_wait(self._bot, limits.per_bot, 1.0, now)]
+        waits = [_window_wait(self._bot, limits.per_bot, 1.0, now, count)]
         if chat_id < 0:
             group = self._groups.setdefault(chat_id, deque())
-            waits.append(_window_wait(group, limits.per_group, limits.minute, now))
+            waits.append(_window_wait(group, limits.per_group, limits.minute, now, count))
         else:
             tokens, at = self._chats.get(chat_id, (limits.chat_burst, now))
             tokens = min(limits.chat_burst, tokens + (now - at) * limits.per_chat)
-            waits.append(0.0 if tokens >= 1 else (1 - tokens) / limits.per_chat)
+            # An album bigger than the burst passes on a full bucket, leaving a debt.
+            wanted = min(float(count), limits.chat_burst)
+            waits.append(0.0 if tokens >= wanted else (wanted - tokens) / limits.per_chat)
         wait = max(waits)
         if wait > 0:
             return wait
-        self._bot.append(now)
+        self._bot.extend([now] * count)
         if chat_id < 0:
-            self._groups[chat_id].append(now)
+            self._groups[chat_id].extend([now] * count)
         else:
-            self._chats[chat_id] = (tokens - 1, now)
+            self._chats[chat_id] = (tokens - count, now)
         return 0.0
 
 
-def _window_wait(times: deque[float], count: int, window: float, now: float) -> float:
+def _window_wait(
+    times: deque[float], limit: int, window: float, now: float, count: int = 1
+) -> float:
     while times and times[0] <= now - window:
         times.popleft()
-    return 0.0 if len(times) < count else times[0] + window - now
+    room = limit - min(count, limit)
+    return 0.0 if len(times) <= room else times[len(times) - room - 1] + window - now
 
 
 @dataclass
@@ -251,11 +267,16 @@ class FakeTelegram:
         bot_id: int = 123456,
         username: str = "supportbot_test",
         limits: ApiLimits | None = None,
+        private_topics: bool = False,
     ) -> None:
         self.token = token
         # Flood limits (none unless given): calls over them get a 429, kept here.
         self._limiter = _Limiter(limits) if limits is not None else None
         self.refused: list[Call] = []
+        # Calls the fake's methods refused (400s, 403s...), with Telegram's description.
+        self.errors: list[tuple[Call, str]] = []
+        # Per chat, when each call that put messages into it arrived, and how many.
+        self.arrivals: dict[int, list[tuple[float, int]]] = {}
         self.me: dict[str, Any] = {
             "id": bot_id,
             "is_bot": True,
@@ -264,7 +285,17 @@ class FakeTelegram:
             "can_join_groups": True,
             "can_read_all_group_messages": True,
             "supports_inline_queries": False,
+            # Bot API 9.3: topics in the bot's private chats (BotFather's threaded mode).
+            "has_topics_enabled": private_topics,
+            "allows_users_to_create_topics": False,
+            "can_connect_to_business": True,
         }
+        # Private chats where creating a topic fails (topics chosen per chat at run time).
+        self.no_topics: set[int] = set()
+        # Business connections by id (Telegram Business), and the people who wrote only to
+        # a business account: the bot cannot start a chat with them itself.
+        self.business: dict[str, dict[str, Any]] = {}
+        self.not_started: set[int] = set()
         self.calls: list[Call] = []
         self.chats: dict[int, dict[str, Any]] = {}
         self.members: dict[int, dict[int, str]] = {}
@@ -379,9 +410,10 @@ class FakeTelegram:
         description: str | None = None,
         times: int = 1,
         passing: int = 0,
+        chat_id: int | None = None,
     ) -> None:
-        """The next ``times`` calls of ``method`` fail with this status (after letting
-        ``passing`` calls of it through)."""
+        """The next ``times`` calls of ``method`` (into ``chat_id`` only, when given)
+        fail with this status (after letting ``passing`` calls of it through)."""
         if description is None:
             description = (
                 f"Too Many Requests: retry after {retry_after}"
@@ -389,7 +421,8 @@ class FakeTelegram:
                 else f"Error {status}"
             )
         failure = _Failure(status, description, retry_after if status == 429 else None)
-        queued = self._failures.setdefault(method.lower(), [])
+        key = method.lower() if chat_id is None else f"{method.lower()}@{chat_id}"
+        queued = self._failures.setdefault(key, [])
         queued.extend([None] * passing + [failure] * times)
 
     def network_error_next(self, method: str, times: int = 1) -> None:
@@ -440,7 +473,7 @@ class FakeTelegram:
         }
         if user is not None:
             message["from"] = user
-        if thread_id is not None and chat_obj.get("is_forum"):
+        if thread_id is not None and self._has_topics(chat_obj):
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
             if reply_to is None:
@@ -588,13 +621,14 @@ class FakeTelegram:
         items: Iterable[dict[str, Any]],
         *,
         caption: str | None = None,
+        thread_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Several updates sharing ``media_group_id``; each item is
         ``{"type": "photo", "size": ...}`` or ``{"type": "document", "file_name": ...}``.
         The caption rides on the first one, as Telegram does."""
         out = []
         for i, item in enumerate(items):
-            item = dict(item)
+            item = {"thread_id": thread_id, **item}
             kind = item.pop("type", "photo")
             first_caption = caption if i == 0 else None
             if kind == "photo":
@@ -646,6 +680,70 @@ class FakeTelegram:
         }
         return self.push_update({"chat_member": change})
 
+    def push_reaction(
+        self,
+        chat: int | dict[str, Any],
+        user: dict[str, Any],
+        message: dict[str, Any] | int,
+        *emoji: str,
+        old: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """``user`` changes their reaction on a message to ``emoji`` (from ``old``)."""
+        message_id = message if isinstance(message, int) else message["message_id"]
+        change = {
+            "chat": self._chat(chat),
+            "message_id": message_id,
+            "user": user,
+            "date": int(time.time()),
+            "old_reaction": [{"type": "emoji", "emoji": e} for e in old],
+            "new_reaction": [{"type": "emoji", "emoji": e} for e in emoji],
+        }
+        return self.push_update({"message_reaction": change})
+
+    def connect_business(
+        self,
+        connection_id: str,
+        owner: dict[str, Any],
+        *,
+        enabled: bool = True,
+        can_reply: bool = True,
+    ) -> dict[str, Any]:
+        """The company's account ``owner`` connects the bot (Telegram Business), or
+        changes or ends the connection: a business_connection update."""
+        connection = {
+            "id": connection_id,
+            "user": owner,
+            "user_chat_id": owner["id"],
+            "date": int(time.time()),
+            "is_enabled": enabled,
+            "rights": {"can_reply": can_reply, "can_read_messages": can_reply},
+        }
+        self.business[connection_id] = connection
+        return self.push_update({"business_connection": connection})
+
+    def business_customer(self, user_id: int, first_name: str, **kw: Any) -> dict[str, Any]:
+        """Someone who writes to the company's account, never to the bot itself."""
+        user = self.user(user_id, first_name, **kw)
+        self.not_started.add(user_id)
+        return user
+
+    def push_business_message(
+        self,
+        connection_id: str,
+        customer: dict[str, Any],
+        text: str,
+        *,
+        sender: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A message in the chat of the company's account with ``customer`` (written by
+        ``sender``, the customer unless given): a business_message update."""
+        message = self._new_message(
+            customer["id"], sender or customer, text=text, entities=command_entities(text)
+        )
+        message["business_connection_id"] = connection_id
+        self.push_update({"business_message": message})
+        return message
+
     def push_callback(
         self, user: dict[str, Any], message: dict[str, Any], data: str
     ) -> dict[str, Any]:
@@ -663,6 +761,20 @@ class FakeTelegram:
     def calls_of(self, *methods: str, after: int = 0) -> list[Call]:
         wanted = {m.lower() for m in methods}
         return [c for c in self.calls[after:] if c.name in wanted]
+
+    def windows(self, chat_id: int, seconds: float) -> list[list[int]]:
+        """For each call that put messages into ``chat_id``: how many messages each call
+        arriving within ``seconds`` from it (itself first) put there (an album: its size)."""
+        arrivals = self.arrivals.get(chat_id, [])
+        return [
+            [count for at, count in arrivals[i:] if at - start < seconds]
+            for i, (start, _) in enumerate(arrivals)
+        ]
+
+    def gaps(self, chat_id: int) -> list[float]:
+        """Seconds between the calls that put messages into ``chat_id``, in order."""
+        times = [at for at, _ in self.arrivals.get(chat_id, [])]
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
 
     def mark(self) -> int:
         """An index into ``calls``: pass it as ``after`` to see only later calls."""
@@ -732,13 +844,17 @@ class FakeTelegram:
         await self._notify()
         if self.delay:
             await asyncio.sleep(self.delay)
+        count = len(params.get("media") or ()) if call.name == "sendmediagroup" else 1
+        now = time.monotonic()
         if self._limiter is not None and call.name in LIMITED:
-            wait = self._limiter.wait_for(_chat_of(params), time.monotonic())
+            wait = self._limiter.wait_for(_chat_of(params), now, max(1, count))
             if wait > 0:
                 self.refused.append(call)
                 seconds = max(1, math.ceil(wait))
                 return _error(ApiError(429, f"Too Many Requests: retry after {seconds}", seconds))
-        failures = self._failures.get(method.lower())
+        failures = self._failures.get(f"{call.name}@{_chat_of(params)}") or self._failures.get(
+            call.name
+        )
         failure = failures.pop(0) if failures else None
         if failure is not None:
             if failure.network:
@@ -752,7 +868,10 @@ class FakeTelegram:
         try:
             result = await handler(params, files)
         except ApiError as exc:
+            self.errors.append((call, exc.description))
             return _error(exc)
+        if call.name in LIMITED:
+            self.arrivals.setdefault(_chat_of(params), []).append((now, max(1, count)))
         return web.json_response({"ok": True, "result": result})
 
     async def _on_file(self, request: web.Request) -> web.StreamResponse:
@@ -813,15 +932,23 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: chat not found")
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.not_started and not p.get("business_connection_id"):
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         if chat_id not in self.chats:
             if chat_id is not None and chat_id > 0:
                 raise ApiError(400, "Bad Request: chat not found")
             raise ApiError(400, "Bad Request: chat not found")
         return self.chats[chat_id]
 
+    def _has_topics(self, chat: dict[str, Any]) -> bool:
+        """A forum supergroup, or a private chat of a bot with topics enabled there."""
+        if chat.get("type") == "private":
+            return bool(self.me["has_topics_enabled"]) and chat["id"] not in self.no_topics
+        return bool(chat.get("is_forum"))
+
     def _check_thread(self, chat: dict[str, Any], p: dict[str, Any]) -> int | None:
         thread_id = p.get("message_thread_id")
-        if thread_id is None or not chat.get("is_forum"):
+        if thread_id is None or not self._has_topics(chat):
             return None
         topic = self.topics.get(chat["id"], {}).get(thread_id)
         if topic is None:
@@ -844,12 +971,29 @@ class FakeTelegram:
             reply_to = self.messages.get((chat["id"], reply_id))
             if reply_to is None:
                 raise ApiError(400, "Bad Request: message to be replied not found")
+        sender = self._bot_user()
+        connection = p.get("business_connection_id")
+        if connection:
+            # Sent on behalf of the business account: it is the company that speaks.
+            sender = self._business_sender(connection, chat)
         message = self._new_message(
-            chat, self._bot_user(), thread_id=thread_id, reply_to=reply_to, **content
+            chat, sender, thread_id=thread_id, reply_to=reply_to, **content
         )
+        if connection:
+            message["business_connection_id"] = connection
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         return message
+
+    def _business_sender(self, connection_id: str, chat: dict[str, Any]) -> dict[str, Any]:
+        connection = self.business.get(str(connection_id))
+        if connection is None:
+            raise ApiError(400, "Bad Request: BUSINESS_CONNECTION_INVALID")
+        if not connection["is_enabled"] or not connection["rights"].get("can_reply"):
+            raise ApiError(400, "Bad Request: BUSINESS_CONNECTION_NOT_ALLOWED")
+        if chat.get("type") != "private":
+            raise ApiError(400, "Bad Request: BUSINESS_PEER_INVALID")
+        return dict(connection["user"])
 
     def _bot_user(self) -> dict[str, Any]:
         return {k: self.me[k] for k in ("id", "is_bot", "first_name", "username")}
@@ -884,6 +1028,9 @@ class FakeTelegram:
         message = self.messages.get((chat["id"], p.get("message_id") or 0))
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
+        if message.get("business_connection_id") != p.get("business_connection_id"):
+            # A message sent on behalf of a business account is edited through it.
+            raise ApiError(400, "Bad Request: message can't be edited")
         return message
 
     async def _m_editmessagetext(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
@@ -928,6 +1075,35 @@ class FakeTelegram:
 
     async def _m_answercallbackquery(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         return True
+
+    async def _m_setmessagereaction(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        message = self.messages.get((chat["id"], p.get("message_id") or 0))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to react not found")
+        reaction = p.get("reaction") or []
+        for item in reaction:
+            if item.get("type") != "emoji" or item.get("emoji") not in REACTION_EMOJI:
+                raise ApiError(400, "Bad Request: REACTION_INVALID")
+        if len(reaction) > 1:
+            raise ApiError(400, "Bad Request: REACTIONS_TOO_MANY")
+        message["bot_reaction"] = reaction
+        return True
+
+    async def _m_readbusinessmessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self._check_chat(p)
+        self._business_sender(str(p.get("business_connection_id")), chat)
+        message = self.messages.get((chat["id"], p.get("message_id") or 0))
+        if message is None:
+            raise ApiError(400, "Bad Request: message not found")
+        message["read"] = True
+        return True
+
+    async def _m_getbusinessconnection(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        connection = self.business.get(str(p.get("business_connection_id")))
+        if connection is None:
+            raise ApiError(400, "Bad Request: BUSINESS_CONNECTION_INVALID")
+        return connection
 
     async def _m_sendchataction(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         self._check_chat(p)
@@ -1024,8 +1200,9 @@ class FakeTelegram:
 
     def _forum(self, p: dict[str, Any]) -> dict[str, Any]:
         chat = self._check_chat(p)
-        if not chat.get("is_forum"):
+        if not self._has_topics(chat):
             raise ApiError(400, "Bad Request: the chat is not a forum")
+        self.topics.setdefault(chat["id"], {})
         return chat
 
     def _topic(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -56,12 +56,14 @@ async def running_desk(
     clock: Clock | None = None,
     api_limits: ApiLimits | None = None,
     limits: Limits = FAST,
+    private_topics: bool = False,
     **settings_: Any,
 ) -> AsyncIterator[Desk]:
     """The desk on a fresh database with the channel serving and the relay running.
     ``api_limits``: the fake Bot API enforces them (429s), ``limits``: the channel's
-    pacing; ``settings_`` are more ``Settings`` fields (e.g. the webhook mode)."""
-    fake = FakeTelegram(limits=api_limits)
+    pacing; ``private_topics``: the bot has topics in private chats (Bot API 9.3);
+    ``settings_`` are more ``Settings`` fields (e.g. the webhook mode)."""
+    fake = FakeTelegram(limits=api_limits, private_topics=private_topics)
     await fake.start()
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
@@ -70,7 +72,12 @@ async def running_desk(
         _env_file=None,  # type: ignore[call-arg]
         **{"flood_limit": 200, **settings_},
     )
-    app = await build_app(settings, policy=parse_policy(policy or policy_data()), clock=clock)
+    app = await build_app(
+        settings,
+        policy=parse_policy(policy or policy_data()),
+        clock=clock,
+        platforms=("telegram",),  # as bot.cli serving Telegram
+    )
     async with app.uow() as uow:
         await uow.accounts.put(
             Account("SN-1001", ("shop.example.cz",), "premium", valid_until=date(2099, 1, 1))

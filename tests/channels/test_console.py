@@ -237,7 +237,17 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
         "/wait 8d",
     )
     # Which expectation depends on the hour the test runs; every one names a moment.
-    assert "Thank you, we have received your request." in out
+    assert "#1 has been filed" in out
+    assert any(
+        said in out
+        for said in (
+            "You can expect an answer by",
+            "you will hear from us by",
+            "We are outside working hours now",
+            "Outside working hours we handle only critical problems",
+        )
+    )
+    assert out.count("Thank you") == out.count("Thank you, the quote") + 1  # thanked once
     assert "(Europe/Prague)" in out
     assert "Requests left this month: 0 of 1." in out
     exceeded = "You have used this month's quota of 1 requests"
@@ -422,3 +432,24 @@ def test_an_agents_queue_comes_in_pages(desk: Desk, tmp_path: Path) -> None:
     later = second.split("Page 2 of 2")
     assert len(later) == 2 and later[0].count("| Problem number") == 2
     assert "« Previous: /queue 1" in later[1]
+
+
+def test_a_flood_keeps_every_line_and_joins_the_rest_in_once_it_is_over(desk: Desk) -> None:
+    desk.env |= {"FLOOD_LIMIT": "12", "FLOOD_WINDOW_SECONDS": "60"}
+    notes = [f"note {i}: the error page shows code {500 + i}" for i in range(8)]
+    out = desk.console(*intake("SN-1001"), "1", *notes, "/wait 2m")
+    # Nine steps of intake and filing, then three notes within the limit of twelve.
+    assert out.count("Added to request #1") == 1
+    assert out.count("(added to request #1)") == 2
+    # Told once, precisely; the five over the limit are kept, then joined in one piece.
+    assert out.count("more than 12 messages in 1 min") == 1
+    assert (
+        "[to customer alice] The messages you sent in quick succession (5) were added to "
+        "request #1 in one piece." in out
+    )
+    assert (
+        "[to team technical] #1 «Checkout fails with error 500»: alice writes (5 messages" in out
+    )
+    shown = desk.run("tickets", "show", "1")
+    assert all(note in shown for note in notes)
+    assert "\n\n".join(notes[3:]) in shown.replace("\n  ", "\n")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from telegram_app import COMMUNITY, TECH_CHAT, running_desk
-from telegram_people import Person, card_message, file_ticket, press_in_team
+from telegram_app import COMMUNITY, SALES_CHAT, TECH_CHAT, policy_data, running_desk
+from telegram_people import Person, card_message, file_directly, file_ticket, press_in_team
 
 from bot.errors import TicketNotFound
 from bot.inputs import CommandGiven
@@ -110,7 +111,9 @@ async def test_outsiders_and_forged_buttons_change_nothing(tmp_path: Path) -> No
         )
         assert not fake.sent_texts(501, after=mark)
 
-        for forged in ("a:claim:99x", "a:dr:1:because", "a:nuke:1", "zz:1", "k:nothing"):
+        # Whatever a button's data holds, even a 60-digit ticket number, it is only old.
+        sixty = "a:claim:" + "9" * 60
+        for forged in ("a:claim:99x", "a:dr:1:because", "a:nuke:1", "zz:1", "k:nothing", sixty):
             assert "no longer valid" in await press_in_team(fake, stranger, card, forged)
         # A customer pressing forged choice data gets nothing done either.
         mark = fake.mark()
@@ -119,6 +122,13 @@ async def test_outsiders_and_forged_buttons_change_nothing(tmp_path: Path) -> No
         fake.push_callback(alice.user, private, "k:forged-token")
         answer = await fake.wait_call("answerCallbackQuery", after=mark)
         assert answer[0].params.get("show_alert") is True
+        # A choice naming a 60-digit request is an old button too, not a database error.
+        mark = fake.mark()
+        fake.push_callback(alice.user, private, "c:confirm:" + "9" * 60)
+        [said] = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == 501, after=mark
+        )
+        assert "already ended" in said.params["text"]
 
         ticket = await desk.app.tickets.get(1)
         assert ticket.status.value == "new" and ticket.assignee is None
@@ -133,6 +143,7 @@ async def test_escalation_by_moderator_and_refusal_of_others(tmp_path: Path) -> 
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
         fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        fake.add_group(SALES_CHAT, "Sales", forum=True, members={701: "member"})
         community = fake.add_group(
             COMMUNITY,
             "Users",
@@ -158,10 +169,13 @@ async def test_escalation_by_moderator_and_refusal_of_others(tmp_path: Path) -> 
         )
         params = group_reply[0].params
         assert "#1" in params["text"]
+        # Bob has no support contract: the free plan files with sales only, and the
+        # moderator reads where the post went and why.
+        assert "(Sales department): the author's support does not cover" in params["text"]
         assert params["reply_parameters"]["message_id"] == post["message_id"]
         url = params["reply_markup"]["inline_keyboard"][0][0]["url"]
         assert url == "https://t.me/supportbot_test?start=t1"
-        await fake.wait_call("sendPhoto", lambda c: c.params["chat_id"] == TECH_CHAT, after=mark)
+        await fake.wait_call("sendPhoto", lambda c: c.params["chat_id"] == SALES_CHAT, after=mark)
         ticket = await desk.app.tickets.get(1)
         assert ticket.origin.post_link == f"https://t.me/shop_users/{post['message_id']}"
         assert ticket.customer.external_id == "600"
@@ -192,8 +206,51 @@ async def test_a_flood_from_one_user_is_cut_off(tmp_path: Path) -> None:
             fake.push_message(501, alice, f"/help {i}")
         await fake.wait_idle(0.5)
         texts = fake.sent_texts(501, after=mark)
-        assert len(texts) == 4  # three answers, one warning, then silence
-        assert sum("too quickly" in t for t in texts) == 1
+        assert len(texts) == 4  # three answers, one notice, then silence
+        [notice] = [t for t in texts if "more than 3 messages in 1 min" in t]
+        assert "Commands and buttons are not carried out" in notice
+
+
+async def test_a_flood_drops_no_message_the_rest_joins_the_ticket_once_it_is_over(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path, flood_limit=3, flood_window_seconds=1) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        alice = fake.user(501, "Alice", language_code="cs")
+        number = await file_directly(desk.app, 501, "bug", "Printer prints nothing", locale="cs")
+        mark = fake.mark()
+        for i in range(12):
+            fake.push_message(501, alice, f"line {i}")
+        await fake.wait_idle(0.5)
+        texts = fake.sent_texts(501, after=mark)
+        # In the customer's language, once: what happens to what they send.
+        [notice] = [t for t in texts if "Posíláte víc než 3 zpráv za 1 min" in t]
+        assert "Nic se neztratí" in notice
+        assert len(fake.calls_of("setMessageReaction", after=mark)) == 2  # lines 1 and 2
+
+        await asyncio.sleep(1.1)  # the flood's window is over; nobody writes
+        await desk.app.ticker.tick()
+        [told] = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == 501 and "(9)" in c.params["text"]
+        )
+        assert f"#{number}" in told.params["text"]
+        await fake.wait_call(
+            "sendMessage",
+            lambda c: (
+                c.params["chat_id"] == TECH_CHAT
+                and "9 zpráv" not in c.params["text"]
+                and "9 messages sent in quick succession" in c.params["text"]
+            ),
+        )
+        ticket = await desk.app.tickets.get(number)
+        written = [e.text for e in ticket.entries if e.kind.value == "customer"]
+        assert written == [
+            "line 0",
+            "line 1",
+            "line 2",
+            "\n\n".join(f"line {i}" for i in range(3, 12)),
+        ]
 
 
 async def test_a_429_from_the_api_is_retried_after_retry_after(tmp_path: Path) -> None:
@@ -263,3 +320,27 @@ async def test_a_customers_long_list_turns_its_pages_in_place(tmp_path: Path) ->
         assert [
             c for c in fake.calls_of("sendMessage", after=mark) if c.params["chat_id"] == 501
         ] == []
+
+
+async def test_the_terminal_team_channels_of_a_policy_stay_quiet_on_telegram(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The example policy names terminal team channels beside Telegram's: a desk serving
+    Telegram writes nothing for them, and logs no "no notifier for channel console"."""
+    data = policy_data()
+    for department, chat in (("technical", TECH_CHAT), ("sales", SALES_CHAT)):
+        data["departments"][department]["team_channels"] = {
+            "console": department,
+            "telegram": str(chat),
+        }
+    async with running_desk(tmp_path, policy=data) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        fake.user(501, "Alice")
+        number = await file_directly(desk.app, 501, "bug", "Printer prints nothing")
+        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == TECH_CHAT)
+        await fake.wait_idle(0.3)
+        channels = {i.notification.channel for i in await desk.app.relay.outbox.items()}
+    assert channels == {"telegram"}
+    assert number == 1
+    assert "no notifier" not in caplog.text

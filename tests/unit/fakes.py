@@ -17,6 +17,7 @@ from bot.account import Account
 from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, DuplicateUpdate, TicketNotFound
+from bot.held import HeldMessage
 from bot.inputs import UpdateRef
 from bot.notification import Notification
 from bot.paging import Page
@@ -34,6 +35,8 @@ class Db:
     answers: dict[UpdateRef, list[Any] | None] = field(default_factory=dict)
     quota: dict[tuple[str, datetime], int] = field(default_factory=dict)
     once: set[tuple[str, str]] = field(default_factory=set)
+    # Held messages: (participant, update key, message), in the order they came.
+    held: list[tuple[Participant, str, HeldMessage]] = field(default_factory=list)
     next_number: int = 1
 
 
@@ -231,7 +234,8 @@ class _Customers:
             for t in self.db.tickets.values()
         )
         account = self.db.accounts.get(customer.support_number)
-        return Profile(customer, account if customer.support_number else None, awaited)
+        held = any(who == participant for who, _, _ in self.db.held)
+        return Profile(customer, account if customer.support_number else None, awaited, held=held)
 
     async def put(self, customer: Customer) -> None:
         self.db.customers[customer.participant] = customer
@@ -283,6 +287,30 @@ class _Inbox:
         for update in old:
             del self.db.inbox[update]
         return len(old)
+
+
+class _Held:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def hold(self, who: Participant, update: str, message: HeldMessage, keep: int) -> bool:
+        if sum(1 for w, _, _ in self.db.held if w == who) >= keep:
+            return False
+        if all(u != update for _, u, _ in self.db.held):
+            self.db.held.append((who, update, message))
+        return True
+
+    async def take(self, who: Participant) -> list[HeldMessage]:
+        mine = [m for w, _, m in self.db.held if w == who]
+        self.db.held = [h for h in self.db.held if h[0] != who]
+        return mine
+
+    async def due(self, before: datetime, limit: int = 100) -> list[Participant]:
+        first: dict[Participant, datetime] = {}
+        for who, _, message in self.db.held:
+            if message.at is not None:
+                first.setdefault(who, message.at)
+        return [who for who, at in first.items() if at < before][:limit]
 
 
 class _Quota:
@@ -337,6 +365,7 @@ class FakeUnitOfWork:
         self.outbox = _Outbox(self._work)
         self.inbox = _Inbox(self._work)
         self.quota = _Quota(self._work)
+        self.held = _Held(self._work)
 
     async def __aenter__(self) -> Self:
         return self

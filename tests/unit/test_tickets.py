@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.account import Account
 from bot.clock import ManualClock
 from bot.commands import (
     AddNote,
@@ -24,10 +25,11 @@ from bot.commands import (
     WriteToTicket,
 )
 from bot.customer import Customer
-from bot.errors import DuplicateEscalation, InvalidTransition, NotAllowed
+from bot.errors import DuplicateEscalation, EscalationNotCovered, InvalidTransition, NotAllowed
 from bot.notification import Audience
 from bot.participant import Actor, Participant, Role
-from bot.policy import load_policy
+from bot.policy import load_policy, parse_policy
+from bot.reply import Text
 from bot.ticket import ALLOWED, DeclineReason, EntryKind, Priority, Status
 from bot.tickets import TicketBlocked, TicketClosed, TicketService, TooLong
 from tests.unit.fakes import FakeUnitOfWorkFactory
@@ -268,7 +270,9 @@ async def test_escalation_opens_one_ticket_per_post(
     assert ticket.customer == Participant("telegram", "300")
     assert ticket.origin.post_link == "https://t.me/c/100/55"
     keys = {(x.audience, x.key) for x in uow.db.outbox}
-    assert (Audience.COMMUNITY, "community.escalated") in keys
+    # An author without an account is on the free plan: sales, and the group is told.
+    assert ticket.department == "sales"
+    assert (Audience.COMMUNITY, "community.escalated_elsewhere") in keys
     assert (Audience.CUSTOMER, "notice.escalated") in keys
     with pytest.raises(DuplicateEscalation):
         await service.escalate(mod, post)
@@ -288,3 +292,53 @@ async def test_oversize_message_is_refused_and_nothing_changes(service: TicketSe
         await service.execute(customer_actor(), WriteToTicket(number=n, text="x" * 9000))
     assert refused.value.params == {"length": 9000, "max": 8000}
     assert (await service.get(n)).entries == []
+
+
+def escalation(author: str, department: str | None = None) -> EscalatePost:
+    return EscalatePost(
+        author_platform="telegram",
+        author_id=author,
+        author_name=f"Author {author}",
+        post_ref=f"-100:{author}",
+        post_link=f"https://t.me/c/100/{author}",
+        text="Checkout fails since the update",
+        department=department,
+    )
+
+
+async def test_an_escalation_files_where_the_authors_plan_allows(
+    service: TicketService, uow: FakeUnitOfWorkFactory
+) -> None:
+    mod = Actor(Participant("telegram", "9"), "Mia", Role.MODERATOR)
+    async with uow() as unit:
+        await unit.accounts.put(
+            Account("SN-P", ("p.cz",), "premium", valid_until=date(2099, 1, 1))
+        )
+        await unit.accounts.put(
+            Account("SN-X", ("x.cz",), "standard", valid_until=date(2020, 1, 1))
+        )
+        for author, number in (("301", "SN-P"), ("302", "SN-X")):
+            who = Participant("telegram", author)
+            await unit.customers.put(Customer(who, "A", support_number=number))
+        await unit.commit()
+    premium = await service.escalate(mod, escalation("301"))
+    assert premium.department == "technical"  # [desk] escalation_department
+    assert premium.support_number == "SN-P"
+    expired = await service.escalate(mod, escalation("302", "technical"))
+    assert expired.department == "sales"  # expired support: sales, as at intake
+    elsewhere = [n for n in uow.db.outbox if n.key == "community.escalated_elsewhere"]
+    assert [n.ticket_number for n in elsewhere] == [expired.number]
+    assert "to sales: the plan does not cover technical" in expired.entries[0].text
+
+
+async def test_an_escalation_no_department_of_the_plan_takes_is_refused_with_why(
+    uow: FakeUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    data = load_policy().raw | {}
+    data["plans"] = {**data["plans"], "free": {**data["plans"]["free"], "departments": []}}
+    service = TicketService(uow, parse_policy(data), clock)
+    mod = Actor(Participant("telegram", "9"), "Mia", Role.MODERATOR)
+    with pytest.raises(EscalationNotCovered) as refused:
+        await service.escalate(mod, escalation("303"))
+    assert refused.value.params == {"plan": Text("plan.free")}
+    assert uow.db.tickets == {}

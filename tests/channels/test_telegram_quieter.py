@@ -1,0 +1,109 @@
+"""Fewer, better messages (issue 12): used buttons go away, the customer is thanked
+once and later messages are marked rather than answered, and "Ask customer" takes the
+agent's question the way agents type it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from telegram_app import TECH_CHAT, running_desk
+from telegram_people import Person, card_message, file_directly, file_ticket, press_in_team
+
+from bot.ticket import Status
+
+ALICE, AGENT = 501, 700
+
+
+def live_keyboards(fake: object, chat_id: int) -> list[str]:
+    """Texts of the messages in ``chat_id`` whose buttons can still be pressed."""
+    return [
+        str(m.get("text", ""))
+        for m in fake.messages.values()  # type: ignore[attr-defined]
+        if m["chat"]["id"] == chat_id and m.get("reply_markup", {}).get("inline_keyboard")
+    ]
+
+
+async def test_used_buttons_go_and_later_messages_are_marked_not_answered(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
+        eve = fake.user(AGENT, "Eve")
+        alice = Person(fake, ALICE, "Alice")
+        mark = fake.mark()
+        filed = await file_ticket(alice)
+        # One thanks for the filing, not one per note that follows it.
+        thanked = [t for t in fake.sent_texts(ALICE, after=mark) if "Thank you" in t]
+        assert len(thanked) == 1 and "#1" in filed
+        # Every step's buttons were taken off once the conversation moved on.
+        assert live_keyboards(fake, ALICE) == []
+
+        first = await alice.says("It also fails on the invoice page")
+        assert "Added to request #1" in first and "only marked as received" in first
+        mark = fake.mark()
+        later = [fake.push_message(ALICE, alice.user, f"and detail {i}") for i in range(2)]
+        await fake.wait_call("setMessageReaction", after=mark, count=2)
+        await fake.wait_idle(0.3)
+        assert fake.sent_texts(ALICE, after=mark) == []  # marked, not answered
+        reacted = {c.params["message_id"] for c in fake.calls_of("setMessageReaction")}
+        assert reacted == {m["message_id"] for m in later}
+        assert all(
+            c.params["reaction"] == [{"type": "emoji", "emoji": "👌"}]
+            for c in fake.calls_of("setMessageReaction")
+        )
+        ticket = await desk.app.tickets.get(1)
+        assert [e.text for e in ticket.entries if e.kind.value == "customer"] == [
+            "It also fails on the invoice page",
+            "and detail 0",
+            "and detail 1",
+        ]
+
+        # The resolution's buttons go once one of them is used.
+        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == TECH_CHAT)
+        await press_in_team(fake, eve, card_message(fake, 1), "a:resolve:1")
+        await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == ALICE and "reply_markup" in c.params
+        )
+        assert len(live_keyboards(fake, ALICE)) == 1
+        await alice.presses("c:confirm:1")
+        assert live_keyboards(fake, ALICE) == []
+        assert (await desk.app.tickets.get(1)).status is Status.CLOSED
+
+
+async def test_ask_customer_takes_the_agents_next_message_in_the_topic(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
+        eve = fake.user(AGENT, "Eve")
+        fake.user(ALICE, "Alice")
+        number = await file_directly(desk.app, ALICE, "bug", "Printer prints nothing")
+        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == TECH_CHAT)
+        thread = next(iter(fake.topics[TECH_CHAT]))
+
+        mark = fake.mark()
+        await press_in_team(fake, eve, card_message(fake, number), f"a:ask:{number}")
+        [prompt] = [
+            c for c in fake.calls_of("sendMessage", after=mark) if c.params["chat_id"] == TECH_CHAT
+        ]
+        # The agent's app opens a reply to the prompt: only for the agent named in it.
+        assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
+        assert f'href="tg://user?id={AGENT}"' in prompt.params["text"]
+        assert prompt.params["message_thread_id"] == thread
+
+        # Agents type into the topic without replying: that is the question all the same.
+        fake.push_reply(TECH_CHAT, eve, "Which printer model is it?", thread_id=thread)
+        [question] = await fake.wait_call(
+            "sendMessage", lambda c: c.params["chat_id"] == ALICE, after=mark
+        )
+        assert "Which printer model is it?" in question.params["text"]
+        ticket = await desk.app.tickets.get(number)
+        assert ticket.status is Status.WAITING
+
+        # Asked once: the agent's next message is an answer again.
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, eve, "Meanwhile, try another browser.", thread_id=thread)
+        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == ALICE, after=mark)
+        ticket = await desk.app.tickets.get(number)
+        history = [change.new for change in ticket.history]
+        assert history.count(Status.WAITING) == 1
