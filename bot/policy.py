@@ -76,6 +76,9 @@ class Category:
     once_per_account: bool = False
     # False: never counted against (nor refused by) the monthly quota.
     counts_toward_quota: bool = True
+    # Words (any language) that suggest this category for a further part of a split
+    # description.
+    keywords: tuple[str, ...] = ()
 
     def offered_to(self, plan: str | None) -> bool:
         """Whether an account on ``plan`` (None: no account) may file this category."""
@@ -229,6 +232,7 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
             plans=frozenset(str(p) for p in c.get("plans", ())),
             once_per_account=bool(c.get("once_per_account", False)),
             counts_toward_quota=bool(c.get("counts_toward_quota", True)),
+            keywords=tuple(str(k) for k in c.get("keywords", ())),
         )
     if not categories:
         raise PolicyError("the policy defines no categories")

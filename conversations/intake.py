@@ -60,7 +60,8 @@ should then drop the conversation and send ``STATE_LOST``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -123,6 +124,7 @@ class Step(StrEnum):
     TITLE = "title"
     DESCRIPTION = "description"
     SPLIT = "split"
+    PART_CATEGORY = "part_category"
     STEPS = "steps"
     FILES = "files"
     SUPPORT_NUMBER = "support_number"
@@ -150,6 +152,7 @@ _NEEDS_TITLE = frozenset(
     {
         Step.DESCRIPTION,
         Step.SPLIT,
+        Step.PART_CATEGORY,
         Step.STEPS,
         Step.FILES,
         Step.PHONE,
@@ -196,6 +199,9 @@ class IntakeState:
     title: str = ""
     description: str = ""
     parts: tuple[str, ...] = ()
+    # The categories of the second and further parts (the first part's is
+    # ``category``): each part reaches its own department.
+    part_categories: tuple[str, ...] = ()
     steps: str = ""
     attachments: tuple[Attachment, ...] = ()
     support_number: str = ""
@@ -360,9 +366,19 @@ def _summary_replies(state: IntakeState, context: DeskContext) -> list[Reply]:
     }
     replies = [Reply("intake.summary", params)]
     if state.parts:
-        titles = [d.title for d in _drafts(state)]
-        replies.append(
-            Reply("intake.summary_split", {"count": len(titles), "tickets": _numbered(titles)})
+        drafts = _drafts(state)
+        replies.append(Reply("intake.summary_split", {"count": len(drafts)}))
+        replies.extend(
+            Reply(
+                "intake.summary_part",
+                {
+                    "number": i,
+                    "title": d.title,
+                    "category": Text(f"category.{d.category}"),
+                    "department": Text(f"department.{_draft_department(d, context)}"),
+                },
+            )
+            for i, d in enumerate(drafts, 1)
         )
     if state.follow_up_of is not None:
         replies.append(Reply("intake.summary_follow_up", {"number": state.follow_up_of}))
@@ -415,6 +431,24 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
             )
         ]
         choices = (_choice("split"), _choice("keep"), _choice("rewrite"))
+    elif step is Step.PART_CATEGORY:
+        index = len(state.part_categories) + 1
+        part = state.parts[index] if index < len(state.parts) else ""
+        menu = _part_menu(state, context)
+        suggested = suggest_category(part, menu)
+        params: dict[str, Any] = {
+            "number": index + 1,
+            "count": len(state.parts),
+            "part": _preview(part),
+        }
+        if suggested is not None:
+            # The likeliest category first, and named.
+            menu = [suggested, *(c for c in menu if c.key != suggested.key)]
+            params["suggested"] = Text(f"category.{suggested.key}")
+            replies = [Reply("intake.ask_part_category_suggested", params)]
+        else:
+            replies = [Reply("intake.ask_part_category", params)]
+        choices = tuple(Choice(c.key, f"category.{c.key}") for c in menu)
     elif step is Step.STEPS:
         category = policy.categories.get(state.category)
         is_bug = category is not None and category.request_type is RequestType.BUG
@@ -766,7 +800,7 @@ def _on_description(state: IntakeState, event: Input, context: DeskContext) -> O
             max=DESCRIPTION_MAX,
             length=len(text),
         )
-    state = replace(state, description=text, parts=())
+    state = replace(state, description=text, parts=(), part_categories=())
     parts = split_problems(text)
     if len(parts) >= 2:
         return _go(Step.SPLIT, replace(state, parts=tuple(parts)), context)
@@ -778,10 +812,62 @@ def _on_split(state: IntakeState, event: Input, context: DeskContext) -> Out:
     if value is None:
         return _reask(state, context, "intake.hint.choose")
     if value == "split":
-        return _after_description(state, context)
+        return _next_part(replace(state, part_categories=()), context)
     if value == "keep":
-        return _after_description(replace(state, parts=()), context)
-    return _go(Step.DESCRIPTION, replace(state, parts=()), context)
+        return _after_description(replace(state, parts=(), part_categories=()), context)
+    return _go(Step.DESCRIPTION, replace(state, parts=(), part_categories=()), context)
+
+
+def _next_part(state: IntakeState, context: DeskContext) -> Out:
+    """Ask the category of the next part that has none (the first part has the
+    request's own); then go on."""
+    if len(state.part_categories) + 1 < len(state.parts):
+        return _go(Step.PART_CATEGORY, state, context)
+    return _after_description(state, context)
+
+
+def _on_part_category(state: IntakeState, event: Input, context: DeskContext) -> Out:
+    value = _picked(event, _offered(state, context))
+    if value is None:
+        return _reask(state, context, "intake.hint.choose")
+    return _next_part(replace(state, part_categories=(*state.part_categories, value)), context)
+
+
+def _part_menu(state: IntakeState, context: DeskContext) -> list[Category]:
+    """The categories a further part may take: those the account's plan may file (its
+    departments, or the sales department), one-off requests left out (they are asked
+    for on their own)."""
+    plan = _plan(state, context)
+    policy = context.policy
+    menu = [
+        c
+        for c in policy.listed_categories()
+        if not c.once_per_account and c.offered_to(plan.key if plan is not None else None)
+    ]
+    if plan is not None and state.department is None:
+        allowed = plan.departments | {policy.sales_department}
+        menu = [c for c in menu if c.department in allowed]
+    return menu
+
+
+def suggest_category(text: str, categories: Sequence[Category]) -> Category | None:
+    """The category whose policy ``keywords`` the text mentions most (a keyword, one
+    word or several, matches where a word starts, case and accents aside); None when
+    none is mentioned."""
+    folded = " " + " ".join(_folded(text).split())
+    best, hits = None, 0
+    for category in categories:
+        stems = (" ".join(_folded(keyword).split()) for keyword in category.keywords)
+        found = sum(1 for stem in stems if stem and " " + stem in folded)
+        if found > hits:
+            best, hits = category, found
+    return best
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^\w\s]", " ", plain)
 
 
 def _on_steps(state: IntakeState, event: Input, context: DeskContext) -> Out:
@@ -988,7 +1074,7 @@ def _on_edit_field(state: IntakeState, event: Input, context: DeskContext) -> Ou
         return _summary(state, context)
     state = replace(state, editing=True, rejected_domain="")
     if value == "description":
-        state = replace(state, parts=())
+        state = replace(state, parts=(), part_categories=())
     return _go(_EDIT_TARGET[value], state, context)
 
 
@@ -1036,7 +1122,6 @@ def _part_title(title: str, index: int, count: int, part: str) -> str:
 def _drafts(state: IntakeState) -> tuple[TicketDraft, ...]:
     """One draft, or one per split part (each with the shared steps and files)."""
     common: dict[str, Any] = {
-        "category": state.category,
         "steps": state.steps,
         "attachments": state.attachments,
         "support_number": state.support_number,
@@ -1047,12 +1132,34 @@ def _drafts(state: IntakeState) -> tuple[TicketDraft, ...]:
         "paid": state.paid,
     }
     if not state.parts:
-        return (TicketDraft(title=state.title, description=state.description, **common),)
+        return (
+            TicketDraft(
+                category=state.category,
+                title=state.title,
+                description=state.description,
+                **common,
+            ),
+        )
     count = len(state.parts)
+    # A part whose category was not asked (a state stored before parts had their own)
+    # takes the request's.
+    categories = (*state.part_categories, *(state.category,) * count)
     return tuple(
-        TicketDraft(title=_part_title(state.title, i, count, part), description=part, **common)
+        TicketDraft(
+            category=state.category if i == 1 else categories[i - 2],
+            title=_part_title(state.title, i, count, part),
+            description=part,
+            **common,
+        )
         for i, part in enumerate(state.parts, 1)
     )
+
+
+def _draft_department(draft: TicketDraft, context: DeskContext) -> str:
+    if draft.department:
+        return draft.department
+    category = context.policy.categories.get(draft.category)
+    return category.department if category else context.policy.sales_department
 
 
 def _skip(state: IntakeState, context: DeskContext) -> Out:
@@ -1078,6 +1185,7 @@ _HANDLERS: dict[Step, _Handler] = {
     Step.TITLE: _on_title,
     Step.DESCRIPTION: _on_description,
     Step.SPLIT: _on_split,
+    Step.PART_CATEGORY: _on_part_category,
     Step.STEPS: _on_steps,
     Step.FILES: _on_files,
     Step.SUPPORT_NUMBER: _on_support_number,
@@ -1271,6 +1379,7 @@ def _dump(state: IntakeState) -> dict[str, Any]:
         "title": state.title,
         "description": state.description,
         "parts": list(state.parts),
+        "part_categories": list(state.part_categories),
         "steps": state.steps,
         "attachments": [
             {
@@ -1390,6 +1499,7 @@ def _load(data: Any) -> IntakeState:
         title=_field(data, "title", str, ""),
         description=_field(data, "description", str, ""),
         parts=_strings(data, "parts"),
+        part_categories=_strings(data, "part_categories"),
         steps=_field(data, "steps", str, ""),
         attachments=tuple(_load_attachment(a) for a in attachments),
         support_number=_field(data, "support_number", str, ""),
@@ -1416,6 +1526,10 @@ def _check(state: IntakeState) -> None:
         (step in _NEEDS_TITLE and not state.title, "no title"),
         (step in _NEEDS_DESCRIPTION and not state.description, "no description"),
         (step is Step.SPLIT and len(state.parts) < 2, "nothing to split"),
+        (
+            step is Step.PART_CATEGORY and len(state.part_categories) + 1 >= len(state.parts),
+            "no part without a category",
+        ),
         (step in (Step.CHECKING, Step.UNKNOWN_NUMBER) and not state.checking_number, "no number"),
         (
             step in (Step.EXPIRED, Step.WRONG_PLAN, Step.NOT_DIRECT) and state.account is None,

@@ -151,12 +151,18 @@ def test_two_problems_in_one_description_are_caught_and_can_be_split(desk: Desk)
         "2. Also the invoice PDF has the wrong VAT number on it."
     )
     lines = intake("SN-1001", description=two)
-    # After the description the desk offers to split; pick "Split into separate tickets".
-    out = desk.console(*lines[:6], "1", *lines[6:], "1")
+    # After the description the desk offers to split; pick "Split into separate tickets",
+    # then the second problem's category: the suggested one comes first.
+    out = desk.console(*lines[:6], "1", "1", *lines[6:], "1")
     assert "several problems (2)" in out
+    assert "Problem 2 of 2:" in out
+    assert "It looks like “Payment or subscription problem” (the first button)" in out
+    assert "Payment or subscription problem → Sales department" in out
     assert "These tickets have been filed (2): #1, #2" in out
     listed = desk.run("tickets", "list")
     assert "#1" in listed and "#2" in listed
+    assert "Department: Technical department" in desk.run("tickets", "show", "1")
+    assert "Department: Sales department" in desk.run("tickets", "show", "2")
 
 
 def test_two_problems_cancelled_file_nothing(desk: Desk) -> None:

@@ -205,3 +205,37 @@ async def test_a_domain_not_on_the_package_is_refused_with_the_explanation() -> 
     await world.say(ChoicePicked("domain.0"))
     summary = await world.write()
     assert summary[0].params["domain"] == "shop.cz"
+
+
+async def test_a_split_description_sends_each_problem_to_its_own_department() -> None:
+    world = World()
+    await world.say("/new")
+    await world.say(ChoicePicked("bug"))
+    await world.say("SN-1")
+    await world.say("Two things in my shop")
+    offer = await world.say(
+        "1. The cart is broken since the update, products disappear from it.\n"
+        "2. Also an SEO question: how do I set the meta titles of categories?"
+    )
+    assert offer[-1].key == "intake.split_offer"
+    asked = await world.say(ChoicePicked("split"))
+    # The SEO question: its words suggest the sales category, offered first.
+    assert keys(asked) == ["intake.ask_part_category_suggested"]
+    assert asked[0].choices[0].value == "sales"
+    await world.say(ChoicePicked("sales"))
+    await world.say("/skip")
+    await world.say(ChoicePicked("done"))
+    summary = await world.say("/skip")
+    assert keys(summary)[-2:] == ["intake.summary_part", "intake.summary_part"]
+    filed = await world.say(ChoicePicked("confirm"))
+    assert filed[0].key == "intake.filed_many"
+    cart, seo = await world.tickets.get(1), await world.tickets.get(2)
+    assert (cart.department, cart.category) == ("technical", "bug")
+    assert (seo.department, seo.category) == ("sales", "sales")
+    assert seo.description.startswith("Also an SEO question")
+    # Each department's team hears of its own ticket.
+    opened = [n for n in world.uow.db.outbox if n.key == "team.ticket_opened"]
+    assert {(n.ticket_number, n.recipient) for n in opened} == {(1, "technical"), (2, "sales")}
+    # Only the technical one counts against the quota.
+    left = await world.tickets.quota_left("SN-1")
+    assert left is not None and left.params == {"left": 9, "limit": 10}

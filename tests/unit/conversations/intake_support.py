@@ -219,6 +219,11 @@ def runs_at_every_step() -> list[Run]:
     runs.append(run)  # SPLIT
     run = to_title(context(account=STANDARD))
     run.text(TITLE)
+    run.text("1. The cart forgets products\n2. Invoices have the wrong VAT rate")
+    run.pick("split")
+    runs.append(run)  # PART_CATEGORY
+    run = to_title(context(account=STANDARD))
+    run.text(TITLE)
     run.text(DESCRIPTION)
     runs.append(run)  # STEPS
     run = to_files(context())

@@ -874,16 +874,30 @@ def test_split_files_one_draft_per_problem() -> None:
     run.text("Two issues in my shop")
     run.text(SEVERAL)
     run.pick("split")
+    # The second problem gets its own category: its words suggest the payment one.
+    assert run.step is Step.PART_CATEGORY
+    assert run.keys == ["intake.ask_part_category_suggested"]
+    assert run.prompt.params["number"] == 2 and run.prompt.params["count"] == 2
+    assert run.prompt.params["suggested"] == Text("category.payment")
+    assert run.choices[0] == "payment" and "bug" in run.choices
+    run.pick("payment")
     assert run.step is Step.STEPS
     run.pick("skip")
     run.files(png("shot"))
     run.pick("done")
     run.pick("skip")
-    assert run.keys == ["intake.summary", "intake.summary_split"]
-    listed = run.prompt.params["tickets"]
-    assert run.prompt.params["count"] == 2
-    assert "Two issues in my shop (1/2): The shopping cart forgets" in listed
-    assert "Two issues in my shop (2/2): Another problem: invoices" in listed
+    assert run.keys == [
+        "intake.summary",
+        "intake.summary_split",
+        "intake.summary_part",
+        "intake.summary_part",
+    ]
+    first, second = run.replies[2:]
+    assert first.params["title"].startswith("Two issues in my shop (1/2): The shopping cart")
+    assert first.params["department"] == Text("department.technical")
+    assert second.params["title"].startswith("Two issues in my shop (2/2): Another problem")
+    assert second.params["category"] == Text("category.payment")
+    assert second.params["department"] == Text("department.sales")
     run.pick("confirm")
     assert isinstance(run.command_sent, OpenTickets)
     drafts = run.command_sent.drafts
@@ -894,7 +908,8 @@ def test_split_files_one_draft_per_problem() -> None:
         "Another problem: invoices are generated with the wrong VAT rate."
     )
     assert all(d.attachments == (png("shot"),) for d in drafts)
-    assert all(d.support_number == "SN-1001" and d.category == "bug" for d in drafts)
+    assert all(d.support_number == "SN-1001" for d in drafts)
+    assert [d.category for d in drafts] == ["bug", "payment"]
     run.send(TicketsFiled((31, 32)))
     assert run.keys == ["intake.filed_many"]
 
@@ -929,6 +944,7 @@ def test_split_titles_stay_short() -> None:
     run.text("t" * 120)
     run.text("- " + "word " * 60 + "\n- " + "other " * 60)
     run.pick("split")
+    run.pick("bug")  # the second part's category
     run.pick("skip")
     run.pick("done")
     run.pick("skip")

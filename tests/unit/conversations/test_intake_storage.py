@@ -58,7 +58,8 @@ def test_a_reloaded_state_behaves_like_the_original(run: Run) -> None:
 def test_step_values_are_stable() -> None:
     # Stored states name steps by these strings; renaming one strands live intakes.
     assert {s.value for s in Step} == {
-        "category", "follow_up_offer", "title", "description", "split", "steps", "files",
+        "category", "follow_up_offer", "title", "description", "split", "part_category",
+        "steps", "files",
         "support_number", "checking", "unknown_number", "expired", "wrong_plan", "not_direct",
         "quota_used", "domain", "wrong_domain", "phone", "summary", "edit_field", "duplicate",
         "appending", "filing",

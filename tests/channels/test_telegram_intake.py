@@ -1,0 +1,42 @@
+"""Intake on Telegram, end to end through the real aiogram bot: the buttons intake adds
+for a description split into several tickets, each reaching its own department."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from telegram_app import SALES_CHAT, TECH_CHAT, running_desk
+from telegram_people import Person, wait_card
+
+
+async def test_each_problem_of_a_split_request_gets_its_category_by_button(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        fake.add_group(SALES_CHAT, "Sales", forum=True, members={701: "member"})
+        alice = Person(fake, 501, "Alice")
+        await alice.says("/new")
+        await alice.presses("c:bug")
+        await alice.says("SN-1001")
+        await alice.says("Two things in my shop")
+        offer = await alice.says(
+            "1. The cart is broken since the update, products disappear from it.\n"
+            "2. Also an SEO question: how do I set the meta titles of categories?"
+        )
+        assert "several problems (2)" in offer
+        asked = await alice.presses("c:split")
+        assert "Problem 2 of 2" in asked and "SEO question" in asked
+        buttons = [b["callback_data"] for b in alice.last_buttons()]
+        assert buttons[0] == "c:sales" and "c:bug" in buttons
+        await alice.presses("c:sales")
+        await alice.says("/skip")
+        await alice.presses("c:done")
+        summary = await alice.says("/skip")
+        assert "Purchase, modules, design, SEO → Sales department" in summary
+        assert "These tickets have been filed (2)" in await alice.presses("c:confirm")
+        cart = await wait_card(fake, 1)
+        seo = await wait_card(fake, 2, SALES_CHAT)
+        assert "The cart is broken" in cart["text"]
+        assert "SEO question" in seo["text"]
