@@ -91,6 +91,10 @@ def status_notice(event: StatusChanged) -> tuple[str, tuple[Choice, ...], dict[s
         return "notice.closed", (), {}
     if event.old is Status.RESOLVED and new is Status.ACCEPTED:
         return "notice.reopened", (), {}
+    if event.old is Status.BLOCKED and new is Status.ACCEPTED:
+        if event.held:
+            return "notice.unblocked_held", (), {"text": text, "count": event.held}
+        return "notice.unblocked", (), {"text": text}
     return "notice.status", (), {"text": text}
 
 

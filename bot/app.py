@@ -282,6 +282,8 @@ async def _serve_telegram(app: App, *, receive: bool, work: bool, workers: int =
     ]
     role = "receiver and worker" if receive and work else "receiver" if receive else "worker"
     log.info("serving Telegram (%s): %s", settings.telegram_mode, role)
+    if work:
+        await _remind_interrupted(app)
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -360,4 +362,12 @@ async def run_terminal(app: App) -> None:
     """The terminal channel on standard input and output."""
     from handlers.console import run_console
 
+    await _remind_interrupted(app)
     await run_console(app)
+
+
+async def _remind_interrupted(app: App) -> None:
+    """Customers a restart interrupted in the middle of a conversation hear where they
+    were (serving processes only: an admin command is no restart of the desk)."""
+    if reminded := await app.desk.remind_interrupted():
+        log.info("reminded %d customers where their conversation stood", reminded)

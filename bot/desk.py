@@ -63,7 +63,7 @@ from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from bot.reactions import Signal
 from bot.reply import Choice, Reply, Text, dump_replies, load_replies
 from bot.ticket import OPEN_STATUSES, EntryKind, Status, Ticket
-from bot.tickets import MESSAGE_LIMIT, TicketBlocked, TicketClosed, TicketService
+from bot.tickets import MESSAGE_LIMIT, TicketClosed, TicketService
 from bot.views import page_footer
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,10 @@ THREAD_PREVIEW = 5
 MAX_PAGE = 10_000
 # A conversation untouched this long is over (intake.timed_out).
 CONVERSATION_TTL = timedelta(days=3)
+# At start-up, a conversation whose last step was this recent was interrupted by the
+# restart: its customer is reminded where they were (once per step).
+RESUME_WINDOW = timedelta(hours=1)
+RESUME_LIMIT = 1000
 # Ticket numbers a customer may type: ASCII digits, within the database's integer range.
 MAX_NUMBER = 2**31 - 1
 
@@ -411,6 +415,41 @@ class Desk:
             await uow.commit()
         return turn.customer
 
+    async def remind_interrupted(self, within: timedelta = RESUME_WINDOW) -> int:
+        """At start-up: customers whose conversation took its last step shortly before
+        (a restart interrupted them, maybe mid-answer) are reminded where they were:
+        the step's question and buttons again, through the outbox, once per step
+        however many workers start. How many were reminded."""
+        started = self._clock.now()
+        async with self._uow() as uow:
+            customers = await uow.customers.in_conversation(RESUME_LIMIT)
+        reminded = 0
+        for who in customers:
+
+            async def remind(uow: UnitOfWork, who: Participant = who) -> bool:
+                turn = await self._turn(uow, who, "", None)
+                stored = turn.conversation
+                if stored is None or not _interrupted(stored, started, within):
+                    return False
+                dialog = self._dialogs.get(str(stored.get("kind", "intake")))
+                if dialog is None:
+                    return False
+                try:
+                    state = dialog.load(stored.get("data", stored))
+                except ValueError:
+                    return False
+                context = await self._context(turn, dialog, state, None)
+                replies = [Reply("desk.resumed"), *dialog.resume(state, context)]
+                for reply in replies:
+                    await uow.outbox.add(_to_customer(who, reply, turn.customer.locale, started))
+                turn.remember(conversation=stored | {"reminded": stored["at"]})
+                await turn.flush()
+                return True
+
+            if await self._gate.run(who, None, remind, locks=self._locks):
+                reminded += 1
+        return reminded
+
     async def language(self, who: Participant) -> str:
         return (await self.customer(who)).locale
 
@@ -727,8 +766,14 @@ class Desk:
         if turn.customer.current_ticket is not None:
             current = await turn.uow.tickets.brief(turn.customer.current_ticket)
             if current is not None and current.status not in OPEN_STATUSES:
-                # They are looking at a closed ticket: offer a follow-up, never another.
-                return await self._begin(turn, closed_ticket=current.number)
+                # They are looking at a closed ticket: offer a follow-up, never another,
+                # and carry what they wrote into it.
+                return await self._begin(
+                    turn,
+                    closed_ticket=current.number,
+                    carried_text=event.text if isinstance(event, TextSent) else event.caption,
+                    carried_files=event.files if isinstance(event, FileSent) else (),
+                )
         if current is None:
             open_tickets = await turn.uow.tickets.briefs(turn.who, OPEN_STATUSES)
             current = open_tickets[0] if open_tickets else None
@@ -749,11 +794,14 @@ class Desk:
                 WriteToTicket(number=number, text=text, attachments=files, held=event.held),
                 locale=turn.customer.locale,
             )
-        except TicketBlocked:
-            return [Reply("notice.blocked_wait", {"number": number})]
         except TicketClosed:
-            return await self._begin(turn, closed_ticket=number)
+            # Closed is read-only: what they wrote goes into the follow-up offered.
+            return await self._begin(
+                turn, closed_ticket=number, carried_text=text, carried_files=files
+            )
         turn.remember(current_ticket=number)
+        if ticket.status is Status.BLOCKED:
+            return [Reply("notice.blocked_kept", {"number": number})]
         if event.held:
             # What a flood kept back is in now: said exactly, however often.
             return [Reply("desk.held_added", {"count": event.held, "number": number})]
@@ -863,9 +911,9 @@ class Desk:
                 },
             )
         ]
-        visible = [e for e in ticket.entries if e.kind.value in ("customer", "agent")]
+        visible = [e for e in ticket.entries if e.kind.value in ("customer", "agent", "held")]
         for entry in visible[-THREAD_PREVIEW:]:
-            who = Text("desk.you") if entry.kind.value == "customer" else entry.author_name
+            who = Text("desk.you") if entry.kind.value != "agent" else entry.author_name
             replies.append(Reply("desk.thread_entry", {"who": who, "text": entry.text}))
         if not owner:
             return replies  # an organisation admin reads along; the buttons are the owner's
@@ -949,6 +997,16 @@ def _to_customer(who: Participant, reply: Reply, locale: str, now: datetime) -> 
         locale=locale,
         created_at=now,
     )
+
+
+def _interrupted(stored: dict[str, Any], started: datetime, within: timedelta) -> bool:
+    """The conversation's last step was shortly before ``started`` and its customer
+    has not been reminded of it yet."""
+    try:
+        at = datetime.fromisoformat(str(stored["at"]))
+    except (KeyError, ValueError):
+        return False
+    return stored.get("reminded") != stored["at"] and started - within <= at < started
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

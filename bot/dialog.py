@@ -79,6 +79,11 @@ class Dialog(Protocol[S]):
         field empty otherwise."""
         ...
 
+    def resume(self, state: S, context: DeskContext) -> tuple[Reply, ...]:
+        """The current step's question and choices again, changing nothing (a customer
+        interrupted by a restart is reminded where they were)."""
+        ...
+
     def reads_account_usage(self, state: S | None, event: Input | None) -> bool:
         """Whether the next step looks at ``DeskContext.quota``, ``quota_notice`` and
         ``used_once`` (read for it only then)."""

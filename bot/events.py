@@ -34,6 +34,8 @@ class StatusChanged(Event):
     decline_reason: DeclineReason | None = None
     # The customer made this change and was answered directly: no notice for them.
     by_customer: bool = False
+    # Messages the customer wrote while it was blocked, passed on by this change.
+    held: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -181,6 +181,10 @@ class CustomerRepository(Protocol):
         there is no profile."""
         ...
 
+    async def in_conversation(self, limit: int) -> list[Participant]:
+        """Customers with a conversation under way (at most ``limit``)."""
+        ...
+
 
 class Inbox(Protocol):
     async def record(

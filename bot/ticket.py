@@ -80,6 +80,9 @@ class EntryKind(StrEnum):
     SYSTEM = "system"
     # An agent has seen the customer's messages (a reaction on them, bot.reactions).
     SEEN = "seen"
+    # Written by the customer while the ticket was Blocked (seed 000: no messages while
+    # a fix is applied): kept, and passed on to the team when it is unblocked.
+    HELD = "held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +331,18 @@ class Ticket:
     def assign(self, agent: Actor) -> None:
         self.assignee = agent.participant
         self.assignee_name = agent.name
+
+    def held_entries(self) -> list[tuple[int, ThreadEntry]]:
+        """What the customer wrote while the ticket was blocked this last time (index in
+        the thread, entry): passed on to the team when it is unblocked."""
+        since = next((c.at for c in reversed(self.history) if c.new is Status.BLOCKED), None)
+        if since is None:
+            return []
+        return [
+            (i, e)
+            for i, e in enumerate(self.entries)
+            if e.kind is EntryKind.HELD and e.at >= since
+        ]
 
     def add_entry(self, entry: ThreadEntry) -> None:
         self.entries.append(entry)

@@ -97,12 +97,6 @@ TITLE_LIMIT = 120
 MESSAGE_LIMIT = 8000
 
 
-class TicketBlocked(DeskError):
-    """The ticket is Blocked while a fix is applied: the customer must wait."""
-
-    key = "notice.blocked_wait"
-
-
 class TicketClosed(DeskError):
     """Closed tickets are read-only; the customer is offered a follow-up."""
 
@@ -676,8 +670,14 @@ class TicketService:
             case UnblockTicket(text=text):
                 old = ticket.status
                 _require(ticket, Status.BLOCKED)
+                held = ticket.held_entries()
                 ticket.move(Status.ACCEPTED, now, actor.name, text)
-                return [_changed(n, old, ticket, actor, text)]
+                # What the customer wrote meanwhile reaches the team now, in order.
+                passed: list[Event] = [
+                    CustomerWrote(number=n, text=e.text, files=len(e.attachments), entry=i, at=now)
+                    for i, e in held
+                ]
+                return [_changed(n, old, ticket, actor, text, held=len(held)), *passed]
             case TransferTicket(department=department, text=text):
                 if department not in self._policy.departments:
                     raise InvalidInput(f"unknown department {department!r}", department=department)
@@ -764,8 +764,6 @@ class TicketService:
                 )
                 return [NoteAdded(number=n, agent_name=actor.name, text=text, at=now)]
             case WriteToTicket(text=text, attachments=files, held=held):
-                if ticket.status is Status.BLOCKED:
-                    raise TicketBlocked(f"#{n} is blocked", number=n)
                 if not ticket.is_open:
                     raise TicketClosed(f"#{n} is {ticket.status}", number=n)
                 for attachment in files:
@@ -775,6 +773,15 @@ class TicketService:
                             name=attachment.file_name,
                             reason=Text(why, {"max_mb": MAX_FILE_BYTES // (1024 * 1024)}),
                         )
+                if ticket.status is Status.BLOCKED:
+                    # A fix is being applied: nothing reaches the team now; the message
+                    # is kept and passed on when the ticket is unblocked.
+                    ticket.add_entry(
+                        ThreadEntry(
+                            EntryKind.HELD, text, now, actor.participant, actor.name, files
+                        )
+                    )
+                    return []
                 ticket.add_entry(
                     ThreadEntry(
                         EntryKind.CUSTOMER, text, now, actor.participant, actor.name, files
@@ -871,6 +878,7 @@ def _changed(
     text: str,
     reason: DeclineReason | None = None,
     by_customer: bool = False,
+    held: int = 0,
 ) -> StatusChanged:
     return StatusChanged(
         number=number,
@@ -880,4 +888,5 @@ def _changed(
         text=text,
         decline_reason=reason,
         by_customer=by_customer,
+        held=held,
     )

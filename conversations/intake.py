@@ -48,6 +48,10 @@ States and transitions (``Step`` values are stored; never rename them)::
        └── Refused ── FILING  (OpenTickets ⇢ TicketsFiled) ──► (end)
                           │ quota taken meanwhile ─► QUOTA_USED ─► SUMMARY
 
+A message written to a closed ticket comes along (``carried_text``/``carried_files``):
+it is the follow-up's description (or its beginning, when short) and files. After a
+restart, ``resume`` gives the current step's question again.
+
 At every step ``/cancel`` ends the intake, ``/skip`` skips an optional step (or
 says it cannot be skipped), any other command re-asks. ``CommandGiven("timeout")``
 is how the desk tells an abandoned intake that its time is up.
@@ -221,6 +225,9 @@ class IntakeState:
     identified: bool = False
     # Filed as a paid request past the monthly quota (the customer chose to).
     paid: bool = False
+    # What the customer wrote to a closed ticket: the follow-up's description (or its
+    # beginning, when short), so nothing typed is lost.
+    carried: str = ""
 
 
 Out = Transition[IntakeState]
@@ -413,6 +420,8 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
         choices = tuple(Choice(c.key, f"category.{c.key}") for c in _menu(context))
     elif step is Step.FOLLOW_UP_OFFER:
         replies = [Reply("followup.offer", {"number": state.follow_up_of})]
+        if state.carried or state.attachments:
+            replies.insert(0, Reply("followup.message_kept"))
         choices = (
             Choice("yes", "followup.choice.yes"),
             Choice("no", "followup.choice.no"),
@@ -629,11 +638,32 @@ def _after_category(state: IntakeState, context: DeskContext, *before: Reply) ->
 
 
 def _after_title(state: IntakeState, context: DeskContext) -> Out:
-    return _summary(state, context) if state.editing else _go(Step.DESCRIPTION, state, context)
+    if state.editing:
+        return _summary(state, context)
+    carried = state.carried
+    if carried and DESCRIPTION_MIN <= len(carried) <= DESCRIPTION_MAX:
+        # What they wrote to the closed ticket describes the problem already.
+        kept = Reply("intake.carried_description", {"text": _preview(carried)})
+        return _describe(replace(state, carried=""), carried, context, kept)
+    if carried:
+        kept = Reply("intake.carried_short", {"text": carried})
+        return _go(Step.DESCRIPTION, state, context, kept)
+    return _go(Step.DESCRIPTION, state, context)
 
 
-def _after_description(state: IntakeState, context: DeskContext) -> Out:
-    return _summary(state, context) if state.editing else _go(Step.STEPS, state, context)
+def _after_description(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    if state.editing:
+        return _summary(state, context, *before)
+    return _go(Step.STEPS, state, context, *before)
+
+
+def _describe(state: IntakeState, text: str, context: DeskContext, *before: Reply) -> Out:
+    """Take ``text`` as the description; offer to split several problems."""
+    state = replace(state, description=text, parts=(), part_categories=())
+    parts = split_problems(text)
+    if len(parts) >= 2:
+        return _go(Step.SPLIT, replace(state, parts=tuple(parts)), context, *before)
+    return _after_description(state, context, *before)
 
 
 def _after_steps(state: IntakeState, context: DeskContext) -> Out:
@@ -767,7 +797,10 @@ def _on_follow_up_offer(state: IntakeState, event: Input, context: DeskContext) 
     if value is None:
         return _reask(state, context, "intake.hint.choose")
     if value == "no":
-        return _finished(Reply("followup.declined", {"number": state.follow_up_of}))
+        declined = Reply("followup.declined", {"number": state.follow_up_of})
+        if state.carried or state.attachments:
+            return _finished(declined, Reply("followup.message_dropped"))
+        return _finished(declined)
     started = Reply("followup.started", {"number": state.follow_up_of})
     if state.category in context.policy.categories:
         return _after_category(state, context, started)
@@ -791,6 +824,9 @@ def _on_description(state: IntakeState, event: Input, context: DeskContext) -> O
     text = _text(event)
     if not text:
         return _text_hint(state, context, event)
+    if state.carried:
+        # The short message written to the closed ticket starts the description.
+        text = f"{state.carried}\n\n{text}"
     if not DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
         return _reask(
             state,
@@ -800,11 +836,7 @@ def _on_description(state: IntakeState, event: Input, context: DeskContext) -> O
             max=DESCRIPTION_MAX,
             length=len(text),
         )
-    state = replace(state, description=text, parts=(), part_categories=())
-    parts = split_problems(text)
-    if len(parts) >= 2:
-        return _go(Step.SPLIT, replace(state, parts=tuple(parts)), context)
-    return _after_description(state, context)
+    return _describe(replace(state, carried=""), text, context)
 
 
 def _on_split(state: IntakeState, event: Input, context: DeskContext) -> Out:
@@ -1280,7 +1312,13 @@ class Intake:
         new one first). Unknown categories are asked for instead; unknown option
         names are a programming error (``TypeError``).
         """
-        unknown = set(options) - {"category", "follow_up_of", "closed_ticket"}
+        unknown = set(options) - {
+            "category",
+            "follow_up_of",
+            "closed_ticket",
+            "carried_text",
+            "carried_files",
+        }
         if unknown:
             raise TypeError(f"unknown intake options: {sorted(unknown)}")
         category = options.get("category")
@@ -1289,7 +1327,17 @@ class Intake:
         closed = _ticket_number(options.get("closed_ticket"))
         follow_up_of = _ticket_number(options.get("follow_up_of"))
         if closed is not None:
-            state = IntakeState(Step.FOLLOW_UP_OFFER, category=category, follow_up_of=closed)
+            carried = str(options.get("carried_text") or "").strip()
+            files = tuple(
+                a for a in options.get("carried_files") or () if check_attachment(a) is None
+            )
+            state = IntakeState(
+                Step.FOLLOW_UP_OFFER,
+                category=category,
+                follow_up_of=closed,
+                carried=carried,
+                attachments=files,
+            )
             return _ask(state, context)
         state = IntakeState(Step.CATEGORY, category=category, follow_up_of=follow_up_of)
         intro: tuple[Reply, ...] = ()
@@ -1334,6 +1382,11 @@ class Intake:
     def reads_open_tickets(self, state: IntakeState | None, event: Input | None) -> bool:
         """Only confirming the summary looks for a similar open ticket (``_confirm``)."""
         return state is not None and state.step is Step.SUMMARY
+
+    def resume(self, state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
+        """The current step's question with its choices, as it was asked (to remind a
+        customer interrupted by a restart where they were)."""
+        return _prompt(state, context)
 
     def reads_account_usage(self, state: IntakeState | None, event: Input | None) -> bool:
         """The steps that may settle the account (quota, one-off requests): the start,
@@ -1412,6 +1465,7 @@ def _dump(state: IntakeState) -> dict[str, Any]:
         "editing": state.editing,
         "identified": state.identified,
         "paid": state.paid,
+        "carried": state.carried,
     }
 
 
@@ -1514,6 +1568,7 @@ def _load(data: Any) -> IntakeState:
         editing=_field(data, "editing", bool, False),
         identified=_field(data, "identified", bool, False),
         paid=_field(data, "paid", bool, False),
+        carried=_field(data, "carried", str, ""),
     )
     _check(state)
     return state

@@ -168,6 +168,10 @@ class Training:
         """Only the start looks for a training request already open."""
         return state is None
 
+    def resume(self, state: TrainingState, context: DeskContext) -> tuple[Reply, ...]:
+        """The current step's question again."""
+        return (self._prompt(state),)
+
     def reads_account_usage(self, state: TrainingState | None, event: Input | None) -> bool:
         """Training is neither counted against the quota nor a one-off request."""
         return False

@@ -159,6 +159,15 @@ class SqlCustomerRepository:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await self._session.execute(insert(_CUSTOMERS).on_conflict_do_nothing(), _row(customer))
 
+    async def in_conversation(self, limit: int) -> list[Participant]:
+        await self.flush()
+        rows = await self._session.execute(
+            select(_CUSTOMERS.c.platform, _CUSTOMERS.c.external_id)
+            .where(_CUSTOMERS.c.conversation.is_not(None))
+            .limit(limit)
+        )
+        return [Participant(str(platform), str(external_id)) for platform, external_id in rows]
+
     async def mark_unreachable(self, participant: Participant) -> bool:
         await self.flush()
         result = await self._session.execute(

@@ -118,6 +118,16 @@ class CustomerRow(Base):
     # to: one read and one write per step (migration 0006).
     conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
+    __table_args__ = (
+        # Customers in the middle of a conversation, found at start-up (migration 0010).
+        Index(
+            "ix_customers_in_conversation",
+            "key",
+            postgresql_where=text("conversation IS NOT NULL"),
+            sqlite_where=text("conversation IS NOT NULL"),
+        ),
+    )
+
 
 class TicketRow(Base):
     """The ticket aggregate's root row."""

@@ -40,6 +40,8 @@ from handlers.console.notifier import ConsoleNotifier
 from handlers.console.render import render
 
 PLATFORM = "console"
+# How many digits a menu number typed at the prompt can have.
+MENU_DIGITS = 2
 
 
 class ConsoleSession:
@@ -169,6 +171,13 @@ class ConsoleSession:
             event = CommandGiven(name.lower(), arg.strip())
         elif picked := self._pick(line):
             event = ChoicePicked(picked)
+        elif self.choices and line.isdigit() and len(line) <= MENU_DIGITS:
+            # A menu is showing and this is no number of it: an invalid choice, never
+            # text for the ticket (a phone number or a year is longer).
+            # The menu stays: the next number still picks from it.
+            params = {"number": line, "count": len(self.choices)}
+            self.write(self.app.translator.text("console.invalid_choice", self.lang, params))
+            return
         else:
             event = TextSent(line)
         who = self.participant

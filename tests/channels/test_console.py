@@ -178,6 +178,9 @@ def test_a_restart_between_intake_steps_loses_nothing(desk: Desk) -> None:
     first = desk.console(*lines[:5])  # category, number and title, then the process ends
     assert "Describe the problem" in first
     second = desk.console("/as customer alice", *lines[5:], "1")
+    # The restarted desk reminds the customer where they were, before anything else.
+    reminded = second.split("Describe the problem")[0]
+    assert "[to customer alice] We were interrupted for a moment" in reminded
     assert "Your ticket #1 has been filed" in second
     assert "Title: Checkout fails with error 500" in second
     assert "Checkout fails with error 500" in desk.run("tickets", "show", "1")
@@ -366,6 +369,43 @@ def test_the_account_and_the_quota_come_before_writing_and_the_domain_every_time
     assert "bought through a reseller" in out
     # The team sees it is a paid request.
     assert "Paid request beyond the monthly quota: send the customer a quote" in out
+
+
+def test_nothing_typed_is_lost_or_misfiled(desk: Desk) -> None:
+    out = desk.console(
+        "/as customer alice",
+        "/new",
+        "12",  # no such category
+        BUG,  # the menu still stands
+        "SN-1001",
+        "Checkout fails with error 500",
+        DESCRIPTION,
+        STEPS,
+        "done",
+        "/skip",
+        "1",
+        "/tickets",
+        "9",  # no such filter: not a message for the open ticket
+        "/as agent eva",
+        "/block 1 deploying the fix",
+        "/as customer alice",
+        "Any news? The shop still shows the error.",
+        "/as agent eva",
+        "/unblock 1",
+        "/decline 1 out_of_scope",
+        "/as customer alice",
+        "It is broken again since this morning, same error.",
+        "1",  # yes, a follow-up
+    )
+    assert "12 is not one of the options (1–" in out
+    assert "9 is not one of the options (1–" in out
+    assert "Your message is kept and will be passed on to the team when it is unblocked" in out
+    assert "alice writes:\nAny news? The shop still shows the error." in out
+    assert "is no longer blocked: the fix is done and you can write again" in out
+    assert "Your message is kept: it goes into the new request if you open one." in out
+    shown = desk.run("tickets", "show", "1")
+    assert "\n9" not in shown and ": 9\n" not in shown
+    assert "written while blocked (passed on when unblocked): Any news?" in shown
 
 
 def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:

@@ -248,6 +248,10 @@ class _Customers:
             raise ConcurrentUpdate(customer.participant.key)
         self.db.customers[customer.participant] = customer
 
+    async def in_conversation(self, limit: int) -> list[Participant]:
+        found = [c.participant for c in self.db.customers.values() if c.conversation]
+        return found[:limit]
+
     async def mark_unreachable(self, participant: Participant) -> bool:
         found = self.db.customers.get(participant)
         if found is None or found.unreachable:

@@ -10,7 +10,7 @@ import pytest
 from bot.account import Account
 from bot.announce import Announcer
 from bot.clock import ManualClock
-from bot.commands import AskCustomer, BlockTicket, DeclineTicket, ResolveTicket
+from bot.commands import AskCustomer, BlockTicket, DeclineTicket, ResolveTicket, UnblockTicket
 from bot.desk import Desk
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.participant import Actor, Participant, Role
@@ -138,32 +138,48 @@ async def test_an_answer_to_a_question_returns_the_ticket_to_the_agent(world: Wo
     assert (await world.tickets.get(n)).status is Status.ACCEPTED
 
 
-async def test_blocked_ticket_gets_the_wait_notice_and_keeps_nothing(world: World) -> None:
+async def test_a_message_to_a_blocked_ticket_was_lost(world: World) -> None:
     n = await world.file()
     await world.tickets.execute(EVA, BlockTicket(number=n))
-    replies = await world.say("any news?")
-    assert keys(replies) == ["notice.blocked_wait"]
-    assert (await world.tickets.get(n)).entries == []
+    replies = await world.say("any news? the shop still shows error 500")
+    # Kept, and the customer told so; the team hears of it only once it is unblocked.
+    assert keys(replies) == ["notice.blocked_kept"]
+    entries = (await world.tickets.get(n)).entries
+    assert [(e.kind.value, e.text) for e in entries] == [
+        ("held", "any news? the shop still shows error 500")
+    ]
+    assert not [x for x in world.uow.db.outbox if x.key == "team.customer_wrote"]
+    shown = await world.say(f"/ticket {n}")
+    assert any(r.params.get("text") == "any news? the shop still shows error 500" for r in shown)
+    await world.tickets.execute(EVA, UnblockTicket(number=n))
+    wrote = [x for x in world.uow.db.outbox if x.key == "team.customer_wrote"]
+    assert [x.params["text"] for x in wrote] == ["any news? the shop still shows error 500"]
+    told = [x.key for x in world.uow.db.outbox if x.key.startswith("notice.unblocked")]
+    assert told == ["notice.unblocked_held"]
+    assert keys(await world.say("thanks")) == ["desk.added_to_ticket"]
 
 
 async def test_a_message_about_a_closed_ticket_offers_a_follow_up(world: World) -> None:
     n = await world.file()
     await world.tickets.execute(EVA, DeclineTicket(number=n, reason=DeclineReason.OUT_OF_SCOPE))
-    replies = await world.say("it is broken again")
-    assert keys(replies) == ["followup.offer"]
+    replies = await world.say("broken again")
+    # What they wrote is kept for the follow-up, and they are told so.
+    assert keys(replies) == ["followup.message_kept", "followup.offer"]
     replies = await world.say(ChoicePicked("yes"))
     assert "intake.ask_title" in keys(replies)
-    for step in (
-        "Checkout broken again",
-        "The checkout shows error 500 once more today.",
-        "/skip",
-    ):
+    replies = await world.say("Checkout broken again")
+    # Too short to describe the problem alone: it starts the description.
+    assert keys(replies) == ["intake.carried_short", "intake.ask_description"]
+    for step in ("The checkout shows error 500 once more today.", "/skip"):
         await world.say(step)
     await world.say(ChoicePicked("done"))
     await world.say("/skip")
     filed = await world.say(ChoicePicked("confirm"))
     follow_up = await world.tickets.get(int(filed[0].params["number"]))
     assert follow_up.follow_up_of == n
+    assert follow_up.description == (
+        "broken again\n\nThe checkout shows error 500 once more today."
+    )
 
 
 async def test_resolution_buttons_confirm_once_and_refuse_strangers(world: World) -> None:
@@ -310,3 +326,33 @@ async def test_a_long_ticket_list_comes_in_pages(world: World) -> None:
     assert [r.params["number"] for r in third if r.key == "desk.ticket_line"] == [3, 2, 1]
     for forged in ("tickets:all:0", "tickets:all:99999999999999", "tickets:all:x"):
         assert "desk.ticket_line" not in keys(await world.say(ChoicePicked(forged)))
+
+
+async def test_a_restart_in_the_middle_of_an_intake_left_the_customer_without_a_word(
+    world: World,
+) -> None:
+    await world.say("/new")
+    await world.say(ChoicePicked("bug"))
+    await world.say("SN-1")
+    world.clock.advance(minutes=2)
+    # The desk starts again: the customer hears where they were, with the buttons.
+    assert await world.desk.remind_interrupted() == 1
+    sent = [x for x in world.uow.db.outbox if x.recipient == ALICE.external_id]
+    assert [x.key for x in sent] == ["desk.resumed", "intake.ask_title"]
+    assert sent[0].locale == "cs"
+    # Once per step, however many workers start.
+    assert await world.desk.remind_interrupted() == 0
+    # Their next message answers the question they were reminded of.
+    replies = await world.say("Checkout fails with 500")
+    assert keys(replies) == ["intake.ask_description"]
+
+
+async def test_only_recent_conversations_are_reminded_after_a_restart(world: World) -> None:
+    await world.say("/new")
+    world.clock.advance(hours=2)  # left long before the restart: not "in the middle"
+    assert await world.desk.remind_interrupted() == 0
+    await world.say(ChoicePicked("bug"))
+    world.clock.advance(minutes=1)
+    assert await world.desk.remind_interrupted() == 1
+    reminded = [x for x in world.uow.db.outbox if x.key == "intake.ask_support_number"]
+    assert [c.value for c in reminded[0].choices] == ["no_number"]

@@ -117,8 +117,26 @@ async def test_a_message_while_viewing_a_closed_ticket_offers_its_follow_up(worl
     other = await world.file()
     await world.say(f"/ticket {closed}")
     replies = await world.say("The checkout error is back again since this morning.")
-    assert keys(replies) == ["followup.offer"]
+    assert keys(replies) == ["followup.message_kept", "followup.offer"]
     assert (await world.tickets.get(other)).entries == []
+
+
+async def test_text_written_to_a_closed_ticket_was_lost(world: World) -> None:
+    closed = await world.file()
+    await world.tickets.execute(
+        EVA, DeclineTicket(number=closed, reason=DeclineReason.THIRD_PARTY)
+    )
+    await world.say("The checkout error is back again since this morning.")
+    await world.say(ChoicePicked("yes"))
+    replies = await world.say("Checkout error is back")
+    # Long enough to describe the problem: it is the description, steps come next.
+    assert keys(replies) == ["intake.carried_description", "intake.ask_steps_bug"]
+    for step in ("/skip", ChoicePicked("done"), "/skip"):
+        await world.say(step)
+    filed = await world.say(ChoicePicked("confirm"))
+    follow_up = await world.tickets.get(int(filed[0].params["number"]))
+    assert follow_up.description == "The checkout error is back again since this morning."
+    assert follow_up.follow_up_of == closed
 
 
 async def test_an_answer_to_a_question_is_not_swallowed_by_an_unfinished_intake(

@@ -31,7 +31,7 @@ from bot.participant import Actor, Participant, Role
 from bot.policy import load_policy, parse_policy
 from bot.reply import Text
 from bot.ticket import ALLOWED, DeclineReason, EntryKind, Priority, Status
-from bot.tickets import TicketBlocked, TicketClosed, TicketService, TooLong
+from bot.tickets import TicketClosed, TicketService, TooLong
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 ALICE = Participant("telegram", "100")
@@ -184,18 +184,24 @@ async def test_forbidden_transition_raises_and_changes_nothing(service: TicketSe
     assert (await service.get(n)).status is Status.NEW
 
 
-async def test_blocked_ticket_refuses_customer_messages_until_unblocked(
-    service: TicketService,
+async def test_a_blocked_ticket_holds_customer_messages_until_unblocked(
+    service: TicketService, uow: FakeUnitOfWorkFactory
 ) -> None:
     n = await file(service)
     eva = agent()
     await service.execute(eva, BlockTicket(number=n, text="deploying a fix"))
-    with pytest.raises(TicketBlocked):
-        await service.execute(customer_actor(), WriteToTicket(number=n, text="any news?"))
+    held = await service.execute(customer_actor(), WriteToTicket(number=n, text="any news?"))
+    # Kept, but nothing reaches the team while the fix is applied.
+    assert held.status is Status.BLOCKED and held.entries[-1].kind is EntryKind.HELD
+    assert not [x for x in uow.db.outbox if x.key == "team.customer_wrote"]
     await service.execute(eva, UnblockTicket(number=n))
-    ticket = await service.execute(customer_actor(), WriteToTicket(number=n, text="any news?"))
+    passed = [x for x in uow.db.outbox if x.key == "team.customer_wrote"]
+    assert [x.params["text"] for x in passed] == ["any news?"]
+    told = [x for x in uow.db.outbox if x.key.startswith("notice.unblocked")]
+    assert [(x.key, x.params["count"]) for x in told] == [("notice.unblocked_held", 1)]
+    ticket = await service.execute(customer_actor(), WriteToTicket(number=n, text="thanks"))
     assert ticket.status is Status.ACCEPTED
-    assert ticket.entries[-1].text == "any news?"
+    assert ticket.entries[-1].kind is EntryKind.CUSTOMER
 
 
 async def test_closed_ticket_is_read_only(service: TicketService) -> None:

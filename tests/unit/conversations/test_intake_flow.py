@@ -1060,3 +1060,36 @@ def test_no_support_number_goes_to_sales_from_the_number_step() -> None:
     assert run.choices == ["no_number"]
     run.pick("no_number")
     assert run.state is not None and run.state.department == POLICY.sales_department
+
+
+# -- what was written to a closed ticket ------------------------------------------------------
+
+
+def test_a_message_to_a_closed_ticket_is_carried_into_the_follow_up_with_its_files() -> None:
+    run = Run(
+        context(account=STANDARD),
+        closed_ticket=17,
+        category="bug",
+        carried_text="The checkout error is back since this morning.",
+        carried_files=(png("again"), replace(png("x", "x.exe"), mime_type="application/x-ms")),
+    )
+    assert run.keys == ["followup.message_kept", "followup.offer"]
+    run.pick("yes")
+    run.text(TITLE)
+    assert run.keys == ["intake.carried_description", "intake.ask_steps_bug"]
+    run.pick("skip")
+    assert run.state is not None and [a.file_ref for a in run.state.attachments] == ["again"]
+    run.pick("done")
+    run.pick("skip")
+    run.pick("confirm")
+    assert isinstance(run.command_sent, OpenTickets)
+    (draft,) = run.command_sent.drafts
+    assert draft.description == "The checkout error is back since this morning."
+    assert draft.follow_up_of == 17
+
+
+def test_declining_the_follow_up_says_the_message_was_not_filed() -> None:
+    run = Run(closed_ticket=17, category="bug", carried_text="still broken")
+    run.pick("no")
+    assert run.state is None
+    assert run.keys == ["followup.declined", "followup.message_dropped"]
