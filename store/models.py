@@ -119,7 +119,7 @@ class CustomerRow(Base):
     conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
-        # Customers in the middle of a conversation, found at start-up (migration 0010).
+        # Customers in the middle of a conversation, found at start-up (migration 0011).
         Index(
             "ix_customers_in_conversation",
             "key",
