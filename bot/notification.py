@@ -81,3 +81,5 @@ class OutboxItem:
     attempts: int
     next_attempt_at: datetime
     last_error: str = ""
+    # The claim that holds it while SENDING (one token per claim, kept by renewals).
+    lease: str | None = None

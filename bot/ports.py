@@ -311,10 +311,12 @@ class OutboxStore(Protocol):
         to SENDING, leased until ``now + lease_seconds``, the oldest unfinished row of up
         to ``limit`` recipients where that row is PENDING and due. Rows locked by another
         claimer are skipped where the database can (SKIP LOCKED); returns the claimed
-        rows oldest first. With ``run`` > 1, a team chat's claimed row brings up to
-        ``run - 1`` of the chat's next rows along, and up to ``2 * run`` later rows of
-        the same tickets (a run, for ``deliver_run``: each ticket's first waiting
-        rows, in order)."""
+        rows oldest first, each with the claim's ``lease`` token. With ``run`` > 1, a
+        team chat's claimed row brings up to ``run - 1`` of the chat's next rows along,
+        and up to ``2 * run`` later rows of the same tickets (a run, for
+        ``deliver_run``: each ticket's first waiting rows, in order). A row claimed
+        alone is started at once (it goes straight to its send); a run's rows are
+        started as their calls come (``mark_progress``)."""
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
@@ -329,28 +331,48 @@ class OutboxStore(Protocol):
         ...
 
     async def reschedule(
-        self, notification_id: str, at: datetime, error: str, attempted: bool = True
+        self,
+        notification_id: str,
+        at: datetime,
+        error: str,
+        attempted: bool = True,
+        lease: str | None = None,
     ) -> None:
-        """A SENDING row back to PENDING, due at ``at``; attempts + 1 when ``attempted``."""
+        """A SENDING row (held by claim ``lease`` when given) back to PENDING, due at
+        ``at``; attempts + 1 when ``attempted``."""
         ...
 
     async def renew(self, notification_ids: Collection[str], until: datetime) -> None:
         """The SENDING ones of these rows stay leased until ``until``: still being sent."""
         ...
 
-    async def release(self, notification_ids: Collection[str]) -> None:
-        """SENDING rows back to PENDING as they were, no attempt counted: the rest of a
-        run whose first row failed."""
+    async def release(self, notification_ids: Collection[str], lease: str | None = None) -> None:
+        """SENDING rows back to PENDING as they were, no attempt counted: what a failed
+        or stopped run did not try. With ``lease``, only rows still held by that claim
+        (``OutboxItem.lease``)."""
         ...
 
-    async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None:
-        """A SENDING row given up: FAILED, or UNREACHABLE; attempts + 1."""
+    async def mark_progress(
+        self, started: Collection[str], delivered: Collection[str], at: datetime, lease: str
+    ) -> int:
+        """In one transaction (with the links kept meanwhile): the ``delivered`` rows
+        DELIVERED at ``at``, and the ``started`` ones still held by claim ``lease``
+        marked as started (a platform call carrying them may go out now: after a crash
+        they are in doubt, not sent again); returns how many of ``started`` are held."""
+        ...
+
+    async def mark_failed(
+        self, notification_id: str, error: str, unreachable: bool, lease: str | None = None
+    ) -> None:
+        """A SENDING row (held by claim ``lease`` when given) given up: FAILED, or
+        UNREACHABLE; attempts + 1."""
         ...
 
     async def take_expired(self, now: datetime, lease_seconds: float) -> list[OutboxItem]:
-        """SENDING rows whose lease ran out before ``now``, leased again to this caller
-        (another caller does not get them until that lease runs out) for reporting them
-        with ``mark_uncertain``."""
+        """SENDING rows whose lease ran out before ``now``: those never started go back
+        to PENDING (not tried: sent again in their turn); the started ones are returned,
+        leased again to this caller (another caller does not get them until that lease
+        runs out) for reporting them with ``mark_uncertain``."""
         ...
 
     async def mark_uncertain(self, notification_ids: Collection[str]) -> int:
@@ -439,14 +461,40 @@ class Notifier(Protocol):
         ...
 
 
+class RunProgress(Protocol):
+    """How far a run got, told by its notifier as it goes (``RunNotifier.deliver_run``).
+
+    A crash in the middle of a run leaves in doubt only the notifications a platform
+    call may have carried without the outcome being recorded: those reported to
+    ``sending`` and not yet to ``delivered``. The ones never reported to ``sending``
+    were not tried, and are sent after a restart.
+    """
+
+    async def sending(self, notification_ids: Collection[str]) -> None:
+        """A platform call carrying (a part of) these is about to be made: returns once
+        that is stored, so call it before the call, every time a call carries one of
+        them for the first time. Raises when the run is no longer this relay's (its
+        lease ran out and another relay took the rows): then nothing more may be sent."""
+        ...
+
+    def delivered(self, notification_id: str) -> None:
+        """All of this notification went out (recorded with the next ``sending``, or
+        when the run ends)."""
+        ...
+
+
 @runtime_checkable
 class RunNotifier(Notifier, Protocol):
     """A notifier that delivers a team chat's waiting notifications together, joining
     what it can (one message for several of a ticket's, one card edit)."""
 
-    async def deliver_run(self, notifications: Sequence[Notification]) -> None:
+    async def deliver_run(
+        self, notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
         """Deliver them all, in their order within each ticket, or raise as ``deliver``
-        does; parts that went out before the error are not sent again on the retry."""
+        does; parts that went out before the error are not sent again on the retry.
+        With ``progress``, tell it each call's notifications before the call, and each
+        notification once all of it went out."""
         ...
 
 

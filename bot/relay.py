@@ -11,13 +11,20 @@ claims the next messages.
 A team chat's messages wait on its platform's pacing (Telegram: 20 a minute a group),
 so when one is claimed up to ``run_size`` of the chat's next ones come along, and a
 notifier that can (``RunNotifier``) delivers them together: several messages of one
-ticket joined into one, its card edited once, the urgent ones first. When the run's
-first message fails, the rest go back to waiting as they were.
+ticket joined into one, its card edited once, the urgent ones first. The notifier
+tells the run's progress as it goes (``RunProgress``): before each platform call the
+rows it carries for the first time are stored as started, in one commit that also
+marks the rows finished since delivered, so a run costs about a commit per call
+that carries news (fewer than its notifications). When the run fails, what went
+out is marked delivered, the failure is charged to its first row not delivered, and
+the rest go back to waiting as they were.
 
-A row whose lease ran out (its relay stopped between claiming and marking) may or
-may not have been delivered. It is never sent again on its own, because a
-duplicate cannot be taken back: ``on_uncertain`` reports it (on the ticket, to the
-team, who may send it again), and only then does it become UNCERTAIN.
+A started row whose lease ran out (its relay stopped between starting and marking
+it) may or may not have been delivered. It is never sent again on its own, because
+a duplicate cannot be taken back: ``on_uncertain`` reports it (on the ticket, to the
+team, who may send it again), and only then does it become UNCERTAIN. A row of a run
+that was never started was not tried: it goes back to waiting and is sent in its
+turn. A crash thus leaves in doubt only the rows of the calls under way.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +48,9 @@ from bot.ports import (
 from bot.worker import pause
 
 log = logging.getLogger(__name__)
+
+# How long a stopping relay waits for its cancelled sends to reach their next await.
+WIND_UP_SECONDS = 5.0
 
 UnreachableHook = Callable[[Notification], Awaitable[None]]
 UncertainHook = Callable[[Notification], Awaitable[None]]
@@ -69,26 +79,78 @@ class _GiveUp:
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
-    """How a run's sends went: the first ``delivered`` went out; ``failure`` (if any)
-    is the next one's, and the rest were not tried."""
+class _Lost:
+    """The run's lease ran out and another relay took its rows: none is ours to settle."""
 
-    delivered: int
-    failure: _Retry | _GiveUp | None = None
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How a run's sends went, beside what its ``_Progress`` recorded: ``failure`` (if
+    any) is charged to its first row not delivered."""
+
+    failure: _Retry | _GiveUp | _Lost | None = None
+
+
+class LeaseLost(Exception):
+    """A run's rows are no longer this relay's: nothing more of it may be sent."""
 
 
 # One recipient's claimed rows, oldest first: its head and the rows that came along.
 _Run = tuple[OutboxItem, ...]
-_Finished = tuple[_Run, "asyncio.Task[_Outcome]"]
 
 
-def _delivered(finished: Sequence[_Finished]) -> list[str]:
-    return [
-        item.notification.id
-        for run, task in finished
-        if not task.cancelled()
-        for item in run[: task.result().delivered]
-    ]
+class _Progress:
+    """``bot.ports.RunProgress`` of one claimed run, and what the relay knows of it."""
+
+    def __init__(self, outbox: OutboxStore, clock: Clock, run: _Run) -> None:
+        self.run = run
+        self._outbox = outbox
+        self._clock = clock
+        self._ids = {item.notification.id for item in run}
+        self.lease = run[0].lease or ""
+        # A row claimed alone goes straight to its send: its claim started it.
+        self.started: set[str] = {run[0].notification.id} if len(run) == 1 else set()
+        self.done: list[str] = []  # delivered, in the order they finished
+        self.marked: set[str] = set()  # of those, already marked in the store
+
+    async def sending(self, notification_ids: Collection[str]) -> None:
+        new = [i for i in notification_ids if i in self._ids and i not in self.started]
+        if not new:
+            return
+        finished = self.unmarked()
+        held = await self._outbox.mark_progress(new, finished, self._clock.now(), self.lease)
+        self.marked.update(finished)
+        if held < len(new):
+            # Another relay took them after this run's lease ran out (this process was
+            # stalled): they must not go out twice. What was held is given back.
+            raise LeaseLost(f"{len(new) - held} of {len(new)} notifications are not ours")
+        self.started.update(new)
+
+    def delivered(self, notification_id: str) -> None:
+        if notification_id in self._ids and notification_id not in self.done:
+            self.done.append(notification_id)
+
+    def all_delivered(self) -> None:
+        for item in self.run:
+            self.delivered(item.notification.id)
+
+    def unmarked(self) -> list[str]:
+        """Delivered, not yet marked in the store."""
+        return [i for i in self.done if i not in self.marked]
+
+    def unfinished(self) -> list[OutboxItem]:
+        """Not delivered, in the run's order."""
+        done = set(self.done)
+        return [item for item in self.run if item.notification.id not in done]
+
+    def untried(self) -> list[str]:
+        """Never started: no call carrying them may have gone out."""
+        return [
+            i.notification.id for i in self.unfinished() if i.notification.id not in self.started
+        ]
+
+
+_Finished = tuple[_Progress, "asyncio.Task[_Outcome]"]
 
 
 def _runs(items: Sequence[OutboxItem]) -> list[_Run]:
@@ -138,7 +200,7 @@ class Relay:
         check_expired_at = self._clock.now()
         # Sends under way, in the order claimed: at most one run per recipient (the
         # store hands out a recipient's next message only once these are finished).
-        sending: dict[asyncio.Task[_Outcome], _Run] = {}
+        sending: dict[asyncio.Task[_Outcome], _Progress] = {}
         delivered: list[str] = []  # sent; the next claim marks them
         total = 0
         loop = asyncio.get_running_loop()
@@ -165,7 +227,8 @@ class Relay:
                     # whose send had begun or was about to (nothing but handing back the
                     # connection lies between the claim's commit and the sends).
                     for run in _runs(claimed):
-                        sending[asyncio.create_task(self._attempt(run))] = run
+                        progress = _Progress(self._outbox, self._clock, run)
+                        sending[asyncio.create_task(self._attempt(progress))] = progress
                 if not sending:
                     return total
                 # Whenever sends finish, their recipients' next messages can be claimed:
@@ -181,16 +244,16 @@ class Relay:
                     # being sent here, it is not in doubt. On a timer of its own, so
                     # that other sends finishing all the time do not starve it.
                     await self._renew(
-                        task_run for task, task_run in sending.items() if task not in done
+                        progress for task, progress in sending.items() if task not in done
                     )
                     renew_at = loop.time() + self._lease_seconds / 3
                 if not done:
                     continue
                 finished = [task for task in sending if task in done]
-                delivered = await self._record([(sending[t], t) for t in finished])
+                delivered, count = await self._record([(sending[t], t) for t in finished])
                 for task in finished:
                     del sending[task]
-                total += len(delivered)
+                total += count
         except Exception:
             # The store failed: the sends under way are let finish and are recorded, so
             # that they are neither in doubt nor sent again.
@@ -199,8 +262,9 @@ class Relay:
             await self._wind_up(sending, delivered)
             raise
         except asyncio.CancelledError:
-            # Stopped. The sends still running are abandoned and stay SENDING: their
-            # lease runs out and they are reported as uncertain. What finished is
+            # Stopped. The sends still running are abandoned: the rows whose calls were
+            # under way stay SENDING, their lease runs out and they are reported as
+            # uncertain; what they did not try goes back to waiting. What finished is
             # recorded before stopping.
             for task in sending:
                 task.cancel()
@@ -225,41 +289,65 @@ class Relay:
                 log.exception("relay round failed")
             await pause(interval, stop)
 
-    async def _record(self, finished: Sequence[_Finished]) -> list[str]:
+    async def _record(self, finished: Sequence[_Finished]) -> tuple[list[str], int]:
         """Store the failures among finished sends (one row at a time: they are few) and
-        give back what a failure left untried; returns the ids delivered, for the next
-        claim to mark."""
-        for run, task in finished:
+        give back what a failure left untried; returns the ids delivered and not yet
+        marked, for the next claim to mark, and how many were delivered."""
+        marks: list[str] = []
+        count = 0
+        for progress, task in finished:
+            lease = progress.lease
             if task.cancelled():
-                for item in run:
-                    n = item.notification
-                    log.warning("the send of notification %s was cut short; in doubt", n.id)
-                continue
-            outcome = task.result()
-            if outcome.failure is not None:
-                failed = outcome.delivered
-                await self._store_failure(run[failed].notification, outcome.failure)
-                await self._outbox.release([i.notification.id for i in run[failed + 1 :]])
-        return _delivered(finished)
+                cut = [i.notification.id for i in progress.unfinished()]
+                untried = progress.untried()
+                if in_doubt := [i for i in cut if i not in untried]:
+                    log.warning("the send of notifications %s was cut short; in doubt", in_doubt)
+                await self._outbox.release(untried, lease)
+            elif (failure := task.result().failure) is not None:
+                unfinished = progress.unfinished()
+                if isinstance(failure, _Lost):
+                    await self._outbox.release([i.notification.id for i in unfinished], lease)
+                elif unfinished:
+                    charged, *rest = unfinished
+                    await self._store_failure(charged, failure, lease)
+                    await self._outbox.release([i.notification.id for i in rest], lease)
+                else:
+                    # Everything went out; a call after the last (e.g. closing a topic)
+                    # failed. Nothing is left to retry it with.
+                    log.warning(
+                        "after the run to %s: %s", progress.run[0].notification.recipient, failure
+                    )
+            marks += progress.unmarked()
+            count += len(progress.done)
+        return marks, count
 
     async def _wind_up(
-        self, sending: Mapping[asyncio.Task[_Outcome], _Run], delivered: Sequence[str]
+        self, sending: Mapping[asyncio.Task[_Outcome], _Progress], delivered: Sequence[str]
     ) -> None:
         """Record what finished before a pass stopped early, marks included. Sends that
         were recorded just before the stop may be passed again: storing a failure again
         does nothing (the row is no longer leased) and a row is marked delivered once.
         Its own errors are only logged, so the first one is what propagates."""
-        finished = [(run, task) for task, run in sending.items() if task.done()]
+        if cut := [task for task in sending if not task.done()]:
+            # Cancelled: a send stops at its next await. Let it, so that what it had not
+            # tried yet is known (and given back) rather than left in doubt.
+            await asyncio.wait(cut, timeout=WIND_UP_SECONDS)
+        finished = [(progress, task) for task, progress in sending.items() if task.done()]
+        marks: list[str] = []
         try:
-            await self._record(finished)
+            marks, _ = await self._record(finished)
         except Exception:
             log.exception("recording the outcome of %d sends failed", len(finished))
-        await self._mark_delivered([*delivered, *_delivered(finished)])
+            marks = [i for progress, _ in finished for i in progress.unmarked()]
+        await self._mark_delivered([*delivered, *marks])
 
-    async def _store_failure(self, n: Notification, outcome: _Retry | _GiveUp) -> None:
+    async def _store_failure(
+        self, item: OutboxItem, outcome: _Retry | _GiveUp, lease: str
+    ) -> None:
+        n = item.notification
         match outcome:
             case _Retry(at=at, error=error):
-                await self._outbox.reschedule(n.id, at, error)
+                await self._outbox.reschedule(n.id, at, error, lease=lease)
                 behind = await self._outbox.backlog(n.channel, n.recipient)
                 if behind.count > 1:
                     log.warning(
@@ -271,7 +359,7 @@ class Relay:
                         error,
                     )
             case _GiveUp(error=error, unreachable=unreachable):
-                await self._outbox.mark_failed(n.id, error, unreachable)
+                await self._outbox.mark_failed(n.id, error, unreachable, lease=lease)
                 if unreachable and self._on_unreachable is not None:
                     # One recipient's report must not keep the others' outcomes from
                     # being stored.
@@ -280,37 +368,42 @@ class Relay:
                     except Exception:
                         log.exception("reporting unreachable %s failed", n.recipient)
 
-    async def _attempt(self, run: _Run) -> _Outcome:
+    async def _attempt(self, progress: _Progress) -> _Outcome:
+        run = progress.run
         n = run[0].notification
         notifier = self._notifiers.get(n.channel)
         if notifier is None:
             log.warning("no notifier for channel %s (notification %s)", n.channel, n.id)
-            return _Outcome(0, _GiveUp(f"channel {n.channel!r} is not running"))
-        if len(run) > 1 and isinstance(notifier, RunNotifier):
-            failure = await self._send(run[0], notifier.deliver_run([i.notification for i in run]))
-            return _Outcome(0, failure) if failure is not None else _Outcome(len(run))
-        for done, item in enumerate(run):
-            if (
-                failure := await self._send(item, notifier.deliver(item.notification))
-            ) is not None:
-                return _Outcome(done, failure)
-        return _Outcome(len(run))
-
-    async def _send(self, item: OutboxItem, sending: Awaitable[None]) -> _Retry | _GiveUp | None:
-        """Await a notifier's delivery; what went wrong, for ``item``."""
-        n = item.notification
+            return _Outcome(_GiveUp(f"channel {n.channel!r} is not running"))
         try:
-            await sending
+            if len(run) == 1:
+                await notifier.deliver(n)
+            elif isinstance(notifier, RunNotifier):
+                await notifier.deliver_run([i.notification for i in run], progress)
+            else:
+                for item in run:
+                    await progress.sending((item.notification.id,))
+                    await notifier.deliver(item.notification)
+                    progress.delivered(item.notification.id)
+        except LeaseLost as exc:
+            log.warning("a run to %s %s was taken over: %s", n.channel, n.recipient, exc)
+            return _Outcome(_Lost())
         except RecipientUnreachable as exc:
-            return _GiveUp(str(exc) or "unreachable", unreachable=True)
+            return _Outcome(_GiveUp(str(exc) or "unreachable", unreachable=True))
         except DeliveryError as exc:
-            return self._retry(item, str(exc), exc.retry_after)
+            return _Outcome(self._retry(progress, str(exc), exc.retry_after))
         except Exception as exc:
             log.exception("notifier %s failed on %s", n.channel, n.id)
-            return self._retry(item, repr(exc), None)
-        return None
+            return _Outcome(self._retry(progress, repr(exc), None))
+        progress.all_delivered()
+        return _Outcome()
 
-    def _retry(self, item: OutboxItem, error: str, retry_after: float | None) -> _Retry | _GiveUp:
+    def _retry(
+        self, progress: _Progress, error: str, retry_after: float | None
+    ) -> _Retry | _GiveUp:
+        """The failure, charged to the run's first row not delivered."""
+        unfinished = progress.unfinished()
+        item = unfinished[0] if unfinished else progress.run[-1]
         attempt = item.attempts + 1
         if attempt >= self._max_attempts:
             log.error("giving up on notification %s: %s", item.notification.id, error)
@@ -327,8 +420,8 @@ class Relay:
         except Exception:
             log.exception("marking %d delivered notifications failed", len(ids))
 
-    async def _renew(self, runs: Iterable[_Run]) -> None:
-        ids = [item.notification.id for run in runs for item in run]
+    async def _renew(self, runs: Iterable[_Progress]) -> None:
+        ids = [item.notification.id for progress in runs for item in progress.run]
         until = self._clock.now() + timedelta(seconds=self._lease_seconds)
         await self._outbox.renew(ids, until)
 

@@ -323,6 +323,11 @@ class OutboxRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column()
+    # While SENDING: whether a platform call carrying it may have gone out (a run's
+    # rows are started one call at a time), and the claim that holds it (migration
+    # 0012). A crash leaves only started rows in doubt.
+    started: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    lease_token: Mapped[str | None] = mapped_column(String)
 
 
 class InboxRow(Base):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import uuid
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -15,6 +17,7 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    case,
     insert,
     select,
     text,
@@ -28,6 +31,8 @@ from bot.notification import Audience, Backlog, DeliveryStatus, Notification, Ou
 from bot.reply import Choice, decode_params, encode_params
 from store.links import LinkWrites, write_links
 from store.models import OutboxRow
+
+log = logging.getLogger(__name__)
 
 _ADD = insert(cast(Table, OutboxRow.__table__))
 # How many runs' worth of a team chat's later rows of the same tickets come along.
@@ -93,6 +98,7 @@ class SqlOutboxStore:
         delivered: Collection[str] = (),
         run: int = 1,
     ) -> list[OutboxItem]:
+        lease = uuid.uuid4().hex
         async with self._sessions() as session, self._links_in(session) as changed:
             if delivered:
                 # The deliveries since the last claim, marked in the transaction of the
@@ -107,18 +113,25 @@ class SqlOutboxStore:
                         "now": now,
                         "limit": limit,
                         "lease_until": now + timedelta(seconds=lease_seconds),
+                        "lease_token": lease,
                     },
                 )
                 rows = list(claimed.all())
             if run > 1 and (teams := _team_queues(rows)):
                 lease_until = now + timedelta(seconds=lease_seconds)
-                rows += await _claim_followers(session, teams, run - 1, lease_until)
+                heads = len(rows)
+                rows += await _claim_followers(session, teams, run - 1, lease_until, lease)
                 if tickets := _tickets_of(rows, teams):
                     # Their later rows too, so that each ticket's waiting messages go out
                     # joined even when other tickets' messages lie between them.
                     rows += await _claim_followers(
-                        session, list(tickets), run * SAME_TICKET_RUNS, lease_until, tickets
+                        session, list(tickets), run * SAME_TICKET_RUNS, lease_until, lease, tickets
                     )
+                if runs := {(r.channel, r.recipient) for r in rows[heads:]}:
+                    # A head that brought followers is not sent first (urgent tickets
+                    # go ahead): it is started with its own call, like the rest.
+                    led = [r for r in rows[:heads] if (r.channel, r.recipient) in runs]
+                    await session.execute(_unstart(), {"ids": [r.id for r in led]})
             # A poll that found nothing changed nothing: it ends without a commit.
             if changed or rows:
                 await session.commit()
@@ -150,15 +163,23 @@ class SqlOutboxStore:
             await session.commit()
 
     async def reschedule(
-        self, notification_id: str, at: datetime, error: str, attempted: bool = True
+        self,
+        notification_id: str,
+        at: datetime,
+        error: str,
+        attempted: bool = True,
+        lease: str | None = None,
     ) -> None:
-        await self._settle(
-            notification_id,
+        await self._update_sending(
+            (notification_id,),
+            lease,
             status=DeliveryStatus.PENDING.value,
             next_attempt_at=at,
             attempts=OutboxRow.attempts + (1 if attempted else 0),
             last_error=error,
             lease_until=None,
+            lease_token=None,
+            started=False,
         )
 
     async def renew(self, notification_ids: Collection[str], until: datetime) -> None:
@@ -166,42 +187,76 @@ class SqlOutboxStore:
         # new topics' and cards' links to a crash at its end.
         await self._update_sending(notification_ids, lease_until=until)
 
-    async def release(self, notification_ids: Collection[str]) -> None:
+    async def release(self, notification_ids: Collection[str], lease: str | None = None) -> None:
         await self._update_sending(
-            notification_ids, status=DeliveryStatus.PENDING.value, lease_until=None
+            notification_ids,
+            lease,
+            status=DeliveryStatus.PENDING.value,
+            lease_until=None,
+            lease_token=None,
+            started=False,
         )
 
-    async def _update_sending(self, notification_ids: Collection[str], **values: Any) -> None:
-        """Set ``values`` on those of these rows still SENDING, with the kept links."""
+    async def mark_progress(
+        self, started: Collection[str], delivered: Collection[str], at: datetime, lease: str
+    ) -> int:
+        async with self._sessions() as session, self._links_in(session):
+            if delivered:
+                await _mark_delivered(session, delivered, at)
+            held = 0
+            if started:
+                held = _rowcount(
+                    await session.execute(_start(), {"ids": list(started), "lease": lease})
+                )
+            await session.commit()
+        return held
+
+    async def _update_sending(
+        self, notification_ids: Collection[str], lease: str | None = None, **values: Any
+    ) -> None:
+        """Set ``values`` on those of these rows still SENDING (under ``lease`` when
+        given), with the kept links."""
         if not notification_ids:
             return
+        held = [
+            OutboxRow.id.in_(list(notification_ids)),
+            # Only a row still SENDING: one reported as uncertain meanwhile (its lease
+            # ran out), or sent again since, is not this caller's any more; nor, with a
+            # lease, one given back and claimed again by another relay.
+            OutboxRow.status == DeliveryStatus.SENDING.value,
+        ]
+        if lease is not None:
+            held.append(OutboxRow.lease_token == lease)
         async with self._sessions() as session, self._links_in(session):
             await session.execute(
                 update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(list(notification_ids)),
-                    OutboxRow.status == DeliveryStatus.SENDING.value,
-                )
+                .where(*held)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
 
-    async def mark_failed(self, notification_id: str, error: str, unreachable: bool) -> None:
+    async def mark_failed(
+        self, notification_id: str, error: str, unreachable: bool, lease: str | None = None
+    ) -> None:
         status = DeliveryStatus.UNREACHABLE if unreachable else DeliveryStatus.FAILED
-        await self._settle(
-            notification_id,
+        await self._update_sending(
+            (notification_id,),
+            lease,
             status=status.value,
             attempts=OutboxRow.attempts + 1,
             last_error=error,
             lease_until=None,
+            lease_token=None,
         )
 
     async def take_expired(self, now: datetime, lease_seconds: float) -> list[OutboxItem]:
-        # A relay that died between sending and marking may or may not have delivered.
-        # The row is leased again, to the caller alone, for reporting it; it stays
-        # SENDING (holding back its recipient's later messages) until ``mark_uncertain``,
-        # so a report cut short by another crash is made again after this lease.
+        # A relay that died between sending and marking may or may not have delivered a
+        # started row. It is leased again, to the caller alone, for reporting it; it
+        # stays SENDING (holding back its recipient's later messages) until
+        # ``mark_uncertain``, so a report cut short by another crash is made again after
+        # this lease. A row never started (the rest of a run) was not tried: it goes
+        # back to waiting, in its place, in the same statement.
         async with self._sessions() as session:
             taken = await session.scalars(
                 update(OutboxRow)
@@ -211,13 +266,28 @@ class SqlOutboxStore:
                     OutboxRow.status == DeliveryStatus.SENDING.value,
                     OutboxRow.lease_until < now,
                 )
-                .values(lease_until=now + timedelta(seconds=lease_seconds))
+                .values(
+                    status=case(
+                        (OutboxRow.started, DeliveryStatus.SENDING.value),
+                        else_=DeliveryStatus.PENDING.value,
+                    ),
+                    lease_until=case(
+                        (OutboxRow.started, now + timedelta(seconds=lease_seconds)),
+                        else_=None,
+                    ),
+                    lease_token=None,
+                )
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False, populate_existing=True)
             )
             rows = list(taken.all())
             if rows:
                 await session.commit()
+        if released := [r.id for r in rows if r.status != DeliveryStatus.SENDING.value]:
+            log.info(
+                "%d notifications of a stopped relay were not tried; queued again", len(released)
+            )
+        rows = [r for r in rows if r.status == DeliveryStatus.SENDING.value]
         rows.sort(key=lambda r: (r.created_at, r.position, r.id))
         return [_item(row) for row in rows]
 
@@ -233,7 +303,7 @@ class SqlOutboxStore:
                     OutboxRow.id.in_(list(notification_ids)),
                     OutboxRow.status == DeliveryStatus.SENDING.value,
                 )
-                .values(status=DeliveryStatus.UNCERTAIN.value, lease_until=None)
+                .values(status=DeliveryStatus.UNCERTAIN.value, lease_until=None, lease_token=None)
                 .execution_options(synchronize_session=False)
             )
             return _rowcount(result)
@@ -271,21 +341,6 @@ class SqlOutboxStore:
         async with self._sessions() as session:
             return [_item(row) for row in await session.scalars(query)]
 
-    async def _settle(self, notification_id: str, **values: Any) -> None:
-        async with self._sessions() as session, self._links_in(session):
-            await session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == notification_id,
-                    # Only a row still SENDING: one reported as uncertain meanwhile (its
-                    # lease ran out), or sent again since, is not this caller's any more.
-                    OutboxRow.status == DeliveryStatus.SENDING.value,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
-
 
 # Rows that hold back the later messages of their recipient.
 _UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
@@ -309,9 +364,37 @@ def _claim(dialect: str) -> ReturningUpdate[OutboxRow]:
         .values(
             status=DeliveryStatus.SENDING.value,
             lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
+            lease_token=bindparam("lease_token", type_=String),
+            # Straight to its send (unless it leads a run: ``_unstart``).
+            started=True,
         )
         .returning(OutboxRow)
         .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+@functools.cache
+def _unstart() -> Update:
+    return (
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
+        .values(started=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@functools.cache
+def _start() -> Update:
+    """Mark ``:ids`` started where they are still SENDING under claim ``:lease``."""
+    return (
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_(bindparam("ids", expanding=True)),
+            OutboxRow.status == DeliveryStatus.SENDING.value,
+            OutboxRow.lease_token == bindparam("lease", type_=String),
+        )
+        .values(started=True)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -432,6 +515,7 @@ async def _claim_followers(
     queues: Sequence[tuple[str, str]],
     more: int,
     lease_until: datetime,
+    lease: str,
     tickets: Mapping[tuple[str, str], Sequence[int]] | None = None,
 ) -> list[OutboxRow]:
     """Claim up to ``more`` pending rows of each of these queues, in their order (only
@@ -441,7 +525,7 @@ async def _claim_followers(
     so its order holds; other tickets' rows may be passed over, which only the head's
     recipient could tell, and it is held by the head. They need no lock of their own:
     behind a SENDING head no other claimer takes them."""
-    params: dict[str, Any] = {"more": more, "lease_until": lease_until}
+    params: dict[str, Any] = {"more": more, "lease_until": lease_until, "lease_token": lease}
     for i, queue in enumerate(queues):
         params[f"c{i}"], params[f"r{i}"] = queue
         if tickets is not None:
@@ -473,6 +557,9 @@ def _followers(dialect: str, queues: int, of_tickets: bool) -> ReturningUpdate[O
         .values(
             status=DeliveryStatus.SENDING.value,
             lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
+            lease_token=bindparam("lease_token", type_=String),
+            # Started one call at a time, as the notifier reaches them.
+            started=False,
         )
         .returning(OutboxRow)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -536,6 +623,7 @@ def _row_values(notification: Notification) -> dict[str, Any]:
         "lease_until": None,
         "last_error": "",
         "delivered_at": None,
+        "started": False,
     }
 
 
@@ -561,4 +649,5 @@ def _item(row: OutboxRow) -> OutboxItem:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        lease=row.lease_token,
     )

@@ -40,7 +40,7 @@ from aiogram.types import (
 
 from bot.errors import TicketNotFound
 from bot.notification import Audience, Notification, is_urgent
-from bot.ports import DeliveryError, LinkStore, RecipientUnreachable
+from bot.ports import DeliveryError, LinkStore, RecipientUnreachable, RunProgress
 from bot.reactions import confirmable
 from bot.reply import Reply, decode_params
 from bot.ticket import Attachment, EntryKind, Ticket
@@ -154,18 +154,25 @@ class TelegramNotifier:
         with self._as_delivery():
             await self._deliver(notification)
 
-    async def deliver_run(self, notifications: Sequence[Notification]) -> None:
+    async def deliver_run(
+        self, notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
         """A team chat's waiting notifications (``bot.ports.RunNotifier``): each ticket's
         joined into as few messages as fit, after one card update; tickets with urgent
-        news (a new ticket, an SLA alert) first, each ticket's in order."""
+        news (a new ticket, an SLA alert) first, each ticket's in order. ``progress``
+        hears of every call's notifications before the call, and of each notification
+        once all of it went out."""
+        track = progress or UNTRACKED
         with self._as_delivery():
             for group in _by_ticket(notifications):
                 number = group[0].ticket_number
                 if group[0].audience is Audience.TEAM and number is not None:
-                    await self._to_team(group, _chat_id(group[0].recipient), number)
+                    await self._to_team(group, _chat_id(group[0].recipient), number, track)
                 else:
                     for n in group:
+                        await track.sending((n.id,))
                         await self._deliver(n)
+                        track.delivered(n.id)
 
     @contextlib.contextmanager
     def _as_delivery(self) -> Iterator[None]:
@@ -246,10 +253,17 @@ class TelegramNotifier:
 
     # -- teams --------------------------------------------------------------------------------
 
-    async def _to_team(self, ns: Sequence[Notification], chat_id: int, number: int) -> None:
+    async def _to_team(
+        self,
+        ns: Sequence[Notification],
+        chat_id: int,
+        number: int,
+        progress: RunProgress | None = None,
+    ) -> None:
         """One ticket's notifications to one team chat: its topic (opened if new), its
         card (sent, or edited once to the ticket's state), then their texts joined into
         as few messages as fit, each one's files right after its text."""
+        track = progress or UNTRACKED
         try:
             ticket = await self.tickets(number)
         except TicketNotFound:
@@ -257,8 +271,12 @@ class TelegramNotifier:
         thread_id: int | None = None
         if ticket is not None and await self.is_forum(chat_id):
             thread_id = await self._topic(chat_id, ticket)
+        # A new card carries the opening when it fits: that call is the opening's.
+        openings = [n.id for n in ns if n.key == OPENING]
         card_id, opening_on_card = (
-            await self._card(chat_id, thread_id, ticket) if ticket is not None else (None, False)
+            await self._card(chat_id, thread_id, ticket, openings, track)
+            if ticket is not None
+            else (None, False)
         )
         reclose = ticket is None or not self._active_here(chat_id, ticket)
         reply_to = (
@@ -271,12 +289,15 @@ class TelegramNotifier:
         async def flush() -> None:
             for message in _joined(pieces):
                 text = JOINER.join(piece.text for piece in message)
+                await track.sending([piece.notification.id for piece in message])
                 sent = await self._in_thread(
                     chat_id, thread_id, text, reply_to, message[-1].markup, reclose=reclose
                 )
                 await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, sent), str(number))
                 for piece in message:
                     await self._advance(piece.notification, piece.index + 1)
+                    if piece.final:
+                        track.delivered(piece.notification.id)
             pieces.clear()
 
         for n in ns:
@@ -289,18 +310,22 @@ class TelegramNotifier:
                 # The card just sent says all of it: a new ticket costs its topic and card.
                 await self._advance(n, len(rendered.parts))
                 skip = len(rendered.parts)
+            files = await self._files_of(n, ticket)
             last = len(rendered.parts) - 1
-            pieces += [
-                _Piece(n, i, part, rendered.markup if i == last else None)
+            mine = [
+                _Piece(n, i, part, rendered.markup if i == last else None, i == last and not files)
                 for i, part in enumerate(rendered.parts)
                 if i >= skip
             ]
-            files = await self._files_of(n, ticket)
+            pieces += mine
             if files:
                 # Its files follow its text before the next one's: the thread's order.
                 await self.renderer.codec.save()
                 await flush()
-                await self._team_files(n, files, chat_id, thread_id, reply_to, skip)
+                await self._team_files(n, files, chat_id, thread_id, reply_to, skip, track)
+                track.delivered(n.id)
+            elif not mine:
+                track.delivered(n.id)  # nothing of it left to send
         await self.renderer.codec.save()
         await flush()
         if ticket is not None and thread_id is not None and not self._active_here(chat_id, ticket):
@@ -321,6 +346,7 @@ class TelegramNotifier:
         thread_id: int | None,
         reply_to: ReplyParameters | None,
         done: int,
+        progress: RunProgress,
     ) -> None:
         """The files a team notification carries, album by album, after its texts."""
         step = len(self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale).parts)
@@ -328,6 +354,7 @@ class TelegramNotifier:
             step += 1
             if step <= done:  # delivered by an earlier attempt
                 continue
+            await progress.sending((n.id,))
             for message in await self.send_batch(
                 chat_id, batch, thread_id=thread_id, reply_parameters=reply_to
             ):
@@ -353,9 +380,17 @@ class TelegramNotifier:
         await self.links.set(CHANNEL, KIND_TOPIC, key, ref(chat_id, topic.message_thread_id))
         return topic.message_thread_id
 
-    async def _card(self, chat_id: int, thread_id: int | None, ticket: Ticket) -> tuple[int, bool]:
+    async def _card(
+        self,
+        chat_id: int,
+        thread_id: int | None,
+        ticket: Ticket,
+        openings: Collection[str] = (),
+        progress: RunProgress | None = None,
+    ) -> tuple[int, bool]:
         """Send the ticket card, or edit it to the ticket's current state; its message
-        id, and whether it was sent now with the whole opening on it."""
+        id, and whether it was sent now with the whole opening on it (then it carries
+        the ``openings`` notifications, told to ``progress`` before it goes)."""
         assert ticket.number is not None
         found = await self.refresh_card(chat_id, ticket)
         if found is not None:
@@ -364,6 +399,8 @@ class TelegramNotifier:
         # Folded into the card only with room to spare: edits as the ticket goes on
         # (a quote, the SLA lines) must keep it on.
         opening_on_card = self._card_text(ticket, spare=CARD_SPARE)[1]
+        if opening_on_card and openings:
+            await (progress or UNTRACKED).sending(openings)
         reclose = not self._active_here(chat_id, ticket)
         message_id = await self._in_thread(chat_id, thread_id, text, None, markup, reclose=reclose)
         key = ticket_key(ticket.number, chat_id)
@@ -578,12 +615,27 @@ class TelegramNotifier:
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
-    """One part of a team notification's text, on its way into a joined message."""
+    """One part of a team notification's text, on its way into a joined message;
+    ``final`` when nothing of the notification comes after it."""
 
     notification: Notification
     index: int
     text: str
     markup: InlineKeyboardMarkup | None
+    final: bool = False
+
+
+class _Untracked:
+    """``RunProgress`` for a notification delivered on its own: its claim started it."""
+
+    async def sending(self, notification_ids: Collection[str]) -> None:
+        return None
+
+    def delivered(self, notification_id: str) -> None:
+        return None
+
+
+UNTRACKED: RunProgress = _Untracked()
 
 
 def _joined(pieces: Sequence[_Piece], limit: int = TEXT_LIMIT) -> list[list[_Piece]]:

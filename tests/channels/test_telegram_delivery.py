@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import pytest
@@ -525,3 +526,94 @@ async def test_a_ticket_transferred_back_reopens_its_topic_with_the_opening(
     )
     assert not fake_telegram.topics[TEAM][thread]["closed"]
     assert len(fake_telegram.calls_of("createForumTopic")) == 1
+
+
+class Recorded:
+    """A run's progress as the relay stores it, each report with the number of Bot API
+    calls made by then."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+        self.started: dict[str, int] = {}  # id -> calls made before its first call
+        self.finished: dict[str, int] = {}  # id -> calls made when all of it went out
+
+    async def sending(self, notification_ids: Collection[str]) -> None:
+        for i in notification_ids:
+            self.started.setdefault(i, len(self.fake.calls))
+
+    def delivered(self, notification_id: str) -> None:
+        self.finished.setdefault(notification_id, len(self.fake.calls))
+
+
+async def test_a_run_tells_each_calls_notifications_before_the_call_and_each_one_when_done(
+    fake_telegram: FakeTelegram, notifier: TelegramNotifier, book: TicketBook
+) -> None:
+    """What a crash leaves in doubt is read from these reports (issue 7): a call that
+    was not told may not carry anything, and a notification is done only after its
+    last call (its files)."""
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    ticket = book.add(12)
+    book.add(13, title="Scanner")
+    book.add(14, title="Site down").description = "All pages fail"
+    shot = Attachment("PHOTO1", "shot.jpg", "image/jpeg", 1000, "telegram", "photo")
+    fake_telegram.files["PHOTO1"] = {
+        "file_id": "PHOTO1",
+        "file_unique_id": "u1",
+        "file_size": 1000,
+        "file_path": "photos/1",
+        "content": b"x",
+    }
+    ticket.entries.append(ThreadEntry(EntryKind.CUSTOMER, "circle", NOW, attachments=(shot,)))
+    opened = {
+        "number": 14,
+        "title": "Site down",
+        "customer": "Bob",
+        "department": Text("department.technical"),
+        "category": Text("category.bug"),
+        "priority": Text("priority.critical"),
+        "description": "All pages fail",
+        "steps": "—",
+        "support_number": "—",
+        "domain": "—",
+        "phone": "—",
+        "files": 0,
+        "critical": True,
+    }
+    run = {
+        "circle": wrote(12, "Printer prints nothing", "circle", files=1, entry=0),
+        "after": wrote(12, "Printer prints nothing", "see above"),
+        "scanner": wrote(13, "Scanner", "still broken"),
+        "opening": note(
+            Audience.TEAM, str(TEAM), "team.ticket_opened", params=opened, ticket_number=14
+        ),
+    }
+    progress = Recorded(fake_telegram)
+    mark = fake_telegram.mark()
+    await notifier.deliver_run(list(run.values()), progress)
+
+    carries = {
+        "circle": lambda c: "circle" in c.params.get("text", "") or c.name == "sendphoto",
+        "after": lambda c: "see above" in c.params.get("text", ""),
+        "scanner": lambda c: "still broken" in c.params.get("text", ""),
+        # New tickets' cards carry no other notification: the opening is on #14's.
+        "opening": lambda c: "All pages fail" in c.params.get("text", ""),
+    }
+    sends = [
+        (at, c)
+        for at, c in enumerate(fake_telegram.calls)
+        if at >= mark and c.name in ("sendmessage", "sendphoto")
+    ]
+    # Three cards (#14's says its opening), three texts, the photo.
+    assert len(sends) == 7
+    for name, n in run.items():
+        mine = [at for at, c in sends if carries[name](c)]
+        assert mine, name
+        # Told before its first call, and done only when its last call had answered.
+        assert progress.started[n.id] <= mine[0], name
+        assert progress.finished[n.id] > mine[-1], name
+    # No call carried a notification it was not told of first.
+    for at, call in sends:
+        for name, n in run.items():
+            if carries[name](call):
+                assert progress.started[n.id] <= at
+    assert set(progress.finished) == {n.id for n in run.values()}

@@ -4,7 +4,9 @@ Run as ``python relay_child.py CONFIG.json``. It builds the desk (``build_app``)
 given database and runs its relay with a notifier for the "chat" channel that appends
 the id of every notification it delivered to a file (flushed and fsynced per line),
 except for one chosen notification: for that one it writes a "sending" marker and then
-never finishes, as a send to a platform that has not answered yet.
+never finishes, as a send to a platform that has not answered yet. A team chat's run
+goes out two notifications a call (one line per call, its ids), each call told to the
+relay's progress first, as a joining notifier does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from bot.app import build_app
 from bot.clock import ManualClock
 from bot.notification import Notification
 from bot.policy import EXAMPLE_POLICY, DeskPolicy, parse_policy
+from bot.ports import RunProgress
 from bot.settings import Settings
 
 
@@ -48,6 +52,10 @@ def append_line(path: Path, line: str) -> None:
         os.fsync(fh.fileno())
 
 
+# Notifications a platform call carries in a team chat's run.
+PER_CALL = 2
+
+
 class FileNotifier:
     channel = "chat"
 
@@ -57,10 +65,26 @@ class FileNotifier:
         self.hang_on = hang_on
 
     async def deliver(self, notification: Notification) -> None:
-        if notification.id == self.hang_on:
-            append_line(self.marker, f"sending {notification.id}")
+        await self._call([notification])
+
+    async def deliver_run(
+        self, notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
+        for start in range(0, len(notifications), PER_CALL):
+            part = notifications[start : start + PER_CALL]
+            if progress is not None:
+                await progress.sending([n.id for n in part])
+            await self._call(part)
+            for n in part:
+                if progress is not None:
+                    progress.delivered(n.id)
+
+    async def _call(self, part: Sequence[Notification]) -> None:
+        ids = " ".join(n.id for n in part)
+        if any(n.id == self.hang_on for n in part):
+            append_line(self.marker, f"sending {ids}")
             await asyncio.sleep(3600)  # the platform never answers: killed meanwhile
-        append_line(self.delivered, notification.id)
+        append_line(self.delivered, ids)
 
 
 async def main(config: dict[str, str]) -> None:

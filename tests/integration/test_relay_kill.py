@@ -87,6 +87,11 @@ def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
+def delivered_ids(path: Path) -> list[str]:
+    """What reached the platform, in order: the ids of each call (one line a call)."""
+    return [i for line in lines(path) for i in line.split()]
+
+
 async def until(
     what: str, condition: Callable[[], Awaitable[bool]], child: asyncio.subprocess.Process
 ) -> None:
@@ -98,6 +103,38 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def start_relay(app: App, tmp_path: Path, hang_on: str) -> asyncio.subprocess.Process:
+    """The relay process (``relay_child.py``) on ``app``'s database, from ``app``'s time:
+    it writes what it delivered to delivered.txt, and hangs on the call carrying
+    ``hang_on`` after saying so in marker.txt; its output goes to child.log."""
+    delivered, marker, log = (tmp_path / n for n in ("delivered.txt", "marker.txt", "child.log"))
+    config = tmp_path / "child.json"
+    config.write_text(
+        json.dumps(
+            {
+                "database_url": app.settings.database_url,
+                "now": app.clock.now().isoformat(),
+                "delivered": str(delivered),
+                "marker": str(marker),
+                "hang_on": hang_on,
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), str(config), env=env, stdout=out, stderr=out, cwd=REPO
+        )
+
+
+async def kill(child: asyncio.subprocess.Process, log: Path) -> None:
+    if child.returncode is None:
+        os.kill(child.pid, signal.SIGKILL)
+    await child.wait()
+    assert child.returncode == -signal.SIGKILL, "\n".join(lines(log))
 
 
 class FastChat:
@@ -134,24 +171,7 @@ async def test_a_relay_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     assert held_back
 
     delivered, marker, log = (tmp_path / n for n in ("delivered.txt", "marker.txt", "child.log"))
-    config = tmp_path / "child.json"
-    config.write_text(
-        json.dumps(
-            {
-                "database_url": app.settings.database_url,
-                "now": app.clock.now().isoformat(),
-                "delivered": str(delivered),
-                "marker": str(marker),
-                "hang_on": hang_on.id,
-            }
-        ),
-        encoding="utf-8",
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
-    with log.open("wb") as out:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(config), env=env, stdout=out, stderr=out, cwd=REPO
-        )
+    child = await start_relay(app, tmp_path, hang_on.id)
     try:
 
         async def sending() -> bool:
@@ -162,7 +182,7 @@ async def test_a_relay_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         others = [i for i in ids if i != hang_on.id and i not in held_back]
 
         async def settled() -> bool:
-            if sorted(lines(delivered)) != sorted(others):
+            if sorted(delivered_ids(delivered)) != sorted(others):
                 return False
             status = {i.notification.id: i.status for i in await outbox(app)}
             return all(status[i] is DeliveryStatus.DELIVERED for i in others)
@@ -172,13 +192,9 @@ async def test_a_relay_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         status = {i.notification.id: i.status for i in await outbox(app)}
         assert status[hang_on.id] is DeliveryStatus.SENDING
         assert {status[i] for i in held_back} == {DeliveryStatus.PENDING}  # held back
-        os.kill(child.pid, signal.SIGKILL)
     finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()
-    assert child.returncode == -signal.SIGKILL, log.read_text(encoding="utf-8")
-    before_restart = lines(delivered)
+        await kill(child, log)
+    before_restart = delivered_ids(delivered)
 
     chat = FastChat(delivered)
     app.relay.register(chat)
@@ -189,7 +205,7 @@ async def test_a_relay_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     app.clock.advance(seconds=LEASE + 5)  # type: ignore[attr-defined]
     await app.relay.drain(max_rounds=100)
 
-    sent = lines(delivered)
+    sent = delivered_ids(delivered)
     assert sent[: len(before_restart)] == before_restart
     # Each exactly once, the one in flight never again.
     counts = Counter(sent)
@@ -221,3 +237,105 @@ async def test_a_relay_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     for number in (numbers[0], numbers[2]):
         other = await app.tickets.get(number)
         assert not any(e.text.startswith("delivery uncertain") for e in other.entries)
+
+
+TEAM_NOTES = 4  # per ticket, each customer writing in turn
+
+
+async def queue_team_run(app: App) -> list[int]:
+    """A ticket per customer, then the customers' messages to the team, turn by turn:
+    one run of the team chat (its openings and twelve messages)."""
+    numbers = []
+    for who in CUSTOMERS:
+        await app.desk.customer(who, name=f"Customer {who.external_id}")
+        [ticket] = await app.tickets.open_tickets(
+            Customer(who, f"Customer {who.external_id}"),
+            (TicketDraft(category="bug", title="Broken", description="It is broken."),),
+            "chat",
+        )
+        assert ticket.number is not None
+        numbers.append(ticket.number)
+    async with app.uow() as unit:
+        for m in range(TEAM_NOTES):
+            for number in numbers:
+                await unit.outbox.add(
+                    Notification(
+                        channel="chat",
+                        audience=Audience.TEAM,
+                        recipient="team-tech",
+                        key="team.customer_wrote",
+                        created_at=app.clock.now(),
+                        params={"number": number, "text": f"note {m}"},
+                        ticket_number=number,
+                    )
+                )
+        await unit.commit()
+    return numbers
+
+
+async def test_a_relay_killed_mid_run_leaves_in_doubt_only_the_call_in_flight(
+    app: App, tmp_path: Path
+) -> None:
+    """Regression (issue 7): a kill -9 in the middle of a team chat's run put the whole
+    run in doubt (up to 60 rows, most never tried). Now only the rows of the one call
+    in flight are; the run's untried rows go out after the restart, in order."""
+    await queue_team_run(app)
+    queued = await outbox(app)
+    ids = [item.notification.id for item in queued]
+    by_id = {item.notification.id: item.notification for item in queued}
+    team = [i for i in ids if by_id[i].recipient == "team-tech"]
+    assert len(team) >= 3 + 3 * TEAM_NOTES  # the openings and the messages: one run
+    # The third call of the run (two a call) hangs: it carries team[4] and team[5].
+    in_flight = team[4:6]
+    before = team[:4]
+    untried = team[6:]
+    others = [i for i in ids if by_id[i].recipient != "team-tech"]
+
+    delivered, marker, log = (tmp_path / n for n in ("delivered.txt", "marker.txt", "child.log"))
+    child = await start_relay(app, tmp_path, in_flight[0])
+    try:
+
+        async def sending() -> bool:
+            return lines(marker) == [f"sending {' '.join(in_flight)}"]
+
+        async def settled() -> bool:
+            if sorted(delivered_ids(delivered)) != sorted([*others, *before]):
+                return False
+            status = {i.notification.id: i.status for i in await outbox(app)}
+            return all(status[i] is DeliveryStatus.DELIVERED for i in [*others, *before])
+
+        await until("the run's third call began", sending, child)
+        await until("the calls before it were marked", settled, child)
+        status = {i.notification.id: i.status for i in await outbox(app)}
+        assert {status[i] for i in [*in_flight, *untried]} == {DeliveryStatus.SENDING}
+    finally:
+        await kill(child, log)
+
+    chat = FastChat(delivered)
+    app.relay.register(chat)
+    assert await app.relay.drain() == 0  # the dead relay's lease still runs
+    app.clock.advance(seconds=LEASE + 5)  # type: ignore[attr-defined]
+    await app.relay.drain(max_rounds=100)
+
+    sent = delivered_ids(delivered)
+    counts = Counter(sent)
+    assert [i for i, c in counts.items() if c > 1] == []  # nothing twice
+    rows = {i.notification.id: i for i in await outbox(app)}
+    # In doubt: exactly the two rows of the call in flight, each reported.
+    assert sorted(i for i, r in rows.items() if r.status is DeliveryStatus.UNCERTAIN) == sorted(
+        in_flight
+    )
+    assert not set(in_flight) & set(counts)
+    reports = {i for i in rows if i not in by_id}
+    assert set(counts) == (set(ids) - set(in_flight)) | reports  # nothing lost
+    # The untried rows went out after the restart, in the team chat's order.
+    assert [i for i in sent if i in by_id and by_id[i].recipient == "team-tech"] == [
+        *before,
+        *untried,
+    ]
+    for i in in_flight:
+        number = by_id[i].ticket_number
+        assert number is not None
+        ticket = await app.tickets.get(number)
+        lines_of = [e.text for e in ticket.entries if e.kind is EntryKind.SYSTEM]
+        assert lines_of.count(uncertain_line(by_id[i])) == 1

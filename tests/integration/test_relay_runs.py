@@ -9,11 +9,11 @@ import asyncio
 from collections.abc import Sequence
 
 from store_support import T0, Backend
-from test_relay_fleet import second_store
+from test_relay_fleet import commits, second_store
 
 from bot.clock import ManualClock, SystemClock
 from bot.notification import Audience, DeliveryStatus, Notification
-from bot.ports import DeliveryError
+from bot.ports import DeliveryError, RunProgress
 from bot.relay import Relay
 from store.outbox import SqlOutboxStore
 
@@ -34,7 +34,8 @@ async def queue(backend: Backend, *notifications: Notification) -> None:
 
 
 class Joining:
-    """A notifier that joins runs: records each call as the keys it carried."""
+    """A notifier that joins runs: records each call as the keys it carried (a whole
+    run in one call, told to the relay's progress before it goes)."""
 
     channel = "chat"
 
@@ -45,7 +46,11 @@ class Joining:
     async def deliver(self, n: Notification) -> None:
         await self.deliver_run([n])
 
-    async def deliver_run(self, notifications: Sequence[Notification]) -> None:
+    async def deliver_run(
+        self, notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
+        if progress is not None:
+            await progress.sending([n.id for n in notifications])
         await asyncio.sleep(0)
         keys = [n.key for n in notifications]
         for key in keys:
@@ -189,9 +194,11 @@ async def test_a_run_still_being_sent_keeps_its_lease_and_is_never_reported_in_d
     release = asyncio.Event()
     deliver = slow.deliver_run
 
-    async def paced(notifications: Sequence[Notification]) -> None:
+    async def paced(
+        notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
         await release.wait()  # waiting for the group's minute, say
-        await deliver(notifications)
+        await deliver(notifications, progress)
 
     slow.deliver_run = paced  # type: ignore[method-assign]
     reported: list[str] = []
@@ -270,12 +277,14 @@ async def test_a_runs_lease_is_renewed_while_other_sends_keep_finishing(
     notifier = Joining()
     deliver_run = notifier.deliver_run
 
-    async def steady(notifications: Sequence[Notification]) -> None:
+    async def steady(
+        notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
         if notifications[0].audience is Audience.TEAM:
             await release.wait()  # the team chat's minute is used up
         else:
             await asyncio.sleep(0.05)  # a customer's message, one after the other
-        await deliver_run(notifications)
+        await deliver_run(notifications, progress)
 
     notifier.deliver_run = steady  # type: ignore[method-assign]
     reported: list[str] = []
@@ -297,3 +306,123 @@ async def test_a_runs_lease_is_renewed_while_other_sends_keep_finishing(
     assert await sending == 43
     assert reported == []
     assert [c for c in notifier.calls if c[0].startswith("g")] == [["g0", "g1", "g2"]]
+
+
+class Calls:
+    """A run notifier that sends ``per_call`` notifications a platform call, telling the
+    relay's progress before each call and after it; the call carrying ``hold`` waits
+    for ``release`` (a platform that has not answered yet), ``fail`` keys raise."""
+
+    channel = "chat"
+
+    def __init__(
+        self, per_call: int = 2, hold: str | None = None, fail: dict[str, Exception] | None = None
+    ) -> None:
+        self.per_call = per_call
+        self.hold = hold
+        self.fail = fail or {}
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls: list[list[str]] = []
+
+    async def deliver(self, n: Notification) -> None:
+        await self._call([n])
+
+    async def deliver_run(
+        self, notifications: Sequence[Notification], progress: RunProgress | None = None
+    ) -> None:
+        for start in range(0, len(notifications), self.per_call):
+            part = notifications[start : start + self.per_call]
+            if progress is not None:
+                await progress.sending([n.id for n in part])
+            await self._call(part)
+            for n in part:
+                if progress is not None:
+                    progress.delivered(n.id)
+
+    async def _call(self, part: Sequence[Notification]) -> None:
+        keys = [n.key for n in part]
+        if self.hold in keys:
+            self.holding.set()
+            await self.release.wait()
+        for key in keys:
+            if key in self.fail:
+                raise self.fail.pop(key)
+        self.calls.append(keys)
+
+
+def arrived(*notifiers: Calls) -> list[str]:
+    return [key for n in notifiers for call in n.calls for key in call]
+
+
+async def test_a_stalled_run_leaves_in_doubt_only_its_call_under_way_and_sends_nothing_twice(
+    backend: Backend,
+) -> None:
+    """Regression (issue 7): a relay stopped in the middle of a run had all of it in
+    doubt. Here a relay's third call hangs past its lease; another relay takes over:
+    only that call's two rows are in doubt, the untried rest goes out in order, and
+    the first relay, answered at last, sends nothing more."""
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(9)])
+    clock = ManualClock(T0)
+    stalled = Calls(hold="m4")
+    a = Relay(SqlOutboxStore(backend.sessions), {"chat": stalled}, clock, lease_seconds=LEASE)
+    sending = asyncio.create_task(a.run_once())
+    await asyncio.wait_for(stalled.holding.wait(), 15)
+    statuses = {i.notification.key: i.status for i in await a.outbox.items()}
+    # The first two calls' rows were marked with the third call's start.
+    assert [k for k, s in statuses.items() if s is DeliveryStatus.DELIVERED] == [
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+    ]
+
+    reported: list[str] = []
+
+    async def on_uncertain(n: Notification) -> None:
+        reported.append(n.key)
+
+    clock.advance(seconds=LEASE + 1)
+    takeover = Calls()
+    async with second_store(backend) as other:
+        b = Relay(other, {"chat": takeover}, clock, lease_seconds=LEASE, on_uncertain=on_uncertain)
+        assert await b.drain() == 3
+    assert reported == ["m4", "m5"]
+    assert takeover.calls == [["m6", "m7"], ["m8"]]
+
+    stalled.release.set()  # the platform answers the first relay at last
+    assert await asyncio.wait_for(sending, 15) == 6
+    assert stalled.calls == [["m0", "m1"], ["m2", "m3"], ["m4", "m5"]]
+    assert sorted(arrived(stalled, takeover)) == [f"m{i}" for i in range(9)]  # once each
+    statuses = {i.notification.key: i.status for i in await a.outbox.items()}
+    # In doubt, then delivered after all: the first relay's answer came.
+    assert set(statuses.values()) == {DeliveryStatus.DELIVERED}
+
+
+async def test_a_failure_in_the_middle_of_a_run_keeps_what_went_out(backend: Backend) -> None:
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(6)])
+    clock = ManualClock(T0)
+    notifier = Calls(fail={"m3": DeliveryError("Too Many Requests", retry_after=30)})
+    relay = Relay(SqlOutboxStore(backend.sessions), {"chat": notifier}, clock)
+    assert await relay.run_once() == 2
+    items = {i.notification.key: i for i in await relay.outbox.items()}
+    assert [k for k, i in items.items() if i.status is DeliveryStatus.DELIVERED] == ["m0", "m1"]
+    # Charged to the first row not delivered; the rest wait as they were.
+    assert items["m2"].attempts == 1 and items["m2"].next_attempt_at > T0
+    assert {items[k].attempts for k in ("m3", "m4", "m5")} == {0}
+    assert {items[k].status for k in ("m2", "m3", "m4", "m5")} == {DeliveryStatus.PENDING}
+
+    clock.advance(seconds=31)
+    assert await relay.drain() == 4
+    assert notifier.calls == [["m0", "m1"], ["m2"], ["m3", "m4"], ["m5"]]
+
+
+async def test_a_run_costs_at_most_a_commit_per_call_besides_its_claim(backend: Backend) -> None:
+    await queue(backend, *[note(f"m{i}", "-100") for i in range(20)])
+    notifier = Calls(per_call=2)
+    relay = Relay(SqlOutboxStore(backend.sessions), {"chat": notifier}, ManualClock(T0))
+    async with commits(backend) as count:
+        assert await relay.drain() == 20
+    assert len(notifier.calls) == 10
+    # The claim, a start of each call (with the marks of the one before), the last marks.
+    assert count[0] == 1 + 10 + 1

@@ -421,3 +421,64 @@ async def test_backlog_counts_a_recipients_unfinished_rows_and_the_oldest(
     behind = await store.backlog("telegram", "telegram:1001")
     assert behind.count == 2 and behind.oldest == at(2)
     assert (await store.backlog("telegram", "-5")).count == 1
+
+
+async def test_a_runs_rows_never_started_go_back_after_a_crash_and_only_started_ones_are_in_doubt(
+    backend: Backend,
+) -> None:
+    """Regression (issue 7): a kill put a team chat's whole run in doubt (up to 60
+    rows, most never tried). Only rows a platform call may have carried are."""
+    team = {"audience": Audience.TEAM, "recipient": "telegram:-100"}
+    await queue(backend, *(note(f"t{i}", i, **team) for i in range(6)), note("c", 0))
+    store = SqlOutboxStore(backend.sessions)
+    taken = await store.claim_due(at(10), 10, 60, run=10)
+    assert sorted(claimed(taken)) == sorted(["c", *(f"t{i}" for i in range(6))])
+    lease = {i.lease for i in taken}
+    assert len(lease) == 1 and None not in lease  # one claim, one token
+    [token] = lease
+    # The run's first call carries t0 and t1; t2 finished before the crash with t3
+    # still on its way in the second call; "c" went straight to its send.
+    assert await store.mark_progress(["t0", "t1"], [], at(10), token) == 2
+    assert await store.mark_progress(["t2", "t3"], ["t0", "t1"], at(10), token) == 2
+
+    expired = await store.take_expired(at(12), 60)
+
+    assert claimed(expired) == ["c", "t2", "t3"]  # in doubt: started, not marked
+    assert await ids(store, DeliveryStatus.DELIVERED) == ["t0", "t1"]
+    assert await ids(store, DeliveryStatus.PENDING) == ["t4", "t5"]  # never tried
+    await store.mark_uncertain(claimed(expired))
+    again = await store.claim_due(at(13), 10, 60, run=10)
+    assert claimed(again) == ["t4", "t5"]  # in their order, sent after the restart
+    assert {i.attempts for i in again} == {0}
+
+
+async def test_a_relay_that_lost_its_lease_cannot_start_nor_give_back_rows_claimed_again(
+    backend: Backend,
+) -> None:
+    team = {"audience": Audience.TEAM, "recipient": "telegram:-100"}
+    await queue(backend, *(note(f"t{i}", i, **team) for i in range(3)))
+    store = SqlOutboxStore(backend.sessions)
+    stalled = (await store.claim_due(at(10), 10, 60, run=10))[0].lease
+    assert stalled is not None
+    assert await store.take_expired(at(12), 60) == []  # nothing had started
+    retaken = await store.claim_due(at(12), 10, 60, run=10)
+    assert claimed(retaken) == ["t0", "t1", "t2"]
+    assert retaken[0].lease not in (None, stalled)
+
+    # The stalled relay wakes up: its rows are another claim's now.
+    assert await store.mark_progress(["t0", "t1"], [], at(12), stalled) == 0
+    await store.release(["t0", "t1", "t2"], stalled)
+    await store.reschedule("t0", at(20), "429", lease=stalled)
+    assert await ids(store, DeliveryStatus.SENDING) == ["t0", "t1", "t2"]
+    assert await store.mark_progress(["t0"], [], at(12), str(retaken[0].lease)) == 1
+
+
+async def test_a_row_claimed_alone_is_started_by_its_claim(backend: Backend) -> None:
+    team = {"audience": Audience.TEAM, "recipient": "telegram:-100"}
+    await queue(backend, note("alone", 0, **team), note("customer", 0))
+    store = SqlOutboxStore(backend.sessions)
+    assert len(await store.claim_due(at(10), 10, 60, run=10)) == 2
+    async with backend.sessions() as session:
+        started = dict((await session.execute(select(OutboxRow.id, OutboxRow.started))).all())
+    assert started == {"alone": True, "customer": True}
+    assert claimed(await store.take_expired(at(12), 60)) == ["alone", "customer"]
