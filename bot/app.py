@@ -143,12 +143,16 @@ async def build_app(
     delivery_links = LinkWrites()
     outbox = SqlOutboxStore(sessions, delivery_links)
     tickets = TicketService(uow, policy, clock, announcer, schedule, gate, outbox)
+    # The training dialog only where the policy offers a training.
+    default_dialogs: list[Dialog[Any]] = [Intake()]
+    if schedule.levels.onboarding.offered(policy):
+        default_dialogs.append(Training())
     desk = Desk(
         uow,
         tickets,
         policy,
         clock,
-        dialogs or [Intake(), Training()],
+        dialogs or default_dialogs,
         limiter=limiter,
         flood=FloodRule(settings.flood_limit, settings.flood_window_seconds),
         # PostgreSQL: a customer's profile read holds their row across the fleet.

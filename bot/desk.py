@@ -751,6 +751,8 @@ class Desk:
             policy=self._policy,
             today=today,
             training_eligible=self._tickets.schedule.training_eligible(account, today),
+            training_days=self._tickets.schedule.levels.onboarding.days,
+            training_trial=self._tickets.schedule.levels.onboarding.trial,
             locale=customer.locale,
             account=account,
             domain=customer.domain,
@@ -961,8 +963,19 @@ class Desk:
         turn.remember(locale=code)
         return [Reply("desk.language_set", {"language": Text(f"language.{code}")})]
 
+    def offers(self, kind: str) -> bool:
+        """Whether the desk runs the dialog ``kind`` (e.g. "training": only where the
+        policy offers a training)."""
+        return kind in self._dialogs
+
     def _help(self) -> list[Reply]:
-        return [Reply("desk.help")]
+        training: str | Text = ""
+        if self.offers("training"):
+            days = self._tickets.schedule.levels.onboarding.days
+            training = Text(
+                "desk.help_training", {"training": Text("category.training"), "days": days}
+            )
+        return [Reply("desk.help", {"training": training})]
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -47,8 +47,11 @@ class DeskContext:
     phone: str = ""
     # Filled only for steps whose dialog says it reads them (``reads_open_tickets``).
     open_tickets: tuple[TicketBrief, ...] = ()
-    # May ask for the free onboarding training (seed 004).
+    # May ask for the free onboarding training (seed 004); for how many days after the
+    # purchase it is offered, and whether trial users without a number may ask too.
     training_eligible: bool = False
+    training_days: int = 30
+    training_trial: bool = False
     # The account's monthly quota and what to tell about it, and the once-per-account
     # categories it has used: filled only for steps whose dialog says it reads them
     # (``reads_account_usage``), for ``account``.

@@ -248,6 +248,13 @@ class OnboardingConfig:
 
     plans: frozenset[str] = frozenset()
     days: int = 30
+    # Customers trying the product without a support number yet may ask too (seed 004).
+    trial: bool = False
+
+    def offered(self, policy: DeskPolicy) -> bool:
+        """Whether the desk offers the training at all: a ``training`` category, and
+        plans (or trial users) it is for."""
+        return "training" in policy.categories and (bool(self.plans) or self.trial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,5 +510,7 @@ def _onboarding(table: Mapping[str, Any]) -> OnboardingConfig:
         raise PolicyError("onboarding.plans: expected a list of plan keys")
     days = _number(table.get("days", 30), "onboarding.days", minimum=1, integer=True)
     return OnboardingConfig(
-        plans=frozenset(_string(p, "onboarding.plans") for p in plans), days=int(days)
+        plans=frozenset(_string(p, "onboarding.plans") for p in plans),
+        days=int(days),
+        trial=bool(table.get("trial", False)),
     )

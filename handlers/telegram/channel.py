@@ -129,7 +129,9 @@ class TelegramChannel:
             (BotCommandScopeAllPrivateChats(), COMMANDS),
             (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
         )
-        for scope, names in menus:
+        for scope, all_names in menus:
+            # /training only where the desk offers a training.
+            names = tuple(n for n in all_names if n != "training" or self.app.desk.offers(n))
             for lang in (None, *self.app.policy.languages):
                 commands = [
                     BotCommand(

@@ -408,6 +408,30 @@ def test_nothing_typed_is_lost_or_misfiled(desk: Desk) -> None:
     assert "written while blocked (passed on when unblocked): Any news?" in shown
 
 
+def test_training_in_the_policys_words_and_for_trial_users(tmp_path: Path) -> None:
+    policy = tmp_path / "desk.toml"
+    policy.write_text(
+        EXAMPLE_POLICY.read_text(encoding="utf-8").replace("days = 30", "days = 14"),
+        encoding="utf-8",
+    )
+    desk = Desk(tmp_path, policy)
+    out = desk.console(
+        "/as customer tom",
+        "/help",
+        "/training",
+        "1",  # on a trial, no number yet
+        "Tuesday 10:00-11:00\\",
+        "Wednesday 14:00-15:00",
+        "1",  # send the request
+    )
+    assert "/training: ask for “Free one-hour training” (new customers, within 14 days" in out
+    assert "New customers may ask for “Free one-hour training” within 14 days" in out
+    assert "1) I'm on a trial (no number yet)" in out
+    assert "Your training request is #1" in out
+    shown = desk.run("tickets", "show", "1")
+    assert "Department: Sales department" in shown and "Support number: —" in shown
+
+
 def test_accounts_import_is_all_or_nothing(tmp_path: Path) -> None:
     desk = Desk(tmp_path)
     good = tmp_path / "good.csv"

@@ -14,7 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from fake_telegram import FakeTelegram
-from telegram_app import TECH_CHAT, running_desk
+from telegram_app import TECH_CHAT, policy_data, running_desk
+from telegram_people import Person
 
 from bot.policy import EXAMPLE_POLICY
 from handlers.telegram.channel import WEBHOOK_PATH
@@ -152,3 +153,20 @@ async def test_command_menus_are_registered_per_language_and_chat_kind(tmp_path:
         != desk.fake.commands[("all_private_chats", "en")][1]["description"]
     )
     assert [c["command"] for c in groups_ru] == ["queue", "quote", "note", "escalate"]
+
+
+async def test_training_is_in_the_menu_only_where_the_policy_offers_it(tmp_path: Path) -> None:
+    policy = policy_data()
+    del policy["onboarding"]  # no plans (and no trial users) to train
+    async with running_desk(tmp_path, policy=policy) as desk:
+        for _ in range(100):
+            if ("all_group_chats", "ru") in desk.fake.commands:
+                break
+            await asyncio.sleep(0.02)
+        private_en = desk.fake.commands[("all_private_chats", "en")]
+        alice = Person(desk.fake, 501, "Alice")
+        helped = await alice.says("/help")
+        refused = await alice.says("/training")
+    assert "training" not in [c["command"] for c in private_en]
+    assert "/training" not in helped
+    assert "I don't know the command /training." in refused

@@ -19,6 +19,7 @@ from bot.inputs import (
     TicketsFiled,
 )
 from bot.policy import load_policy
+from bot.reply import Text
 from bot.ticket import Status
 from conversations.training import CorruptTrainingState, Step, Training, parse_slots
 
@@ -29,10 +30,14 @@ dialog = Training()
 
 
 def test_not_eligible_is_told_and_nothing_starts() -> None:
-    old = DeskContext(POLICY, date(2026, 11, 23), account=ACCOUNT, training_eligible=False)
+    old = DeskContext(
+        POLICY, date(2026, 11, 23), account=ACCOUNT, training_eligible=False, training_days=14
+    )
     done = dialog.start(old)
     assert done.state is None
     assert [r.key for r in done.replies] == ["training.intro", "training.not_eligible"]
+    # The policy's period and the policy's name for the training, not a fixed "30 days".
+    assert done.replies[1].params == {"training": Text("category.training"), "days": 14}
 
 
 def test_without_a_linked_account_the_number_comes_first() -> None:
@@ -108,3 +113,25 @@ def test_cancel_and_storage() -> None:
         dialog.load({"v": 1, "step": "nowhere"})
     with pytest.raises(ValueError):
         dialog.load({"step": "slots"})
+
+
+def test_trial_users_without_a_number_may_ask_where_the_policy_allows() -> None:
+    trial = DeskContext(POLICY, date(2026, 11, 23), training_trial=True, phone="+420 601 234 567")
+    start = dialog.start(trial)
+    assert start.state is not None and start.replies[-1].key == "training.ask_number_trial"
+    assert [c.value for c in start.replies[-1].choices] == ["trial"]
+    asking = dialog.advance(start.state, ChoicePicked("trial"), trial)
+    assert asking.state is not None and asking.state.step is Step.SLOTS
+    confirm = dialog.advance(asking.state, TextSent("Tue 10:00\nWed 14:00"), trial)
+    assert confirm.state is not None
+    assert dialog.load(dialog.dump(confirm.state)) == confirm.state
+    filing = dialog.advance(confirm.state, ChoicePicked("confirm"), trial)
+    assert isinstance(filing.command, OpenTickets)
+    [draft] = filing.command.drafts
+    assert draft.support_number == "" and draft.title == "Tue 10:00 / Wed 14:00"
+    # Without the policy's leave, the button is not there and pressing it does nothing.
+    closed = DeskContext(POLICY, date(2026, 11, 23))
+    start = dialog.start(closed)
+    assert start.state is not None and start.replies[-1].choices == ()
+    refused = dialog.advance(start.state, ChoicePicked("trial"), closed)
+    assert refused.state is not None and refused.state.step is Step.NUMBER
