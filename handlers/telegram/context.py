@@ -21,6 +21,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    BusinessConnection,
     CallbackQuery,
     InlineKeyboardMarkup,
     Message,
@@ -39,7 +40,13 @@ from bot.policy import DeskPolicy
 from bot.ports import LinkStore, OutboxStore, RateLimiter
 from bot.reply import Reply
 from bot.tickets import TicketService
-from handlers.telegram.delivery import TelegramNotifier
+from handlers.telegram.delivery import (
+    KIND_BUSINESS,
+    KIND_ROUTE,
+    KIND_TOPIC,
+    TelegramNotifier,
+    ref,
+)
 from handlers.telegram.inbound import AlbumCollector, RecentAlbums
 from handlers.telegram.render import CHANNEL, Renderer
 
@@ -51,6 +58,22 @@ T = TypeVar("T")
 KEPT_KEYBOARDS = 10_000
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a customer wrote, so the answer goes there: their chat, the ticket's topic
+    in it (private-chat topics), and the business connection when they wrote to the
+    company's own account (the answer then goes out as the company)."""
+
+    chat_id: int
+    thread_id: int | None = None
+    business: str | None = None
+
+
+def where_of(message: Message) -> Where:
+    thread = message.message_thread_id if message.is_topic_message else None
+    return Where(message.chat.id, thread, message.business_connection_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +108,8 @@ class TelegramContext:
     # Private chat -> the last direct reply there with buttons (this process's).
     _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict)
     _members: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)
+    # Business connection -> the user id of the account it belongs to.
+    _business: dict[str, int] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- who is who -------------------------------------------------------------------------
@@ -93,9 +118,9 @@ class TelegramContext:
         """Team chat id -> the departments working there."""
         out: dict[int, list[str]] = {}
         for dept in self.policy.departments.values():
-            for ref in dept.team_channels.get(CHANNEL, ()):
-                if ref.lstrip("-").isdigit():
-                    out.setdefault(int(ref), []).append(dept.key)
+            for chat in dept.team_channels.get(CHANNEL, ()):
+                if chat.lstrip("-").isdigit():
+                    out.setdefault(int(chat), []).append(dept.key)
         return out
 
     async def member_status(self, chat_id: int, user_id: int) -> str:
@@ -183,6 +208,7 @@ class TelegramContext:
         *,
         thread_id: int | None = None,
         reply_to: Message | None = None,
+        business: str | None = None,
     ) -> list[Message]:
         sent: list[Message] = []
         for rendered in self.renderer.replies(replies, lang):
@@ -200,6 +226,7 @@ class TelegramContext:
                         parse_mode="HTML",
                         reply_markup=markup,
                         message_thread_id=thread_id,
+                        business_connection_id=business,
                         reply_parameters=ReplyParameters(
                             message_id=reply_to.message_id, allow_sending_without_reply=True
                         )
@@ -213,22 +240,121 @@ class TelegramContext:
                         self._remember_keyboard(chat_id, message.message_id)
         return sent
 
-    async def mark_received(self, message: Message) -> None:
-        """Mark a customer's message as received (the policy's ``received`` reaction)
-        instead of saying so; a chat where the bot may not react keeps silent."""
-        reaction: list[ReactionTypeUnion] = [
-            ReactionTypeEmoji(emoji=self.policy.reactions.received)
-        ]
-        react = partial(
-            self.bot.set_message_reaction,
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            reaction=reaction,
+    async def say_at(
+        self,
+        where: Where,
+        replies: Sequence[Reply],
+        lang: str,
+        *,
+        reply_to: Message | None = None,
+    ) -> list[Message]:
+        """``say`` where a customer wrote (their topic, the company's account)."""
+        return await self.say(
+            where.chat_id,
+            replies,
+            lang,
+            thread_id=where.thread_id,
+            reply_to=reply_to,
+            business=where.business,
         )
+
+    async def mark_received(self, message: Message, where: Where) -> None:
+        """Mark a customer's message as received instead of saying so: the policy's
+        ``received`` reaction; in a business chat, where a bot cannot react, the
+        message is marked read (as the company's people would see it read)."""
+        mark: Callable[[], Awaitable[bool]]
+        if where.business is not None:
+            mark = partial(
+                self.bot.read_business_message,
+                business_connection_id=where.business,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+            )
+        else:
+            reaction: list[ReactionTypeUnion] = [
+                ReactionTypeEmoji(emoji=self.policy.reactions.received)
+            ]
+            mark = partial(
+                self.bot.set_message_reaction,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                reaction=reaction,
+            )
         try:
-            await self.direct(message.chat.id, react)
+            await self.direct(message.chat.id, mark)
         except TelegramBadRequest as exc:
             log.info("message %s not marked received: %s", message.message_id, exc)
+
+    # -- a customer's own threads and the company's account ---------------------------
+
+    async def topic_ticket(self, where: Where) -> int | None:
+        """The ticket whose topic (in the customer's private chat) a message is in."""
+        if where.thread_id is None:
+            return None
+        key = await self.notifier.links.find(
+            CHANNEL, KIND_TOPIC, ref(where.chat_id, where.thread_id)
+        )
+        number = (key or "").partition(":")[0]
+        return int(number) if number.isdigit() else None
+
+    async def open_ticket_topics(self, where: Where, numbers: Sequence[int], lang: str) -> None:
+        """Give each ticket just filed its own topic in the customer's chat, when the chat
+        has topics (Bot API 9.3; chosen per chat at run time), saying there what it is
+        for: the customer writes about that request there, and its answers arrive
+        there. A company's account has no topics of the bot's."""
+        if where.business is not None:
+            return
+        for number in numbers:
+            thread = await self.notifier.customer_topic(where.chat_id, number)
+            if thread is not None:
+                opened = Reply("telegram.topic.opened", {"number": number})
+                await self.say(where.chat_id, [opened], lang, thread_id=thread)
+
+    async def remember_route(self, where: Where) -> None:
+        """Where the desk's later messages to this customer go: through the business
+        connection they last wrote through, or straight to the bot's chat."""
+        if where.chat_id <= 0:
+            return
+        route = where.business or ""
+        if where.business is None and not self.notifier.cached_route(where.chat_id):
+            return  # straight to the bot, and no other way known here: nothing to change
+        if await self.notifier.route(where.chat_id) == (where.business or None):
+            return
+        await self.links.set(CHANNEL, KIND_ROUTE, str(where.chat_id), route)
+        self.notifier.set_route(where.chat_id, route)
+
+    async def business_owner(self, connection: str) -> int | None:
+        """The user id of the account a business connection belongs to (the company's
+        own messages in its chats come from it)."""
+        if connection in self._business:
+            return self._business[connection]
+        found = await self.links.get(CHANNEL, KIND_BUSINESS, connection)
+        owner = found.partition(":")[0] if found else ""
+        if not owner.isdigit():
+            try:
+                owner = str((await self.bot.get_business_connection(connection)).user.id)
+            except TelegramAPIError as exc:
+                log.warning("business connection %s unknown: %s", connection, exc)
+                return None
+        self._business[connection] = int(owner)
+        return int(owner)
+
+    async def connect_business(self, connection: BusinessConnection) -> None:
+        """A business connection made, changed or ended: who owns it, whether the bot
+        may answer through it."""
+        can_reply = bool(connection.rights and connection.rights.can_reply)
+        on = connection.is_enabled and can_reply
+        value = f"{connection.user.id}:{'on' if on else 'off'}"
+        await self.links.set(CHANNEL, KIND_BUSINESS, connection.id, value)
+        self._business[connection.id] = connection.user.id
+        if connection.is_enabled and not can_reply:
+            log.warning(
+                "business connection %s of %s does not let the bot reply: customers there "
+                "get no answers until 'reply to messages' is allowed",
+                connection.id,
+                connection.user.id,
+            )
+        log.info("business connection %s of %s: %s", connection.id, connection.user.id, value)
 
     def _remember_keyboard(self, chat_id: int, message_id: int) -> None:
         self._keyboards[chat_id] = message_id
@@ -236,13 +362,15 @@ class TelegramContext:
         while len(self._keyboards) > KEPT_KEYBOARDS:
             self._keyboards.popitem(last=False)
 
-    async def take_buttons_off(self, chat_id: int, message_id: int) -> None:
+    async def take_buttons_off(self, where: Where, message_id: int) -> None:
         """The buttons of that message were used one way or another: they go."""
+        chat_id = where.chat_id
         edit = partial(
             self.bot.edit_message_reply_markup,
             chat_id=chat_id,
             message_id=message_id,
             reply_markup=None,
+            business_connection_id=where.business,
         )
         try:
             await self.direct(chat_id, edit)
@@ -250,16 +378,16 @@ class TelegramContext:
             # Gone already, or without buttons: nothing is left to press either way.
             log.info("buttons of %s in %s not removed: %s", message_id, chat_id, exc)
 
-    async def retire_keyboards(self, chat_id: int, pressed: Message | None = None) -> None:
+    async def retire_keyboards(self, where: Where, pressed: Message | None = None) -> None:
         """The conversation in a private chat moved on: the buttons of the message
         pressed (they were used) and of the last reply with buttons (they belonged to
         the step before) are taken off, so no old keyboard stays live. Buttons a
         notification brought (a resolution to confirm) stay until they are used."""
-        retired = {self._keyboards.pop(chat_id, None)}
+        retired = {self._keyboards.pop(where.chat_id, None)}
         if pressed is not None and pressed.reply_markup is not None:
             retired.add(pressed.message_id)
         for message_id in sorted(m for m in retired if m is not None):
-            await self.take_buttons_off(chat_id, message_id)
+            await self.take_buttons_off(where, message_id)
 
     async def show_instead(self, message: Message, replies: Sequence[Reply], lang: str) -> bool:
         """Edit ``message`` to show ``replies`` (another page of the list it shows);

@@ -3,6 +3,12 @@
 Every update becomes one desk input (``CommandGiven``, ``TextSent``,
 ``ChoicePicked``, ``FileSent``) with the update's identity for ``Desk.answer``; its
 replies are rendered here. Order, de-duplication and flood control are the desk's.
+
+The same handlers serve a customer in the bot's own private chat, in a ticket's topic
+of that chat (Bot API 9.3 private-chat topics: the message is about that ticket), and
+in the chat of a company's own account the bot is connected to (Telegram Business:
+``business_message`` updates, answered through the business connection, so that the
+company speaks).
 """
 
 from __future__ import annotations
@@ -10,14 +16,21 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
-from aiogram.types import CallbackQuery, Message, MessageReactionUpdated, User
+from aiogram.types import (
+    BusinessConnection,
+    CallbackQuery,
+    Message,
+    MessageReactionUpdated,
+    User,
+)
 
+from bot.desk import Answer
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent, UpdateRef
 from bot.participant import Participant
 from bot.reply import Reply
 from bot.worker import LAST_ATTEMPT
 from handlers.telegram import filters
-from handlers.telegram.context import TelegramContext
+from handlers.telegram.context import TelegramContext, Where, where_of
 from handlers.telegram.delivery import KIND_RESOLUTION, ref
 from handlers.telegram.inbound import (
     attachments_of,
@@ -34,21 +47,21 @@ def participant(user: User) -> Participant:
     return Participant(CHANNEL, str(user.id))
 
 
-async def _throttled(tg: TelegramContext, user: User, chat_id: int) -> bool:
+async def _throttled(tg: TelegramContext, user: User, where: Where) -> bool:
     """For answers that never reach the desk (stickers, edits, refused files): the
     desk's flood control still applies; True when over it."""
     told = await tg.desk.throttle(participant(user))
     if told is None:
         return False
     if told:
-        await tg.say(chat_id, told, await tg.customer_language(user))
+        await tg.say_at(where, told, await tg.customer_language(user))
     return True
 
 
 async def handle_input(
     tg: TelegramContext,
     user: User,
-    chat_id: int,
+    where: Where,
     event: Input,
     update: UpdateRef,
     prefix: list[Reply] | None = None,
@@ -60,6 +73,8 @@ async def handle_input(
     as received when the desk has nothing to say about it)."""
     who = participant(user)
     in_place = False
+    answer: Answer | None = None
+    await tg.remember_route(where)
     try:
         answer = await tg.desk.answer(
             who, event, name=user.full_name, locale=user.language_code, update=update
@@ -68,7 +83,7 @@ async def handle_input(
         if answer.again:
             prefix = None  # said when the update first came
         if answer.acknowledged is not None and written is not None:
-            await tg.mark_received(written)
+            await tg.mark_received(written, where)
     except Exception:
         if not LAST_ATTEMPT.get():
             raise  # the worker hands the update over again (nothing was committed)
@@ -82,8 +97,10 @@ async def handle_input(
     ):
         return
     if replies or prefix:
-        await tg.retire_keyboards(chat_id, pressed)
-        await tg.say(chat_id, [*(prefix or []), *replies], lang)
+        await tg.retire_keyboards(where, pressed)
+        await tg.say_at(where, [*(prefix or []), *replies], lang)
+    if answer is not None and answer.opened and not answer.again:
+        await tg.open_ticket_topics(where, answer.opened, lang)
 
 
 async def on_command(message: Message, tg: TelegramContext) -> None:
@@ -94,7 +111,7 @@ async def on_command(message: Message, tg: TelegramContext) -> None:
     name = message.text[1:length].split("@", 1)[0].lower()
     arg = message.text[length:]
     event = CommandGiven(name, arg.strip())
-    await handle_input(tg, user, message.chat.id, event, tg.message_ref(message))
+    await handle_input(tg, user, where_of(message), event, tg.message_ref(message))
 
 
 def command_length(message: Message) -> int:
@@ -116,7 +133,7 @@ async def on_album_part(message: Message, tg: TelegramContext) -> None:
         return
 
     async def flush(parts: list[Message]) -> None:
-        await _files(tg, user, message.chat.id, parts)
+        await _files(tg, user, where_of(message), parts)
 
     tg.albums.add(message, flush)
 
@@ -125,21 +142,24 @@ async def on_file(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None:
         return
-    await _files(tg, user, message.chat.id, [message])
+    await _files(tg, user, where_of(message), [message])
 
 
-async def _files(tg: TelegramContext, user: User, chat_id: int, messages: list[Message]) -> None:
+async def _files(tg: TelegramContext, user: User, where: Where, messages: list[Message]) -> None:
     files = [att for m in messages for att in attachments_of(m)]
     caption = "\n".join(m.caption for m in messages if m.caption)
     kept, refusals = screen_files(files)
     if not kept and not caption:
-        if not await _throttled(tg, user, chat_id):
-            await tg.say(chat_id, refusals, await tg.customer_language(user))
+        if not await _throttled(tg, user, where):
+            await tg.say_at(where, refusals, await tg.customer_language(user))
         return
-    event: Input = FileSent(tuple(kept), caption) if kept else TextSent(caption)
+    ticket = await tg.topic_ticket(where)
+    event: Input = (
+        FileSent(tuple(kept), caption, ticket=ticket) if kept else TextSent(caption, ticket=ticket)
+    )
     # An album is one input: it is known by its first part.
     await handle_input(
-        tg, user, chat_id, event, tg.message_ref(messages[0]), refusals, written=messages[0]
+        tg, user, where, event, tg.message_ref(messages[0]), refusals, written=messages[0]
     )
 
 
@@ -147,27 +167,30 @@ async def on_text(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or message.text is None:
         return
-    event = TextSent(message.text)
-    await handle_input(tg, user, message.chat.id, event, tg.message_ref(message), written=message)
+    where = where_of(message)
+    event = TextSent(message.text, ticket=await tg.topic_ticket(where))
+    await handle_input(tg, user, where, event, tg.message_ref(message), written=message)
 
 
 async def on_other(message: Message, tg: TelegramContext) -> None:
     user = message.from_user
     if user is None or not has_unsupported_media(message):
         return
-    if await _throttled(tg, user, message.chat.id):
+    where = where_of(message)
+    if await _throttled(tg, user, where):
         return
     lang = await tg.customer_language(user)
-    await tg.say(message.chat.id, [Reply("telegram.file.unsupported")], lang, reply_to=message)
+    await tg.say_at(where, [Reply("telegram.file.unsupported")], lang, reply_to=message)
 
 
 async def on_edited(message: Message, tg: TelegramContext) -> None:
     """An edit changes nothing already sent on: say so, so the correction is resent."""
     user = message.from_user
-    if user is None or await _throttled(tg, user, message.chat.id):
+    where = where_of(message)
+    if user is None or await _throttled(tg, user, where):
         return
     lang = await tg.customer_language(user)
-    await tg.say(message.chat.id, [Reply("telegram.edit_not_forwarded")], lang, reply_to=message)
+    await tg.say_at(where, [Reply("telegram.edit_not_forwarded")], lang, reply_to=message)
 
 
 async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
@@ -177,10 +200,11 @@ async def on_choice(query: CallbackQuery, tg: TelegramContext) -> None:
         return
     await tg.answer_query(query)
     pressed = query.message if isinstance(query.message, Message) else None
+    where = where_of(pressed) if pressed is not None else Where(query.message.chat.id)
     await handle_input(
         tg,
         query.from_user,
-        query.message.chat.id,
+        where,
         ChoicePicked(value),
         tg.query_ref(query),
         pressed=pressed,
@@ -203,7 +227,7 @@ async def on_reaction(reaction: MessageReactionUpdated, tg: TelegramContext) -> 
         return
     chat_id = reaction.chat.id
     key = ref(chat_id, reaction.message_id)
-    number = await tg.links.get(CHANNEL, KIND_RESOLUTION, key)
+    number = await tg.notifier.links.get(CHANNEL, KIND_RESOLUTION, key)
     if number is None or not number.isdigit():
         return  # a reaction to anything else is the customer's own business
     answer = await tg.desk.react(
@@ -215,8 +239,27 @@ async def on_reaction(reaction: MessageReactionUpdated, tg: TelegramContext) -> 
         update=tg.reaction_ref(reaction, emoji),
     )
     if answer.replies and not answer.again:
-        await tg.take_buttons_off(chat_id, reaction.message_id)
-        await tg.say(chat_id, answer.replies, answer.locale)
+        where = Where(chat_id, business=await tg.notifier.route(chat_id))
+        await tg.take_buttons_off(where, reaction.message_id)
+        await tg.say_at(where, answer.replies, answer.locale)
+
+
+async def from_customer(message: Message, tg: TelegramContext) -> bool:
+    """A business chat's message from the customer, not from the company's own people
+    (who write there in the Telegram app themselves: that is theirs, not the desk's)."""
+    user = message.from_user
+    connection = message.business_connection_id
+    if user is None or connection is None:
+        return False
+    owner = await tg.business_owner(connection)
+    return owner is not None and user.id != owner
+
+
+async def on_business_connection(update: BusinessConnection, tg: TelegramContext) -> None:
+    """The company connected the bot to its account, changed what it may do, or ended
+    the connection: remembered, so customers' messages there reach the desk and the
+    answers go out through it."""
+    await tg.connect_business(update)
 
 
 def make_router() -> Router:
@@ -225,14 +268,20 @@ def make_router() -> Router:
     router.message.filter(filters.private_chat)
     router.callback_query.filter(filters.private_query)
     router.edited_message.filter(filters.private_chat)
-    router.message.register(on_command, is_command)
-    router.message.register(on_album_part, filters.album_part)
-    router.message.register(on_file, filters.file_message)
-    router.message.register(on_text, filters.text_message)
-    router.message.register(on_other)
+    # The company's own account (Telegram Business): the same handlers, customers only.
+    router.business_message.filter(from_customer)
+    router.edited_business_message.filter(from_customer)
+    for observer in (router.message, router.business_message):
+        observer.register(on_command, is_command)
+        observer.register(on_album_part, filters.album_part)
+        observer.register(on_file, filters.file_message)
+        observer.register(on_text, filters.text_message)
+        observer.register(on_other)
     router.edited_message.register(on_edited)
+    router.edited_business_message.register(on_edited)
     router.callback_query.register(on_choice, filters.data_prefix(CHOICE_PREFIX, TOKEN_PREFIX))
     router.callback_query.register(on_foreign_button)
     router.message_reaction.filter(filters.private_reaction)
     router.message_reaction.register(on_reaction)
+    router.business_connection.register(on_business_connection)
     return router

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,15 @@ KIND_SENT = "sent"  # key notification id -> parts already delivered
 KIND_PROMPT = "prompt"  # key "<chat>:<message>" -> "<action>:<number>"
 # key "<chat>:<message>" -> "<number>": a customer's message announcing a resolution
 KIND_RESOLUTION = "resolution"
+# key "<chat>" -> the business connection a customer last wrote through ("": the bot's
+# own chat): where the desk's messages to them go.
+KIND_ROUTE = "route"
+# key "<connection id>" -> "<owner user id>:on|off" (Telegram Business)
+KIND_BUSINESS = "business"
+# key "<chat>" -> "1": a private chat where the bot's topics cannot be made (plain chat)
+KIND_NO_TOPICS = "no_topics"
+# How long a customer's route is trusted in memory before it is read again.
+ROUTE_TTL = 30.0
 
 TOPIC_NAME_LIMIT = 128
 # The team's notice of a new (or transferred-in) ticket: the card says what it says.
@@ -147,6 +157,8 @@ class TelegramNotifier:
         self.team_language = team_language
         self._forum: dict[int, bool] = {}
         self._username: str | None = None
+        # Private chat -> (business connection or "", until when it is trusted).
+        self._routes: dict[int, tuple[str, float]] = {}
 
     # -- entry point --------------------------------------------------------------------
 
@@ -203,15 +215,28 @@ class TelegramNotifier:
     # -- customers ------------------------------------------------------------------------
 
     async def _to_customer(self, n: Notification, chat_id: int) -> None:
+        """Into the customer's chat: through the company's account when that is where
+        they wrote (Telegram Business), else into the ticket's own topic of the bot's
+        chat when the chat has topics."""
         reply = Reply(n.key, decode_params(n.params), n.choices)
         rendered = self.renderer.reply(reply, n.locale)
         await self.renderer.codec.save()
         done = await self._progress(n)
+        business = await self.route(chat_id)
+        thread = None
+        if business is None and n.ticket_number is not None:
+            thread = await self.customer_topic(chat_id, n.ticket_number)
         for i, part in enumerate(rendered.parts):
             if i < done:
                 continue
             last = i == len(rendered.parts) - 1
-            sent = await self.send_text(chat_id, part, rendered.markup if last else None)
+            sent = await self.send_text(
+                chat_id,
+                part,
+                rendered.markup if last else None,
+                thread_id=thread,
+                business=business,
+            )
             if last and (number := confirmable(n)) is not None:
                 # The customer may confirm by reacting to this message (bot.reactions).
                 key = ref(chat_id, sent.message_id)
@@ -221,8 +246,63 @@ class TelegramNotifier:
         for batch in file_batches(await self._entry_files(n)):
             step += 1
             if step > done:  # a retry goes on after the last part delivered
-                await self.send_batch(chat_id, batch)
+                await self.send_batch(chat_id, batch, thread_id=thread, business=business)
                 await self._advance(n, step)
+
+    # -- where a customer is ---------------------------------------------------------------
+
+    async def route(self, chat_id: int) -> str | None:
+        """The business connection the desk's messages to this customer go through (the
+        one they last wrote through), None for the bot's own chat."""
+        now = time.monotonic()
+        cached = self._routes.get(chat_id)
+        if cached is None or cached[1] < now:
+            found = await self.links.get(CHANNEL, KIND_ROUTE, str(chat_id)) or ""
+            cached = (found, now + ROUTE_TTL)
+            self._routes[chat_id] = cached
+        return cached[0] or None
+
+    def cached_route(self, chat_id: int) -> str | None:
+        """The route this process knows for the chat, without asking the store."""
+        cached = self._routes.get(chat_id)
+        if cached is None:
+            return None
+        return cached[0] or None
+
+    def set_route(self, chat_id: int, business: str) -> None:
+        self._routes[chat_id] = (business, time.monotonic() + ROUTE_TTL)
+
+    async def private_topics(self) -> bool:
+        """Whether the bot has topics in its private chats (BotFather's threaded mode;
+        Bot API 9.3 ``has_topics_enabled``)."""
+        me = await self.bot.me()
+        return bool(me.has_topics_enabled)
+
+    async def customer_topic(self, chat_id: int, number: int) -> int | None:
+        """The ticket's own topic in the customer's private chat (made on first use), the
+        team's topic's counterpart; None where the chat has no topics: the bot has none
+        in private chats, or this chat refused one (remembered: plain chat from then)."""
+        if chat_id <= 0 or not await self.private_topics():
+            return None
+        key = ticket_key(number, chat_id)
+        found = parse_ref(await self.links.get(CHANNEL, KIND_TOPIC, key))
+        if found is not None:
+            return found[1]
+        if await self.links.get(CHANNEL, KIND_NO_TOPICS, str(chat_id)):
+            return None
+        try:
+            ticket = await self.tickets(number)
+        except TicketNotFound:
+            return None
+        try:
+            await self.pacer.wait(chat_id)
+            topic = await self.bot.create_forum_topic(chat_id, topic_name(ticket))
+        except TelegramBadRequest as exc:
+            log.info("no topics in the chat of %s (plain chat from now): %s", chat_id, exc)
+            await self.links.set(CHANNEL, KIND_NO_TOPICS, str(chat_id), "1")
+            return None
+        await self.links.set(CHANNEL, KIND_TOPIC, key, ref(chat_id, topic.message_thread_id))
+        return topic.message_thread_id
 
     # -- community --------------------------------------------------------------------------
 
@@ -509,6 +589,7 @@ class TelegramNotifier:
         *,
         thread_id: int | None = None,
         reply_parameters: ReplyParameters | None = None,
+        business: str | None = None,
     ) -> Message:
         await self.pacer.wait(chat_id)
         return await self.bot.send_message(
@@ -519,6 +600,7 @@ class TelegramNotifier:
             message_thread_id=thread_id,
             reply_parameters=reply_parameters,
             link_preview_options=None,
+            business_connection_id=business,
         )
 
     async def send_files(
@@ -544,6 +626,7 @@ class TelegramNotifier:
         *,
         thread_id: int | None = None,
         reply_parameters: ReplyParameters | None = None,
+        business: str | None = None,
     ) -> list[Message]:
         """One message or album of files of one kind (see ``file_batches``)."""
         photo = is_photo(batch[0])
@@ -553,6 +636,7 @@ class TelegramNotifier:
             kwargs: dict[str, Any] = {
                 "message_thread_id": thread_id,
                 "reply_parameters": reply_parameters,
+                "business_connection_id": business,
             }
             if photo:
                 return [await self.bot.send_photo(chat_id, batch[0].file_ref, **kwargs)]
@@ -567,6 +651,7 @@ class TelegramNotifier:
                 media,  # type: ignore[arg-type]
                 message_thread_id=thread_id,
                 reply_parameters=reply_parameters,
+                business_connection_id=business,
             )
         )
 
