@@ -239,11 +239,33 @@ class Announcer:
                 team(key, price=ticket.quote.price if ticket.quote else "")
             case CustomerUnreachable():
                 team("team.customer_unreachable")
-            case DeliveryUncertain(notification_id=notification_id, key=key, params=params):
+            case DeliveryUncertain(
+                notification_id=notification_id, key=key, params=params, team_chat=None
+            ):
                 team(
                     "team.delivery_uncertain",
                     choices=resend_choices(notification_id),
                     message=Text(key, params),
+                )
+            case DeliveryUncertain(
+                notification_id=notification_id,
+                key=key,
+                params=params,
+                team_chat=(channel, chat),
+            ):
+                # Told where it may be missing (the ticket may have moved on since).
+                out.append(
+                    Notification(
+                        channel=channel,
+                        audience=Audience.TEAM,
+                        recipient=chat,
+                        key="team.delivery_uncertain_here",
+                        params=base | {"message": Text(key, params)},
+                        choices=resend_choices(notification_id),
+                        locale=self._policy.default_language,
+                        ticket_number=ticket.number,
+                        created_at=now,
+                    )
                 )
             case CustomerReminded():
                 quote = ticket.quote

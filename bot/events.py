@@ -120,9 +120,12 @@ class CustomerUnreachable(Event):
 class DeliveryUncertain(Event):
     """A message was being sent when its relay stopped: it may not have arrived.
 
-    ``key`` and ``params`` are the message's own, so the team can see which one it was.
+    ``key`` and ``params`` are the message's own, so the team can see which one it was;
+    ``team_chat`` is set (``channel``, ``recipient``) when the message was for a team
+    chat rather than the customer: that chat is the one to tell.
     """
 
     notification_id: str
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+    team_chat: tuple[str, str] | None = None

@@ -43,6 +43,7 @@ URGENT_KEYS = frozenset(
         "sla.team_critical_off_hours",
         "team.customer_unreachable",
         "team.delivery_uncertain",
+        "team.delivery_uncertain_here",
     }
 )
 

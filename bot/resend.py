@@ -41,8 +41,9 @@ def resent_line(notification: Notification) -> str:
 async def report_uncertain(
     uow: UnitOfWorkFactory, announcer: Announcer, clock: Clock, notification: Notification
 ) -> None:
-    """Record on its ticket that ``notification`` may not have arrived and, when it was
-    meant for the customer, tell the ticket's team with a button to send it again.
+    """Record on its ticket that ``notification`` may not have arrived and tell the
+    team with a button to send it again: the ticket's team when it was meant for the
+    customer, the team chat it was meant for when it was a team's.
 
     A report whose line is already in the thread is not made again (the relay repeats
     a report that was cut short). A notification of no ticket is only logged.
@@ -70,12 +71,14 @@ async def report_uncertain(
                 if attempt == TRIES:
                     raise
                 continue
-            if notification.audience is Audience.CUSTOMER:
+            if notification.audience in (Audience.CUSTOMER, Audience.TEAM):
+                team = notification.audience is Audience.TEAM
                 event = DeliveryUncertain(
                     number=number,
                     notification_id=notification.id,
                     key=notification.key,
                     params=notification.params,
+                    team_chat=(notification.channel, notification.recipient) if team else None,
                     at=now,
                 )
                 for note in announcer.notifications(event, ticket, now):

@@ -204,6 +204,17 @@ def _window_wait(
 
 
 @dataclass
+class Held:
+    """A call the fake holds unanswered (``FakeTelegram.hold``)."""
+
+    method: str
+    when: Callable[[dict[str, Any]], bool]
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+    call: Call | None = None
+
+
+@dataclass
 class _Failure:
     status: int
     description: str
@@ -319,6 +330,7 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.delay = 0.0
+        self._holds: list[Held] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -424,6 +436,14 @@ class FakeTelegram:
         key = method.lower() if chat_id is None else f"{method.lower()}@{chat_id}"
         queued = self._failures.setdefault(key, [])
         queued.extend([None] * passing + [failure] * times)
+
+    def hold(self, method: str, when: Callable[[dict[str, Any]], bool]) -> Held:
+        """The next call of ``method`` whose parameters ``when`` accepts gets no answer
+        and is not carried out: ``reached`` is set once it came, and its connection is
+        dropped when ``dropped`` is (the test's sender is killed meanwhile)."""
+        held = Held(method.lower(), when)
+        self._holds.append(held)
+        return held
 
     def network_error_next(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` get their connection dropped."""
@@ -842,6 +862,15 @@ class FakeTelegram:
         call = Call(method, params, files)
         self.calls.append(call)
         await self._notify()
+        for held in self._holds:
+            if held.call is None and held.method == call.name and held.when(params):
+                held.call = call
+                held.reached.set()
+                await held.dropped.wait()
+                # Never answered: as a request in flight when its sender died.
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError
         if self.delay:
             await asyncio.sleep(self.delay)
         count = len(params.get("media") or ()) if call.name == "sendmediagroup" else 1

@@ -7,7 +7,7 @@ import contextlib
 import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from fake_telegram import ApiLimits, FakeTelegram
 
 from bot.account import Account
 from bot.app import App, build_app
+from bot.clock import ManualClock
 from bot.policy import EXAMPLE_POLICY, parse_policy
 from bot.ports import Clock
 from bot.settings import Settings
@@ -27,6 +28,14 @@ SALES_CHAT = -1002000
 COMMUNITY = -1003000
 LEAD = 900
 FAST = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=60000)
+
+
+class MovingClock(ManualClock):
+    """A manual clock that moves a microsecond per reading, like a real one: what is
+    written keeps the order it happened in."""
+
+    def now(self) -> datetime:
+        return self.advance(microseconds=1)
 
 
 @dataclass

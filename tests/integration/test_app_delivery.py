@@ -18,6 +18,7 @@ from bot.clock import ManualClock
 from bot.commands import AnswerCustomer, ClaimTicket, ResendNotification, TicketDraft
 from bot.customer import Customer
 from bot.errors import NotAllowed, NotFound
+from bot.inputs import TextSent
 from bot.notification import Audience, DeliveryStatus, Notification
 from bot.participant import Actor, Participant, Role
 from bot.policy import EXAMPLE_POLICY, parse_policy
@@ -194,3 +195,42 @@ async def test_only_a_message_of_the_ticket_can_be_resent_from_it(app: App) -> N
             app.relay.outbox,
             app.clock,
         )
+
+
+async def test_a_team_message_in_doubt_is_shown_in_its_chat_and_sent_again_on_request(
+    app: App,
+) -> None:
+    """Regression (issue 7): a team chat's message left in doubt by a crash got only a
+    line on its ticket; the team could not send it again."""
+    chat = Chat()
+    app.relay.register(chat)
+    number = await file_ticket(app)
+    await app.relay.drain()
+    await app.desk.handle(ALICE, TextSent("The export still fails."))
+    # A relay takes the team's copy of it and dies before marking it.
+    [wrote] = await app.relay.outbox.claim_due(app.clock.now(), 10, lease_seconds=120)
+    assert wrote.notification.key == "team.customer_wrote"
+    wrote_id = wrote.notification.id
+
+    clock(app).advance(seconds=121)
+    await app.relay.drain()
+
+    assert wrote_id not in [n.id for n in chat.got]  # not guessed, not re-sent
+    [notice] = [n for n in chat.got if n.key == "team.delivery_uncertain_here"]
+    assert (notice.channel, notice.recipient) == ("chat", "team-tech")  # where it is missing
+    assert notice.ticket_number == number
+    assert [c.value for c in notice.choices] == [f"resend:{wrote_id}"]
+    text = app.translator.reply(Reply(notice.key, notice.params), "en")
+    assert "The export still fails." in text  # which message it was
+    ticket = await app.tickets.get(number)
+    system = [e.text for e in ticket.entries if e.kind is EntryKind.SYSTEM]
+    assert f"delivery uncertain: team.customer_wrote ({wrote_id})" in system
+
+    resend = ResendNotification(number=number, notification_id=wrote_id)
+    done = await resend_notification(EVA, resend, app.uow, app.relay.outbox, app.clock)
+    await app.relay.drain()
+
+    assert done.key == "team.resent"
+    assert [n.id for n in chat.got].count(wrote_id) == 1
+    item = await app.relay.outbox.get(wrote_id)
+    assert item is not None and item.status is DeliveryStatus.DELIVERED
