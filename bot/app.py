@@ -259,18 +259,29 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _serve_telegram(app: App, *, receive: bool, work: bool, workers: int = 0) -> None:
-    """The Telegram channel's receiver and/or worker in this process (a worker with the
+async def _serve_chats(app: App, *, receive: bool, work: bool, workers: int = 0) -> None:
+    """The chat channels' receivers and/or workers in this process (a worker with the
     relay and the clock beside it), and ``workers`` worker processes, until SIGINT or
-    SIGTERM."""
-    from handlers.telegram import TelegramChannel
-
+    SIGTERM. Telegram: its receiver puts updates in the update queue, its workers take
+    them. Discord: the gateway connection (one per bot) is served where updates are
+    received, and its events handled there; every worker logs in to Discord's REST API
+    so that its relay delivers Discord's notifications too."""
     stop = _stop_on_signals()
     settings = app.settings
-    channel = TelegramChannel.from_app(app)
-    tasks = [
-        asyncio.create_task(channel.run(stop, receive=receive, work=work), name="telegram"),
-    ]
+    tasks: list[asyncio.Task[None]] = []
+    if settings.telegram_enabled:
+        from handlers.telegram import TelegramChannel
+
+        channel = TelegramChannel.from_app(app)
+        tasks.append(
+            asyncio.create_task(channel.run(stop, receive=receive, work=work), name="telegram")
+        )
+    if settings.discord_enabled:
+        from handlers.discord import DiscordChannel
+
+        discord_channel = DiscordChannel.from_app(app)
+        serving = discord_channel.run(stop) if receive else discord_channel.deliver_only(stop)
+        tasks.append(asyncio.create_task(serving, name="discord"))
     if work:
         tasks += [
             asyncio.create_task(
@@ -285,7 +296,10 @@ async def _serve_telegram(app: App, *, receive: bool, work: bool, workers: int =
         for n in range(1, workers + 1)
     ]
     role = "receiver and worker" if receive and work else "receiver" if receive else "worker"
-    log.info("serving Telegram (%s): %s", settings.telegram_mode, role)
+    if settings.telegram_enabled:
+        log.info("serving Telegram (%s): %s", settings.telegram_mode, role)
+    if settings.discord_enabled:
+        log.info("serving Discord: %s", "gateway" if receive else "deliveries")
     if work:
         await _remind_interrupted(app)
     try:
@@ -300,19 +314,19 @@ async def _serve_telegram(app: App, *, receive: bool, work: bool, workers: int =
 async def serve_chats(app: App) -> None:
     """The chat channels with their relay and clock, in this one process, until
     SIGINT/SIGTERM."""
-    await _serve_telegram(app, receive=True, work=True)
+    await _serve_chats(app, receive=True, work=True)
 
 
 async def serve_receiver(app: App, workers: int = 0) -> None:
-    """Only the receiver (Telegram's one poller or webhook endpoint) into the update
-    queue; with ``workers``, that many ``python -m bot worker`` processes beside it,
-    each started again when it exits."""
-    await _serve_telegram(app, receive=True, work=False, workers=workers)
+    """Only the receivers (Telegram's one poller or webhook endpoint into the update
+    queue, Discord's gateway); with ``workers``, that many ``python -m bot worker``
+    processes beside it, each started again when it exits."""
+    await _serve_chats(app, receive=True, work=False, workers=workers)
 
 
 async def serve_worker(app: App) -> None:
     """One worker: updates from the queue, the outbox relay and the clock."""
-    await _serve_telegram(app, receive=False, work=True)
+    await _serve_chats(app, receive=False, work=True)
 
 
 # A worker drains what it holds for up to 10 seconds after SIGTERM.

@@ -47,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
         "worker", help="one worker: updates from the update queue, outbox relay and clock"
     )
     sub.add_parser("console", help="the terminal channel: play customer, agent and moderator")
+    discord_cmd = sub.add_parser("discord", help="Discord set-up")
+    dis = discord_cmd.add_subparsers(dest="action", required=True)
+    panel = dis.add_parser(
+        "panel", help='post the "Open a ticket" panel message in a support channel'
+    )
+    panel.add_argument("channel", type=int, help="the channel's id")
 
     accounts = sub.add_parser("accounts", help="customer accounts (support numbers)")
     acc = accounts.add_subparsers(dest="action", required=True)
@@ -198,6 +204,24 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _chats_enabled(settings: Settings) -> bool:
+    return settings.telegram_enabled or settings.discord_enabled
+
+
+async def _discord(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    """``discord panel CHANNEL``: the "Open a ticket" message in a support channel."""
+    from handlers.discord import DiscordChannel
+
+    channel = DiscordChannel.from_app(app)
+    try:
+        await channel.login()
+        message = await channel.send_panel(args.channel)
+    finally:
+        await channel.close()
+    out.write(f"panel posted in {args.channel} (message {message})\n")
+    return 0
+
+
 def _check_fleet(args: argparse.Namespace, settings: Settings) -> None:
     """Refuse the receiver/worker commands where they cannot work, before connecting."""
     workers = getattr(args, "workers", None)
@@ -206,9 +230,10 @@ def _check_fleet(args: argparse.Namespace, settings: Settings) -> None:
     what = "--workers" if workers is not None else f"python -m bot {args.command}"
     if workers is None and args.command not in ("receiver", "worker"):
         return
-    if not settings.telegram_enabled:
+    if not (settings.telegram_enabled or settings.discord_enabled):
         raise ValueError(
-            f"{what} needs a chat channel (TELEGRAM_BOT_TOKEN); the terminal channel "
+            f"{what} needs a chat channel (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN); "
+            "the terminal channel "
             "runs in one process: python -m bot console"
         )
     url = settings.database_url
@@ -220,7 +245,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     _check_fleet(args, settings)
     workers = getattr(args, "workers", None)
     terminal = args.command == "console" or (
-        args.command in (None, "run") and not settings.telegram_enabled
+        args.command in (None, "run") and not _chats_enabled(settings)
     )
     # The terminal may move its clock forward (/wait) to show timers at work.
     app = await build_app(
@@ -233,6 +258,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             return await _accounts(app, args, sys.stdout)
         if args.command == "tickets":
             return await _tickets(app, args, sys.stdout)
+        if args.command == "discord":
+            return await _discord(app, args, sys.stdout)
         if terminal:
             await run_terminal(app)
         elif args.command == "receiver":
@@ -252,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
     quiet = args.command == "console" or (
-        args.command in (None, "run") and not settings.telegram_enabled
+        args.command in (None, "run") and not _chats_enabled(settings)
     )
     logging.basicConfig(
         level="WARNING" if quiet else settings.log_level,

@@ -45,6 +45,18 @@ class FileSent:
 
 
 @dataclass(frozen=True, slots=True)
+class FormSent:
+    """A ``bot.reply.Form`` filled in: its text fields by name, and its files."""
+
+    form: str
+    values: tuple[tuple[str, str], ...]
+    files: tuple[Attachment, ...] = ()
+
+    def value(self, name: str) -> str:
+        return next((v for k, v in self.values if k == name), "").strip()
+
+
+@dataclass(frozen=True, slots=True)
 class CommandGiven:
     name: str
     arg: str = ""
@@ -81,6 +93,7 @@ Input = (
     TextSent
     | ChoicePicked
     | FileSent
+    | FormSent
     | CommandGiven
     | AccountLooked
     | TicketsFiled

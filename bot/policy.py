@@ -42,6 +42,8 @@ class Department:
     # that share the department's tickets (Telegram lets ~20 messages a minute into one
     # group; two groups take twice as many new tickets a minute).
     team_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # platform -> ids of the roles whose members are this department's agents (Discord).
+    agent_roles: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def team_chat(self, platform: str, number: int) -> str | None:
         """The team chat of ``platform`` that ticket ``number`` lives in. With several,
@@ -113,6 +115,9 @@ class DeskPolicy:
     sales_department: str
     leads: frozenset[str] = frozenset()
     moderators: frozenset[str] = frozenset()
+    # platform -> role ids whose members are leads / community moderators (Discord).
+    lead_roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    moderator_roles: dict[str, frozenset[str]] = field(default_factory=dict)
     languages: tuple[str, ...] = ("en", "cs", "pl", "ru")
     default_language: str = "en"
     # The plan of customers without an account (e.g. would-be buyers talking to sales).
@@ -198,6 +203,19 @@ def _team_chats(value: Any, where: str) -> tuple[str, ...]:
     return out
 
 
+def _roles(value: Any, where: str) -> dict[str, frozenset[str]]:
+    """``{ discord = ["123", ...] }``: role ids per platform."""
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}: a table of role ids per platform")
+    out: dict[str, frozenset[str]] = {}
+    for platform, ids in value.items():
+        items = (ids,) if isinstance(ids, str | int) else ids
+        if not isinstance(items, list | tuple):
+            raise PolicyError(f"{where}.{platform}: a role id or a list of them")
+        out[str(platform)] = frozenset(str(i) for i in items)
+    return out
+
+
 def parse_policy(data: dict[str, Any]) -> DeskPolicy:
     """Build a policy from parsed TOML, checking every cross-reference."""
     departments = {
@@ -208,6 +226,7 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
                 str(k): _team_chats(v, f"departments.{key}.team_channels.{k}")
                 for k, v in d.get("team_channels", {}).items()
             },
+            agent_roles=_roles(d.get("agent_roles", {}), f"departments.{key}.agent_roles"),
         )
         for key, d in data.get("departments", {}).items()
     }
@@ -295,6 +314,8 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
         sales_department=sales,
         leads=frozenset(str(x) for x in desk.get("leads", [])),
         moderators=frozenset(str(x) for x in desk.get("moderators", [])),
+        lead_roles=_roles(desk.get("lead_roles", {}), "[desk] lead_roles"),
+        moderator_roles=_roles(desk.get("moderator_roles", {}), "[desk] moderator_roles"),
         languages=tuple(desk.get("languages", ("en", "cs", "pl", "ru"))),
         default_language=str(desk.get("default_language", "en")),
         reactions=Reactions.parse(data.get("reactions", {})),

@@ -28,10 +28,35 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a ``Form``: text (one line, or several when ``long``) or files."""
+
+    name: str
+    key: str
+    long: bool = False
+    min_length: int = 0
+    max_length: int = 4000
+    required: bool = True
+    files: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """Several answers a channel that has forms (Discord's modals) may ask for at once;
+    they come back as one ``FormSent``. Channels without forms ask step by step."""
+
+    name: str
+    key: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     key: str
     params: dict[str, Any] = field(default_factory=dict)
     choices: tuple[Choice, ...] = ()
+    # A form that answers this reply's question (and the ones after it) in one go.
+    form: Form | None = None
 
 
 def encode_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -65,9 +90,50 @@ def dump_replies(replies: list[Reply]) -> list[dict[str, Any]]:
                 {"value": c.value, "key": c.key, "params": _json_safe(encode_params(c.params))}
                 for c in reply.choices
             ],
+            **({"form": _dump_form(reply.form)} if reply.form is not None else {}),
         }
         for reply in replies
     ]
+
+
+def _dump_form(form: Form) -> dict[str, Any]:
+    return {
+        "name": form.name,
+        "key": form.key,
+        "fields": [
+            {
+                "name": f.name,
+                "key": f.key,
+                "long": f.long,
+                "min_length": f.min_length,
+                "max_length": f.max_length,
+                "required": f.required,
+                "files": f.files,
+            }
+            for f in form.fields
+        ],
+    }
+
+
+def _load_form(data: Any) -> Form | None:
+    if not isinstance(data, dict):
+        return None
+    return Form(
+        str(data["name"]),
+        str(data["key"]),
+        tuple(
+            Field(
+                str(f["name"]),
+                str(f["key"]),
+                bool(f.get("long", False)),
+                int(f.get("min_length", 0)),
+                int(f.get("max_length", 4000)),
+                bool(f.get("required", True)),
+                bool(f.get("files", False)),
+            )
+            for f in data.get("fields", ())
+        ),
+    )
 
 
 def load_replies(data: list[dict[str, Any]]) -> list[Reply]:
@@ -79,6 +145,7 @@ def load_replies(data: list[dict[str, Any]]) -> list[Reply]:
                 Choice(str(c["value"]), str(c["key"]), decode_params(c.get("params", {})))
                 for c in item.get("choices", ())
             ),
+            _load_form(item.get("form")),
         )
         for item in data
     ]

@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = 8080
     telegram_webhook_secret: SecretStr | None = None
 
+    discord_bot_token: SecretStr | None = None
+    discord_application_id: int | None = Field(
+        default=None, description="The application's id (read from Discord when unset)."
+    )
+    discord_guild_ids: str = Field(
+        default="",
+        description="Comma-separated server ids to register the commands in (at once); "
+        "none: globally (Discord may take up to an hour to show them).",
+    )
+    discord_api_url: str | None = Field(
+        default=None, description="Another REST base for Discord (a proxy; tests' fake)."
+    )
+
     relay_interval_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=50, gt=0)
     # Retries come within 30 s of each other (bot/relay.py backoff_seconds): 40 tries
@@ -79,6 +92,16 @@ class Settings(BaseSettings):
         description="About how many unhandled updates a Redis stream keeps; older ones are "
         "dropped beyond it.",
     )
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_bot_token is not None and bool(
+            self.discord_bot_token.get_secret_value()
+        )
+
+    @property
+    def discord_guilds(self) -> list[int]:
+        return [int(g) for g in self.discord_guild_ids.replace(" ", "").split(",") if g]
 
     @property
     def telegram_enabled(self) -> bool:

@@ -81,6 +81,7 @@ from bot.inputs import (
     ChoicePicked,
     CommandGiven,
     FileSent,
+    FormSent,
     Input,
     Refused,
     TextSent,
@@ -88,7 +89,7 @@ from bot.inputs import (
 )
 from bot.policy import Category, Plan
 from bot.quota import QUOTA_EXCEEDED
-from bot.reply import Choice, Reply, Text
+from bot.reply import Choice, Field, Form, Reply, Text
 from bot.ticket import Attachment, RequestType, Status
 from conversations.similarity import DEFAULT_THRESHOLD, find_similar
 from conversations.splitting import split_problems
@@ -108,6 +109,26 @@ STATE_VERSION = 1
 # Where the customer finds their support number: the policy's own words
 # ([intake] where_to_find_support_number), laid over the catalog's neutral default.
 WHERE_NUMBER = "intake.where_to_find_support_number"
+
+# What the problem is, in one form where a channel has forms (the title step offers it):
+# title, description, steps and files, with the limits the steps check.
+PROBLEM_FORM = Form(
+    "problem",
+    "intake.form.problem",
+    (
+        Field("title", "intake.field.title", min_length=TITLE_MIN, max_length=TITLE_MAX),
+        Field(
+            "description",
+            "intake.field.description",
+            long=True,
+            min_length=DESCRIPTION_MIN,
+            max_length=DESCRIPTION_MAX,
+        ),
+        Field("steps", "intake.field.steps", long=True, required=False, max_length=STEPS_MAX),
+        Field("files", "intake.field.files", required=False, files=True),
+    ),
+)
+
 
 STATE_LOST = Reply("intake.state_lost")
 """What the desk should send when ``load`` raised ``CorruptState``."""
@@ -147,6 +168,26 @@ class Step(StrEnum):
     APPENDING = "appending"
     FILING = "filing"
 
+
+def _answer_form(step: Step, long: bool = False, low: int = 0, high: int = 200) -> Form:
+    """A step that wants typed text, as a one-field form (a channel where typing is
+    awkward, such as a private reply in a Discord server, offers it as a modal)."""
+    field = Field("text", f"intake.field.{step.value}", long=long, min_length=low, max_length=high)
+    return Form(step.value, "intake.form.answer", (field,))
+
+
+# The text steps' forms, by step.
+TEXT_FORMS = {
+    Step.TITLE: _answer_form(Step.TITLE, low=TITLE_MIN, high=TITLE_MAX),
+    Step.DESCRIPTION: _answer_form(
+        Step.DESCRIPTION, long=True, low=DESCRIPTION_MIN, high=DESCRIPTION_MAX
+    ),
+    Step.STEPS: _answer_form(Step.STEPS, long=True, low=1, high=STEPS_MAX),
+    Step.SUPPORT_NUMBER: _answer_form(Step.SUPPORT_NUMBER, low=3, high=40),
+    Step.DOMAIN: _answer_form(Step.DOMAIN, low=3, high=253),
+    Step.PHONE: _answer_form(Step.PHONE, low=6, high=30),
+}
+FORMS = {form.name: form for form in (PROBLEM_FORM, *TEXT_FORMS.values())}
 
 # Steps at which the desk owes us an answer to a command.
 WAITING_STEPS = frozenset({Step.CHECKING, Step.FILING, Step.APPENDING})
@@ -588,8 +629,18 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
     else:  # FILING, APPENDING: nothing to ask; the desk's answer moves on.
         replies = [Reply("intake.filing")]
     last = replies[-1]
-    replies[-1] = Reply(last.key, last.params, choices)
+    replies[-1] = Reply(last.key, last.params, choices, _form(state))
     return tuple(replies)
+
+
+def _form(state: IntakeState) -> Form | None:
+    """The form that answers the step's question: the whole problem for a first title,
+    the one field for another text step (a domain only when it is typed)."""
+    if state.step is Step.TITLE and not state.editing:
+        return PROBLEM_FORM
+    if state.step is Step.DOMAIN and not _domain_free_text(state):
+        return None
+    return TEXT_FORMS.get(state.step)
 
 
 def _offered(state: IntakeState, context: DeskContext) -> dict[str, Choice]:
@@ -1194,6 +1245,43 @@ def _draft_department(draft: TicketDraft, context: DeskContext) -> str:
     return category.department if category else context.policy.sales_department
 
 
+def _on_problem_form(state: IntakeState, event: FormSent, context: DeskContext) -> Out:
+    """The problem form, filled in at the title step: each field as its step would take
+    it typed, in order, until one is refused or leads elsewhere (several problems: the
+    split offer); then whatever that step says. Files are checked as at the files step,
+    and a refused one is said beside the next question."""
+    out = _on_title(state, TextSent(event.value("title")), context)
+    for name, step in (("description", Step.DESCRIPTION), ("steps", Step.STEPS)):
+        now = out.state
+        if now is None or now.step is not step:
+            return out
+        text = event.value(name)
+        if step is Step.STEPS and not text:
+            out = _skip(now, context)
+        else:
+            out = _HANDLERS[step](now, TextSent(text), context)
+    if out.state is None or out.state.step is not Step.FILES:
+        return out
+    notes: tuple[Reply, ...] = ()
+    current = out.state
+    if event.files:
+        added = _add_files(current, FileSent(event.files), context)
+        notes = tuple(r for r in added.replies if r.key == "files.refused")
+        current = added.state or current
+    after = _after_files(current, context)
+    return Transition(after.state, (*notes, *after.replies), after.command)
+
+
+def _on_form(state: IntakeState, event: FormSent, context: DeskContext) -> Out:
+    if event.form == PROBLEM_FORM.name and state.step is Step.TITLE and not state.editing:
+        return _on_problem_form(state, event, context)
+    if event.form == state.step.value and _form(state) is TEXT_FORMS.get(state.step):
+        # One answer, as if typed.
+        return _HANDLERS[state.step](state, TextSent(event.value("text")), context)
+    # A form from an older question: the current one is asked again.
+    return _reask(state, context, "intake.hint.form_expired")
+
+
 def _skip(state: IntakeState, context: DeskContext) -> Out:
     """``/skip``: leaves an optional field empty (also when editing it)."""
     step = state.step
@@ -1363,6 +1451,8 @@ class Intake:
             at_summary = state.step in (Step.SUMMARY, Step.EDIT_FIELD, Step.DUPLICATE)
             state = replace(state, step=Step.CATEGORY, editing=at_summary)
             return _reask(state, context, "intake.hint.category_gone")
+        if isinstance(event, FormSent):
+            return _on_form(state, event, context)
         return _HANDLERS[state.step](state, event, context)
 
     def _command(self, state: IntakeState, event: CommandGiven, context: DeskContext) -> Out:

@@ -259,7 +259,14 @@ class FakeDiscord:
                 "guild_id": str(guild_id),
                 "name": name,
                 "available_tags": [
-                    {"id": str(self.snowflake()), "name": t, "moderated": False} for t in tags
+                    {
+                        "id": str(self.snowflake()),
+                        "name": t,
+                        "moderated": False,
+                        "emoji_id": None,
+                        "emoji_name": None,
+                    }
+                    for t in tags
                 ],
             }
         )
@@ -631,10 +638,11 @@ class FakeDiscord:
         timeout: float = 10.0,  # noqa: ASYNC109 - a test helper's deadline
     ) -> None:
         """Wait until the bot made no call for ``quiet`` seconds."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
-            last = self.calls[-1].at if len(self.calls) > after else 0.0
-            if time.monotonic() - max(last, 0.0) >= quiet:
+            last = self.calls[-1].at if len(self.calls) > after else started
+            if time.monotonic() - max(last, started) >= quiet:
                 return
             await asyncio.sleep(quiet / 3)
 
@@ -860,6 +868,9 @@ class FakeDiscord:
         for command in commands:
             out.append(
                 {
+                    "description": "",
+                    "options": [],
+                    "nsfw": False,
                     **command,
                     "id": str(self.snowflake()),
                     "application_id": str(APPLICATION_ID),
@@ -1006,9 +1017,16 @@ class FakeDiscord:
         self, body: dict[str, Any], files: dict[str, tuple[str, bytes]]
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in ("content", "embeds", "components", "flags"):
+        for name in ("content", "embeds", "components", "flags", "message_reference"):
             if name in body:
                 out[name] = body[name]
+        reference = out.get("message_reference")
+        if isinstance(reference, dict):
+            # Snowflakes come back as strings, whatever the bot sent.
+            out["message_reference"] = {
+                k: str(v) if k.endswith("_id") and v is not None else v
+                for k, v in reference.items()
+            }
         if files:
             attachments = []
             for key in sorted(files):

@@ -552,7 +552,7 @@ async def test_the_terminal_channel_refuses_several_workers(
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
-    assert "needs a chat channel (TELEGRAM_BOT_TOKEN)" in err.decode()
+    assert "needs a chat channel (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)" in err.decode()
     assert "python -m bot console" in err.decode()
     assert not (tmp_path / "x.db").exists()  # refused before connecting
 

@@ -1,0 +1,172 @@
+"""What every Discord handler needs, built once per channel and passed to handlers:
+who is who (participants, agents and moderators by their roles), what an update is,
+and how to answer an interaction in time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.desk import Desk
+from bot.errors import DeskError
+from bot.i18n import pick_language
+from bot.inputs import UpdateRef
+from bot.participant import Actor, Participant, Role
+from bot.policy import DeskPolicy
+from bot.ports import LinkStore
+from bot.reply import Reply
+from bot.tickets import TicketService
+from handlers.discord.delivery import DiscordNotifier
+from handlers.discord.render import CHANNEL, Rendered, Renderer
+
+log = logging.getLogger(__name__)
+
+
+def participant(user: discord.abc.User) -> Participant:
+    return Participant(CHANNEL, str(user.id))
+
+
+def interaction_data(interaction: discord.Interaction) -> dict[str, Any]:
+    """The interaction's raw ``data`` (custom id, values, submitted components)."""
+    data: Any = interaction.data
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def role_ids(user: discord.abc.User) -> frozenset[str]:
+    """The ids of the roles a guild member has (none outside a guild)."""
+    roles = getattr(user, "roles", None) or ()
+    return frozenset(str(role.id) for role in roles)
+
+
+@dataclass
+class DiscordContext:
+    client: discord.Client
+    desk: Desk
+    tickets: TicketService
+    policy: DeskPolicy
+    renderer: Renderer
+    links: LinkStore
+    notifier: DiscordNotifier
+
+    # -- who is who -------------------------------------------------------------------------
+
+    @property
+    def bot_id(self) -> str:
+        return str(self.client.application_id or (self.client.user and self.client.user.id))
+
+    def team_channels(self) -> dict[int, list[str]]:
+        """Team channel id -> the departments working there."""
+        out: dict[int, list[str]] = {}
+        for dept in self.policy.departments.values():
+            for ref in dept.team_channels.get(CHANNEL, ()):
+                if ref.isdigit():
+                    out.setdefault(int(ref), []).append(dept.key)
+        return out
+
+    def agent(self, user: discord.abc.User) -> Actor:
+        """The agent acting: departments whose agent role they have; a lead (by role
+        or as a configured participant) serves all. The core authorises every action."""
+        who = participant(user)
+        roles = role_ids(user)
+        departments = frozenset(
+            dept.key
+            for dept in self.policy.departments.values()
+            if roles & dept.agent_roles.get(CHANNEL, frozenset())
+        )
+        lead = who.key in self.policy.leads or bool(
+            roles & self.policy.lead_roles.get(CHANNEL, frozenset())
+        )
+        return Actor(who, user.display_name, Role.AGENT, departments, lead=lead)
+
+    def moderator(self, user: discord.abc.User) -> Actor | None:
+        """A member with a moderator (or lead) role, or a configured moderator or lead;
+        None for anyone else."""
+        who = participant(user)
+        roles = role_ids(user)
+        allowed = self.policy.moderator_roles.get(
+            CHANNEL, frozenset()
+        ) | self.policy.lead_roles.get(CHANNEL, frozenset())
+        if who.key in self.policy.moderators or who.key in self.policy.leads or roles & allowed:
+            return Actor(who, user.display_name, Role.MODERATOR)
+        return None
+
+    def locale(self, interaction: discord.Interaction) -> str:
+        """The member's Discord language as the desk knows it (en, cs, pl, ru)."""
+        return pick_language(str(interaction.locale), self.policy.languages)
+
+    # -- what an update is ---------------------------------------------------------------
+
+    def interaction_ref(self, interaction: discord.Interaction, part: str = "") -> UpdateRef:
+        """An interaction's identity (Discord gives each one its own id)."""
+        return UpdateRef(CHANNEL, self.bot_id, f"i:{interaction.id}{part}")
+
+    def message_ref(self, message: discord.Message) -> UpdateRef:
+        return UpdateRef(CHANNEL, self.bot_id, f"m:{message.channel.id}:{message.id}")
+
+    # -- answering ------------------------------------------------------------------------
+
+    async def defer(self, interaction: discord.Interaction, *, update: bool = False) -> None:
+        """Acknowledge at once (Discord allows three seconds for the first answer); the
+        answer follows. ``update``: a press on a message, which may be edited in place;
+        otherwise a "thinking" answer, private in a server."""
+        if interaction.response.is_done():
+            return
+        if update:
+            await interaction.response.defer()
+        else:
+            await interaction.response.defer(
+                ephemeral=interaction.guild is not None, thinking=True
+            )
+
+    async def send(
+        self,
+        interaction: discord.Interaction,
+        replies: Sequence[Reply],
+        lang: str,
+    ) -> None:
+        """Replies to an interaction, after ``defer``: private in a server."""
+        rendered = self.renderer.replies(replies, lang)
+        await self.renderer.codec.save()
+        await self.send_rendered(interaction, rendered)
+
+    async def send_rendered(
+        self, interaction: discord.Interaction, rendered: Sequence[Rendered]
+    ) -> None:
+        private = interaction.guild is not None
+        for item in rendered:
+            for i, part in enumerate(item.parts):
+                last = i == len(item.parts) - 1
+                view = item.view if last and item.view is not None else discord.utils.MISSING
+                await interaction.followup.send(part, view=view, ephemeral=private)
+
+    async def show_instead(
+        self, interaction: discord.Interaction, replies: Sequence[Reply], lang: str
+    ) -> bool:
+        """Edit the message whose button was pressed to show ``replies`` (another page
+        of a list); False when they do not fit one message."""
+        rendered = self.renderer.replies(replies, lang)
+        if len(rendered) != 1 or len(rendered[0].parts) != 1:
+            return False
+        await self.renderer.codec.save()
+        await interaction.edit_original_response(
+            content=rendered[0].parts[0], view=rendered[0].view
+        )
+        return True
+
+    async def say(
+        self, channel: discord.abc.Messageable, replies: Sequence[Reply], lang: str
+    ) -> None:
+        """Replies into a channel (a DM, a thread)."""
+        for item in self.renderer.replies(replies, lang):
+            await self.renderer.codec.save()
+            for i, part in enumerate(item.parts):
+                last = i == len(item.parts) - 1
+                view = item.view if last and item.view is not None else discord.utils.MISSING
+                await channel.send(part, view=view)
+
+    def error_reply(self, exc: DeskError) -> Reply:
+        return Reply(exc.key, {k: v for k, v in exc.params.items() if isinstance(v, str | int)})

@@ -1,0 +1,79 @@
+"""Customers on Discord, end to end: the real discord.py client, desk and relay against
+the fake Discord."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from discord_app import ALICE, GUILD, PNG, TECH, running_desk
+from discord_people import button, components, last_with, start_ticket
+from fake_discord import MODAL, PRIVATE_THREAD
+
+from bot.participant import Participant
+
+
+async def test_ticket_new_files_a_ticket_through_the_intake_with_a_screenshot(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        submitted = await start_ticket(desk, ALICE)
+        assert "SN-" in " ".join(submitted.texts) or "podpory" in " ".join(submitted.texts)
+        # The support number typed in the DM; one domain on the account: the phone next.
+        await fake.dm(ALICE, "SN-1001")
+        texts = fake.dm_texts(ALICE)
+        assert "telefon" in texts[-1].lower()
+        phone = fake.messages[fake.dm_channel_of(ALICE) or 0][-1]
+        skipped = await fake.press(ALICE, phone, button(phone, "Přeskočit"))
+        summary = last_with(skipped, "c:confirm")
+        assert "Checkout is blank" in summary["content"]
+        filed = await fake.press(ALICE, summary, "c:confirm")
+        assert any("#1" in text for text in filed.texts)
+        del submitted
+
+        # The team's channel: a private thread "#1 Checkout is blank", the card as an
+        # embed with the agents' buttons, the screenshot uploaded beside it.
+        await desk.relay()
+        (thread,) = fake.threads_of(TECH)
+        assert thread["name"] == "#1 Checkout is blank"
+        assert thread["type"] == PRIVATE_THREAD
+        card, *rest = fake.messages[int(thread["id"])]
+        assert "Checkout is blank" in card["embeds"][0]["title"]
+        # Markdown in what the customer typed is shown literally, not as bold.
+        assert "\\*\\*now\\*\\*" in card["embeds"][0]["description"]
+        assert [i["custom_id"] for i in components(card)][:2] == ["a:claim:1", "a:ask:1"]
+        uploads = [a for m in rest for a in m.get("attachments", [])]
+        assert [a["filename"] for a in uploads] == ["checkout.png"]
+        path = uploads[0]["url"].split("/attachments/")[1]
+        assert fake.files[path] == PNG
+
+        ticket = await desk.app.tickets.get(1)
+        assert ticket.customer == Participant("discord", str(ALICE))
+        assert ticket.locale == "cs"
+
+
+async def test_an_intake_begun_in_a_server_stays_private_and_is_answered_by_forms(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        submitted = await start_ticket(desk, ALICE, channel=TECH)
+        assert all(m.get("flags", 0) & 64 for m in submitted.messages)
+        # Nothing to type in a public channel: the support number has its own form.
+        asked = last_with(submitted, "f:support_number")
+        opened = await fake.press(ALICE, asked, "f:support_number")
+        assert opened.response_type == MODAL
+        answered = await fake.submit(ALICE, opened, {"text": "SN-1001"})
+        phone = last_with(answered, "f:phone")
+        assert phone["flags"] & 64
+        assert fake.dm_channel_of(ALICE) is None  # nothing went to the DM
+        assert GUILD
+
+
+async def test_ticket_list_and_show(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        listed = await fake.command(ALICE, "ticket", "list", which="open")
+        assert any("žádné" in t.lower() or "nemáte" in t.lower() for t in listed.texts)
+        shown = await fake.command(ALICE, "ticket", "show", number=5)
+        assert shown.texts and "#5" in shown.texts[-1]
