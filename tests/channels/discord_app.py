@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,7 +19,7 @@ from bot.account import Account
 from bot.app import App, build_app
 from bot.policy import EXAMPLE_POLICY, parse_policy
 from bot.settings import Settings
-from bot.ticket import Priority, Status
+from bot.ticket import Priority, Status, Ticket
 from handlers.discord import DiscordChannel
 from handlers.telegram import TelegramChannel
 from handlers.telegram.pacing import Limits
@@ -55,6 +55,18 @@ class Desk:
         """Deliver what is due, as the running relay does, and let the fake settle."""
         await self.app.relay.drain()
         await self.fake.wait_idle()
+
+    async def wait_ticket(self, number: int, done: Callable[[Ticket], bool]) -> Ticket:
+        """The ticket once ``done`` holds for it (a message handled by the channel has no
+        answer to wait for on the fake)."""
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            ticket = await self.app.tickets.get(number)
+            if done(ticket):
+                return ticket
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"#{number} never got there: {ticket.status}")
+            await asyncio.sleep(0.05)
 
 
 def policy_data(*, telegram_team: bool = False) -> dict[str, Any]:

@@ -102,6 +102,15 @@ class Interaction:
     original: dict[str, Any] | None = None
     followups: list[dict[str, Any]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    edited: bool = False  # @original was edited (a deferred answer filled in)
+
+    @property
+    def answered(self) -> bool:
+        """Whether the user sees an answer: one given at once (a message, an updated
+        message, a modal), or a deferred one that was followed up or filled in."""
+        if self.response_type in (CHANNEL_MESSAGE, UPDATE_MESSAGE, MODAL):
+            return True
+        return bool(self.followups) or self.edited
 
     @property
     def response_type(self) -> int | None:
@@ -412,9 +421,10 @@ class FakeDiscord:
         interaction: Interaction,
         timeout: float = 10.0,  # noqa: ASYNC109 - a test helper's deadline
     ) -> Interaction:
-        """Wait until the bot answered the interaction and sent nothing more for a moment
-        (a deferred answer is followed up later)."""
+        """Wait until the bot answered the interaction (a deferred answer: until it was
+        followed up) and then sent nothing more for a moment."""
         await asyncio.wait_for(interaction.done.wait(), timeout)
+        await self.wait_for(lambda: interaction.answered, timeout)
         await self.wait_idle()
         return interaction
 
@@ -528,8 +538,18 @@ class FakeDiscord:
     async def dm(
         self, user_id: int, content: str, attachments: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
-        """The user writes to the bot in their DM."""
-        return await self.post(user_id, self._dm(user_id), content, attachments)
+        """The user writes to the bot in their DM and waits for its answer there."""
+        channel_id = self._dm(user_id)
+        message = await self.post(user_id, channel_id, content, attachments, wait=False)
+        bot = str(BOT_ID)
+        await self.wait_for(
+            lambda: any(
+                m["author"]["id"] == bot and int(m["id"]) > int(message["id"])
+                for m in self.messages[channel_id]
+            )
+        )
+        await self.wait_idle()
+        return message
 
     async def post(
         self,
@@ -633,7 +653,7 @@ class FakeDiscord:
 
     async def wait_idle(
         self,
-        quiet: float = 0.15,
+        quiet: float = 0.3,
         after: int = 0,
         timeout: float = 10.0,  # noqa: ASYNC109 - a test helper's deadline
     ) -> None:
@@ -938,6 +958,7 @@ class FakeDiscord:
         found = self._interaction(token)
         if found.response is None:
             raise ApiError(404, 10008, "Unknown Message")
+        found.edited = True
         if found.original is None:
             # A deferred update or component: @original is the message the button is on.
             message = found.payload.get("message")

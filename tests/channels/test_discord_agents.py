@@ -37,6 +37,7 @@ async def test_claim_answer_ask_resolve_confirm_from_the_thread(tmp_path: Path) 
 
         # A message in the thread reaches the customer; a note does not.
         await fake.post(AGENT, thread_id, "Please clear the browser cache.")
+        await desk.wait_ticket(number, lambda t: "clear the browser" in t.entries[-1].text)
         noted = await fake.command(AGENT, "note", channel_id=thread_id, note="old plugin")
         assert "note" in noted.texts[-1].lower()
         await desk.relay()
@@ -120,6 +121,7 @@ async def test_closed_dms_make_the_customer_unreachable_and_the_team_is_told(
         number = await file_ticket(desk, ALICE)
         fake.close_dms(ALICE)
         await fake.post(AGENT, int(thread_of(desk, TECH, number)["id"]), "Any news?")
+        await desk.wait_ticket(number, lambda t: t.entries[-1].text == "Any news?")
         await desk.relay()
         async with desk.app.uow() as uow:
             customer = await uow.customers.get((await desk.app.tickets.get(number)).customer)
