@@ -26,7 +26,7 @@ from bot.i18n import Translator
 from bot.notification import Audience, Notification
 from bot.participant import Participant
 from bot.policy import DeskPolicy, load_policy
-from bot.ports import Clock, LinkStore, Locks, RateLimiter, UnitOfWorkFactory
+from bot.ports import Clock, FileStore, LinkStore, Locks, RateLimiter, UnitOfWorkFactory
 from bot.relay import Relay
 from bot.resend import report_uncertain
 from bot.schedule import Schedule
@@ -61,6 +61,8 @@ class App:
     desk: Desk
     relay: Relay
     ticker: Ticker
+    # The desk's copies of the files people send (every channel shows every file).
+    files: FileStore
     _closers: list[Any] = field(default_factory=list)
     # (channel, bot id) -> that bot's update queue between its receiver and workers.
     update_queue: Callable[[str, str], UpdateQueue] = field(default=_no_update_queue)
@@ -85,6 +87,7 @@ async def build_app(
     from conversations.intake import Intake
     from conversations.training import Training
     from store.db import create_engine, migrate, session_factory
+    from store.files import FolderFileStore, SqlFileStore
     from store.links import LinkWrites, SqlLinkStore
     from store.outbox import SqlOutboxStore
     from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -205,6 +208,11 @@ async def build_app(
         desk=desk,
         relay=relay,
         ticker=ticker,
+        files=(
+            FolderFileStore(settings.file_store_dir)
+            if settings.file_store_dir
+            else SqlFileStore(sessions)
+        ),
         _closers=closers,
         update_queue=_update_queues(settings, sessions, closers),
     )

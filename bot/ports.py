@@ -439,6 +439,19 @@ class LinkStore(Protocol):
         ...
 
 
+class FileStore(Protocol):
+    """The desk's copies of the files people send, so that every channel can show them
+    (a Telegram file id means nothing on Discord, and Discord's links expire)."""
+
+    async def put(self, data: bytes) -> str:
+        """Keep ``data``; its key (the same bytes always get the same key)."""
+        ...
+
+    async def get(self, key: str) -> bytes | None:
+        """The bytes kept under ``key``; None when there are none."""
+        ...
+
+
 class DeliveryError(Exception):
     """A notifier could not deliver now; the relay retries after ``retry_after`` seconds."""
 

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default=None, description="Another REST base for Discord (a proxy; tests' fake)."
     )
 
+    file_store_dir: Path | None = Field(
+        default=None,
+        description="Keep the desk's copies of files in this folder; in the database when unset.",
+    )
+
     relay_interval_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=50, gt=0)
     # Retries come within 30 s of each other (bot/relay.py backoff_seconds): 40 tries

@@ -96,6 +96,8 @@ class Attachment:
     platform: str = ""
     # How the platform delivered it ("photo", "document"); "" when not known (not stored).
     kind: str = ""
+    # The desk's copy of the bytes (``bot.ports.FileStore`` key); "" when it has none.
+    stored: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1531,6 +1531,7 @@ def _dump(state: IntakeState) -> dict[str, Any]:
                 "mime_type": a.mime_type,
                 "size": a.size,
                 "platform": a.platform,
+                "stored": a.stored,
             }
             for a in state.attachments
         ],
@@ -1607,6 +1608,7 @@ def _load_attachment(data: Any) -> Attachment:
         mime_type=_field(data, "mime_type", str, ""),
         size=_field(data, "size", int, 0),
         platform=_field(data, "platform", str, ""),
+        stored=_field(data, "stored", str, ""),
     )
 
 

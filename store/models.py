@@ -21,6 +21,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -267,6 +268,19 @@ class AttachmentRow(Base):
     platform: Mapped[str] = mapped_column(String)
     # How the platform delivered it ("photo", "document"): it is sent on the same way.
     kind: Mapped[str] = mapped_column(String, server_default="")
+    # The desk's copy of the bytes (a ``stored_files`` key, or the folder store's).
+    stored: Mapped[str] = mapped_column(String, server_default="")
+
+
+class StoredFileRow(Base):
+    """The bytes of a file someone sent, by their SHA-256 (``store.files``)."""
+
+    __tablename__ = "stored_files"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class StatusChangeRow(Base):

@@ -607,6 +607,7 @@ def _attachment_values(
         "size": attachment.size,
         "platform": attachment.platform,
         "kind": attachment.kind,
+        "stored": attachment.stored,
     }
 
 
@@ -627,6 +628,7 @@ def _ticket(row: TicketRow) -> Ticket:
             size=stored.size,
             platform=stored.platform,
             kind=stored.kind,
+            stored=stored.stored,
         )
         attachments.append(attachment)
         if stored.entry_seq is not None:

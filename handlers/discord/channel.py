@@ -112,6 +112,7 @@ class DiscordChannel:
             channel_departments=lambda channel_id: self.context.team_channels().get(
                 channel_id, ()
             ),
+            files=app.files.get,
         )
         self.context = DiscordContext(
             client=self.client,
@@ -121,6 +122,7 @@ class DiscordChannel:
             renderer=renderer,
             links=app.links,
             notifier=self.notifier,
+            files=app.files,
         )
         app.relay.register(self.notifier)
         self._commands()

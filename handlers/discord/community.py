@@ -40,7 +40,7 @@ async def on_escalate(
     if author.bot or message.webhook_id is not None:
         await tell(Reply("discord.escalate.not_a_member"))
         return
-    files = tuple(attachment(a) for a in message.attachments)
+    files = tuple(await ctx.keep([attachment(a) for a in message.attachments]))
     if not message.content.strip() and not files:
         await tell(Reply("discord.escalate.nothing_to_file"))
         return

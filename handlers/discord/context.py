@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
@@ -17,10 +17,11 @@ from bot.i18n import pick_language
 from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import LinkStore
+from bot.ports import FileStore, LinkStore
 from bot.reply import Reply
+from bot.ticket import Attachment
 from bot.tickets import TicketService
-from handlers.discord.delivery import DiscordNotifier
+from handlers.discord.delivery import DiscordNotifier, download
 from handlers.discord.render import CHANNEL, Rendered, Renderer
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class DiscordContext:
     renderer: Renderer
     links: LinkStore
     notifier: DiscordNotifier
+    # The desk's file store: a copy of every file received, for the other channels
+    # (and for Discord itself: its attachment links expire).
+    files: FileStore | None = None
 
     # -- who is who -------------------------------------------------------------------------
 
@@ -97,6 +101,20 @@ class DiscordContext:
     def locale(self, interaction: discord.Interaction) -> str:
         """The member's Discord language as the desk knows it (en, cs, pl, ru)."""
         return pick_language(str(interaction.locale), self.policy.languages)
+
+    async def keep(self, files: Sequence[Attachment]) -> list[Attachment]:
+        """The files with the desk's copy of each (downloaded from Discord's CDN); one
+        that cannot be fetched now stays a link to Discord."""
+        if self.files is None:
+            return list(files)
+        out: list[Attachment] = []
+        for attachment in files:
+            data = await download(attachment.file_ref)
+            if data is None:
+                out.append(attachment)
+                continue
+            out.append(replace(attachment, stored=await self.files.put(data)))
+        return out
 
     # -- what an update is ---------------------------------------------------------------
 

@@ -180,7 +180,7 @@ async def on_form(ctx: DiscordContext, interaction: discord.Interaction) -> None
     name = str(interaction_data(interaction).get("custom_id", ""))
     await ctx.defer(interaction, update=interaction.message is not None)
     texts, uploads = form_values(interaction)
-    files = [f for ids in uploads.values() for f in form_files(interaction, ids)]
+    files = await ctx.keep([f for ids in uploads.values() for f in form_files(interaction, ids)])
     event = FormSent(name, tuple(texts.items()), tuple(files))
     await handle_input(ctx, interaction, event)
 
@@ -192,7 +192,7 @@ async def on_direct_message(ctx: DiscordContext, message: discord.Message) -> No
     """A message in the bot's DM: joins the customer's open ticket, answers a running
     intake, ... whatever the desk makes of it."""
     user = message.author
-    files = tuple(attachment(a) for a in message.attachments)
+    files = tuple(await ctx.keep([attachment(a) for a in message.attachments]))
     event: Input = FileSent(files, message.content) if files else TextSent(message.content)
     if not files and not message.content.strip():
         return  # a sticker, an embed only: nothing to take

@@ -42,8 +42,10 @@ TicketReader = Callable[[int], Awaitable[Ticket]]
 CardLines = Callable[[Ticket], list[Reply]]
 # The departments working in a team channel (a card elsewhere keeps no buttons).
 ChannelDepartments = Callable[[int], Collection[str]]
-# Bytes of a file another channel received (the desk's file port), None if unknown.
-FileReader = Callable[[Attachment], Awaitable[bytes | None]]
+# The desk's copy of a file (``bot.ports.FileStore.get``), None if unknown.
+FileReader = Callable[[str], Awaitable[bytes | None]]
+# What a bot may upload into a server's channel without boosts (and into a DM).
+UPLOAD_LIMIT = 10 * 1024 * 1024
 
 # LinkStore kinds (stable: stored in the database).
 KIND_THREAD = "thread"  # key "<number>:<channel>" -> "<thread id>"
@@ -323,14 +325,18 @@ class DiscordNotifier:
         out: list[discord.File] = []
         for attachment in files:
             data = await self.read(attachment)
-            if data is not None:
+            if data is None:
+                log.warning("file %s has no copy to send on Discord", attachment.file_name)
+            elif len(data) > UPLOAD_LIMIT:
+                log.warning("file %s is over Discord's upload limit", attachment.file_name)
+            else:
                 out.append(discord.File(io.BytesIO(data), attachment.file_name or "file"))
         return out
 
     async def read(self, attachment: Attachment) -> bytes | None:
         """A file's bytes: the desk's copy, else Discord's CDN for a Discord file."""
-        if self.files is not None:
-            data = await self.files(attachment)
+        if attachment.stored and self.files is not None:
+            data = await self.files(attachment.stored)
             if data is not None:
                 return data
         if attachment.platform == CHANNEL and attachment.file_ref.startswith("http"):

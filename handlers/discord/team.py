@@ -233,7 +233,7 @@ async def on_thread_message(ctx: DiscordContext, message: discord.Message) -> No
     number = await ticket_of_thread(ctx, message.channel)
     if number is None:
         return
-    files = tuple(attachment(a) for a in message.attachments)
+    files = tuple(await ctx.keep([attachment(a) for a in message.attachments]))
     if not message.content.strip() and not files:
         return
     actor = ctx.agent(message.author)

@@ -84,6 +84,7 @@ class TelegramChannel:
             team_language=app.policy.default_language,
             card_lines=self.service_lines,
             chat_departments=lambda chat_id: self.context.team_chats().get(chat_id, ()),
+            files=app.files.get,
         )
         self.context = TelegramContext(
             bot=bot,
@@ -97,6 +98,7 @@ class TelegramChannel:
             outbox=app.relay.outbox,
             tuning=tuning,
             albums=AlbumCollector(tuning.album_wait),
+            files=app.files,
         )
         self.dispatcher = make_dispatcher(self.context)
         app.relay.register(self.notifier)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -37,8 +37,9 @@ from bot.errors import DeskError
 from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import LinkStore, OutboxStore, RateLimiter
+from bot.ports import FileStore, LinkStore, OutboxStore, RateLimiter
 from bot.reply import Reply
+from bot.ticket import Attachment
 from bot.tickets import TicketService
 from handlers.telegram.delivery import (
     KIND_BUSINESS,
@@ -107,6 +108,8 @@ class TelegramContext:
     posts: RecentAlbums = field(default_factory=RecentAlbums)
     # Private chat -> the last direct reply there with buttons (this process's).
     _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict)
+    # The desk's file store: a copy of every file received, for the other channels.
+    files: FileStore | None = None
     _members: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)
     # Business connection -> the user id of the account it belongs to.
     _business: dict[str, int] = field(default_factory=dict)
@@ -197,6 +200,24 @@ class TelegramContext:
             await query.answer(text, show_alert=show_alert)
         except TelegramBadRequest as exc:
             log.info("press %s not answered: %s", query.id, exc)
+
+    async def keep(self, files: Sequence[Attachment]) -> list[Attachment]:
+        """The files with the desk's copy of each (downloaded from Telegram), so that
+        agents on other channels see them; a file that cannot be fetched now stays a
+        Telegram-only file."""
+        if self.files is None:
+            return list(files)
+        out: list[Attachment] = []
+        for attachment in files:
+            try:
+                data = await self.bot.download(attachment.file_ref)
+            except (TelegramAPIError, OSError) as exc:
+                log.warning("file %s not kept: %s", attachment.file_name, exc)
+                out.append(attachment)
+                continue
+            key = await self.files.put(data.read()) if data is not None else ""
+            out.append(replace(attachment, stored=key))
+        return out
 
     # -- saying things ------------------------------------------------------------------------
 

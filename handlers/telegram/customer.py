@@ -149,6 +149,7 @@ async def _files(tg: TelegramContext, user: User, where: Where, messages: list[M
     files = [att for m in messages for att in attachments_of(m)]
     caption = "\n".join(m.caption for m in messages if m.caption)
     kept, refusals = screen_files(files)
+    kept = await tg.keep(kept)
     if not kept and not caption:
         if not await _throttled(tg, user, where):
             await tg.say_at(where, refusals, await tg.customer_language(user))

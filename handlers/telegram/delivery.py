@@ -31,6 +31,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaDocument,
@@ -57,6 +58,10 @@ TicketReader = Callable[[int], Awaitable[Ticket]]
 CardLines = Callable[[Ticket], list[Reply]]
 # The departments working in a team chat (a card elsewhere keeps no buttons).
 ChatDepartments = Callable[[int], Collection[str]]
+# The desk's copy of a file (``bot.ports.FileStore.get``).
+FileReader = Callable[[str], Awaitable[bytes | None]]
+# Images another channel received, sent on as photos (anything else as a document).
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 # LinkStore kinds (stable: stored in the database).
 KIND_TOPIC = "topic"  # key "<number>:<chat>" -> "<chat>:<thread>"
@@ -146,8 +151,10 @@ class TelegramNotifier:
         team_language: str = "en",
         card_lines: CardLines | None = None,
         chat_departments: ChatDepartments | None = None,
+        files: FileReader | None = None,
     ) -> None:
         self.bot = bot
+        self.files = files
         self.renderer = renderer
         self.links = links
         self.tickets = tickets
@@ -415,7 +422,7 @@ class TelegramNotifier:
     async def _files_of(self, n: Notification, ticket: Ticket | None) -> list[Attachment]:
         """The Telegram files a team notification carries."""
         if ticket is not None and n.key == OPENING:
-            return [a for a in ticket.attachments if a.platform in ("", CHANNEL)]
+            return [a for a in ticket.attachments if self._sendable(a)]
         return await self._entry_files(n, ticket)
 
     async def _team_files(
@@ -442,6 +449,21 @@ class TelegramNotifier:
                     CHANNEL, KIND_MESSAGE, ref(chat_id, message.message_id), str(n.ticket_number)
                 )
             await self._advance(n, step)
+
+    def _sendable(self, attachment: Attachment) -> bool:
+        """A Telegram file (sent on by its id), or another channel's the desk kept."""
+        return attachment.platform in ("", CHANNEL) or bool(
+            attachment.stored and self.files is not None
+        )
+
+    async def _media(self, attachment: Attachment) -> str | BufferedInputFile:
+        """What to send for a file: Telegram's id, or the desk's copy uploaded."""
+        if attachment.platform in ("", CHANNEL) or self.files is None:
+            return attachment.file_ref
+        data = await self.files(attachment.stored)
+        if data is None:
+            raise DeliveryError(f"the desk's copy of {attachment.file_name!r} is missing")
+        return BufferedInputFile(data, attachment.file_name or "file")
 
     async def is_forum(self, chat_id: int) -> bool:
         if chat_id not in self._forum:
@@ -638,13 +660,14 @@ class TelegramNotifier:
                 "reply_parameters": reply_parameters,
                 "business_connection_id": business,
             }
+            single = await self._media(batch[0])
             if photo:
-                return [await self.bot.send_photo(chat_id, batch[0].file_ref, **kwargs)]
-            return [await self.bot.send_document(chat_id, batch[0].file_ref, **kwargs)]
-        media: list[InputMediaPhoto | InputMediaDocument] = [
-            InputMediaPhoto(media=a.file_ref) if photo else InputMediaDocument(media=a.file_ref)
-            for a in batch
-        ]
+                return [await self.bot.send_photo(chat_id, single, **kwargs)]
+            return [await self.bot.send_document(chat_id, single, **kwargs)]
+        media: list[InputMediaPhoto | InputMediaDocument] = []
+        for a in batch:
+            item = await self._media(a)
+            media.append(InputMediaPhoto(media=item) if photo else InputMediaDocument(media=item))
         return list(
             await self.bot.send_media_group(
                 chat_id,
@@ -689,12 +712,12 @@ class TelegramNotifier:
             at = int(index)
             if at < len(ticket.entries) and ticket.entries[at].kind is kind:
                 entry = ticket.entries[at]
-                return [a for a in entry.attachments if a.platform in ("", CHANNEL)]
+                return [a for a in entry.attachments if self._sendable(a)]
             return []
         text = n.params.get("text", "")
         for entry in reversed(ticket.entries):
             if entry.kind is kind and entry.text == text and entry.attachments:
-                return [a for a in entry.attachments if a.platform in ("", CHANNEL)]
+                return [a for a in entry.attachments if self._sendable(a)]
         return []
 
 
@@ -759,6 +782,8 @@ def _by_ticket(notifications: Sequence[Notification]) -> list[list[Notification]
 def is_photo(attachment: Attachment) -> bool:
     """Whether Telegram knows the file as a photo (sendPhoto); anything else, even a PNG
     sent as a file, must go back as a document or Telegram refuses the file id."""
+    if attachment.platform not in ("", CHANNEL):
+        return attachment.mime_type in PHOTO_TYPES  # another channel's: sent by its bytes
     if attachment.kind:
         return attachment.kind == KIND_PHOTO
     # Not stored with the ticket: Telegram's file ids tell (photos start "AgAC",

@@ -405,7 +405,7 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
                 reply_to=first,
             )
         return
-    files = [a for m in messages for a in attachments_of(m)]
+    files = await tg.keep([a for m in messages for a in attachments_of(m)])
     command = _agent_command(number, text, files, asking)
     if isinstance(command, Reply):
         await tg.say(first.chat.id, [command], _lang(tg), thread_id=thread_id, reply_to=first)

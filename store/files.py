@@ -1,0 +1,89 @@
+"""The desk's copies of the files people send (``bot.ports.FileStore``): in the
+database by default, or in a folder (``FILE_STORE_DIR``).
+
+Keys are the SHA-256 of the bytes: the same file sent twice (an update handled again
+after a crash, one screenshot in two tickets) is kept once, and keeping it again is
+harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store.models import StoredFileRow
+from store.upsert import upsert
+
+PREFIX = "sha256:"
+
+
+def file_key(data: bytes) -> str:
+    return PREFIX + hashlib.sha256(data).hexdigest()
+
+
+class SqlFileStore:
+    """Files as rows of ``stored_files``: one backup of the database holds them all."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def put(self, data: bytes) -> str:
+        key = file_key(data)
+        async with self._sessions() as session:
+            known = await session.scalar(select(StoredFileRow.key).where(StoredFileRow.key == key))
+            if known is None:
+                values = {
+                    "key": key,
+                    "data": data,
+                    "size": len(data),
+                    "created_at": datetime.now(UTC),
+                }
+                # Two workers keeping the same file at once both succeed.
+                await upsert(session, StoredFileRow, values, ["key"])
+                await session.commit()
+        return key
+
+    async def get(self, key: str) -> bytes | None:
+        async with self._sessions() as session:
+            data = await session.scalar(select(StoredFileRow.data).where(StoredFileRow.key == key))
+        return bytes(data) if data is not None else None
+
+
+class FolderFileStore:
+    """Files in a folder, one per key (written under a temporary name, then renamed, so
+    a reader never sees half a file)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def _path(self, key: str) -> Path:
+        digest = key.removeprefix(PREFIX)
+        if not key.startswith(PREFIX) or not digest.isalnum():
+            raise ValueError(f"not a file key: {key!r}")
+        return self._folder / digest[:2] / digest
+
+    async def put(self, data: bytes) -> str:
+        key = file_key(data)
+        await asyncio.to_thread(_write, self._path(key), data)
+        return key
+
+    async def get(self, key: str) -> bytes | None:
+        return await asyncio.to_thread(_read, self._path(key))
+
+
+def _write(path: Path, data: bytes) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
