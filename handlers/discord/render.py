@@ -39,6 +39,8 @@ SELECT_ID = "s:"
 AGENT_PREFIX = "a:"
 FORM_PREFIX = "f:"
 LINK_KIND_CHOICE = "choice"
+# The keys of a list's page buttons (``bot.views.page_footer``).
+PAGE_KEYS = frozenset({"choice.page_previous", "choice.page_next"})
 
 
 def escape(value: str) -> str:
@@ -136,7 +138,10 @@ class Renderer:
                     row=0,
                 )
             )
-        if len(choices) > BUTTONS_PER_ROW:
+        # A list's Previous / Next stay buttons under it, whatever else it offers.
+        paging = [c for c in choices if c.key in PAGE_KEYS]
+        rest = [c for c in choices if c.key not in PAGE_KEYS]
+        if len(rest) > BUTTONS_PER_ROW:
             items.append(
                 discord.ui.Select(
                     custom_id=SELECT_ID,
@@ -145,22 +150,25 @@ class Renderer:
                             label=self.translator.choice(choice, lang)[:100],
                             value=self.codec.encode(choice.value),
                         )
-                        for choice in choices[:SELECT_LIMIT]
+                        for choice in rest[:SELECT_LIMIT]
                     ],
                     row=1,
                 )
             )
         else:
-            for choice in choices:
-                items.append(
-                    discord.ui.Button(
-                        label=self.translator.choice(choice, lang)[:80],
-                        style=discord.ButtonStyle.secondary,
-                        custom_id=self.codec.encode(choice.value),
-                        row=1,
-                    )
-                )
+            items += [self._button(choice, lang, row=1) for choice in rest]
+        items += [self._button(choice, lang, row=2) for choice in paging]
         return static_view(*items) if items else None
+
+    def _button(
+        self, choice: Choice, lang: str, *, row: int
+    ) -> discord.ui.Button[discord.ui.View]:
+        return discord.ui.Button(
+            label=self.translator.choice(choice, lang)[:80],
+            style=discord.ButtonStyle.secondary,
+            custom_id=self.codec.encode(choice.value),
+            row=row,
+        )
 
     def reply(self, reply: Reply, lang: str) -> Rendered:
         text = self.translator.reply(reply, lang, escape)

@@ -8,6 +8,11 @@ from typing import Any
 from discord_app import PNG, Desk
 from fake_discord import DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, MODAL, Interaction
 
+from bot.app import App
+from bot.commands import TicketDraft
+from bot.customer import Customer
+from bot.participant import Participant
+
 DESCRIPTION = "The checkout page shows a blank screen after I press Pay with card **now**."
 
 
@@ -98,3 +103,28 @@ def thread_of(desk: Desk, parent: int, number: int) -> dict[str, Any]:
 def card_of(desk: Desk, parent: int, number: int) -> dict[str, Any]:
     thread = thread_of(desk, parent, number)
     return desk.fake.messages[int(thread["id"])][0]
+
+
+async def file_directly(app: App, user_id: int, title: str, category: str = "bug") -> int:
+    """A ticket of a Discord customer filed through the desk as if the intake had
+    finished (set-up for tests of what comes after)."""
+    customer = Customer(
+        Participant("discord", str(user_id)),
+        name=f"Customer {user_id}",
+        locale="cs",
+        support_number="SN-1001",
+        domain="shop.example.cz",
+    )
+    async with app.uow() as uow:
+        await uow.customers.put(customer)
+        await uow.commit()
+    draft = TicketDraft(
+        category=category,
+        title=title,
+        description=f"{title}: please have a look.",
+        support_number="SN-1001",
+        domain="shop.example.cz",
+    )
+    [ticket] = await app.tickets.open_tickets(customer, (draft,), "discord")
+    assert ticket.number is not None
+    return ticket.number

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from discord_app import ALICE, GUILD, PNG, TECH, running_desk
-from discord_people import button, components, last_with, start_ticket
+from discord_people import button, components, file_directly, last_with, start_ticket
 from fake_discord import MODAL, PRIVATE_THREAD
 
 from bot.participant import Participant
@@ -77,3 +77,22 @@ async def test_ticket_list_and_show(tmp_path: Path) -> None:
         assert any("žádné" in t.lower() or "nemáte" in t.lower() for t in listed.texts)
         shown = await fake.command(ALICE, "ticket", "show", number=5)
         assert shown.texts and "#5" in shown.texts[-1]
+
+
+async def test_ticket_list_pages_turn_in_place(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        for i in range(12):
+            await file_directly(desk.app, ALICE, f"Problem number {i:02}")
+        listed = await fake.command(ALICE, "ticket", "list", which="all")
+        page = last_with(listed, "c:tickets:all:2")
+        assert "Problem number 11" in page["content"]
+        assert "Problem number 00" not in page["content"]
+        turned = await fake.press(ALICE, page, "c:tickets:all:2")
+        # The same message shows page 2 (the oldest); nothing new was sent.
+        assert turned.edited and not turned.followups
+        assert "Problem number 00" in page["content"]
+        assert "Problem number 11" not in page["content"]
+        # A ticket of the list opens from its button.
+        shown = await fake.press(ALICE, page, "c:ticket:1")
+        assert "Problem number 00" in shown.texts[-1]
