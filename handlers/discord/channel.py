@@ -12,7 +12,6 @@ notifications without a gateway connection of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -250,23 +249,24 @@ class DiscordChannel:
         await self.client.login(self.token)
 
     async def run(self, stop: asyncio.Event, *, register: bool = True) -> None:
-        """Serve the gateway until ``stop`` is set."""
+        """Serve the gateway until ``stop`` is set; a gateway that gives up by itself (a
+        wrong token, intents not enabled) ends it with its error."""
+        connection: asyncio.Task[None] | None = None
+        stopping = asyncio.create_task(stop.wait())
         try:
             await self.login()
             if register:
                 await self.register_commands()
             connection = asyncio.create_task(self.client.connect(), name="discord-gateway")
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if connection.done():
-                    connection.result()  # the gateway gave up (a bad token): say why
-            finally:
-                stopping.cancel()
+            await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if connection.done():
+                connection.result()
         finally:
+            stopping.cancel()
             await self.close()
-            with contextlib.suppress(UnboundLocalError, asyncio.CancelledError, Exception):
-                await connection
+            if connection is not None:
+                # Closing the client ends the gateway loop; what it raised was said above.
+                await asyncio.gather(connection, return_exceptions=True)
 
     async def deliver_only(self, stop: asyncio.Event) -> None:
         """Log in for REST alone and keep the notifier working until ``stop``."""
