@@ -12,6 +12,7 @@ redelivered update do nothing the second time.
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -84,6 +85,10 @@ CONVERSATION_TTL = timedelta(days=3)
 # restart: its customer is reminded where they were (once per step).
 RESUME_WINDOW = timedelta(hours=1)
 RESUME_LIMIT = 1000
+# Codes that link a customer's participants (``/link``): no 0/O or 1/I to misread.
+LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+LINK_CODE_LENGTH = 8
+LINK_CODE_TTL = timedelta(minutes=10)
 # Ticket numbers a customer may type: ASCII digits, within the database's integer range.
 MAX_NUMBER = 2**31 - 1
 
@@ -562,6 +567,8 @@ class Desk:
             return await self._show_ticket(turn, number)
         if name == "language":
             return self._set_language(turn, arg)
+        if name == "link":
+            return await self._link(turn, arg)
         stored = turn.conversation
         if stored is not None and name in ("cancel", "skip"):
             return await self._step(turn, CommandGiven(name, arg), stored)
@@ -821,8 +828,10 @@ class Desk:
         many there are in each filter."""
         statuses = TICKET_FILTERS[which]
         page = Page(number)
-        counts = await turn.uow.tickets.count_for_customer(turn.who)
-        tickets = await turn.uow.tickets.for_customer(turn.who, statuses, page=page)
+        # The same person on another platform (``/link``): one list on both.
+        linked = await turn.uow.people.linked(turn.who)
+        counts = await turn.uow.tickets.count_for_customer(turn.who, linked)
+        tickets = await turn.uow.tickets.for_customer(turn.who, statuses, page=page, linked=linked)
         if not tickets:
             return [Reply("desk.no_tickets", {"filter": Text(f"filter.{which}")})]
         lines = [
@@ -948,6 +957,21 @@ class Desk:
         replies.append(hint)
         return replies
 
+    async def _link(self, turn: _Turn, code: str) -> list[Reply]:
+        """``/link``: a one-time code to give on the customer's other platform;
+        ``/link CODE`` there: the two are one person, with one list of requests."""
+        now = self._clock.now()
+        if not code:
+            new = "".join(secrets.choice(LINK_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+            await turn.uow.people.issue(turn.who, new, now + LINK_CODE_TTL)
+            minutes = int(LINK_CODE_TTL.total_seconds() // 60)
+            return [Reply("desk.link_code", {"code": new, "minutes": minutes})]
+        other = await turn.uow.people.redeem(code.strip().upper(), now)
+        if other is None or other == turn.who:
+            return [Reply("desk.link_unknown")]
+        await turn.uow.people.link(other, turn.who)
+        return [Reply("desk.linked")]
+
     def _set_language(self, turn: _Turn, code: str) -> list[Reply]:
         if code not in self._policy.languages:
             return [
@@ -981,7 +1005,9 @@ class Desk:
 
     async def _own_ticket(self, turn: _Turn, number: int) -> Ticket:
         ticket = await turn.uow.tickets.get(number)
-        if ticket.customer != turn.who:
+        if ticket.customer != turn.who and ticket.customer not in await turn.uow.people.linked(
+            turn.who
+        ):
             organisation = await self._organisation(turn)
             if organisation is None or ticket.support_number != organisation.support_number:
                 # Someone else's ticket looks exactly like a missing one.

@@ -62,9 +62,11 @@ class TicketRepository(Protocol):
         statuses: frozenset[Status] | None = None,
         *,
         page: Page | None = None,
+        linked: Collection[Participant] = (),
     ) -> list[Ticket]:
-        """The customer's tickets, newest first; all statuses when ``statuses`` is None;
-        one ``page`` of them (all when None)."""
+        """The customer's tickets (and those of ``linked``: the same person elsewhere),
+        newest first; all statuses when ``statuses`` is None; one ``page`` of them (all
+        when None)."""
         ...
 
     async def for_account(
@@ -90,8 +92,11 @@ class TicketRepository(Protocol):
         order: highest priority first, then soonest ``queue_due``, then number."""
         ...
 
-    async def count_for_customer(self, customer: Participant) -> dict[Status, int]:
-        """How many of the customer's tickets are in each status (absent: none)."""
+    async def count_for_customer(
+        self, customer: Participant, linked: Collection[Participant] = ()
+    ) -> dict[Status, int]:
+        """How many of the customer's (and ``linked``'s) tickets are in each status
+        (absent: none)."""
         ...
 
     async def count_for_account(
@@ -252,6 +257,27 @@ class HeldMessages(Protocol):
         ...
 
 
+class PersonLinks(Protocol):
+    """One person's participants on several platforms (a customer on Telegram and on
+    Discord), linked with a one-time code."""
+
+    async def issue(self, who: Participant, code: str, until: datetime) -> None:
+        """``who`` may be linked by ``code`` until ``until`` (a newer code replaces it)."""
+        ...
+
+    async def redeem(self, code: str, now: datetime) -> Participant | None:
+        """Who issued ``code``, if it is still good at ``now``; a code works once."""
+        ...
+
+    async def link(self, one: Participant, other: Participant) -> None:
+        """``one`` and ``other`` (and whoever either was linked to) are one person."""
+        ...
+
+    async def linked(self, who: Participant) -> list[Participant]:
+        """The other participants of ``who``'s person (none when never linked)."""
+        ...
+
+
 class Outbox(Protocol):
     async def add(self, notification: Notification) -> None:
         """Queue a notification in the current transaction."""
@@ -268,6 +294,7 @@ class UnitOfWork(Protocol):
     inbox: Inbox
     quota: QuotaCounter
     held: HeldMessages
+    people: PersonLinks
 
     async def __aenter__(self) -> Self: ...
 

@@ -130,6 +130,22 @@ class CustomerRow(Base):
     )
 
 
+class PersonLinkRow(Base):
+    """A participant linked to others as one person (``store.people``), and the
+    one-time code it issued to link another, while it is pending."""
+
+    __tablename__ = "person_links"
+    __table_args__ = (
+        Index("ix_person_links_person", "person"),
+        Index("ix_person_links_code", "code", unique=True),
+    )
+
+    participant: Mapped[str] = mapped_column(String, primary_key=True)
+    person: Mapped[str] = mapped_column(String)
+    code: Mapped[str | None] = mapped_column(String)
+    code_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class TicketRow(Base):
     """The ticket aggregate's root row."""
 

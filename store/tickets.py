@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -238,8 +238,10 @@ class SqlTicketRepository:
         statuses: frozenset[Status] | None = None,
         *,
         page: Page | None = None,
+        linked: Collection[Participant] = (),
     ) -> list[Ticket]:
-        query = _with_statuses(_aggregate().where(*_of_customer(customer)), statuses)
+        where = _of_person(customer, linked)
+        query = _with_statuses(_aggregate().where(*where), statuses)
         return await self._load(_paged(_newest_first(query), page))
 
     async def for_account(
@@ -266,8 +268,10 @@ class SqlTicketRepository:
         ordered = query.order_by(TicketRow.priority.desc(), TicketRow.queue_due, TicketRow.number)
         return await self._load(_paged(ordered, page))
 
-    async def count_for_customer(self, customer: Participant) -> dict[Status, int]:
-        return await self._counts(_of_customer(customer))
+    async def count_for_customer(
+        self, customer: Participant, linked: Collection[Participant] = ()
+    ) -> dict[Status, int]:
+        return await self._counts(_of_person(customer, linked))
 
     async def count_for_account(
         self, support_number: str, customer: Participant | None = None
@@ -497,6 +501,14 @@ def _of_customer(customer: Participant) -> tuple[Any, Any]:
         TicketRow.customer_platform == customer.platform,
         TicketRow.customer_id == customer.external_id,
     )
+
+
+def _of_person(customer: Participant, linked: Collection[Participant]) -> tuple[Any, ...]:
+    """The customer's tickets, and those of the same person's other participants (the
+    plain pair of conditions, on the customer index, when there are none)."""
+    if not linked:
+        return _of_customer(customer)
+    return (or_(*(and_(*_of_customer(who)) for who in (customer, *linked))),)
 
 
 def _in_queue(

@@ -16,6 +16,7 @@ from bot.ports import (
     HeldMessages,
     Inbox,
     Outbox,
+    PersonLinks,
     QuotaCounter,
     TicketRepository,
 )
@@ -23,6 +24,7 @@ from store.accounts import SqlAccountRepository, SqlCustomerRepository
 from store.held import SqlHeldMessages
 from store.inbox import SqlInbox
 from store.outbox import SqlOutbox
+from store.people import SqlPersonLinks
 from store.quota import SqlQuotaCounter
 from store.tickets import SqlTicketRepository
 
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
     inbox: Inbox
     quota: QuotaCounter
     held: HeldMessages
+    people: PersonLinks
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         # Creating a session opens no connection; that happens on the first statement.
@@ -61,6 +64,7 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(self._session, self._customers)
         self.quota = SqlQuotaCounter(self._session)
         self.held = SqlHeldMessages(self._session)
+        self.people = SqlPersonLinks(self._session)
 
     async def __aenter__(self) -> Self:
         return self

@@ -174,6 +174,11 @@ class DiscordChannel:
 
         self.tree.add_command(group)
 
+        @self.tree.command(name="link", description=text(t, "discord.command.link"))
+        @app_commands.describe(code=text(t, "discord.option.code"))
+        async def link(interaction: discord.Interaction, code: str = "") -> None:
+            await customer.on_link(ctx, interaction, code)
+
         @self.tree.command(name="note", description=text(t, "discord.command.note"))
         @app_commands.describe(note=text(t, "discord.option.note"))
         @app_commands.guild_only()

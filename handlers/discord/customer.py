@@ -96,6 +96,12 @@ async def on_ticket_show(
     await handle_input(ctx, interaction, CommandGiven("ticket", str(number)))
 
 
+async def on_link(ctx: DiscordContext, interaction: discord.Interaction, code: str) -> None:
+    """``/link``: a code for the customer's other platform; ``/link CODE``: use one."""
+    await ctx.defer(interaction)
+    await handle_input(ctx, interaction, CommandGiven("link", code.strip()))
+
+
 # -- components and forms -----------------------------------------------------------------
 
 

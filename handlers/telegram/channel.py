@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "new", "tickets", "ticket", "cancel", "help", "language", "training")
+COMMANDS = ("start", "new", "tickets", "ticket", "cancel", "help", "language", "training", "link")
 # Group chats: agents in team chats, moderators in the community.
 GROUP_COMMANDS = ("queue", "quote", "note", "escalate")
 WEBHOOK_PATH = "/telegram/webhook"

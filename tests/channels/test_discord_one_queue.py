@@ -8,12 +8,14 @@ the desk's file store.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from discord_app import AGENT, ALICE, PNG, TECH, TG_TECH, Desk, policy_data, running_desk
 from discord_people import card_of, file_ticket, thread_of
 from telegram_people import Person, card_message, press_in_team
+from telegram_people import file_directly as file_on_telegram_directly
 from telegram_people import file_ticket as file_on_telegram
 
 from bot.participant import Participant
@@ -134,3 +136,35 @@ async def test_a_discord_customers_ticket_is_handled_on_telegram(tmp_path: Path)
         await press_in_team(tg, eve, card, f"a:claim:{number}")
         await desk.relay()
         assert "Eve" in desk.fake.dm_texts(ALICE)[-1]
+
+
+async def test_link_makes_one_ticket_list_on_telegram_and_discord(tmp_path: Path) -> None:
+    async with running_desk(tmp_path, telegram=True, policy=policy_data()) as desk:
+        tg = desk.telegram
+        assert tg is not None
+        alice = Person(tg, 501, "Alice")
+        await file_on_telegram_directly(desk.app, 501, "bug", "Printer module prints nothing")
+        number = await file_ticket(desk, ALICE, title="Checkout is blank")
+
+        said = await alice.says("/link")
+        code = re.search(r"\b([A-Z2-9]{8})\b", said)
+        assert code is not None, said
+        listed = await desk.fake.command(ALICE, "ticket", "list", which="all")
+        assert "Printer module" not in " ".join(listed.texts)  # not linked yet
+        wrong = await desk.fake.command(ALICE, "link", code="WRONG234")
+        assert "expired" in wrong.texts[-1] or "vypršel" in wrong.texts[-1]
+        linked = await desk.fake.command(ALICE, "link", code=code.group(1))
+        assert "propojené" in linked.texts[-1]
+        # A code works once.
+        again = await desk.fake.command(ALICE, "link", code=code.group(1))
+        assert "vypršel" in again.texts[-1]
+
+        listed = await desk.fake.command(ALICE, "ticket", "list", which="all")
+        shown = " ".join(listed.texts)
+        assert "Printer module prints nothing" in shown and "Checkout is blank" in shown
+        on_telegram = await alice.says("/tickets all")
+        assert (
+            "Printer module prints nothing" in on_telegram and "Checkout is blank" in on_telegram
+        )
+        # Each ticket stays where it was opened: Telegram's customer hears there.
+        assert (await desk.app.tickets.get(number)).customer == Participant("discord", str(ALICE))

@@ -37,6 +37,9 @@ class Db:
     once: set[tuple[str, str]] = field(default_factory=set)
     # Held messages: (participant, update key, message), in the order they came.
     held: list[tuple[Participant, str, HeldMessage]] = field(default_factory=list)
+    # participant -> its person's key; code -> (who issued it, until when)
+    people: dict[Participant, str] = field(default_factory=dict)
+    link_codes: dict[str, tuple[Participant, datetime]] = field(default_factory=dict)
     next_number: int = 1
 
 
@@ -96,11 +99,13 @@ class _Tickets:
         statuses: frozenset[Status] | None = None,
         *,
         page: Page | None = None,
+        linked: Iterable[Participant] = (),
     ) -> list[Ticket]:
+        people = {customer, *linked}
         found = [
             t
             for t in self.db.tickets.values()
-            if t.customer == customer and (statuses is None or t.status in statuses)
+            if t.customer in people and (statuses is None or t.status in statuses)
         ]
         return _page(self._sorted([copy.deepcopy(t) for t in found]), page)
 
@@ -136,8 +141,11 @@ class _Tickets:
         found.sort(key=lambda t: (-int(t.priority), t.queue_due or t.created_at, t.number or 0))
         return _page(found, page)
 
-    async def count_for_customer(self, customer: Participant) -> dict[Status, int]:
-        return _counts(t for t in self.db.tickets.values() if t.customer == customer)
+    async def count_for_customer(
+        self, customer: Participant, linked: Iterable[Participant] = ()
+    ) -> dict[Status, int]:
+        people = {customer, *linked}
+        return _counts(t for t in self.db.tickets.values() if t.customer in people)
 
     async def count_for_account(
         self, support_number: str, customer: Participant | None = None
@@ -359,6 +367,36 @@ def _brief(ticket: Ticket) -> TicketBrief:
     )
 
 
+class _People:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def issue(self, who: Participant, code: str, until: datetime) -> None:
+        self.db.link_codes = {c: v for c, v in self.db.link_codes.items() if v[0] != who}
+        self.db.link_codes[code] = (who, until)
+
+    async def redeem(self, code: str, now: datetime) -> Participant | None:
+        found = self.db.link_codes.pop(code, None)
+        return found[0] if found is not None and found[1] >= now else None
+
+    async def link(self, one: Participant, other: Participant) -> None:
+        person = self.db.people.get(one, one.key)
+        previous = self.db.people.get(other)
+        for who, theirs in list(self.db.people.items()):
+            if previous is not None and theirs == previous:
+                self.db.people[who] = person
+        self.db.people[one] = self.db.people[other] = person
+
+    async def linked(self, who: Participant) -> list[Participant]:
+        person = self.db.people.get(who)
+        if person is None:
+            return []
+        return sorted(
+            (p for p, theirs in self.db.people.items() if theirs == person and p != who),
+            key=lambda p: p.key,
+        )
+
+
 class FakeUnitOfWork:
     def __init__(self, committed: Db) -> None:
         self._committed = committed
@@ -370,6 +408,7 @@ class FakeUnitOfWork:
         self.inbox = _Inbox(self._work)
         self.quota = _Quota(self._work)
         self.held = _Held(self._work)
+        self.people = _People(self._work)
 
     async def __aenter__(self) -> Self:
         return self
