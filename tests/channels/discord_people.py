@@ -57,16 +57,30 @@ async def start_ticket(
     description: str = DESCRIPTION,
     files: list[dict[str, Any]] | None = None,
     channel: int | None = None,
+    number_in_dm: bool = False,
 ) -> Interaction:
-    """``/ticket new``, the category, the problem form (with a screenshot unless
-    ``files`` says otherwise): the interaction that submitted the form."""
+    """``/ticket new``, the category, the support number SN-1001 unless the desk knows
+    it (its one-field form, or typed in the DM), the problem form (with a screenshot unless ``files`` says
+    otherwise): the interaction that submitted the problem form."""
     fake = desk.fake
     started = await fake.command(user, "ticket", "new", channel_id=channel)
     assert started.response_type == DEFERRED_CHANNEL_MESSAGE
     menu = last_with(started, "s:")
     picked = await fake.pick(user, menu, "s:", option(menu, category))
     assert picked.response_type == DEFERRED_UPDATE
-    opened = await fake.press(user, last_with(picked, "f:"), "f:problem")
+    if "f:problem" in picked.component_ids():
+        problem = last_with(picked, "f:problem")  # the number is known from before
+    elif number_in_dm:
+        await fake.dm(user, "SN-1001")
+        dm = fake.dm_channel_of(user) or 0
+        problem = fake.messages[dm][-1]
+    else:
+        asked = last_with(picked, "f:support_number")
+        opened = await fake.press(user, asked, "f:support_number")
+        assert opened.response_type == MODAL
+        answered = await fake.submit(user, opened, {"text": "SN-1001"})
+        problem = last_with(answered, "f:problem")
+    opened = await fake.press(user, problem, "f:problem")
     assert opened.response_type == MODAL
     if files is None:
         files = [fake.add_file("checkout.png", PNG, "image/png")]
@@ -81,10 +95,8 @@ async def start_ticket(
 async def file_ticket(desk: Desk, user: int, **options: Any) -> int:
     """A whole intake in Czech with the account SN-1001; the new ticket's number."""
     fake = desk.fake
-    await start_ticket(desk, user, **options)
-    await fake.dm(user, "SN-1001")
-    dm = fake.dm_channel_of(user) or 0
-    phone = fake.messages[dm][-1]
+    submitted = await start_ticket(desk, user, **options)
+    phone = last_with(submitted, "f:phone")
     skipped = await fake.press(user, phone, button(phone, "Přeskočit"))
     filed = await fake.press(user, last_with(skipped, "c:confirm"), "c:confirm")
     text = " ".join(filed.texts)

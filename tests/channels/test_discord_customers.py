@@ -7,7 +7,7 @@ from pathlib import Path
 
 from discord_app import ALICE, GUILD, PNG, TECH, running_desk
 from discord_people import button, components, file_directly, last_with, start_ticket
-from fake_discord import MODAL, PRIVATE_THREAD
+from fake_discord import PRIVATE_THREAD
 
 from bot.participant import Participant
 
@@ -17,19 +17,17 @@ async def test_ticket_new_files_a_ticket_through_the_intake_with_a_screenshot(
 ) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        submitted = await start_ticket(desk, ALICE)
-        assert "SN-" in " ".join(submitted.texts) or "podpory" in " ".join(submitted.texts)
-        # The support number typed in the DM; one domain on the account: the phone next.
-        await fake.dm(ALICE, "SN-1001")
-        texts = fake.dm_texts(ALICE)
-        assert "telefon" in texts[-1].lower()
-        phone = fake.messages[fake.dm_channel_of(ALICE) or 0][-1]
+        # The support number typed in the DM; one domain on the account: the problem
+        # next, as a form; then the phone.
+        submitted = await start_ticket(desk, ALICE, number_in_dm=True)
+        phone = last_with(submitted, "f:phone")
+        assert "telefon" in phone["content"].lower()
         skipped = await fake.press(ALICE, phone, button(phone, "Přeskočit"))
         summary = last_with(skipped, "c:confirm")
         assert "Checkout is blank" in summary["content"]
+        assert "SN-1001" in summary["content"]
         filed = await fake.press(ALICE, summary, "c:confirm")
         assert any("#1" in text for text in filed.texts)
-        del submitted
 
         # The team's channel: a private thread "#1 Checkout is blank", the card as an
         # embed with the agents' buttons, the screenshot uploaded beside it.
@@ -58,13 +56,9 @@ async def test_an_intake_begun_in_a_server_stays_private_and_is_answered_by_form
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
         submitted = await start_ticket(desk, ALICE, channel=TECH)
+        # Everything went privately, the support number by its own form.
         assert all(m.get("flags", 0) & 64 for m in submitted.messages)
-        # Nothing to type in a public channel: the support number has its own form.
-        asked = last_with(submitted, "f:support_number")
-        opened = await fake.press(ALICE, asked, "f:support_number")
-        assert opened.response_type == MODAL
-        answered = await fake.submit(ALICE, opened, {"text": "SN-1001"})
-        phone = last_with(answered, "f:phone")
+        phone = last_with(submitted, "f:phone")
         assert phone["flags"] & 64
         assert fake.dm_channel_of(ALICE) is None  # nothing went to the DM
         assert GUILD

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from intake_support import DESCRIPTION, STEPS, TITLE, Run, png
+from intake_support import DESCRIPTION, STEPS, TITLE, Run, after_category, png, to_title
 
 from bot.inputs import FormSent
 from bot.reply import dump_replies, load_replies
@@ -25,10 +25,7 @@ def problem(
 
 
 def at_title() -> Run:
-    run = Run()
-    run.pick("bug")
-    assert run.step is Step.TITLE
-    return run
+    return to_title()
 
 
 def test_the_title_question_offers_the_problem_form() -> None:
@@ -42,7 +39,7 @@ def test_the_title_question_offers_the_problem_form() -> None:
 def test_a_filled_form_moves_past_the_files_step() -> None:
     run = at_title()
     run.send(problem(files=(png(),)))
-    assert run.step is Step.SUPPORT_NUMBER
+    assert run.step is Step.PHONE
     assert run.state is not None
     assert (run.state.title, run.state.description, run.state.steps) == (
         TITLE,
@@ -55,7 +52,7 @@ def test_a_filled_form_moves_past_the_files_step() -> None:
 def test_empty_steps_are_skipped_and_no_files_are_fine() -> None:
     run = at_title()
     run.send(problem(steps=""))
-    assert run.step is Step.SUPPORT_NUMBER
+    assert run.step is Step.PHONE
     assert run.state is not None and run.state.steps == ""
 
 
@@ -90,14 +87,14 @@ def test_a_refused_file_is_said_and_the_rest_goes_on() -> None:
     bad = Attachment("x", "tool.exe", "application/x-msdownload", 10, "discord")
     run = at_title()
     run.send(problem(files=(png(), bad)))
-    assert run.step is Step.SUPPORT_NUMBER
+    assert run.step is Step.PHONE
     assert "files.refused" in run.keys
     assert run.state is not None and [a.file_name for a in run.state.attachments] == ["screen.png"]
 
 
 def test_a_text_step_has_a_one_field_form_answered_as_if_typed() -> None:
-    run = at_title()
-    run.send(problem())
+    run = after_category()
+    assert run.step is Step.SUPPORT_NUMBER
     form = run.prompt.form
     assert form is not None and form.name == "support_number"
     assert FORMS[form.name] is form
@@ -108,9 +105,9 @@ def test_a_text_step_has_a_one_field_form_answered_as_if_typed() -> None:
 def test_a_form_of_an_earlier_question_is_refused_and_the_question_repeated() -> None:
     run = at_title()
     run.send(problem())
-    assert run.step is Step.SUPPORT_NUMBER
+    assert run.step is Step.PHONE
     run.send(problem())  # the old modal submitted again
-    assert run.step is Step.SUPPORT_NUMBER
+    assert run.step is Step.PHONE
     assert run.keys[0] == "intake.hint.form_expired"
 
 
