@@ -60,8 +60,8 @@ async def start_ticket(
     number_in_dm: bool = False,
 ) -> Interaction:
     """``/ticket new``, the category, the support number SN-1001 unless the desk knows
-    it (its one-field form, or typed in the DM), the problem form (with a screenshot unless ``files`` says
-    otherwise): the interaction that submitted the problem form."""
+    it (its one-field form, or typed in the DM), the problem form (with a screenshot
+    unless ``files`` says otherwise): the interaction that submitted the problem form."""
     fake = desk.fake
     started = await fake.command(user, "ticket", "new", channel_id=channel)
     assert started.response_type == DEFERRED_CHANNEL_MESSAGE
