@@ -34,7 +34,7 @@ async def test_migrating_again_changes_nothing(backend: Backend) -> None:
     await migrate(backend.engine)
     async with backend.engine.connect() as connection:
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-    assert version == "0013"
+    assert version == "0014"
 
 
 async def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
