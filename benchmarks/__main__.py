@@ -1,6 +1,7 @@
-"""``python -m benchmarks [intake] [delivery] [workers] [store] [relay]``: run the named
-benchmarks (all of them by default) and print each against its baseline from the same run;
-``relay`` is the outbox relay against an in-memory Bot API enforcing Telegram's limits.
+"""``python -m benchmarks [intake] [delivery] [workers] [store] [relay] [help]``: run the
+named benchmarks (all of them by default) and print each against its baseline from the
+same run; ``relay`` is the outbox relay against an in-memory Bot API enforcing Telegram's
+limits; ``help`` is the help centre's search quality (top-3 hit rate per language).
 
 Environment: ``BENCH_CUSTOMERS`` (500) customers per run, ``BENCH_ROUNDS`` (1) runs of
 the desk (each between two runs of its baseline), ``BENCH_WORKER_CUSTOMERS`` (100) for
@@ -17,7 +18,7 @@ import argparse
 import sys
 import time
 
-from benchmarks import delivery, intake, relay, store, workers
+from benchmarks import delivery, help, intake, relay, store, workers
 from benchmarks.runs import (
     Backend,
     ChildFailed,
@@ -29,7 +30,7 @@ from benchmarks.runs import (
     rounds,
 )
 
-BENCHMARKS = ("intake", "delivery", "workers", "store", "relay")
+BENCHMARKS = ("intake", "delivery", "workers", "store", "relay", "help")
 Measured = dict[str, tuple[Figures, Figures] | ChildFailed]
 
 
@@ -96,6 +97,8 @@ def main(argv: list[str]) -> int:
             ok = store.main() and ok
         elif name == "relay":
             ok = relay.main() and ok
+        elif name == "help":
+            ok = help.main() and ok
         else:
             ok = desk_benchmark(name, n, measured) and ok
     print(f"\n({time.perf_counter() - started:.0f} s)")

@@ -19,6 +19,8 @@ from bot.events import (
     CustomerWrote,
     DeliveryUncertain,
     Event,
+    IncidentLinked,
+    IncidentUpdated,
     NoteAdded,
     QuoteDecided,
     QuoteOffered,
@@ -26,12 +28,13 @@ from bot.events import (
     TeamAlerted,
     TicketClaimed,
     TicketOpened,
+    TicketRated,
     TicketTransferred,
 )
 from bot.notification import Audience, Notification
 from bot.policy import DeskPolicy
 from bot.reply import Choice, Text
-from bot.ticket import Status, Ticket
+from bot.ticket import RATING_MAX, RATING_MIN, Status, Ticket
 
 
 def ticket_params(ticket: Ticket) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def status_notice(event: StatusChanged) -> tuple[str, tuple[Choice, ...], dict[s
     if new is Status.BLOCKED:
         return "notice.blocked", (), {"text": text}
     if new is Status.CLOSED:
-        return "notice.closed", (), {}
+        return "notice.closed", rating_choices(event.number), {}
     if event.old is Status.RESOLVED and new is Status.ACCEPTED:
         return "notice.reopened", (), {}
     if event.old is Status.BLOCKED and new is Status.ACCEPTED:
@@ -96,6 +99,19 @@ def status_notice(event: StatusChanged) -> tuple[str, tuple[Choice, ...], dict[s
             return "notice.unblocked_held", (), {"text": text, "count": event.held}
         return "notice.unblocked", (), {"text": text}
     return "notice.status", (), {"text": text}
+
+
+def stars(score: int) -> str:
+    """★★★★☆ for 4 of 5."""
+    return "★" * score + "☆" * (RATING_MAX - score)
+
+
+def rating_choices(number: int) -> tuple[Choice, ...]:
+    """The 1-5 buttons under a closed ticket's notice (``rate:N:SCORE``)."""
+    return tuple(
+        Choice(f"rate:{number}:{score}", "rating.choice", {"stars": stars(score), "score": score})
+        for score in range(RATING_MIN, RATING_MAX + 1)
+    )
 
 
 def resolution_choices(number: int) -> tuple[Choice, ...]:
@@ -237,6 +253,16 @@ class Announcer:
                 else:
                     key = "team.quote_refused_consultation"
                 team(key, price=ticket.quote.price if ticket.quote else "")
+            case IncidentLinked(incident_id=incident, title=title):
+                customer("incident.customer_linked", incident=incident, incident_title=title)
+            case IncidentUpdated(incident_id=incident, title=title, text=text):
+                customer(
+                    "incident.customer_update", incident=incident, incident_title=title, text=text
+                )
+            case TicketRated(score=score, comment=comment):
+                # The customer was answered directly; the team reads it in the thread.
+                key = "rating.team_comment" if comment else "rating.team_rated"
+                team(key, score=score, stars=stars(score), comment=comment)
             case CustomerUnreachable():
                 team("team.customer_unreachable")
             case DeliveryUncertain(
@@ -279,7 +305,7 @@ class Announcer:
                 else:
                     customer("notice.reminder")
             case AutoClosed(reason=reason):
-                customer(f"notice.auto_closed_{reason}")
+                customer(f"notice.auto_closed_{reason}", rating_choices(event.number))
                 team("team.auto_closed")
             case TeamAlerted(key=key, params=params):
                 team(key, **params)

@@ -23,6 +23,8 @@ from bot.dialog import Dialog
 from bot.events import CustomerUnreachable
 from bot.gate import FloodRule, Gate, MemoryLocks
 from bot.i18n import Translator
+from bot.incidents import IncidentService
+from bot.knowledge.centre import HelpCentre
 from bot.notification import Audience, Notification
 from bot.participant import Participant
 from bot.policy import DeskPolicy, load_policy
@@ -31,6 +33,7 @@ from bot.relay import Relay
 from bot.resend import report_uncertain
 from bot.schedule import Schedule
 from bot.settings import Settings
+from bot.stats import StatsService
 from bot.ticker import Ticker
 from bot.tickets import TicketService
 
@@ -63,6 +66,9 @@ class App:
     ticker: Ticker
     # The desk's copies of the files people send (every channel shows every file).
     files: FileStore
+    help: HelpCentre
+    incidents: IncidentService
+    stats: StatsService
     _closers: list[Any] = field(default_factory=list)
     # (channel, bot id) -> that bot's update queue between its receiver and workers.
     update_queue: Callable[[str, str], UpdateQueue] = field(default=_no_update_queue)
@@ -84,7 +90,9 @@ async def build_app(
     """Connect, migrate and assemble the desk described by ``settings``; ``platforms``
     are the chat channels it serves (``bot.cli`` names them): team notifications go
     only there (None: to every team channel of the policy)."""
+    from conversations.feedback import ArticleFeedback
     from conversations.intake import Intake
+    from conversations.rating import RatingComment
     from conversations.training import Training
     from store.db import create_engine, migrate, session_factory
     from store.files import FolderFileStore, SqlFileStore
@@ -142,12 +150,15 @@ async def build_app(
     announcer = Announcer(policy, platforms)
     schedule = Schedule(policy)
     gate = Gate(uow, locks, clock)
+    help_centre = HelpCentre(uow, policy.help_folder, policy.languages, policy.departments)
+    # Every worker at start; the files' fingerprint makes all but the first a no-op.
+    await help_centre.reindex(force=False)
     # The links notifiers write while delivering, recorded with the delivery's outcome.
     delivery_links = LinkWrites()
     outbox = SqlOutboxStore(sessions, delivery_links)
     tickets = TicketService(uow, policy, clock, announcer, schedule, gate, outbox)
     # The training dialog only where the policy offers a training.
-    default_dialogs: list[Dialog[Any]] = [Intake()]
+    default_dialogs: list[Dialog[Any]] = [Intake(), ArticleFeedback(), RatingComment()]
     if schedule.levels.onboarding.offered(policy):
         default_dialogs.append(Training())
     desk = Desk(
@@ -160,6 +171,7 @@ async def build_app(
         flood=FloodRule(settings.flood_limit, settings.flood_window_seconds),
         # PostgreSQL: a customer's profile read holds their row across the fleet.
         locks=MemoryLocks() if engine.dialect.name == "postgresql" else locks,
+        help_centre=help_centre,
     )
     ticker = Ticker(uow, schedule, clock, announcer, release_held=desk.release_held)
     if filled := await tickets.fill_queue_due():
@@ -213,6 +225,9 @@ async def build_app(
             if settings.file_store_dir
             else SqlFileStore(sessions)
         ),
+        help=help_centre,
+        incidents=IncidentService(uow, tickets, policy),
+        stats=StatsService(uow, schedule, clock),
         _closers=closers,
         update_queue=_update_queues(settings, sessions, closers),
     )

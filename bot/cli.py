@@ -17,9 +17,12 @@ from bot.app import App, build_app, run_terminal, serve_chats, serve_receiver, s
 from bot.clock import OffsetClock
 from bot.errors import DeskError
 from bot.i18n import Translator, pick_language
+from bot.knowledge.article import ArticleError, parse_article, render_article
 from bot.policy import Plan
 from bot.settings import Settings
+from bot.stats import DEFAULT_DAYS, PERIODS, chart_png, report_replies
 from bot.ticket import Status
+from bot.transcript import FORMATS, export
 from bot.views import queue_line
 
 
@@ -89,8 +92,37 @@ def parser() -> argparse.ArgumentParser:
     lst.add_argument("--limit", type=int, default=50)
     show = tic.add_parser("show", help="a ticket's whole thread and status history")
     show.add_argument("number", type=int)
-    for sp in (lst, show):
+    exp = tic.add_parser(
+        "export", help="a ticket's transcript as a file (thread, files, statuses, rating)"
+    )
+    exp.add_argument("number", type=int)
+    exp.add_argument("--format", choices=sorted(FORMATS), default="md")
+    exp.add_argument("--output", type=Path, default=None, help="a file (default: stdout)")
+    for sp in (lst, show, exp):
         sp.add_argument("--lang", default=None, help="en, cs, pl or ru")
+
+    stats = sub.add_parser("stats", help="the lead's dashboard: tickets, SLA, deflection, ratings")
+    stats.add_argument("--days", type=int, choices=sorted(PERIODS.values()), default=DEFAULT_DAYS)
+    stats.add_argument("--department", action="append", help="repeatable (default: all)")
+    stats.add_argument("--chart", type=Path, default=None, help="also write the PNG chart here")
+    stats.add_argument("--lang", default=None, help="en, cs, pl or ru")
+
+    help_ = sub.add_parser("help", help="the help centre's articles (the policy's [help] folder)")
+    hlp = help_.add_subparsers(dest="action", required=True)
+    hlp.add_parser("reindex", help="read the article folder again and index it")
+    hlp.add_parser("check", help="check every article file; exit 1 if one cannot be used")
+    hl = hlp.add_parser("list", help="the indexed articles")
+    hl.add_argument("--lang", default=None)
+    ha = hlp.add_parser("add", help="check a Markdown article and add it to the folder")
+    ha.add_argument("file", type=Path)
+    ha.add_argument("--lang", required=True, help="the article's language (en, cs, pl, ru)")
+    ha.add_argument("--slug", default=None, help="its id (default: the file's name)")
+    ha.add_argument("--replace", action="store_true", help="overwrite an article of that id")
+    hlp.add_parser("feedback", help='"Was this helpful?" per article, most "no" first')
+    hs = hlp.add_parser("search", help="what a customer's words find")
+    hs.add_argument("text")
+    hs.add_argument("--lang", default="en")
+    hs.add_argument("--department", default=None)
     return p
 
 
@@ -199,6 +231,16 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
         for t in found:
             out.write(app.translator.reply(queue_line(t), lang) + "\n")
         return 0
+    if args.action == "export":
+        ticket = await app.tickets.get(args.number)
+        replies = await app.tickets.transcript(args.number)
+        exported = export(ticket, replies, app.translator, lang, args.format)
+        if args.output is None:
+            out.write(exported.data.decode())
+        else:
+            args.output.write_bytes(exported.data)
+            out.write(f"wrote {args.output} ({len(exported.data)} bytes)\n")
+        return 0
     for reply in await app.tickets.transcript(args.number):
         out.write(app.translator.reply(reply, lang) + "\n")
     return 0
@@ -219,6 +261,106 @@ async def _discord(app: App, args: argparse.Namespace, out: TextIO) -> int:
     finally:
         await channel.close()
     out.write(f"panel posted in {args.channel} (message {message})\n")
+    return 0
+
+
+async def _stats(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    lang = pick_language(args.lang or app.policy.default_language)
+    departments = frozenset(args.department) if args.department else None
+    if departments is not None and (unknown := departments - app.policy.departments.keys()):
+        out.write(f"unknown departments: {', '.join(sorted(unknown))}\n")
+        return 1
+    report = await app.stats.report(departments, args.days)
+    for reply in report_replies(report):
+        out.write(app.translator.reply(reply, lang) + "\n")
+    if args.chart is not None:
+        args.chart.write_bytes(chart_png(report, app.translator, lang))
+        out.write(f"wrote {args.chart}\n")
+    return 0
+
+
+async def _help(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    centre = app.help
+    if args.action == "reindex":
+        loaded = await centre.reindex()
+        for problem in loaded.problems:
+            out.write(f"left out: {problem}\n")
+        out.write(f"indexed {len(loaded.articles)} articles from {centre.folder}\n")
+        return 0
+    if args.action == "check":
+        loaded = centre.load()
+        for problem in loaded.problems:
+            out.write(f"problem: {problem}\n")
+        by_lang: dict[str, set[str]] = {}
+        for article in loaded.articles:
+            by_lang.setdefault(article.lang, set()).add(article.slug)
+        every = set().union(*by_lang.values()) if by_lang else set()
+        for lang in app.policy.languages:
+            for slug in sorted(every - by_lang.get(lang, set())):
+                out.write(f"not translated: {lang}/{slug}.md (the English one is shown)\n")
+        out.write(f"{len(loaded.articles)} articles, {len(loaded.problems)} problems\n")
+        return 1 if loaded.problems else 0
+    if args.action == "add":
+        return await _help_add(app, args, out)
+    if args.action == "feedback":
+        async with app.uow() as uow:
+            counts = await uow.articles.feedback()
+        for c in counts:
+            reasons = ", ".join(f"{name} {n}" for name, n in sorted(c.reasons.items()))
+            out.write(
+                f"{c.lang}/{c.slug}\thelpful {c.helpful}\tnot helpful {c.not_helpful}"
+                + (f" ({reasons})" if reasons else "")
+                + "\n"
+            )
+            for comment in c.comments:
+                out.write(f"\t\u201c{comment}\u201d\n")
+        if not counts:
+            out.write("no feedback yet\n")
+        return 0
+    if args.action == "search":
+        lang = pick_language(args.lang, app.policy.languages)
+        async with app.uow() as uow:
+            found = await centre.search(uow, args.text, lang, department=args.department)
+        for hit in found:
+            out.write(f"{hit.score:6.2f}  {hit.article.key}  {hit.article.title}\n")
+        if not found:
+            out.write("nothing found\n")
+        return 0
+    async with app.uow() as uow:
+        articles = await uow.articles.all()
+    for a in articles:
+        if args.lang is None or a.lang == args.lang:
+            out.write(f"{a.lang}\t{a.slug}\t{','.join(a.departments)}\t{a.title}\n")
+    return 0
+
+
+async def _help_add(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    folder = app.help.folder
+    if folder is None:
+        out.write("the policy names no help folder ([help] folder = ...)\n")
+        return 1
+    if args.lang not in app.policy.languages:
+        known = ", ".join(app.policy.languages)
+        out.write(f"unknown language {args.lang!r} (the desk's: {known})\n")
+        return 1
+    slug = args.slug or args.file.stem
+    try:
+        article = parse_article(args.file.read_text(encoding="utf-8"), slug, args.lang)
+    except ArticleError as exc:
+        out.write(f"{args.file}: {exc}\n")
+        return 1
+    unknown = [d for d in article.departments if d not in app.policy.departments]
+    if unknown:
+        out.write(f"{args.file}: unknown departments {', '.join(unknown)}\n")
+        return 1
+    target = folder / args.lang / f"{slug}.md"
+    if target.exists() and not args.replace:
+        out.write(f"{target} exists (--replace to overwrite)\n")
+        return 1
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_article(article), encoding="utf-8")
+    loaded = await app.help.reindex()
+    out.write(f"added {article.key}; indexed {len(loaded.articles)} articles\n")
     return 0
 
 
@@ -260,6 +402,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             return await _tickets(app, args, sys.stdout)
         if args.command == "discord":
             return await _discord(app, args, sys.stdout)
+        if args.command == "help":
+            return await _help(app, args, sys.stdout)
+        if args.command == "stats":
+            return await _stats(app, args, sys.stdout)
         if terminal:
             await run_terminal(app)
         elif args.command == "receiver":

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.knowledge.article import FeedbackReason
 from bot.ticket import Attachment, DeclineReason
 
 
@@ -39,6 +40,8 @@ class TicketDraft:
     # Set when entitlement sends the customer elsewhere (e.g. expired support -> sales);
     # None routes by category.
     department: str | None = None
+    # An open incident the customer joined at intake: the ticket becomes one of its.
+    incident: int | None = None
     # A paid request past the monthly quota (not counted against it).
     paid: bool = False
 
@@ -63,6 +66,41 @@ class AppendToTicket(Command):
     number: int
     text: str
     attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestArticles(Command):
+    """Find help articles for what the customer wrote, in their department."""
+
+    text: str
+    department: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowArticle(Command):
+    slug: str
+    lang: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordDeflection(Command):
+    """The customer's problem was solved by an article: no ticket, one deflected request."""
+
+    department: str
+    category: str
+    slug: str = ""
+    lang: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFeedback(Command):
+    """The customer's "Was this helpful?" answer about an article."""
+
+    slug: str
+    lang: str
+    helpful: bool
+    reason: FeedbackReason | None = None
+    comment: str = ""
 
 
 # Issued by agents ----------------------------------------------------------------------
@@ -149,6 +187,25 @@ class QuoteTicket(Command):
     note: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class LinkToIncident(Command):
+    """Ticket ``number`` is one of the incident's: its customer gets the updates."""
+
+    number: int
+    incident_id: int
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostIncidentUpdate(Command):
+    """One incident update, as it goes to one of its tickets."""
+
+    number: int
+    incident_id: int
+    title: str
+    text: str
+
+
 # Issued by customers about an existing ticket --------------------------------------------
 
 
@@ -170,6 +227,20 @@ class ConfirmResolution(Command):
 class DisputeResolution(Command):
     number: int
     text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateTicket(Command):
+    """1-5 for a closed ticket."""
+
+    number: int
+    score: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentRating(Command):
+    number: int
+    text: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,21 +20,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.account import Account, normalise_support_number
-from bot.announce import quote_choices
+from bot.announce import quote_choices, rating_choices
 from bot.commands import (
     AcceptQuote,
     AppendToTicket,
     Command,
+    CommentRating,
     ConfirmResolution,
     DisputeResolution,
     LookupAccount,
     OpenTickets,
+    RateTicket,
+    RecordDeflection,
+    RecordFeedback,
     RefuseQuote,
+    ShowArticle,
+    SuggestArticles,
     WriteToTicket,
 )
 from bot.customer import Customer
 from bot.dialog import DeskContext, Dialog, TicketBrief, Transition
 from bot.errors import (
+    AlreadyRated,
     ConcurrentUpdate,
     DeskError,
     DuplicateUpdate,
@@ -44,23 +51,31 @@ from bot.errors import (
 from bot.gate import FloodRule, Gate
 from bot.held import HeldMessage, join_held
 from bot.i18n import LANGUAGES, pick_language
+from bot.incidents import matching_incident
 from bot.inputs import (
     AccountLooked,
     AddedToTicket,
+    ArticlesFound,
+    ArticleShown,
     ChoicePicked,
     CommandGiven,
+    DeflectionRecorded,
+    FeedbackRecorded,
     FileSent,
     Input,
+    RatingCommented,
     Refused,
     TextSent,
     TicketsFiled,
     UpdateRef,
 )
+from bot.knowledge.article import Article, Feedback, FeedbackReason, brief, readable
+from bot.knowledge.centre import HelpCentre
 from bot.notification import Audience, Notification
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
-from bot.ports import Clock, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
+from bot.ports import Clock, Deflection, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from bot.reactions import Signal
 from bot.reply import Choice, Reply, Text, dump_replies, load_replies
 from bot.ticket import OPEN_STATUSES, EntryKind, Status, Ticket
@@ -91,6 +106,16 @@ LINK_CODE_LENGTH = 8
 LINK_CODE_TTL = timedelta(minutes=10)
 # Ticket numbers a customer may type: ASCII digits, within the database's integer range.
 MAX_NUMBER = 2**31 - 1
+# Articles ``/help WORDS`` lists.
+HELP_RESULTS = 5
+# Listed so the catalog test (and a reader) sees the keys built from the reasons.
+REASON_KEYS = {reason: f"help.reason.{reason.value}" for reason in FeedbackReason}
+_REASON_LABELS = (
+    "help.reason.outdated",
+    "help.reason.unclear",
+    "help.reason.unsolved",
+    "help.reason.other",
+)
 
 
 def parse_number(text: str) -> int | None:
@@ -188,8 +213,11 @@ class Desk:
         limiter: RateLimiter | None = None,
         flood: FloodRule | None = None,
         locks: Locks | None = None,
+        help_centre: HelpCentre | None = None,
     ) -> None:
         self._uow = uow
+        # None: no help centre; intake offers no articles and /help WORDS finds none.
+        self._help_centre = help_centre
         self._tickets = tickets
         self._policy = policy
         self._clock = clock
@@ -542,7 +570,7 @@ class Desk:
                 return await self._show_ticket(turn, number)
             return [Reply("desk.welcome", {"name": turn.customer.name}), *self._help()]
         if name == "help":
-            return self._help()
+            return await self._search_help(turn, arg) if arg else self._help()
         if name == "new":
             turn.remember(conversation=None)
             return await self._begin(turn)
@@ -598,6 +626,11 @@ class Desk:
                 return await self._list_organisation(turn, None, number)
         if prefix == "lang":
             return self._set_language(turn, arg)
+        if prefix == "art":
+            slug, _, lang = arg.partition(":")
+            return await self._show_article(turn, slug, lang)
+        if prefix in ("fb", "fr"):
+            return await self._feedback(turn, prefix, arg)
         number = parse_number(arg) if arg.isdigit() else None
         if prefix in ("quote_yes", "quote_no") and number is not None:
             decision: Command = (
@@ -623,9 +656,40 @@ class Desk:
             )
             if await self._customer_acts(turn, command) is None:
                 return [Reply("desk.already_done", {"number": number})]
-            key = "desk.resolution_confirmed" if prefix == "confirm" else "desk.dispute_sent"
-            return [Reply(key, {"number": number})]
+            if prefix == "confirm":
+                return [
+                    Reply("desk.resolution_confirmed", {"number": number}),
+                    Reply("rating.ask", {"number": number}, rating_choices(number)),
+                ]
+            return [Reply("desk.dispute_sent", {"number": number})]
+        if prefix == "rate":
+            return await self._rate(turn, arg)
         return None
+
+    async def _rate(self, turn: _Turn, arg: str) -> list[Reply]:
+        """``rate:N:SCORE`` under a closed ticket's notice: recorded at once (one per
+        ticket), then the customer may add words (the ``rating`` dialog) unless a
+        conversation is running, which their next message belongs to."""
+        number_text, _, score_text = arg.partition(":")
+        number = parse_number(number_text)
+        if number is None or not score_text.isdigit():
+            return [Reply("desk.choice_expired")]
+        try:
+            await self._tickets.execute_in(
+                turn.uow,
+                self._actor(turn),
+                RateTicket(number=number, score=int(score_text)),
+                locale=turn.customer.locale,
+            )
+        except AlreadyRated:
+            return [Reply("rating.already", {"number": number})]
+        except InvalidTransition as exc:
+            if isinstance(exc, ConcurrentUpdate):
+                raise
+            return [Reply("desk.already_done", {"number": number})]
+        if turn.conversation is not None:
+            return [Reply("rating.thanks")]
+        return await self._begin(turn, "rating", number=number)
 
     async def _customer_acts(self, turn: _Turn, command: Command) -> Ticket | None:
         """Carry out a customer's button on a ticket: the ticket after it, or None when
@@ -726,6 +790,51 @@ class Desk:
                 filed = TicketsFiled(tuple(t.number for t in opened if t.number is not None))
                 turn.opened += filed.numbers
                 return filed, await self._filing_notes(turn, opened)
+            case SuggestArticles(text=text, department=department):
+                lang = turn.customer.locale
+                suggested: list[Article] = []
+                if self._help_centre is not None:
+                    suggested = await self._help_centre.suggest(turn.uow, text, lang, department)
+                incident = await matching_incident(turn.uow, department, text, lang)
+                return ArticlesFound(tuple(brief(a) for a in suggested), incident), []
+            case ShowArticle(slug=slug, lang=lang):
+                article = await self._article(turn, slug, lang)
+                if article is None:
+                    return ArticleShown(None), []
+                return ArticleShown(brief(article), readable(article.body)), []
+            case CommentRating(number=number):
+                try:
+                    await self._tickets.execute_in(
+                        turn.uow, self._actor(turn), command, locale=turn.customer.locale
+                    )
+                except AlreadyRated as exc:
+                    return Refused(exc.key, (("number", number),)), []
+                return RatingCommented(number), []
+            case RecordFeedback():
+                await self._record_feedback(
+                    turn,
+                    command.slug,
+                    command.lang,
+                    command.helpful,
+                    command.reason,
+                    command.comment,
+                )
+                return FeedbackRecorded(), []
+            case RecordDeflection():
+                if command.slug:
+                    # "This solved it" after reading the article: it helped.
+                    await self._record_feedback(turn, command.slug, command.lang, True)
+                await turn.uow.articles.record_deflection(
+                    Deflection(
+                        at=self._clock.now(),
+                        customer=turn.who.key,
+                        department=command.department,
+                        category=command.category,
+                        slug=command.slug,
+                        lang=command.lang,
+                    )
+                )
+                return DeflectionRecorded(), []
             case AppendToTicket(number=number, text=text, attachments=files):
                 await self._tickets.execute_in(
                     turn.uow,
@@ -1000,6 +1109,96 @@ class Desk:
                 "desk.help_training", {"training": Text("category.training"), "days": days}
             )
         return [Reply("desk.help", {"training": training})]
+
+    # -- help centre ------------------------------------------------------------------------------
+
+    async def _article(self, turn: _Turn, slug: str, lang: str) -> Article | None:
+        if self._help_centre is None:
+            return None
+        return await self._help_centre.article(turn.uow, slug, lang)
+
+    async def _search_help(self, turn: _Turn, words: str) -> list[Reply]:
+        """``/help WORDS``: the best articles in the customer's language, any time (an
+        intake running meanwhile stays where it was)."""
+        found = []
+        if self._help_centre is not None:
+            found = await self._help_centre.search(
+                turn.uow, words, turn.customer.locale, limit=HELP_RESULTS
+            )
+        if not found:
+            return [Reply("help.nothing_found", {"query": words})]
+        choices = tuple(
+            Choice(
+                f"art:{f.article.slug}:{f.article.lang}",
+                "help.choice.read",
+                {"title": f.article.title},
+            )
+            for f in found
+        )
+        return [Reply("help.found", {"query": words, "count": len(found)}, choices)]
+
+    async def _show_article(self, turn: _Turn, slug: str, lang: str) -> list[Reply]:
+        article = await self._article(turn, slug, lang)
+        if article is None:
+            return [Reply("help.article_gone")]
+        key = f"{article.slug}:{article.lang}"
+        return [
+            Reply("help.article", {"title": article.title, "body": readable(article.body)}),
+            Reply(
+                "help.was_helpful",
+                choices=(
+                    Choice(f"fb:y:{key}", "help.choice.yes"),
+                    Choice(f"fb:n:{key}", "help.choice.no"),
+                ),
+            ),
+        ]
+
+    async def _feedback(self, turn: _Turn, prefix: str, arg: str) -> list[Reply]:
+        """``fb:y|n:SLUG:LANG`` (Was this helpful?) and ``fr:REASON:SLUG:LANG`` (why not):
+        yes is thanked, no asks for a reason, "other" for the customer's own words."""
+        answer, _, key = arg.partition(":")
+        slug, _, lang = key.partition(":")
+        if await self._article(turn, slug, lang) is None:
+            return [Reply("help.article_gone")]
+        if prefix == "fb" and answer == "y":
+            await self._record_feedback(turn, slug, lang, True)
+            return [Reply("help.thanks")]
+        if prefix == "fb":
+            reasons = tuple(
+                Choice(f"fr:{reason.value}:{key}", REASON_KEYS[reason])
+                for reason in FeedbackReason
+            )
+            return [Reply("help.why_not", choices=reasons)]
+        try:
+            reason = FeedbackReason(answer)
+        except ValueError:
+            return [Reply("desk.choice_expired")]
+        if reason is FeedbackReason.OTHER and turn.conversation is None:
+            return await self._begin(turn, "feedback", slug=slug, lang=lang)
+        # Another reason; or "other" while a conversation runs, which the customer's next
+        # message belongs to: recorded without their words.
+        await self._record_feedback(turn, slug, lang, False, reason)
+        return [Reply("help.thanks")]
+
+    async def _record_feedback(
+        self,
+        turn: _Turn,
+        slug: str,
+        lang: str,
+        helpful: bool,
+        reason: FeedbackReason | None = None,
+        comment: str = "",
+    ) -> None:
+        feedback = Feedback(
+            at=self._clock.now(),
+            customer=turn.who.key,
+            slug=slug,
+            lang=lang,
+            helpful=helpful,
+            reason=None if helpful else reason,
+            comment=comment,
+        )
+        await turn.uow.articles.record_feedback(feedback)
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -43,6 +43,12 @@ class InvalidInput(DeskError):
     key = "error.invalid_input"
 
 
+class AlreadyRated(DeskError):
+    """A ticket takes one rating (and one comment on it)."""
+
+    key = "rating.already"
+
+
 class ConcurrentUpdate(InvalidTransition):
     """The ticket changed in another unit of work since it was loaded (its version
     moved on); nothing of this unit was kept. Retrying the whole update on fresh state

@@ -112,6 +112,27 @@ class TeamAlerted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketRated(Event):
+    """The customer rated a closed ticket (``comment`` when they added words later)."""
+
+    score: int
+    comment: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentLinked(Event):
+    incident_id: int
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentUpdated(Event):
+    incident_id: int
+    title: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CustomerUnreachable(Event):
     """Messages to the customer cannot be delivered (they blocked the bot)."""
 

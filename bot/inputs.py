@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.account import Account
+from bot.incident import IncidentBrief
+from bot.knowledge.article import ArticleBrief
 from bot.ticket import Attachment
 
 
@@ -82,6 +84,36 @@ class AddedToTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticlesFound:
+    articles: tuple[ArticleBrief, ...]
+    # An open incident of the department that the description matches.
+    incident: IncidentBrief | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleShown:
+    """The article asked for (``body`` as chat text), or None when it is gone."""
+
+    article: ArticleBrief | None
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeflectionRecorded:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRecorded:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RatingCommented:
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
     """The desk refused the command (quota, entitlement...); ``key`` explains why."""
 
@@ -98,5 +130,10 @@ Input = (
     | AccountLooked
     | TicketsFiled
     | AddedToTicket
+    | ArticlesFound
+    | ArticleShown
+    | DeflectionRecorded
+    | FeedbackRecorded
+    | RatingCommented
     | Refused
 )

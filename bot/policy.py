@@ -124,6 +124,8 @@ class DeskPolicy:
     default_plan: str = ""
     # What a refused quote does to its ticket ([quotes] on_refusal).
     quote_refusal: QuoteRefusal = QuoteRefusal.DECLINE
+    # The help centre's articles: <help_folder>/<lang>/*.md (None: no help centre).
+    help_folder: Path | None = None
     # [quota]: critical requests are never counted nor refused; the ways forward
     # offered when the monthly quota is used up ("sales", "paid").
     quota_exempts_critical: bool = False
@@ -216,8 +218,9 @@ def _roles(value: Any, where: str) -> dict[str, frozenset[str]]:
     return out
 
 
-def parse_policy(data: dict[str, Any]) -> DeskPolicy:
-    """Build a policy from parsed TOML, checking every cross-reference."""
+def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
+    """Build a policy from parsed TOML, checking every cross-reference. Relative paths
+    (the help folder) are taken from ``base``, the policy file's folder."""
     departments = {
         key: Department(
             key=key,
@@ -302,8 +305,13 @@ def parse_policy(data: dict[str, Any]) -> DeskPolicy:
     except ValueError:
         choices = ", ".join(repr(r.value) for r in QuoteRefusal)
         raise PolicyError(f"quotes.on_refusal: one of {choices}") from None
+    help_folder: Path | None = None
+    folder = data.get("help", {}).get("folder")
+    if folder:
+        help_folder = (base or Path.cwd()) / str(folder)
     return DeskPolicy(
         quote_refusal=quote_refusal,
+        help_folder=help_folder,
         quota_exempts_critical=bool(quota.get("exempt_critical", False)),
         wording=wording,
         over_quota=over_quota,
@@ -333,4 +341,4 @@ def load_policy(path: Path | None = None) -> DeskPolicy:
         raise PolicyError(f"policy file not found: {source}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: {exc}") from None
-    return parse_policy(data)
+    return parse_policy(data, source.resolve().parent)

@@ -13,7 +13,10 @@ from bot.account import Account
 from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.held import HeldMessage
+from bot.incident import Incident
 from bot.inputs import UpdateRef
+from bot.knowledge.article import Article, Feedback, FeedbackCounts
+from bot.knowledge.ranking import Candidate, CorpusStats
 from bot.notification import Backlog, Notification, OutboxItem
 from bot.paging import Page
 from bot.participant import Participant
@@ -136,6 +139,26 @@ class TicketRepository(Protocol):
         """Take up to ``limit`` tickets whose ``next_check_at`` has come, earliest first,
         by moving their check to ``until`` (a lease: another ticker skips them, and a
         ticker that dies leaves them due again then). Returns (number, until) pairs."""
+        ...
+
+    async def open_by_department(self, departments: frozenset[str] | None) -> dict[str, int]:
+        """Open tickets per department (of ``departments``; None: all)."""
+        ...
+
+    async def filed_since(
+        self, since: datetime, departments: frozenset[str] | None
+    ) -> list[Ticket]:
+        """Tickets filed since ``since`` in ``departments`` (None: all)."""
+        ...
+
+    async def ratings_since(
+        self, since: datetime, departments: frozenset[str] | None
+    ) -> list[tuple[str, str, int]]:
+        """(department, assignee name, score) of the ratings given since ``since``."""
+        ...
+
+    async def changed_since(self, after: tuple[datetime, int] | None, limit: int) -> list[Ticket]:
+        """Tickets changed after ``after`` (``updated_at``, then number), in that order."""
         ...
 
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
@@ -284,6 +307,135 @@ class Outbox(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SearchDocument:
+    """What the search index keeps of a document: its analysed terms per field
+    (``bot.knowledge.analysis``), its language, and the scopes it belongs to (an
+    article's departments) that a search may be narrowed to."""
+
+    collection: str
+    key: str
+    lang: str
+    scope: tuple[str, ...]
+    title: tuple[str, ...]
+    keywords: tuple[str, ...]
+    body: tuple[str, ...]
+
+
+class SearchIndex(Protocol):
+    """Full-text search on analysed terms (SQLite FTS5, PostgreSQL tsvector). It finds
+    candidates and counts; ``bot.knowledge.ranking`` ranks them, the same for every
+    store."""
+
+    async def replace(self, collection: str, documents: Sequence[SearchDocument]) -> None:
+        """Make ``documents`` the whole of ``collection``."""
+        ...
+
+    async def put(self, collection: str, documents: Sequence[SearchDocument]) -> None:
+        """Add ``documents`` to ``collection``, replacing those of the same key."""
+        ...
+
+    async def watermark(self, collection: str) -> str:
+        """How far ``collection`` was brought up to date ("" if never)."""
+        ...
+
+    async def set_watermark(self, collection: str, value: str) -> None: ...
+
+    async def candidates(
+        self,
+        collection: str,
+        terms: Collection[str],
+        *,
+        langs: Collection[str],
+        scope: str | None = None,
+        limit: int = 500,
+    ) -> list[Candidate]:
+        """Documents of ``langs`` (and ``scope``) holding any of ``terms``."""
+        ...
+
+    async def stats(
+        self, collection: str, terms: Collection[str], *, langs: Collection[str]
+    ) -> CorpusStats:
+        """Documents of ``langs`` in ``collection``, their mean length, and how many
+        hold each of ``terms``."""
+        ...
+
+    async def vocabulary(self, collection: str, lang: str) -> set[str]:
+        """Every term of ``collection``'s documents in ``lang``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deflection:
+    """An intake that ended because a help article solved the problem."""
+
+    at: datetime
+    customer: str
+    department: str
+    category: str
+    slug: str = ""
+    lang: str = ""
+
+
+class HelpArticles(Protocol):
+    """The help centre's articles as last indexed."""
+
+    async def replace(self, articles: Sequence[Article], fingerprint: str) -> None:
+        """Make ``articles`` the whole help centre, remembering the files' fingerprint."""
+        ...
+
+    async def fingerprint(self, *, lock: bool = False) -> str:
+        """The fingerprint of the files last indexed ("" if never); ``lock`` holds the
+        index until the commit, so two workers starting at once index it once."""
+        ...
+
+    async def get(self, keys: Sequence[tuple[str, str]]) -> list[Article]:
+        """The articles of these ``(slug, lang)``, in that order (missing ones left out)."""
+        ...
+
+    async def all(self) -> list[Article]: ...
+
+    async def record_deflection(self, deflection: Deflection) -> None:
+        """A request an article solved: no ticket was filed."""
+        ...
+
+    async def deflections(self, since: datetime) -> dict[str, int]:
+        """Deflected requests per department since ``since``."""
+        ...
+
+    async def record_feedback(self, feedback: Feedback) -> None:
+        """Keep ``feedback``, replacing the same customer's earlier one on the article."""
+        ...
+
+    async def feedback(self) -> list[FeedbackCounts]:
+        """Per article: helpful, not helpful and why; most "not helpful" first."""
+        ...
+
+
+class IncidentRepository(Protocol):
+    async def add(self, incident: Incident) -> int:
+        """Store a new incident; its id."""
+        ...
+
+    async def get(self, incident_id: int) -> Incident | None:
+        """The incident with its linked tickets; None if there is none."""
+        ...
+
+    async def open_in(self, departments: frozenset[str] | None) -> list[Incident]:
+        """Open incidents of any of ``departments`` (None: all), newest first."""
+        ...
+
+    async def link(self, incident_id: int, number: int) -> None:
+        """Ticket ``number`` belongs to the incident (a ticket belongs to one at most)."""
+        ...
+
+    async def resolve(self, incident_id: int, at: datetime) -> None: ...
+
+    async def of_ticket(self, number: int) -> int | None:
+        """The incident ticket ``number`` belongs to, if any."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
@@ -295,6 +447,9 @@ class UnitOfWork(Protocol):
     quota: QuotaCounter
     held: HeldMessages
     people: PersonLinks
+    search: SearchIndex
+    articles: HelpArticles
+    incidents: IncidentRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from bot.errors import InvalidInput, InvalidTransition
+from bot.errors import AlreadyRated, InvalidInput, InvalidTransition
 from bot.participant import Actor, Participant
 
 
@@ -204,6 +204,18 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """The customer's satisfaction with a closed ticket: 1-5, and optional words."""
+
+    score: int
+    at: datetime
+    comment: str = ""
+
+
+RATING_MIN, RATING_MAX = 1, 5
+
+
 @dataclass(slots=True)
 class Ticket:
     """One customer problem. Mutated only through its methods, which enforce ``ALLOWED``."""
@@ -247,6 +259,8 @@ class Ticket:
     # Filed as a paid request past the monthly quota: not counted; the team quotes first.
     paid: bool = False
     quote: Quote | None = None
+    # One per ticket, given after it closed.
+    rating: Rating | None = None
     # The stored version this copy was loaded at; a save of a stale copy is refused.
     version: int = 0
 
@@ -320,6 +334,22 @@ class Ticket:
         change = self.move(Status.DECLINED, at, by, DeclineReason.QUOTE_REFUSED.value)
         self.decline_reason = DeclineReason.QUOTE_REFUSED
         return change
+
+    def rate(self, score: int, at: datetime) -> None:
+        """The customer's 1-5 for a closed ticket; once (a second one raises)."""
+        if self.status is not Status.CLOSED:
+            raise InvalidTransition(f"#{self.number} is {self.status}", number=self.number)
+        if self.rating is not None:
+            raise AlreadyRated(f"#{self.number} is rated", number=self.number)
+        if not RATING_MIN <= score <= RATING_MAX:
+            raise InvalidInput(f"rating {score}", number=self.number)
+        self.rating = Rating(score, at)
+
+    def comment_rating(self, text: str) -> None:
+        """The optional words after the rating; once."""
+        if self.rating is None or self.rating.comment:
+            raise AlreadyRated(f"#{self.number} has no rating to comment", number=self.number)
+        self.rating = replace(self.rating, comment=text)
 
     def withdraw_quote(self) -> None:
         """A declined or closed ticket cannot take a pending quote any more."""

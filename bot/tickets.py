@@ -25,12 +25,16 @@ from bot.commands import (
     BlockTicket,
     ClaimTicket,
     Command,
+    CommentRating,
     ConfirmResolution,
     DeclineTicket,
     DisputeResolution,
     EscalatePost,
+    LinkToIncident,
     MarkSeen,
+    PostIncidentUpdate,
     QuoteTicket,
+    RateTicket,
     RefuseQuote,
     ResendNotification,
     ResolveTicket,
@@ -55,6 +59,8 @@ from bot.events import (
     AgentAsked,
     CustomerWrote,
     Event,
+    IncidentLinked,
+    IncidentUpdated,
     NoteAdded,
     QuoteDecided,
     QuoteOffered,
@@ -62,11 +68,15 @@ from bot.events import (
     TeamAlerted,
     TicketClaimed,
     TicketOpened,
+    TicketRated,
     TicketTransferred,
 )
 from bot.files import MAX_FILE_BYTES, check_attachment
 from bot.gate import TRIES, Gate, MemoryLocks
+from bot.incident import Incident, IncidentStatus
 from bot.inputs import UpdateRef
+from bot.knowledge.ticket_search import FIND_RESULTS
+from bot.knowledge.ticket_search import find as find_tickets
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
@@ -205,6 +215,17 @@ class TicketService:
         clock = self.schedule.clock(ticket, self._clock.now())
         return transcript(ticket, clock, self.schedule.timezone(ticket.department))
 
+    async def find(self, actor: Actor, words: str, limit: int = FIND_RESULTS) -> list[Ticket]:
+        """``/find WORDS``: the actor's departments' tickets that best match (every
+        department for a lead), best first."""
+        async with self._uow() as uow:
+            numbers = await find_tickets(
+                uow, words, self._policy.languages, self._queue_of(actor), limit
+            )
+            found = [await uow.tickets.get(n) for n in numbers]
+            await uow.commit()  # the index caught up
+        return found
+
     async def queue(
         self,
         actor: Actor,
@@ -324,13 +345,33 @@ class TicketService:
                 paid=draft.paid,
             )
             ticket.record_filed(now, customer.name or customer.participant.key)
+            incident = await self._open_incident(uow, draft.incident)
+            if incident is not None:
+                ticket.add_entry(
+                    ThreadEntry(
+                        EntryKind.SYSTEM, f"incident #{incident.id}: {incident.title}", now
+                    )
+                )
             self.schedule.file(ticket, account, now)
             await uow.tickets.add(ticket)
+            if incident is not None and incident.id is not None:
+                await uow.incidents.link(incident.id, _n(ticket))
             await self._publish(
                 uow, ticket, self._opened_events(ticket, now), locale=customer.locale
             )
             opened.append(ticket)
         return opened
+
+    @staticmethod
+    async def _open_incident(uow: UnitOfWork, incident_id: int | None) -> Incident | None:
+        """The open incident a customer joined at intake; None when there is none (or it
+        was resolved meanwhile: the ticket is then an ordinary one)."""
+        if incident_id is None:
+            return None
+        incident = await uow.incidents.get(incident_id)
+        if incident is None or incident.status is not IncidentStatus.OPEN:
+            return None
+        return incident
 
     async def _take_quota(
         self, uow: UnitOfWork, drafts: tuple[TicketDraft, ...], now: datetime
@@ -599,6 +640,8 @@ class TicketService:
                 | DisputeResolution()
                 | AcceptQuote()
                 | RefuseQuote()
+                | RateTicket()
+                | CommentRating()
             ):
                 self._authorise_customer(actor, ticket)
             case _:
@@ -804,6 +847,33 @@ class TicketService:
                 _require(ticket, Status.RESOLVED)
                 ticket.move(Status.CLOSED, now, actor.name, "confirmed")
                 return [_changed(n, old, ticket, actor, "", by_customer=True)]
+            case LinkToIncident(incident_id=incident, title=title):
+                ticket.add_entry(
+                    ThreadEntry(
+                        EntryKind.SYSTEM,
+                        f"incident #{incident}: {title}",
+                        now,
+                        actor.participant,
+                        actor.name,
+                    )
+                )
+                return [IncidentLinked(number=n, incident_id=incident, title=title, at=now)]
+            case PostIncidentUpdate(incident_id=incident, title=title, text=text):
+                if not ticket.is_open:
+                    return []  # over already: nothing more to tell its customer
+                ticket.add_entry(
+                    ThreadEntry(EntryKind.AGENT, text, now, actor.participant, actor.name)
+                )
+                return [
+                    IncidentUpdated(number=n, incident_id=incident, title=title, text=text, at=now)
+                ]
+            case RateTicket(score=score):
+                ticket.rate(score, now)
+                return [TicketRated(number=n, score=score, at=now)]
+            case CommentRating(text=text):
+                ticket.comment_rating(text)
+                assert ticket.rating is not None
+                return [TicketRated(number=n, score=ticket.rating.score, comment=text, at=now)]
             case DisputeResolution(text=text):
                 old = ticket.status
                 _require(ticket, Status.RESOLVED)

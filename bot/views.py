@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.announce import ticket_params
+from bot.announce import stars, ticket_params
 from bot.paging import Page
 from bot.reply import Choice, Reply, Text
 from bot.sla import SlaClock, SlaState
@@ -44,7 +44,8 @@ def _local(at: datetime, tz: str) -> str:
 
 
 def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply]:
-    """The SLA (effective due times, pauses included, and their state) and any quote."""
+    """The SLA (effective due times, pauses included, and their state), the customer's
+    rating and any quote."""
     out: list[Reply] = []
     if ticket.terms is not None and clock is not None:
         first_state = clock.first_response.value
@@ -60,6 +61,18 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
                     "first_state": Text(f"view.sla_state.{first_state}"),
                     "resolution_due": _local(clock.deadlines.resolution_due, tz),
                     "resolution_state": Text(f"view.sla_state.{resolution_state}"),
+                },
+            )
+        )
+    if ticket.rating is not None:
+        rating = ticket.rating
+        out.append(
+            Reply(
+                "rating.card",
+                {
+                    "stars": stars(rating.score),
+                    "score": rating.score,
+                    "comment": rating.comment or "—",
                 },
             )
         )
@@ -90,6 +103,16 @@ def queue_counts(counts: Mapping[Status, int]) -> Reply:
     )
 
 
+def found_tickets(words: str, tickets: list[Ticket]) -> list[Reply]:
+    """``/find WORDS``'s answer: how many matched, and a queue line each, best first."""
+    if not tickets:
+        return [Reply("find.nothing", {"query": words})]
+    return [
+        Reply("find.header", {"query": words, "count": len(tickets)}),
+        *(queue_line(t) for t in tickets),
+    ]
+
+
 def page_footer(page: Page, total: int, value: Callable[[int], str]) -> Reply | None:
     """ "Page 2 of 5" with Previous and Next buttons (``value(n)`` opens page n); None
     when everything fits on one page."""
@@ -109,8 +132,9 @@ def page_footer(page: Page, total: int, value: Callable[[int], str]) -> Reply | 
 
 def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -> list[Reply]:
     """The card, service levels, the description, every thread entry and every status
-    change."""
+    change; times in ``tz`` (the department's zone)."""
     out = [card(ticket), *service_lines(ticket, clock, tz)]
+    out.append(Reply("view.times_in", {"zone": tz}))
     out.append(Reply("view.description", {"text": ticket.description}))
     if ticket.steps:
         out.append(Reply("view.steps", {"text": ticket.steps}))
@@ -133,7 +157,7 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
             Reply(
                 f"view.entry_{entry.kind.value}",
                 {
-                    "at": entry.at.strftime(TIME),
+                    "at": _in_zone(entry.at, tz),
                     "who": entry.author_name or "—",
                     "text": entry.text,
                     "files": len(entry.attachments),
@@ -146,7 +170,7 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
             Reply(
                 "view.history_line",
                 {
-                    "at": change.at.strftime(TIME),
+                    "at": _in_zone(change.at, tz),
                     "old": Text(f"status.{change.old}") if change.old else "—",
                     "new": Text(f"status.{change.new}"),
                     "by": change.by,
@@ -155,6 +179,10 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
             )
         )
     return out
+
+
+def _in_zone(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime(TIME)
 
 
 __all__ = ["card", "queue_line", "transcript"]

@@ -33,7 +33,18 @@ States and transitions (``Step`` values are stored; never rename them)::
                           │ 20..4000 chars        │
                           ├── several problems ─► SPLIT
                           ▼                       │ split / keep
-                        STEPS ◄───────────────────┘   (/skip allowed)
+                      SEARCHING ◄─────────────────┘
+          (SuggestArticles ⇢ ArticlesFound: the department's help articles and
+           an open incident the title and description match)
+                          │ incident ─► INCIDENT_OFFER ──join──► PHONE (no steps, no files)
+                          │                │ something else: articles, or STEPS
+                          ▼ articles
+                      ARTICLES ──read N──► READING (ShowArticle ⇢ ArticleShown) ─┐
+                          │   ◄────────────────────────────────────────────────────┘
+                          ├── "This solved it" ──► DEFLECTING ──► (end: no ticket)
+                          │      (RecordDeflection ⇢ DeflectionRecorded)
+                          ▼ "I still need help" (/skip), or no article
+                        STEPS   (/skip allowed)
                           │
                         FILES   (files, "done" or /skip)
                           │
@@ -72,14 +83,26 @@ from enum import StrEnum
 from typing import Any
 
 from bot.account import Account, normalise_domain, normalise_support_number
-from bot.commands import AppendToTicket, LookupAccount, OpenTickets, TicketDraft
+from bot.commands import (
+    AppendToTicket,
+    LookupAccount,
+    OpenTickets,
+    RecordDeflection,
+    ShowArticle,
+    SuggestArticles,
+    TicketDraft,
+)
 from bot.dialog import DeskContext, TicketBrief, Transition
 from bot.files import MAX_FILE_BYTES, check_attachment
+from bot.incident import IncidentBrief
 from bot.inputs import (
     AccountLooked,
     AddedToTicket,
+    ArticlesFound,
+    ArticleShown,
     ChoicePicked,
     CommandGiven,
+    DeflectionRecorded,
     FileSent,
     FormSent,
     Input,
@@ -87,6 +110,7 @@ from bot.inputs import (
     TextSent,
     TicketsFiled,
 )
+from bot.knowledge.article import ArticleBrief
 from bot.policy import Category, Plan
 from bot.quota import QUOTA_EXCEEDED
 from bot.reply import Choice, Field, Form, Reply, Text
@@ -150,6 +174,11 @@ class Step(StrEnum):
     DESCRIPTION = "description"
     SPLIT = "split"
     PART_CATEGORY = "part_category"
+    SEARCHING = "searching"
+    INCIDENT_OFFER = "incident_offer"
+    ARTICLES = "articles"
+    READING = "reading"
+    DEFLECTING = "deflecting"
     STEPS = "steps"
     FILES = "files"
     SUPPORT_NUMBER = "support_number"
@@ -190,7 +219,9 @@ TEXT_FORMS = {
 FORMS = {form.name: form for form in (PROBLEM_FORM, *TEXT_FORMS.values())}
 
 # Steps at which the desk owes us an answer to a command.
-WAITING_STEPS = frozenset({Step.CHECKING, Step.FILING, Step.APPENDING})
+WAITING_STEPS = frozenset(
+    {Step.CHECKING, Step.FILING, Step.APPENDING, Step.SEARCHING, Step.READING, Step.DEFLECTING}
+)
 # Steps that need a title / a description already (checked by ``load``): those after
 # the title is asked (the account and domain come before it).
 _NEEDS_TITLE = frozenset(
@@ -198,6 +229,11 @@ _NEEDS_TITLE = frozenset(
         Step.DESCRIPTION,
         Step.SPLIT,
         Step.PART_CATEGORY,
+        Step.SEARCHING,
+        Step.INCIDENT_OFFER,
+        Step.ARTICLES,
+        Step.READING,
+        Step.DEFLECTING,
         Step.STEPS,
         Step.FILES,
         Step.PHONE,
@@ -261,6 +297,12 @@ class IntakeState:
     duplicate: TicketBrief | None = None
     # True while changing one field from the summary: the step returns there.
     editing: bool = False
+    # Help articles offered before filing (ARTICLES), and the one last read.
+    articles: tuple[ArticleBrief, ...] = ()
+    read_slug: str = ""
+    # An open incident offered (INCIDENT_OFFER); joined: the tickets become its.
+    incident: IncidentBrief | None = None
+    joined: bool = False
     # The account question is settled (an account, or knowingly none): asked once,
     # right after the category, before the customer writes anything.
     identified: bool = False
@@ -430,6 +472,8 @@ def _summary_replies(state: IntakeState, context: DeskContext) -> list[Reply]:
         )
     if state.follow_up_of is not None:
         replies.append(Reply("intake.summary_follow_up", {"number": state.follow_up_of}))
+    if state.joined and state.incident is not None:
+        replies.append(Reply("incident.summary", {"title": state.incident.title}))
     category = context.policy.categories.get(state.category)
     if state.paid:
         replies.append(Reply("intake.summary_paid_over_quota"))
@@ -499,6 +543,29 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
         else:
             replies = [Reply("intake.ask_part_category", params)]
         choices = tuple(Choice(c.key, f"category.{c.key}") for c in menu)
+    elif step is Step.INCIDENT_OFFER:
+        assert state.incident is not None
+        replies = [Reply("incident.offer", {"title": state.incident.title})]
+        choices = (
+            Choice("join", "incident.choice.join"),
+            Choice("other", "incident.choice.other"),
+        )
+    elif step is Step.ARTICLES:
+        if state.read_slug:
+            replies = [Reply("help.solved_question")]
+        else:
+            replies = [Reply("help.suggest", {"count": len(state.articles)})]
+        choices = tuple(
+            Choice(f"read.{i}", "help.choice.read", {"title": a.title})
+            for i, a in enumerate(state.articles)
+            if a.slug != state.read_slug
+        )
+        choices += (
+            Choice("solved", "help.choice.solved"),
+            Choice("need_help", "help.choice.need_help"),
+        )
+    elif step in (Step.SEARCHING, Step.READING, Step.DEFLECTING):
+        replies = [Reply("help.searching")]
     elif step is Step.STEPS:
         category = policy.categories.get(state.category)
         is_bug = category is not None and category.request_type is RequestType.BUG
@@ -705,7 +772,11 @@ def _after_title(state: IntakeState, context: DeskContext) -> Out:
 def _after_description(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
     if state.editing:
         return _summary(state, context, *before)
-    return _go(Step.STEPS, state, context, *before)
+    # Self-service first (seeds 000, 002): the department's articles before filing.
+    command = SuggestArticles(
+        text=f"{state.title}\n{state.description}", department=_department(state, context)
+    )
+    return Transition(replace(state, step=Step.SEARCHING), before, command)
 
 
 def _describe(state: IntakeState, text: str, context: DeskContext, *before: Reply) -> Out:
@@ -715,6 +786,52 @@ def _describe(state: IntakeState, text: str, context: DeskContext, *before: Repl
     if len(parts) >= 2:
         return _go(Step.SPLIT, replace(state, parts=tuple(parts)), context, *before)
     return _after_description(state, context, *before)
+
+
+def _on_articles(state: IntakeState, event: Input, context: DeskContext) -> Out:
+    value = _picked(event, _offered(state, context))
+    if value is None:
+        return _reask(state, context, "intake.hint.choose")
+    if value == "need_help":
+        return _still_need_help(state, context)
+    if value == "solved":
+        read = next((a for a in state.articles if a.slug == state.read_slug), None)
+        deflection = RecordDeflection(
+            department=_department(state, context),
+            category=state.category,
+            slug=read.slug if read else "",
+            lang=read.lang if read else "",
+        )
+        return Transition(replace(state, step=Step.DEFLECTING), (), deflection)
+    article = state.articles[int(value.removeprefix("read."))]
+    show = ShowArticle(slug=article.slug, lang=article.lang)
+    return Transition(replace(state, step=Step.READING, read_slug=article.slug), (), show)
+
+
+def _after_offers(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    """The articles found, if any; else on to the steps."""
+    if state.articles:
+        return _go(Step.ARTICLES, state, context, *before)
+    return _go(Step.STEPS, state, context, *before)
+
+
+def _on_incident_offer(state: IntakeState, event: Input, context: DeskContext) -> Out:
+    value = _picked(event, _offered(state, context))
+    if value == "join":
+        # A known problem: no steps or files needed; the request joins the incident.
+        state = replace(state, joined=True, articles=(), read_slug="")
+        joined = Reply(
+            "incident.joining", {"title": state.incident.title if state.incident else ""}
+        )
+        return _prefixed(_after_files(state, context), (joined,))
+    if value == "other":
+        return _after_offers(replace(state, incident=None), context)
+    return _reask(state, context, "intake.hint.choose")
+
+
+def _still_need_help(state: IntakeState, context: DeskContext) -> Out:
+    """On with the request where the customer was: nothing typed is lost."""
+    return _go(Step.STEPS, replace(state, articles=(), read_slug=""), context)
 
 
 def _after_steps(state: IntakeState, context: DeskContext) -> Out:
@@ -743,6 +860,10 @@ def _identify(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
     if state.editing and _to_sales(state, context):
         return _after_entitlement(state, context, *before)
     return _go(Step.SUPPORT_NUMBER, state, context, *before)
+
+
+def _prefixed(out: Out, before: tuple[Reply, ...]) -> Out:
+    return replace(out, replies=(*before, *out.replies)) if before else out
 
 
 def _check_entitlement(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
@@ -1212,6 +1333,7 @@ def _drafts(state: IntakeState) -> tuple[TicketDraft, ...]:
         "phone": state.phone,
         "follow_up_of": state.follow_up_of,
         "department": state.department,
+        "incident": state.incident.id if state.joined and state.incident else None,
         "paid": state.paid,
     }
     if not state.parts:
@@ -1253,6 +1375,11 @@ def _on_problem_form(state: IntakeState, event: FormSent, context: DeskContext) 
     out = _on_title(state, TextSent(event.value("title")), context)
     for name, step in (("description", Step.DESCRIPTION), ("steps", Step.STEPS)):
         now = out.state
+        if now is not None and now.step is Step.SEARCHING:
+            # The form brings its steps and files along: they are taken as written, and
+            # the help articles are not offered in the middle of a filled form.
+            now = replace(now, step=Step.STEPS)
+            out = Transition(now)
         if now is None or now.step is not step:
             return out
         text = event.value(name)
@@ -1287,6 +1414,8 @@ def _skip(state: IntakeState, context: DeskContext) -> Out:
     step = state.step
     if step is Step.STEPS:
         return _after_steps(replace(state, steps=""), context)
+    if step is Step.ARTICLES:
+        return _still_need_help(state, context)
     if step is Step.FILES:
         return _after_files(state, context)
     if step is Step.SUPPORT_NUMBER and _number_optional(state, context):
@@ -1306,6 +1435,8 @@ _HANDLERS: dict[Step, _Handler] = {
     Step.DESCRIPTION: _on_description,
     Step.SPLIT: _on_split,
     Step.PART_CATEGORY: _on_part_category,
+    Step.INCIDENT_OFFER: _on_incident_offer,
+    Step.ARTICLES: _on_articles,
     Step.STEPS: _on_steps,
     Step.FILES: _on_files,
     Step.SUPPORT_NUMBER: _on_support_number,
@@ -1352,6 +1483,19 @@ def _on_answer(state: IntakeState, event: Input, context: DeskContext) -> Out:
                 Reply("intake.filed_many", {"count": len(numbers), "numbers": listed})
             )
         return _summary(state, context, Reply("intake.filing_failed"))
+    if step is Step.SEARCHING and isinstance(event, ArticlesFound):
+        state = replace(state, articles=event.articles, read_slug="", incident=event.incident)
+        if event.incident is not None:
+            return _go(Step.INCIDENT_OFFER, state, context)
+        return _after_offers(state, context)
+    if step is Step.READING and isinstance(event, ArticleShown):
+        state = replace(state, step=Step.ARTICLES)
+        if event.article is None:
+            return _ask(replace(state, read_slug=""), context, Reply("help.article_gone"))
+        shown = Reply("help.article", {"title": event.article.title, "body": event.body})
+        return _ask(state, context, shown)
+    if step is Step.DEFLECTING and isinstance(event, DeflectionRecorded):
+        return _finished(Reply("help.deflected"))
     if step is Step.APPENDING and isinstance(event, AddedToTicket):
         return _finished(Reply("intake.added", {"number": event.number}))
     if step in WAITING_STEPS and isinstance(event, Refused):
@@ -1378,6 +1522,11 @@ def _while_waiting(state: IntakeState, context: DeskContext) -> Out:
         # Looking an account up again is harmless.
         number = state.checking_number
         return Transition(state, _prompt(state, context), LookupAccount(support_number=number))
+    if state.step is Step.SEARCHING:
+        return _after_description(state, context)
+    if state.step in (Step.READING, Step.DEFLECTING):
+        # Back to the articles: reading again, or saying it solved it again, is harmless.
+        return _go(Step.ARTICLES, state, context)
     # Filing again could duplicate the ticket, so the customer confirms again, and the
     # duplicate check offers the ticket if it was in fact filed.
     return _summary(state, context, Reply("intake.hint.interrupted"))
@@ -1439,7 +1588,16 @@ class Intake:
         """One step: the customer's input (or the desk's answer) -> next state."""
         if isinstance(event, CommandGiven):
             return self._command(state, event, context)
-        if isinstance(event, AccountLooked | TicketsFiled | AddedToTicket | Refused):
+        if isinstance(
+            event,
+            AccountLooked
+            | TicketsFiled
+            | AddedToTicket
+            | ArticlesFound
+            | ArticleShown
+            | DeflectionRecorded
+            | Refused,
+        ):
             return _on_answer(state, event, context)
         if state.step in WAITING_STEPS:
             return _while_waiting(state, context)
@@ -1554,6 +1712,12 @@ def _dump(state: IntakeState) -> dict[str, Any]:
             "category": dup.category,
         },
         "editing": state.editing,
+        "articles": [{"slug": a.slug, "lang": a.lang, "title": a.title} for a in state.articles],
+        "read_slug": state.read_slug,
+        "incident": None
+        if state.incident is None
+        else {"id": state.incident.id, "title": state.incident.title},
+        "joined": state.joined,
         "identified": state.identified,
         "paid": state.paid,
         "carried": state.carried,
@@ -1612,6 +1776,22 @@ def _load_attachment(data: Any) -> Attachment:
     )
 
 
+def _load_incident(data: Mapping[str, Any] | None) -> IncidentBrief | None:
+    if data is None:
+        return None
+    return IncidentBrief(id=_field(data, "id", int), title=_field(data, "title", str))
+
+
+def _load_article(data: Any) -> ArticleBrief:
+    if not isinstance(data, dict):
+        raise CorruptState("intake state: an article is not an object")
+    return ArticleBrief(
+        slug=_field(data, "slug", str),
+        lang=_field(data, "lang", str),
+        title=_field(data, "title", str),
+    )
+
+
 def _load_brief(data: Mapping[str, Any]) -> TicketBrief:
     try:
         status = Status(_field(data, "status", str))
@@ -1658,6 +1838,10 @@ def _load(data: Any) -> IntakeState:
         follow_up_of=_optional(data, "follow_up_of", int),
         duplicate=None if duplicate is None else _load_brief(duplicate),
         editing=_field(data, "editing", bool, False),
+        articles=tuple(_load_article(a) for a in _field(data, "articles", list, [])),
+        read_slug=_field(data, "read_slug", str, ""),
+        incident=_load_incident(_optional(data, "incident", dict)),
+        joined=_field(data, "joined", bool, False),
         identified=_field(data, "identified", bool, False),
         paid=_field(data, "paid", bool, False),
         carried=_field(data, "carried", str, ""),
@@ -1684,6 +1868,9 @@ def _check(state: IntakeState) -> None:
         ),
         (step is Step.WRONG_DOMAIN and not state.rejected_domain, "no domain"),
         (step is Step.DUPLICATE and state.duplicate is None, "no duplicate"),
+        (step is Step.ARTICLES and not state.articles, "no articles"),
+        (step is Step.INCIDENT_OFFER and state.incident is None, "no incident"),
+        (step is Step.READING and not state.read_slug, "no article read"),
         (step is Step.FOLLOW_UP_OFFER and state.follow_up_of is None, "no ticket"),
     ]
     for failed, what in problems:

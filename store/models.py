@@ -154,6 +154,8 @@ class TicketRow(Base):
         Index("ix_tickets_customer", "customer_platform", "customer_id", "created_at"),
         Index("ix_tickets_department_status", "department", "status"),
         Index("ix_tickets_support_number_created_at", "support_number", "created_at"),
+        # The search index's catch-up reads the tickets changed since its watermark.
+        Index("ix_tickets_updated_at_number", "updated_at", "number"),
         # AUTOINCREMENT: SQLite must never hand out a number again, even of a deleted row.
         {"sqlite_autoincrement": True},
     )
@@ -210,6 +212,10 @@ class TicketRow(Base):
     quote_state: Mapped[str | None] = mapped_column(String)
     quote_at: Mapped[datetime | None] = mapped_column()
     quote_decided_at: Mapped[datetime | None] = mapped_column()
+    # The customer's satisfaction after closing (migration 0016).
+    rating_score: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column()
     # Optimistic locking (migration 0006): a save names the version it loaded.
     version: Mapped[int] = mapped_column(Integer, server_default="0")
 
@@ -436,3 +442,110 @@ class ChannelLinkRow(Base):
     kind: Mapped[str] = mapped_column(String, primary_key=True)
     key: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(String)
+
+
+class HelpArticleRow(Base):
+    """A help article in one language, as last indexed from the policy's folder."""
+
+    __tablename__ = "help_articles"
+
+    slug: Mapped[str] = mapped_column(String, primary_key=True)
+    lang: Mapped[str] = mapped_column(String, primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    keywords: Mapped[list[Any]] = mapped_column(JSON)
+    departments: Mapped[list[Any]] = mapped_column(JSON)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class SearchCollectionRow(Base):
+    """One searchable collection (the help centre): the fingerprint of what it was
+    last built from, and the row a rebuild locks."""
+
+    __tablename__ = "search_collections"
+
+    collection: Mapped[str] = mapped_column(String, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String)
+
+
+class SearchDocumentRow(Base):
+    """A document's analysed terms (``bot.knowledge.analysis``). The full-text index
+    over ``terms`` is not in the metadata: an FTS5 table kept by triggers on SQLite, a
+    generated ``tsv`` column with a GIN index on PostgreSQL (migration 0015)."""
+
+    __tablename__ = "search_documents"
+    __table_args__ = (
+        UniqueConstraint("collection", "key", "lang"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    collection: Mapped[str] = mapped_column(String)
+    key: Mapped[str] = mapped_column(String)
+    lang: Mapped[str] = mapped_column(String)
+    # " technical sales ": each scope between spaces, matched with LIKE '% x %'.
+    scope: Mapped[str] = mapped_column(String)
+    title_terms: Mapped[str] = mapped_column(Text)
+    keyword_terms: Mapped[str] = mapped_column(Text)
+    body_terms: Mapped[str] = mapped_column(Text)
+    # All three, for the full-text index.
+    terms: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer)
+
+
+class HelpDeflectionRow(Base):
+    """A request a help article solved before it became a ticket."""
+
+    __tablename__ = "help_deflections"
+    __table_args__ = (
+        Index("ix_help_deflections_at", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    customer: Mapped[str] = mapped_column(String)
+    department: Mapped[str] = mapped_column(String)
+    category: Mapped[str] = mapped_column(String)
+    slug: Mapped[str] = mapped_column(String)
+    lang: Mapped[str] = mapped_column(String)
+
+
+class HelpFeedbackRow(Base):
+    """A customer's "Was this helpful?" answer about an article (one per customer and
+    article: answering again replaces it)."""
+
+    __tablename__ = "help_feedback"
+
+    customer: Mapped[str] = mapped_column(String, primary_key=True)
+    slug: Mapped[str] = mapped_column(String, primary_key=True)
+    lang: Mapped[str] = mapped_column(String, primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String)
+    comment: Mapped[str] = mapped_column(Text)
+
+
+class IncidentRow(Base):
+    """One problem many customers have; its tickets are linked in incident_tickets."""
+
+    __tablename__ = "incidents"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    # " technical sales ": each department between spaces, matched with LIKE '% x %'.
+    departments: Mapped[str] = mapped_column(String)
+    opened_by: Mapped[str] = mapped_column(String)
+    opened_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+
+class IncidentTicketRow(Base):
+    """A ticket's incident (one at most: the ticket is the key)."""
+
+    __tablename__ = "incident_tickets"
+    __table_args__ = (Index("ix_incident_tickets_incident_id", "incident_id"),)
+
+    ticket_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(Integer, ForeignKey("incidents.id"))

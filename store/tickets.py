@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -25,6 +36,7 @@ from bot.ticket import (
     Priority,
     Quote,
     QuoteState,
+    Rating,
     RequestType,
     ServiceTerms,
     Status,
@@ -410,6 +422,46 @@ class SqlTicketRepository:
         )
         return [(number, at) for number, at in rows]
 
+    async def open_by_department(self, departments: frozenset[str] | None) -> dict[str, int]:
+        query = select(TicketRow.department, func.count()).where(text(OPEN_TICKETS))
+        if departments is not None:
+            query = query.where(TicketRow.department.in_(sorted(departments)))
+        rows = await self._session.execute(query.group_by(TicketRow.department))
+        return {str(department): int(count) for department, count in rows}
+
+    async def filed_since(
+        self, since: datetime, departments: frozenset[str] | None
+    ) -> list[Ticket]:
+        query = _aggregate().where(TicketRow.created_at >= since)
+        if departments is not None:
+            query = query.where(TicketRow.department.in_(sorted(departments)))
+        return await self._load(query.order_by(TicketRow.number), track=False)
+
+    async def ratings_since(
+        self, since: datetime, departments: frozenset[str] | None
+    ) -> list[tuple[str, str, int]]:
+        query = select(
+            TicketRow.department, TicketRow.assignee_name, TicketRow.rating_score
+        ).where(TicketRow.rated_at >= since, TicketRow.rating_score.is_not(None))
+        if departments is not None:
+            query = query.where(TicketRow.department.in_(sorted(departments)))
+        rows = await self._session.execute(query.order_by(TicketRow.number))
+        return [(str(d), str(a or ""), int(score or 0)) for d, a, score in rows]
+
+    async def changed_since(self, after: tuple[datetime, int] | None, limit: int) -> list[Ticket]:
+        query = _aggregate()
+        if after is not None:
+            at, number = after
+            query = query.where(
+                or_(
+                    TicketRow.updated_at > at,
+                    and_(TicketRow.updated_at == at, TicketRow.number > number),
+                )
+            )
+        # ix_tickets_updated_at_number: the catch-up reads a range, not the table.
+        ordered = query.order_by(TicketRow.updated_at, TicketRow.number).limit(limit)
+        return await self._load(ordered, track=False)
+
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         query = _aggregate()
         if status is not None:
@@ -575,7 +627,16 @@ def _service_values(ticket: Ticket) -> dict[str, Any]:
         "quote_state": quote.state.value if quote else None,
         "quote_at": quote.at if quote else None,
         "quote_decided_at": quote.decided_at if quote else None,
+        "rating_score": ticket.rating.score if ticket.rating else None,
+        "rating_comment": ticket.rating.comment if ticket.rating else None,
+        "rated_at": ticket.rating.at if ticket.rating else None,
     }
+
+
+def _rating(row: TicketRow) -> Rating | None:
+    if row.rating_score is None or row.rated_at is None:
+        return None
+    return Rating(row.rating_score, row.rated_at, row.rating_comment or "")
 
 
 def _terms(row: TicketRow) -> ServiceTerms | None:
@@ -707,5 +768,6 @@ def _ticket(row: TicketRow) -> Ticket:
         off_hours=row.off_hours,
         paid=row.paid,
         quote=_quote(row),
+        rating=_rating(row),
         version=row.version,
     )

@@ -14,18 +14,23 @@ from bot.ports import (
     AccountRepository,
     CustomerRepository,
     HeldMessages,
+    HelpArticles,
     Inbox,
+    IncidentRepository,
     Outbox,
     PersonLinks,
     QuotaCounter,
+    SearchIndex,
     TicketRepository,
 )
 from store.accounts import SqlAccountRepository, SqlCustomerRepository
 from store.held import SqlHeldMessages
 from store.inbox import SqlInbox
+from store.incidents import SqlIncidentRepository
 from store.outbox import SqlOutbox
 from store.people import SqlPersonLinks
 from store.quota import SqlQuotaCounter
+from store.search import SqlHelpArticles, SqlSearchIndex
 from store.tickets import SqlTicketRepository
 
 
@@ -48,6 +53,9 @@ class SqlUnitOfWork:
     quota: QuotaCounter
     held: HeldMessages
     people: PersonLinks
+    search: SearchIndex
+    articles: HelpArticles
+    incidents: IncidentRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         # Creating a session opens no connection; that happens on the first statement.
@@ -65,6 +73,9 @@ class SqlUnitOfWork:
         self.quota = SqlQuotaCounter(self._session)
         self.held = SqlHeldMessages(self._session)
         self.people = SqlPersonLinks(self._session)
+        self.search = SqlSearchIndex(self._session)
+        self.articles = SqlHelpArticles(self._session)
+        self.incidents = SqlIncidentRepository(self._session)
 
     async def __aenter__(self) -> Self:
         return self

@@ -34,8 +34,10 @@ from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
 from bot.reply import Choice, Reply, Text
+from bot.stats import parse_period, report_replies
 from bot.ticket import AGENT_DECLINE_REASONS, Attachment
-from bot.views import page_footer, queue_counts, queue_line
+from bot.transcript import FORMATS, export
+from bot.views import found_tickets, page_footer, queue_counts, queue_line
 from handlers.console.notifier import ConsoleNotifier
 from handlers.console.render import render
 
@@ -227,6 +229,23 @@ class ConsoleSession:
         if name == "queue":
             await self._queue(parse_number(args[0]) if args else 1)
             return
+        if name == "stats":
+            days = parse_period(rest)
+            if days is None:
+                self.say_key("stats.usage")
+                return
+            scope = None if self.actor.lead or not self.departments else self.departments
+            self.say(report_replies(await self.app.stats.report(scope, days)))
+            return
+        if name == "incident":
+            self.say(await self.app.incidents.handle(self.actor, rest))
+            return
+        if name == "find":
+            if not rest.strip():
+                self.say_key("find.usage")
+                return
+            self.say(found_tickets(rest.strip(), await self.app.tickets.find(self.actor, rest)))
+            return
         number = parse_number(args[0]) if args else None
         if number is None:
             self.say_key("console.agent_help")
@@ -234,6 +253,16 @@ class ConsoleSession:
         text = rest.split(None, 1)[1] if len(args) > 1 else ""
         if name == "show":
             self.say(await self.app.tickets.transcript(number, self.actor))
+            return
+        if name == "transcript":
+            fmt = args[1] if len(args) > 1 else "md"
+            if fmt not in FORMATS:
+                self.say_key("transcript.usage")
+                return
+            replies = await self.app.tickets.transcript(number, self.actor)
+            ticket = await self.app.tickets.get(number)
+            exported = export(ticket, replies, self.app.translator, self.lang, fmt)
+            self.write(exported.data.decode().rstrip("\n"))
             return
         command = self._agent_command(name, number, text)
         if command is None:

@@ -96,6 +96,8 @@ class TelegramChannel:
             limiter=app.limiter,
             notifier=self.notifier,
             outbox=app.relay.outbox,
+            incidents=app.incidents,
+            stats=app.stats,
             tuning=tuning,
             albums=AlbumCollector(tuning.album_wait),
             files=app.files,

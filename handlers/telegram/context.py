@@ -34,11 +34,13 @@ from aiogram.types import (
 
 from bot.desk import Desk
 from bot.errors import DeskError
+from bot.incidents import IncidentService
 from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import FileStore, LinkStore, OutboxStore, RateLimiter
 from bot.reply import Reply
+from bot.stats import StatsService
 from bot.ticket import Attachment
 from bot.tickets import TicketService
 from handlers.telegram.delivery import (
@@ -103,6 +105,9 @@ class TelegramContext:
     notifier: TelegramNotifier
     # The outbox, to tell agents how far behind their chat is (None: not told).
     outbox: OutboxStore | None = None
+    # Agents' /incident and leads' /stats (None: not offered).
+    incidents: IncidentService | None = None
+    stats: StatsService | None = None
     tuning: Tuning = field(default_factory=Tuning)
     albums: AlbumCollector = field(default_factory=AlbumCollector)
     posts: RecentAlbums = field(default_factory=RecentAlbums)

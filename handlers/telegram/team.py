@@ -29,6 +29,7 @@ from aiogram.exceptions import (
 )
 from aiogram.filters import Filter
 from aiogram.types import (
+    BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
     ForceReply,
@@ -59,8 +60,10 @@ from bot.inputs import UpdateRef
 from bot.paging import Page
 from bot.participant import Actor
 from bot.reply import Reply
+from bot.stats import chart_png, parse_period, report_replies
 from bot.ticket import Attachment, DeclineReason
-from bot.views import page_footer, queue_counts, queue_line
+from bot.transcript import FORMATS, export
+from bot.views import found_tickets, page_footer, queue_counts, queue_line
 from bot.worker import LAST_ATTEMPT
 from handlers.telegram import filters
 from handlers.telegram.cards import (
@@ -393,6 +396,15 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
     if len(messages) == 1 and command_name(text) == "queue":
         await _show_queue(tg, user, first)
         return
+    if len(messages) == 1 and command_name(text) == "find":
+        await _find(tg, user, first, _rest(text))
+        return
+    if len(messages) == 1 and command_name(text) == "stats":
+        await _stats(tg, user, first, _rest(text))
+        return
+    if len(messages) == 1 and command_name(text) == "incident":
+        await _incident(tg, user, first, _rest(text))
+        return
     # Plain text may be the question an agent's Ask waits for; commands never are.
     number, asking = await _ticket_of(tg, first, asking=command_name(text) is None)
     if number is None:
@@ -404,6 +416,9 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
                 thread_id=thread_id,
                 reply_to=first,
             )
+        return
+    if len(messages) == 1 and command_name(text) == "transcript":
+        await _send_transcript(tg, user, first, number, _rest(text) or "html")
         return
     files = await tg.keep([a for m in messages for a in attachments_of(m)])
     command = _agent_command(number, text, files, asking)
@@ -439,6 +454,124 @@ async def _on_thread_messages(tg: TelegramContext, user: User, messages: list[Me
     if isinstance(command, AddNote) and outcome == done:
         outcome = tg.renderer.label("telegram.agent.note_saved", _lang(tg), {"number": number})
     await tg.direct(first.chat.id, partial(first.reply, outcome, parse_mode=None))
+
+
+def _rest(text: str) -> str:
+    """What follows a command's name."""
+    parts = text.split(None, 1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+async def _here(tg: TelegramContext, user: User, chat_id: int) -> Actor | None:
+    """The agent working for this chat's departments only (a lead too); None when
+    they serve none of them."""
+    here = frozenset(tg.team_chats().get(chat_id, ()))
+    actor = await tg.agent(user.id, user.full_name)
+    mine = here if actor.lead else actor.departments & here
+    return replace(actor, departments=mine, lead=False) if mine else None
+
+
+async def _find(tg: TelegramContext, user: User, message: Message, words: str) -> None:
+    """``/find WORDS``: this chat's departments' tickets that best match."""
+    lang = _lang(tg)
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    actor = await _here(tg, user, message.chat.id)
+    if actor is None:
+        replies = [Reply("telegram.agent.refused")]
+    elif not words:
+        replies = [Reply("find.usage")]
+    else:
+        replies = found_tickets(words, await tg.tickets.find(actor, words))
+    await tg.say(message.chat.id, replies, lang, thread_id=thread_id, reply_to=message)
+
+
+async def _incident(tg: TelegramContext, user: User, message: Message, arg: str) -> None:
+    """``/incident ...`` anywhere in a team chat, for this chat's departments."""
+    lang = _lang(tg)
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    actor = await _here(tg, user, message.chat.id)
+    if actor is None or tg.incidents is None:
+        replies = [Reply("telegram.agent.refused")]
+    else:
+        try:
+            replies = await tg.incidents.handle(actor, arg)
+        except DeskError as exc:
+            replies = [Reply(exc.key, dict(exc.params))]
+    await tg.say(message.chat.id, replies, lang, thread_id=thread_id, reply_to=message)
+
+
+async def _stats(tg: TelegramContext, user: User, message: Message, arg: str) -> None:
+    """``/stats [7d|30d]``: this chat's departments' figures, as text and a chart."""
+    lang = _lang(tg)
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    actor = await _here(tg, user, message.chat.id)
+    days = parse_period(arg)
+    if actor is None or tg.stats is None:
+        replies = [Reply("telegram.agent.refused")]
+    elif days is None:
+        replies = [Reply("stats.usage")]
+    else:
+        report = await tg.stats.report(actor.departments, days)
+        await tg.say(
+            message.chat.id, report_replies(report), lang, thread_id=thread_id, reply_to=message
+        )
+        # Drawing takes a while: off the event loop.
+        chart = await asyncio.to_thread(chart_png, report, tg.renderer.translator, lang)
+        caption = tg.renderer.text("stats.chart.title", lang, {"days": days})
+        await tg.direct(
+            message.chat.id,
+            partial(
+                tg.bot.send_photo,
+                message.chat.id,
+                BufferedInputFile(chart, "dashboard.png"),
+                message_thread_id=thread_id,
+                caption=caption,
+            ),
+        )
+        return
+    await tg.say(message.chat.id, replies, lang, thread_id=thread_id, reply_to=message)
+
+
+async def _send_transcript(
+    tg: TelegramContext, user: User, message: Message, number: int, fmt: str
+) -> None:
+    """``/transcript [html|md]`` in a ticket's topic: the whole ticket as a file there."""
+    lang = _lang(tg)
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    if fmt not in FORMATS:
+        await tg.say(
+            message.chat.id,
+            [Reply("transcript.usage")],
+            lang,
+            thread_id=thread_id,
+            reply_to=message,
+        )
+        return
+    actor = await tg.agent(user.id, user.full_name)
+    try:
+        replies = await tg.tickets.transcript(number, actor)
+    except NotAllowed:
+        await tg.say(
+            message.chat.id,
+            [Reply("telegram.agent.refused")],
+            lang,
+            thread_id=thread_id,
+            reply_to=message,
+        )
+        return
+    ticket = await tg.tickets.get(number)
+    exported = export(ticket, replies, tg.renderer.translator, lang, fmt)
+    caption = tg.renderer.text("transcript.caption", lang, {"number": number})
+    await tg.direct(
+        message.chat.id,
+        partial(
+            tg.bot.send_document,
+            message.chat.id,
+            BufferedInputFile(exported.data, exported.name),
+            message_thread_id=thread_id,
+            caption=caption,
+        ),
+    )
 
 
 async def _show_queue(tg: TelegramContext, user: User, message: Message) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from store.db import create_engine
 from store.models import Base
+from store.search import include_object
 
 target_metadata = Base.metadata
 
@@ -24,6 +25,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=include_object,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )

@@ -53,6 +53,16 @@ def policy_data() -> dict[str, Any]:
     data["departments"]["sales"]["team_channels"] = {"telegram": str(SALES_CHAT)}
     data["desk"]["leads"] = [f"telegram:{LEAD}"]
     data["desk"]["escalation_department"] = "technical"
+    # No help centre unless a test asks for one (help_policy): its articles would step
+    # into every intake.
+    data.pop("help", None)
+    return data
+
+
+def help_policy() -> dict[str, Any]:
+    """The test policy with the example's help articles."""
+    data = policy_data()
+    data["help"] = {"folder": str(EXAMPLE_POLICY.parent / "help")}
     return data
 
 

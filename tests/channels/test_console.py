@@ -8,6 +8,7 @@ console notifier, and the admin CLI reading the result.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,8 @@ class Desk:
 
 def intake(number: str, description: str = DESCRIPTION) -> list[str]:
     """A customer's intake up to the summary: category, support number, title,
-    description, steps, no files, no phone."""
+    description, the help articles offered for the title (not enough), steps, no
+    files, no phone."""
     return [
         "/as customer alice",
         "/new",
@@ -72,6 +74,7 @@ def intake(number: str, description: str = DESCRIPTION) -> list[str]:
         number,
         "Checkout fails with error 500",
         description,
+        "I still need help",
         STEPS,
         "done",
         "/skip",
@@ -523,3 +526,114 @@ def test_a_flood_keeps_every_line_and_joins_the_rest_in_once_it_is_over(desk: De
     shown = desk.run("tickets", "show", "1")
     assert all(note in shown for note in notes)
     assert "\n\n".join(notes[3:]) in shown.replace("\n  ", "\n")
+
+
+def test_help_articles_are_checked_listed_searched_and_added_from_the_terminal(
+    tmp_path: Path,
+) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(EXAMPLE_POLICY.parent / "help", articles)
+    policy = tmp_path / "desk.toml"
+    policy.write_text(
+        EXAMPLE_POLICY.read_text(encoding="utf-8").replace(
+            'folder = "help"', f'folder = "{articles.as_posix()}"'
+        ),
+        encoding="utf-8",
+    )
+    desk = Desk(tmp_path, policy)
+    assert "48 articles, 0 problems" in desk.run("help", "check")
+    found = desk.run("help", "search", "karta zamitnuta pri platbe predplatneho", "--lang", "cs")
+    assert found.splitlines()[0].split()[1] == "payment-failed/cs"
+    new = tmp_path / "refund-policy.md"
+    new.write_text(
+        "---\ntitle: Refunds of unused months\nkeywords: refund, money back\n"
+        "departments: sales\n---\nUnused months are refunded on request.\n",
+        encoding="utf-8",
+    )
+    assert "added refund-policy/en; indexed 49 articles" in desk.run(
+        "help", "add", str(new), "--lang", "en"
+    )
+    assert "refund-policy\tsales\tRefunds of unused months" in desk.run(
+        "help", "list", "--lang", "en"
+    )
+    assert (articles / "en" / "refund-policy.md").exists()
+    (articles / "cs" / "broken.md").write_text("no header", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "help", "check"],
+        capture_output=True,
+        text=True,
+        env=desk.env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "problem: cs/broken.md: the file must start with a '---' header" in done.stdout
+
+
+def test_a_customer_reads_an_article_says_why_it_did_not_help_and_the_lead_sees_it(
+    desk: Desk,
+) -> None:
+    out = desk.console(
+        "/as customer alice",
+        "/help confirmation emails do not arrive",
+        "1",  # the first article
+        "2",  # Was this article helpful? No
+        "1",  # It is out of date
+    )
+    assert "Order confirmation e-mails do not arrive" in out
+    assert "SPF and DKIM" in out
+    assert "What was wrong with it?" in out
+    assert "Thank you for your feedback!" in out
+    report = desk.run("help", "feedback")
+    assert "en/emails-not-sent\thelpful 0\tnot helpful 1 (outdated 1)" in report
+
+
+def test_an_agent_finds_a_ticket_and_exports_its_transcript(desk: Desk, tmp_path: Path) -> None:
+    out = desk.console(
+        *intake("SN-1001"),
+        "1",  # Send the ticket
+        "/as agent eva technical",
+        "/find checkout error",
+        "/find nothing like this",
+        "/answer 1 Please clear the <cache>",
+        "/transcript 1",
+    )
+    assert "1 requests match “checkout error”" in out
+    assert "No request of your departments matches “nothing like this”" in out
+    assert "# \\#1 Checkout fails with error 500" in out
+    assert "Please clear the \\<cache\\>" in out
+    page = desk.run("tickets", "export", "1", "--format", "html")
+    assert "<h1>#1 Checkout fails with error 500</h1>" in page
+    assert "Please clear the &lt;cache&gt;" in page
+    saved = tmp_path / "t.md"
+    assert "wrote" in desk.run("tickets", "export", "1", "--output", str(saved))
+    assert saved.read_text(encoding="utf-8").startswith("# \\#1 Checkout fails")
+
+
+def test_an_incident_update_reaches_the_customer_in_the_terminal(desk: Desk) -> None:
+    out = desk.console(
+        *intake("SN-1001"),
+        "1",  # Send the ticket
+        "/as agent eva technical",
+        "/incident new Checkout outage",
+        "/incident add 1",
+        "/incident update The payment provider is back.",
+        "/incident resolve",
+        "/incident",
+    )
+    assert "Incident #1 «Checkout outage» is open" in out
+    assert "Incident #1: linked #1." in out
+    assert "Update on «Checkout outage» (your request #1): The payment provider is back." in out
+    assert "Incident #1 is resolved; 1 requests were resolved" in out
+    assert "There is no open incident of your departments" in out
+
+
+def test_the_stats_in_the_terminal_and_as_a_chart(desk: Desk, tmp_path: Path) -> None:
+    out = desk.console(*intake("SN-1001"), "1", "/as agent eva technical", "/stats 30d")
+    assert "The last 30 days" in out
+    assert "Technical department: 1 open · 1 filed, 0 solved by an article" in out
+    chart = tmp_path / "stats.png"
+    report = desk.run("stats", "--days", "7", "--chart", str(chart))
+    assert "Technical department: 1 open · 1 filed" in report
+    assert chart.read_bytes().startswith(b"\x89PNG")

@@ -7,7 +7,7 @@ changes on commit, ticket numbers are assigned on add.
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -18,10 +18,14 @@ from bot.customer import Customer, Profile
 from bot.dialog import TicketBrief
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, DuplicateUpdate, TicketNotFound
 from bot.held import HeldMessage
+from bot.incident import Incident, IncidentStatus
 from bot.inputs import UpdateRef
+from bot.knowledge.article import Article, Feedback, FeedbackCounts
+from bot.knowledge.ranking import Candidate, CorpusStats
 from bot.notification import Notification
 from bot.paging import Page
 from bot.participant import Participant
+from bot.ports import Deflection, SearchDocument
 from bot.ticket import Status, Ticket
 
 
@@ -41,6 +45,13 @@ class Db:
     people: dict[Participant, str] = field(default_factory=dict)
     link_codes: dict[str, tuple[Participant, datetime]] = field(default_factory=dict)
     next_number: int = 1
+    articles: dict[tuple[str, str], Article] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, list[SearchDocument]] = field(default_factory=dict)
+    deflections: list[Deflection] = field(default_factory=list)
+    feedback: dict[tuple[str, str, str], Feedback] = field(default_factory=dict)
+    incidents: dict[int, Incident] = field(default_factory=dict)
+    incident_of: dict[int, int] = field(default_factory=dict)
 
 
 class _Tickets:
@@ -207,6 +218,42 @@ class _Tickets:
             claimed.append((t.number, until))
         return sorted(claimed)
 
+    async def open_by_department(self, departments: frozenset[str] | None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.db.tickets.values():
+            if t.is_open and (departments is None or t.department in departments):
+                counts[t.department] = counts.get(t.department, 0) + 1
+        return counts
+
+    async def filed_since(
+        self, since: datetime, departments: frozenset[str] | None
+    ) -> list[Ticket]:
+        return [
+            copy.deepcopy(t)
+            for _, t in sorted(self.db.tickets.items())
+            if t.created_at >= since and (departments is None or t.department in departments)
+        ]
+
+    async def ratings_since(
+        self, since: datetime, departments: frozenset[str] | None
+    ) -> list[tuple[str, str, int]]:
+        return [
+            (t.department, t.assignee_name, t.rating.score)
+            for _, t in sorted(self.db.tickets.items())
+            if t.rating is not None
+            and t.rating.at >= since
+            and (departments is None or t.department in departments)
+        ]
+
+    async def changed_since(self, after: tuple[datetime, int] | None, limit: int) -> list[Ticket]:
+        def key(t: Ticket) -> tuple[datetime, int]:
+            return (t.updated_at or t.created_at, t.number or 0)
+
+        changed = sorted(
+            (t for t in self.db.tickets.values() if after is None or key(t) > after), key=key
+        )
+        return [copy.deepcopy(t) for t in changed[:limit]]
+
     async def recent(self, limit: int = 50, status: Status | None = None) -> list[Ticket]:
         found = [t for t in self.db.tickets.values() if status is None or t.status is status]
         return self._sorted(found)[:limit]
@@ -355,6 +402,148 @@ class _Quota:
         return True
 
 
+class _Search:
+    """The search port in memory: any shared term makes a candidate, as FTS does."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def replace(self, collection: str, documents: Sequence[SearchDocument]) -> None:
+        self.db.documents[collection] = list(documents)
+
+    async def put(self, collection: str, documents: Sequence[SearchDocument]) -> None:
+        keys = {d.key for d in documents}
+        kept = [d for d in self.db.documents.get(collection, []) if d.key not in keys]
+        self.db.documents[collection] = kept + list(documents)
+
+    async def watermark(self, collection: str) -> str:
+        return self.db.fingerprints.get(collection, "")
+
+    async def set_watermark(self, collection: str, value: str) -> None:
+        self.db.fingerprints[collection] = value
+
+    def _docs(self, collection: str, langs: Collection[str]) -> list[SearchDocument]:
+        return [d for d in self.db.documents.get(collection, []) if d.lang in langs]
+
+    async def candidates(
+        self,
+        collection: str,
+        terms: Collection[str],
+        *,
+        langs: Collection[str],
+        scope: str | None = None,
+        limit: int = 500,
+    ) -> list[Candidate]:
+        found = [
+            Candidate(d.key, d.lang, d.title, d.keywords, d.body)
+            for d in reversed(self._docs(collection, langs))
+            if (scope is None or scope in d.scope)
+            and set(terms) & {*d.title, *d.keywords, *d.body}
+        ]
+        return found[:limit]
+
+    async def stats(
+        self, collection: str, terms: Collection[str], *, langs: Collection[str]
+    ) -> CorpusStats:
+        docs = self._docs(collection, langs)
+        lengths = [len(d.title) + len(d.keywords) + len(d.body) for d in docs]
+        return CorpusStats(
+            documents=len(docs),
+            average_length=sum(lengths) / len(lengths) if lengths else 0.0,
+            frequencies={
+                t: sum(t in {*d.title, *d.keywords, *d.body} for d in docs) for t in terms
+            },
+        )
+
+    async def vocabulary(self, collection: str, lang: str) -> set[str]:
+        docs = self._docs(collection, (lang,))
+        return {t for d in docs for t in (*d.title, *d.keywords, *d.body)}
+
+
+class _Articles:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def replace(self, articles: Sequence[Article], fingerprint: str) -> None:
+        self.db.articles = {(a.slug, a.lang): a for a in articles}
+        self.db.fingerprints["help"] = fingerprint
+
+    async def fingerprint(self, *, lock: bool = False) -> str:
+        return self.db.fingerprints.get("help", "")
+
+    async def get(self, keys: Sequence[tuple[str, str]]) -> list[Article]:
+        return [self.db.articles[k] for k in keys if k in self.db.articles]
+
+    async def all(self) -> list[Article]:
+        return [self.db.articles[k] for k in sorted(self.db.articles, key=lambda k: (k[1], k[0]))]
+
+    async def record_deflection(self, deflection: Deflection) -> None:
+        self.db.deflections.append(deflection)
+
+    async def deflections(self, since: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self.db.deflections:
+            if d.at >= since:
+                counts[d.department] = counts.get(d.department, 0) + 1
+        return counts
+
+    async def record_feedback(self, feedback: Feedback) -> None:
+        self.db.feedback[(feedback.customer, feedback.slug, feedback.lang)] = feedback
+
+    async def feedback(self) -> list[FeedbackCounts]:
+        by_article: dict[tuple[str, str], list[Feedback]] = {}
+        for f in sorted(self.db.feedback.values(), key=lambda f: f.at, reverse=True):
+            by_article.setdefault((f.slug, f.lang), []).append(f)
+        out = []
+        for (slug, lang), answers in by_article.items():
+            reasons: dict[str, int] = {}
+            for f in answers:
+                if not f.helpful and f.reason is not None:
+                    reasons[f.reason.value] = reasons.get(f.reason.value, 0) + 1
+            comments = tuple(f.comment for f in answers if f.comment)[:3]
+            yes = sum(f.helpful for f in answers)
+            out.append(FeedbackCounts(slug, lang, yes, len(answers) - yes, reasons, comments))
+        out.sort(key=lambda c: (-c.not_helpful, -c.helpful, c.slug, c.lang))
+        return out
+
+
+class _Incidents:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def add(self, incident: Incident) -> int:
+        number = max(self.db.incidents, default=0) + 1
+        self.db.incidents[number] = replace(incident, id=number, tickets=())
+        return number
+
+    async def get(self, incident_id: int) -> Incident | None:
+        found = self.db.incidents.get(incident_id)
+        if found is None:
+            return None
+        tickets = tuple(sorted(n for n, i in self.db.incident_of.items() if i == incident_id))
+        return replace(found, tickets=tickets)
+
+    async def open_in(self, departments: frozenset[str] | None) -> list[Incident]:
+        return [
+            i
+            for _, i in sorted(self.db.incidents.items(), reverse=True)
+            if i.status is IncidentStatus.OPEN
+            and (departments is None or set(i.departments) & departments)
+        ]
+
+    async def link(self, incident_id: int, number: int) -> None:
+        self.db.incident_of[number] = incident_id
+
+    async def resolve(self, incident_id: int, at: datetime) -> None:
+        incident = self.db.incidents[incident_id]
+        self.db.incidents[incident_id] = replace(
+            incident, status=IncidentStatus.RESOLVED, resolved_at=at
+        )
+
+    async def of_ticket(self, number: int) -> int | None:
+        return self.db.incident_of.get(number)
+
+
 def _brief(ticket: Ticket) -> TicketBrief:
     assert ticket.number is not None
     return TicketBrief(
@@ -409,6 +598,9 @@ class FakeUnitOfWork:
         self.quota = _Quota(self._work)
         self.held = _Held(self._work)
         self.people = _People(self._work)
+        self.search = _Search(self._work)
+        self.articles = _Articles(self._work)
+        self.incidents = _Incidents(self._work)
 
     async def __aenter__(self) -> Self:
         return self

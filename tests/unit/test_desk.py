@@ -188,7 +188,10 @@ async def test_resolution_buttons_confirm_once_and_refuse_strangers(world: World
     stranger = await world.say(ChoicePicked(f"confirm:{n}"), who=BOB)
     assert keys(stranger) == ["error.not_allowed"]
     assert (await world.tickets.get(n)).status is Status.RESOLVED
-    assert keys(await world.say(ChoicePicked(f"confirm:{n}"))) == ["desk.resolution_confirmed"]
+    assert keys(await world.say(ChoicePicked(f"confirm:{n}"))) == [
+        "desk.resolution_confirmed",
+        "rating.ask",
+    ]
     assert keys(await world.say(ChoicePicked(f"confirm:{n}"))) == ["desk.already_done"]
     assert (await world.tickets.get(n)).status is Status.CLOSED
 

@@ -4,20 +4,24 @@ that feeds inputs like the desk does (storing the state as JSON between steps)."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from bot.account import Account
-from bot.commands import Command
+from bot.commands import Command, SuggestArticles
 from bot.dialog import DeskContext, TicketBrief, Transition
+from bot.incident import IncidentBrief
 from bot.inputs import (
     AccountLooked,
+    ArticlesFound,
     ChoicePicked,
     CommandGiven,
     FileSent,
     Input,
     TextSent,
 )
+from bot.knowledge.article import ArticleBrief
 from bot.policy import load_policy, parse_policy
 from bot.quota import QuotaStatus
 from bot.reply import Reply
@@ -54,6 +58,13 @@ DESCRIPTION = (
 )
 STEPS = "Add any product to the cart, go to checkout, pick card payment, click Pay."
 
+ARTICLES = (
+    ArticleBrief("checkout-error", "en", "Checkout fails or the order cannot be completed"),
+    ArticleBrief("site-down", "en", "The shop is down or shows error 500"),
+)
+
+INCIDENT = IncidentBrief(4, "Checkout error 500 since the update")
+
 # Every reply key any driven flow produced, for the catalog test.
 SEEN_KEYS: set[str] = set()
 
@@ -73,7 +84,18 @@ def brief(number: int, title: str, description: str, status: Status = Status.NEW
 class Run:
     """One intake, driven step by step; every state goes through dump/JSON/load."""
 
-    def __init__(self, ctx: DeskContext | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        ctx: DeskContext | None = None,
+        articles: tuple[ArticleBrief, ...] | None = (),
+        incident: IncidentBrief | None = None,
+        **options: Any,
+    ) -> None:
+        # What the help centre finds for the description (the desk's answer to
+        # SuggestArticles, given right away as the desk does; None: left unanswered).
+        self.articles = articles
+        self.incident = incident
+        self.searches: list[SuggestArticles] = []
         self.intake = Intake()
         self.context = ctx or context()
         self.states: list[IntakeState] = []
@@ -89,6 +111,15 @@ class Run:
             stored = json.loads(json.dumps(self.intake.dump(self.state)))
             assert self.intake.load(stored) == self.state
             self.states.append(self.state)
+        if isinstance(transition.command, SuggestArticles) and self.state is not None:
+            self.searches.append(transition.command)
+            if self.articles is not None:
+                # As the desk does: the step's own replies, then the answer's.
+                answered = self.send(ArticlesFound(self.articles, self.incident))
+                self.transition = replace(
+                    answered, replies=(*transition.replies, *answered.replies)
+                )
+                return self.transition
         return transition
 
     def send(self, event: Input) -> Transition[IntakeState]:
@@ -275,4 +306,19 @@ def runs_at_every_step() -> list[Run]:
     run = to_summary()
     run.pick("confirm")
     runs.append(run)  # FILING
+    run = to_title(context(account=STANDARD), articles=None)
+    run.text(TITLE)
+    run.text(DESCRIPTION)
+    runs.append(run)  # SEARCHING
+    run = to_title(context(account=STANDARD), articles=ARTICLES, incident=INCIDENT)
+    run.text(TITLE)
+    run.text(DESCRIPTION)
+    runs.append(run)  # INCIDENT_OFFER
+    for then in ((), ("read.0",), ("solved",)):
+        run = to_title(context(account=STANDARD), articles=ARTICLES)
+        run.text(TITLE)
+        run.text(DESCRIPTION)
+        for value in then:
+            run.pick(value)
+        runs.append(run)  # ARTICLES, READING, DEFLECTING
     return runs

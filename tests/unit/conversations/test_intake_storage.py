@@ -63,6 +63,7 @@ def test_step_values_are_stable() -> None:
         "support_number", "checking", "unknown_number", "expired", "wrong_plan", "not_direct",
         "quota_used", "domain", "wrong_domain", "phone", "summary", "edit_field", "duplicate",
         "appending", "filing",
+        "searching", "articles", "reading", "deflecting", "incident_offer",
     }  # fmt: skip
 
 
