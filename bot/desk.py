@@ -371,7 +371,7 @@ class Desk:
                 return await self._answered(update, locale)
             customer = await uow.customers.get(who)
             lang = customer.locale if customer is not None else lang
-            message = HeldMessage(text, files, now)
+            message = HeldMessage(text, now, files)
             if not await uow.held.hold(who, key, message, self._flood.keep):
                 # Kept as many as we keep: this one is not, and the sender must know.
                 keep = self._flood.keep

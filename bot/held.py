@@ -15,8 +15,8 @@ class HeldMessage:
     """A message that came over the flood limit, kept until the flood is over."""
 
     text: str
+    at: datetime
     files: tuple[Attachment, ...] = ()
-    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

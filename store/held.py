@@ -13,6 +13,7 @@ from bot.held import HeldMessage
 from bot.participant import Participant
 from bot.ticket import Attachment
 from store.models import HeldMessageRow
+from store.tickets import attachment_fields
 
 _HELD = cast(Table, HeldMessageRow.__table__)
 _COUNT = select(func.count()).where(_HELD.c.customer_key == bindparam("key"))
@@ -28,17 +29,6 @@ _DUE = (
     .order_by(func.min(_HELD.c.held_at))
     .limit(bindparam("limit"))
 )
-
-
-def _file(attachment: Attachment) -> dict[str, Any]:
-    return {
-        "file_ref": attachment.file_ref,
-        "file_name": attachment.file_name,
-        "mime_type": attachment.mime_type,
-        "size": attachment.size,
-        "platform": attachment.platform,
-        "kind": attachment.kind,
-    }
 
 
 def _attachment(stored: dict[str, Any]) -> Attachment:
@@ -70,7 +60,7 @@ class SqlHeldMessages:
             "customer_key": who.key,
             "update_key": update,
             "text": message.text,
-            "files": [_file(f) for f in message.files],
+            "files": [attachment_fields(f) for f in message.files],
             "held_at": message.at,
         }
         await self._session.execute(statement, values)
@@ -82,7 +72,7 @@ class SqlHeldMessages:
             return []
         await self._session.execute(delete(_HELD).where(_HELD.c.id.in_([row.id for row in rows])))
         return [
-            HeldMessage(row.text, tuple(_attachment(f) for f in row.files or ()), row.held_at)
+            HeldMessage(row.text, row.held_at, tuple(_attachment(f) for f in row.files or ()))
             for row in rows
         ]
 

@@ -668,12 +668,9 @@ def _quote(row: TicketRow) -> Quote | None:
     )
 
 
-def _attachment_values(
-    number: int, attachment: Attachment, entry_seq: int | None
-) -> dict[str, Any]:
+def attachment_fields(attachment: Attachment) -> dict[str, Any]:
+    """An attachment's fields as stored (its row's columns, or a JSON object)."""
     return {
-        "ticket_number": number,
-        "entry_seq": entry_seq,
         "file_ref": attachment.file_ref,
         "file_name": attachment.file_name,
         "mime_type": attachment.mime_type,
@@ -682,6 +679,12 @@ def _attachment_values(
         "kind": attachment.kind,
         "stored": attachment.stored,
     }
+
+
+def _attachment_values(
+    number: int, attachment: Attachment, entry_seq: int | None
+) -> dict[str, Any]:
+    return {"ticket_number": number, "entry_seq": entry_seq, **attachment_fields(attachment)}
 
 
 def _participant(platform: str | None, external_id: str | None) -> Participant | None:

@@ -205,3 +205,19 @@ async def press_in_team(
     answer = await fake.wait_call("answerCallbackQuery", after=mark)
     await fake.wait_idle(0.3)
     return str(answer[0].params.get("text", ""))
+
+
+def tech_team(fake: FakeTelegram, agent: int = 700, name: str = "Eve") -> dict[str, Any]:
+    """The technical team's forum group with one agent in it; the agent."""
+    fake.add_group(TECH_CHAT, "Tech", forum=True, members={agent: "member"})
+    return fake.user(agent, name)
+
+
+async def filed_with_topic(
+    app: App, fake: FakeTelegram, customer: int, title: str
+) -> tuple[int, int]:
+    """A ticket filed for ``customer``, once its card is in the team group: its number
+    and its topic there."""
+    number = await file_directly(app, customer, "bug", title)
+    card = await wait_card(fake, number)
+    return number, int(card["message_thread_id"])

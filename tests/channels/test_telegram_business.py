@@ -13,7 +13,7 @@ from typing import Any
 
 from fake_telegram import Call, FakeTelegram
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import card_message, press_in_team
+from telegram_people import card_message, press_in_team, tech_team
 
 from bot.ticket import Status
 
@@ -32,16 +32,17 @@ class BusinessCustomer:
     def _mine(self, call: Call) -> bool:
         return call.params.get("chat_id") == self.id
 
+    async def _answer(self, mark: int) -> str:
+        """What the company's account said to them after ``mark``."""
+        await self.fake.wait_call("sendMessage", self._mine, after=mark)
+        await self.fake.wait_idle(0.2)
+        sent = self.fake.calls_of("sendMessage", after=mark)
+        return "\n".join(c.params["text"] for c in sent if self._mine(c))
+
     async def says(self, text: str) -> str:
         mark = self.fake.mark()
         self.fake.push_business_message(CONNECTION, self.user, text)
-        await self.fake.wait_call("sendMessage", self._mine, after=mark)
-        await self.fake.wait_idle(0.2)
-        return "\n".join(
-            c.params["text"]
-            for c in self.fake.calls_of("sendMessage", after=mark)
-            if self._mine(c)
-        )
+        return await self._answer(mark)
 
     async def presses(self, data: str) -> str:
         message: dict[str, Any] = next(
@@ -51,13 +52,7 @@ class BusinessCustomer:
         )
         mark = self.fake.mark()
         self.fake.push_callback(self.user, message, data)
-        await self.fake.wait_call("sendMessage", self._mine, after=mark)
-        await self.fake.wait_idle(0.2)
-        return "\n".join(
-            c.params["text"]
-            for c in self.fake.calls_of("sendMessage", after=mark)
-            if self._mine(c)
-        )
+        return await self._answer(mark)
 
 
 async def test_a_customer_of_the_companys_account_files_and_is_answered_as_the_company(
@@ -65,8 +60,7 @@ async def test_a_customer_of_the_companys_account_files_and_is_answered_as_the_c
 ) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         company = fake.user(COMPANY, "Shop s.r.o.")
         fake.connect_business(CONNECTION, company)
         await fake.wait_idle(0.3)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fake_telegram import ApiLimits
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import Person, file_directly
+from telegram_people import Person, file_directly, filed_with_topic, tech_team
 
 from handlers.telegram.pacing import Limits
 
@@ -29,12 +29,9 @@ async def test_a_private_chat_gets_two_at_once_then_one_a_second_albums_and_429s
 ) -> None:
     async with running_desk(tmp_path, api_limits=PRIVATE, limits=REAL) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         alice = Person(fake, ALICE, "Alice")
-        number = await file_directly(desk.app, ALICE, "bug", "Printer prints nothing")
-        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == TECH_CHAT)
-        thread = next(iter(fake.topics[TECH_CHAT]))
+        number, thread = await filed_with_topic(desk.app, fake, ALICE, "Printer prints nothing")
         # Telegram refuses the third message of the customer's chat: nothing may follow
         # it in a burst when the hold is over.
         fake.fail_next("sendMessage", 429, retry_after=1, passing=2, chat_id=ALICE)
@@ -76,8 +73,7 @@ async def test_three_server_errors_hold_one_chat_for_seconds_and_no_other(
 ) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         fake.user(ALICE, "Alice")
         fake.user(BOB, "Bob")
         first = await file_directly(desk.app, ALICE, "bug", "Alice's printer")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import Person, file_directly, file_ticket
+from telegram_people import Person, file_directly, file_ticket, tech_team
 
 ALICE, BOB, AGENT = 501, 502, 700
 
@@ -25,8 +25,7 @@ def team_threads(fake: object) -> dict[int, int]:
 async def test_each_ticket_lives_in_its_own_topic_of_the_customers_chat(tmp_path: Path) -> None:
     async with running_desk(tmp_path, private_topics=True) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         alice = Person(fake, ALICE, "Alice")
 
         # Filed in the main chat: the ticket gets its topic there at once.
@@ -101,8 +100,7 @@ async def test_each_ticket_lives_in_its_own_topic_of_the_customers_chat(tmp_path
 async def test_a_chat_that_refuses_a_topic_stays_a_plain_chat(tmp_path: Path) -> None:
     async with running_desk(tmp_path, private_topics=True) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         fake.user(BOB, "Bob")
         fake.no_topics.add(BOB)
         numbers = [await file_directly(desk.app, BOB, "bug", f"Problem {i}") for i in range(2)]

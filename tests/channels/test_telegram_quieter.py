@@ -7,7 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import Person, card_message, file_directly, file_ticket, press_in_team
+from telegram_people import (
+    Person,
+    card_message,
+    file_ticket,
+    filed_with_topic,
+    press_in_team,
+    tech_team,
+)
 
 from bot.ticket import Status
 
@@ -28,8 +35,7 @@ async def test_used_buttons_go_and_later_messages_are_marked_not_answered(
 ) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         alice = Person(fake, ALICE, "Alice")
         mark = fake.mark()
         filed = await file_ticket(alice)
@@ -76,12 +82,9 @@ async def test_used_buttons_go_and_later_messages_are_marked_not_answered(
 async def test_ask_customer_takes_the_agents_next_message_in_the_topic(tmp_path: Path) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         fake.user(ALICE, "Alice")
-        number = await file_directly(desk.app, ALICE, "bug", "Printer prints nothing")
-        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == TECH_CHAT)
-        thread = next(iter(fake.topics[TECH_CHAT]))
+        number, thread = await filed_with_topic(desk.app, fake, ALICE, "Printer prints nothing")
 
         mark = fake.mark()
         await press_in_team(fake, eve, card_message(fake, number), f"a:ask:{number}")

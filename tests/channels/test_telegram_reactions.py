@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import Person, card_message, file_directly, press_in_team
+from telegram_people import (
+    Person,
+    card_message,
+    file_directly,
+    filed_with_topic,
+    press_in_team,
+    tech_team,
+)
 
 from bot.ticket import EntryKind, Status
 
@@ -16,8 +23,7 @@ ALICE, AGENT = 501, 700
 async def test_an_agents_thumbs_up_on_a_customers_message_marks_it_seen(tmp_path: Path) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         stranger = fake.user(666, "Mallory")
         alice = Person(fake, ALICE, "Alice")
         number = await file_directly(desk.app, ALICE, "bug", "Printer prints nothing")
@@ -59,12 +65,9 @@ async def test_an_agents_thumbs_up_on_a_customers_message_marks_it_seen(tmp_path
 async def test_the_customers_thumbs_up_on_the_resolution_confirms_it(tmp_path: Path) -> None:
     async with running_desk(tmp_path) as desk:
         fake = desk.fake
-        fake.add_group(TECH_CHAT, "Tech", forum=True, members={AGENT: "member"})
-        eve = fake.user(AGENT, "Eve")
+        eve = tech_team(fake)
         alice = Person(fake, ALICE, "Alice")
-        number = await file_directly(desk.app, ALICE, "bug", "Printer prints nothing")
-        await fake.wait_call("sendMessage", lambda c: c.params["chat_id"] == TECH_CHAT)
-        thread = next(iter(fake.topics[TECH_CHAT]))
+        number, thread = await filed_with_topic(desk.app, fake, ALICE, "Printer prints nothing")
         fake.push_reply(TECH_CHAT, eve, "Try the new driver", thread_id=thread)
         await alice.hears("Try the new driver")
         answer = next(

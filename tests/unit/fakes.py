@@ -367,8 +367,7 @@ class _Held:
     async def due(self, before: datetime, limit: int = 100) -> list[Participant]:
         first: dict[Participant, datetime] = {}
         for who, _, message in self.db.held:
-            if message.at is not None:
-                first.setdefault(who, message.at)
+            first.setdefault(who, message.at)
         return [who for who, at in first.items() if at < before][:limit]
 
 

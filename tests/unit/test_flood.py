@@ -130,7 +130,8 @@ async def test_commands_over_the_limit_are_not_carried_out_and_a_redelivery_is_k
 
 
 def test_held_messages_join_into_pieces_a_ticket_message_can_take() -> None:
-    held = [HeldMessage("a" * 6), HeldMessage("b" * 3), HeldMessage("c" * 12)]
+    at = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    held = [HeldMessage("a" * 6, at), HeldMessage("b" * 3, at), HeldMessage("c" * 12, at)]
     pieces = join_held(held, 10)
     assert [(p.text, p.count) for p in pieces] == [
         ("aaaaaa", 1),
