@@ -38,7 +38,11 @@ async def test_intake_claim_question_answer_resolution_confirmation(tmp_path: Pa
         mark = fake.mark()
         assert "Done" in await press_in_team(fake, agent, card, "a:claim:1")
         await fake.wait_call("editMessageText", after=mark)
-        assert "Eve" in fake.calls_of("editMessageText", after=mark)[-1].params["text"]
+        edited = fake.calls_of("editMessageText", after=mark)[-1].params
+        assert "Eve" in edited["text"]
+        # Claimed: the button says what pressing it now does.
+        labels = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
+        assert "Take over" in labels and "Claim" not in labels
         assert any("Eve" in t for t in fake.sent_texts(501, after=mark))
 
         # Ask: the prompt, then the agent's reply to it in the topic is the question.
