@@ -206,6 +206,8 @@ class MemoryBotAPI(BaseSession):
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": lambda p: self._message(p, text="(edited)"),
             "answerCallbackQuery": lambda p: True,
+            "setMessageReaction": lambda p: True,
+            "readBusinessMessage": lambda p: True,
             "getChatMember": self._chat_member,
             "getChat": self._chat,
             "setMyCommands": lambda p: True,
