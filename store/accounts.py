@@ -15,6 +15,7 @@ from bot.customer import Customer, Profile
 from bot.errors import ConcurrentUpdate
 from bot.participant import Participant
 from bot.ticket import Status
+from store.driver import Prepared
 from store.models import AccountRow, CustomerRow, HeldMessageRow, TicketRow
 from store.upsert import upsert
 
@@ -93,6 +94,22 @@ _PROFILE = (
 # that reads the state anyway (no lock service, no extra round trip). Waiting for the
 # lock, PostgreSQL reads the row as the holder committed it.
 _PROFILE_LOCKED = _PROFILE.with_for_update(of=_CUSTOMERS)
+_READ_PROFILE = Prepared(_PROFILE)
+_READ_PROFILE_LOCKED = Prepared(_PROFILE_LOCKED)
+
+
+def _saving_profile(insert: Any) -> Prepared:
+    saved = insert(_CUSTOMERS)
+    return Prepared(
+        saved.on_conflict_do_update(
+            index_elements=["key"],
+            set_={c.name: saved.excluded[c.name] for c in _CUSTOMERS.c if c.name != "key"},
+        )
+    )
+
+
+_SAVE_PROFILE = {"postgresql": _saving_profile(postgresql.insert)}
+_SAVE_PROFILE_SQLITE = _saving_profile(sqlite.insert)
 _ADD_CUSTOMER = insert(_CUSTOMERS)
 
 
@@ -114,7 +131,9 @@ class SqlCustomerRepository:
     async def flush(self) -> None:
         """Write the profile kept by ``put``, if any."""
         if (pending := self.take_pending()) is not None:
-            await upsert(self._session, CustomerRow, pending, ["key"])
+            dialect = self._session.get_bind().dialect.name
+            save = _SAVE_PROFILE.get(dialect, _SAVE_PROFILE_SQLITE)
+            await save.execute(self._session, pending)
 
     def forget(self) -> None:
         """Rolled back: the kept profile is gone with the transaction."""
@@ -127,12 +146,11 @@ class SqlCustomerRepository:
 
     async def profile(self, participant: Participant) -> Profile:
         await self.flush()
-        dialect = self._session.get_bind().dialect.name
-        statement = _PROFILE_LOCKED if dialect == "postgresql" else _PROFILE
-        found = (await self._session.execute(statement, {"key": participant.key})).first()
-        if found is None:
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        read = _READ_PROFILE_LOCKED if postgres else _READ_PROFILE
+        values = next(iter(await read.rows(self._session, {"key": participant.key})), None)
+        if values is None:
             return Profile(None)
-        values = found._mapping
         customer = _customer(values)
         account = None
         if values["account_support_number"] is not None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy import Column, MetaData, Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import DuplicateUpdate
 from bot.inputs import UpdateRef
 from store.accounts import SqlCustomerRepository
+from store.driver import Prepared
 from store.models import CustomerRow, InboxRow
 
 _INBOX = cast(Table, InboxRow.__table__)
@@ -40,7 +42,18 @@ def _recording_with_profile() -> Any:
     )
 
 
-_RECORD_WITH_PROFILE = _recording_with_profile()
+# SQLite has no data-modifying WITH: there the two go through a view whose INSTEAD OF
+# trigger writes both tables (migration customer_steps), still one statement.
+CUSTOMER_STEPS = Table(
+    "customer_steps",
+    MetaData(),
+    *(Column(column.name, column.type) for column in (*_CUSTOMERS.c, *_INBOX.c)),
+)
+_RECORD_ONLY = Prepared(_RECORD)
+_RECORD_WITH_PROFILE = {
+    "postgresql": Prepared(_recording_with_profile()),
+    "sqlite": Prepared(insert(CUSTOMER_STEPS)),
+}
 
 
 _WHERE = (
@@ -83,15 +96,15 @@ class SqlInbox:
             "answer": answer,
         }
         customers = self._customers
-        together = customers is not None and self._session.get_bind().dialect.name == "postgresql"
+        together = _RECORD_WITH_PROFILE.get(self._session.get_bind().dialect.name)
         try:
             if together and customers and (profile := customers.take_pending()) is not None:
-                await self._session.execute(_RECORD_WITH_PROFILE, profile | row)
+                await together.execute(self._session, profile | row)
             else:
                 if customers is not None:
                     await customers.flush()
-                await self._session.execute(_RECORD, row)
-        except IntegrityError as exc:
+                await _RECORD_ONLY.execute(self._session, row)
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
             raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
 
     async def seen(self, update: UpdateRef) -> bool:

@@ -33,7 +33,7 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-async def _patiently(call: Callable[[], Any]) -> Any:
+async def patiently(call: Callable[[], Any]) -> Any:
     """``call()``, tried again after a pause (the loop runs meanwhile) while SQLite
     answers that another connection holds the lock."""
     started = time.monotonic()
@@ -61,12 +61,12 @@ class InlineCursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        await _patiently(lambda: self._cursor.execute(sql, parameters))
+        await patiently(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
         rows = list(parameters)  # may be run twice
-        await _patiently(lambda: self._cursor.executemany(sql, rows))
+        await patiently(lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -133,6 +133,12 @@ class InlineConnection:
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The ``sqlite3`` connection itself, for statements run on it directly
+        (``store/driver.py``)."""
+        return self._conn
+
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
@@ -140,7 +146,7 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _patiently(self._conn.commit)
+        await patiently(self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()

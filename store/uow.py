@@ -24,6 +24,7 @@ from bot.ports import (
     TicketRepository,
 )
 from store.accounts import SqlAccountRepository, SqlCustomerRepository
+from store.driver import UnitConnection, on_demand
 from store.held import SqlHeldMessages
 from store.inbox import SqlInbox
 from store.incidents import SqlIncidentRepository
@@ -58,16 +59,18 @@ class SqlUnitOfWork:
     incidents: IncidentRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        # Creating a session opens no connection; that happens on the first statement.
-        self._session = sessions()
-        self._tickets = SqlTicketRepository(self._session)
+        # The connection is taken on entering; a session on it only if a repository
+        # uses one (store/driver.py): most customer steps never do.
+        self._unit = UnitConnection(sessions)
+        self._session = session = on_demand(self._unit)
+        self._tickets = SqlTicketRepository(session)
         self.tickets = self._tickets
         # Accounts read in this unit, shared by the repositories that read them.
         self._accounts: dict[str, Account | None] = {}
-        self.accounts = SqlAccountRepository(self._session, self._accounts)
-        self._customers = SqlCustomerRepository(self._session, self._accounts)
+        self.accounts = SqlAccountRepository(session, self._accounts)
+        self._customers = SqlCustomerRepository(session, self._accounts)
         self.customers = self._customers
-        self._outbox = SqlOutbox(self._session)
+        self._outbox = SqlOutbox(session)
         self.outbox = self._outbox
         self.inbox = SqlInbox(self._session, self._customers)
         self.quota = SqlQuotaCounter(self._session)
@@ -78,6 +81,11 @@ class SqlUnitOfWork:
         self.incidents = SqlIncidentRepository(self._session)
 
     async def __aenter__(self) -> Self:
+        try:
+            await self._unit.open()
+        except DBAPIError as exc:
+            await self._unit.close()
+            raise StoreInterrupted(str(exc.orig)) from exc
         return self
 
     async def __aexit__(
@@ -92,17 +100,17 @@ class SqlUnitOfWork:
             if not lost.connection_invalidated:
                 raise
         finally:
-            await self._session.close()
+            await self._unit.close()
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             raise StoreInterrupted(str(exc.orig)) from exc
 
     async def commit(self) -> None:
         await self._customers.flush()
         await self._outbox.flush()
-        await self._session.commit()
+        await self._unit.commit()
 
     async def rollback(self) -> None:
-        await self._session.rollback()
+        await self._unit.rollback()
         self._tickets.forget()
         self._customers.forget()
         self._outbox.forget()
