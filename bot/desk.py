@@ -11,6 +11,7 @@ redelivered update do nothing the second time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import uuid
@@ -147,6 +148,15 @@ class Answer:
     opened: tuple[int, ...] = ()
 
 
+class _Flooded(Exception):
+    """The update was over the flood limit (found out inside its unit of work, which
+    then keeps nothing); ``told``: whether to tell them (once a window)."""
+
+    def __init__(self, told: bool) -> None:
+        super().__init__("flooded")
+        self.told = told
+
+
 class _Turn:
     """One update's working set: its unit of work, and the customer's profile as the
     update changes it (written once, at the end, if it changed)."""
@@ -259,12 +269,21 @@ class Desk:
         """One customer input in: the replies, in the customer's language. A redelivered
         ``update`` answers nothing and changes nothing. Over the flood limit a message
         is kept for later and a command or button is not carried out (``FloodRule``)."""
-        over = await self._over_flood(who, update)
-        if over is not None:
-            return await self._hold(who, event, update, over, locale)
+        early: asyncio.Task[bool | None] | None = None
+        if self._limiter is not None and self._limiter.remote:
+            # The flood check is a round trip to the fleet's store: it runs while the
+            # update's unit of work opens and reads the profile, and is asked for
+            # before the step (over the limit, that unit keeps nothing).
+            early = asyncio.ensure_future(self._over_flood(who, update))
+        else:
+            over = await self._over_flood(who, update)
+            if over is not None:
+                return await self._hold(who, event, update, over, locale)
 
         async def work(uow: UnitOfWork) -> Answer:
             turn = await self._turn(uow, who, name, locale)
+            if early is not None and (over := await early) is not None:
+                raise _Flooded(over)
             # Messages a flood kept back come first: they were written before this one.
             replies = await self._release(turn) if turn.held else []
             replies += await self._dispatch(turn, event)
@@ -291,6 +310,11 @@ class Desk:
         except DuplicateUpdate:
             log.info("update %s of %s was handled already: answered again", update, who.key)
             return await self._answered(update, locale)
+        except _Flooded as flood:
+            return await self._hold(who, event, update, flood.told, locale)
+        finally:
+            if early is not None and not early.done():
+                early.cancel()  # the gate failed before the step asked for it
 
     async def react(
         self,

@@ -585,6 +585,10 @@ class Locks(Protocol):
 class RateLimiter(Protocol):
     """Sliding-window limits (message floods, per-chat send rates)."""
 
+    # True when every call is a round trip to a store shared by the fleet (Redis): a
+    # caller may start it early and do other waiting meanwhile.
+    remote: bool
+
     async def hit(
         self, key: str, limit: int, window_seconds: float, event: str | None = None
     ) -> bool:

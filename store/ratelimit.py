@@ -55,6 +55,8 @@ _SWEEP_EVERY = 1024
 class MemoryRateLimiter:
     """``bot.ports.RateLimiter`` in process memory; ``clock`` returns seconds."""
 
+    remote = False
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._events: dict[str, tuple[deque[tuple[float, str | None]], float]] = {}
@@ -115,6 +117,8 @@ class RedisRateLimiter:
     ``clock`` returns wall-clock seconds; workers on several hosts share the window, so
     their clocks are assumed to be synchronised (NTP).
     """
+
+    remote = True
 
     def __init__(
         self,

@@ -163,6 +163,53 @@ async def test_the_same_update_twice_and_twice_at_once_has_its_effect_once(app: 
     assert [e.text for e in ticket.entries if e.kind is EntryKind.AGENT] == ["Thanks"]
 
 
+async def test_a_flood_is_held_back_on_every_limiter_and_keeps_nothing(
+    backend: Backend, lock_kind: str | None
+) -> None:
+    """Five messages against a limit of three: three reach the ticket, the fourth is
+    told once, the fifth is quiet, and neither leaves an inbox row (with Redis the
+    check runs while the unit of work reads the profile)."""
+    settings = _settings(backend, lock_kind).model_copy(update={"flood_limit": 3})
+    flooded = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
+    try:
+        async with flooded.uow() as uow:
+            await uow.accounts.put(
+                Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
+            )
+            await uow.commit()
+        number = await _file(flooded)
+        who = Participant("chat", f"flood-{lock_kind is not None}-{backend.name}")
+        await flooded.tickets.execute(EVA, ClaimTicket(number=number))
+        async with flooded.uow() as uow:  # the flood's author owns the ticket
+            await uow._session.execute(
+                update(TicketRow)
+                .where(TicketRow.number == number)
+                .values(customer_platform=who.platform, customer_id=who.external_id)
+            )
+            await uow.commit()
+        answers = [
+            await flooded.desk.answer(
+                who,
+                TextSent(f"message {i}"),
+                name="Flo",
+                update=UpdateRef("chat", "bot", f"f:{i}"),
+            )
+            for i in range(5)
+        ]
+        keys = [[r.key for r in a.replies] for a in answers]
+        assert keys[3] == ["desk.flood"] and keys[4] == []
+        ticket = await flooded.tickets.get(number)
+        texts = [e.text for e in ticket.entries if e.kind is EntryKind.CUSTOMER]
+        assert texts == ["message 0", "message 1", "message 2"]
+        async with flooded.uow() as uow:
+            kept = await uow._session.scalar(
+                text("SELECT count(*) FROM inbox WHERE update_id IN ('f:3', 'f:4')")
+            )
+        assert kept == 0
+    finally:
+        await flooded.close()
+
+
 async def _to_summary(app: App, who: Participant) -> None:
     for step in (
         CommandGiven("new"),
