@@ -63,7 +63,6 @@ class UnitConnection:
         self._sync = connection.sync_connection
         driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
         self.sqlite = driver.sqlite if isinstance(driver, InlineConnection) else None
-        await connection.begin()
 
     @property
     def connection(self) -> AsyncConnection:
@@ -76,6 +75,12 @@ class UnitConnection:
         if self._sync is None:
             raise RuntimeError("the unit of work is not open (use it in `async with`)")
         return self._sync
+
+    async def begun(self) -> None:
+        """Make sure the transaction is begun: a statement run on the driver does not
+        begin it in SQLAlchemy's eyes, and a commit commits only a begun one."""
+        if not self.connection.in_transaction():
+            await self.connection.begin()
 
     @property
     def session(self) -> AsyncSession:
@@ -90,25 +95,25 @@ class UnitConnection:
     async def commit(self) -> None:
         if self._session is not None:
             await self._session.flush()
-        await self.connection.commit()
-        await self._reset()
+        if self.connection.in_transaction():
+            await self.connection.commit()
+        await self._drop_session()
 
     async def rollback(self) -> None:
         if self._connection is None:
             return
         try:
-            await self._connection.rollback()
+            if self._connection.in_transaction():
+                await self._connection.rollback()
         finally:
-            await self._reset()
+            await self._drop_session()
 
-    async def _reset(self) -> None:
-        """After a commit or rollback: drop the session (it belonged to the transaction)
-        and begin the next one, so the unit stays usable as a session would."""
+    async def _drop_session(self) -> None:
+        """After a commit or rollback the session's transaction is over: the next use
+        makes a new one (the connection stays, and begins again when used)."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()
-        if self._connection is not None and not self._connection.closed:
-            await self._connection.begin()
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -194,6 +199,7 @@ class Prepared:
             result = await _executor(session, unit).execute(self.statement, dict(params))
             return [dict(row._mapping) for row in result]
         compiled = self._for(unit.dialect)
+        await unit.begun()
         cursor = await self._run(unit.sync, unit.sqlite, compiled, params)
         try:
             fetched = cursor.fetchall()
@@ -215,6 +221,7 @@ class Prepared:
         if unit is None or unit.sqlite is None:
             result = await _executor(session, unit).execute(self.statement, dict(params))
             return int(getattr(result, "rowcount", 0))
+        await unit.begun()
         cursor = await self._run(unit.sync, unit.sqlite, self._for(unit.dialect), params)
         try:
             return cursor.rowcount
