@@ -11,6 +11,7 @@ so that the button still works.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import re
@@ -109,16 +110,12 @@ class Renderer:
     def keyboard(self, choices: Sequence[Choice], lang: str) -> InlineKeyboardMarkup | None:
         if not choices:
             return None
-        rows = [
-            [
-                InlineKeyboardButton(
-                    text=self.translator.choice(choice, lang),
-                    callback_data=self.codec.encode(choice.value),
-                )
-            ]
-            for choice in choices
-        ]
-        return InlineKeyboardMarkup(inline_keyboard=rows)
+        return _markup(
+            tuple(
+                (self.translator.choice(choice, lang), self.codec.encode(choice.value))
+                for choice in choices
+            )
+        )
 
     def reply(self, reply: Reply, lang: str) -> Rendered:
         text = self.translator.reply(reply, lang, escape)
@@ -144,6 +141,18 @@ class Renderer:
         if pending:
             out.append(Rendered(tuple(split_text("\n\n".join(pending)))))
         return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _markup(buttons: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup:
+    """A keyboard of one button a row, (label, callback data) each. Most keyboards are
+    the same few menus in four languages: each is built once (aiogram's models cost
+    more to build than the rest of a reply) and shared, as nothing changes a sent one."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=data)] for text, data in buttons
+        ]
+    )
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
