@@ -35,8 +35,8 @@ class SqlAccountRepository:
     async def get(self, support_number: str) -> Account | None:
         if support_number in self._known:
             return self._known[support_number]
-        row = await self._session.get(AccountRow, support_number, populate_existing=True)
-        found = None if row is None else _account(row)
+        rows = await _GET_ACCOUNT.rows(self._session, {"support_number": support_number})
+        found = _account(rows[0]) if rows else None
         self._known[support_number] = found
         return found
 
@@ -110,7 +110,10 @@ def _saving_profile(insert: Any) -> Prepared:
 
 _SAVE_PROFILE = {"postgresql": _saving_profile(postgresql.insert)}
 _SAVE_PROFILE_SQLITE = _saving_profile(sqlite.insert)
-_ADD_CUSTOMER = insert(_CUSTOMERS)
+_ADD_CUSTOMER = Prepared(insert(_CUSTOMERS))
+_GET_ACCOUNT = Prepared(
+    select(_ACCOUNTS).where(_ACCOUNTS.c.support_number == bindparam("support_number"))
+)
 
 
 class SqlCustomerRepository:
@@ -167,7 +170,7 @@ class SqlCustomerRepository:
     async def create(self, customer: Customer) -> None:
         await self.flush()
         try:
-            await self._session.execute(_ADD_CUSTOMER, _row(customer))
+            await _ADD_CUSTOMER.execute(self._session, _row(customer))
         except IntegrityError as exc:
             raise ConcurrentUpdate(f"customer {customer.participant.key} exists") from exc
 

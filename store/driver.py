@@ -27,10 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select
+from sqlalchemy import Select, Table
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import ValuesBase
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from store.sqlite import InlineConnection, patiently
@@ -151,26 +153,45 @@ class _Compiled:
     names: tuple[str, ...]  # parameters in the order of the SQL's placeholders
     binds: tuple[Processor, ...]
     fixed: Mapping[str, Any]  # values written into the statement (``status == "waiting"``)
-    columns: tuple[str, ...]  # a SELECT's columns, in order
+    columns: tuple[str, ...]  # what a SELECT or RETURNING gives back, in order
     results: tuple[Processor, ...]
 
 
 class Prepared:
-    """``statement`` compiled once per dialect; run with ``rows`` or ``execute`` on the
-    session a repository holds."""
+    """``statement`` compiled once per dialect (an INSERT or UPDATE without values:
+    once per set of columns given); run with ``rows``, ``execute`` or ``execute_many``
+    on the session a repository holds. Errors are SQLAlchemy's, as on the session."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._dml = isinstance(statement, ValuesBase)
+        self._table = getattr(statement, "table", None) if self._dml else None
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
-    def _for(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+    def _for(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+        keys = frozenset(params) if self._dml else frozenset()
+        found = self._compiled.get((dialect.name, keys))
         if found is None:
-            found = self._compiled[dialect.name] = self._compile(dialect)
+            found = self._compiled[(dialect.name, keys)] = self._compile(dialect, keys)
         return found
 
-    def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = cast(SQLCompiler, cast(ClauseElement, self.statement).compile(dialect=dialect))
+    def _compile(self, dialect: Dialect, keys: frozenset[str]) -> _Compiled:
+        statement = cast(ClauseElement, self.statement)
+        if self._dml and isinstance(self._table, Table):
+            # SQLAlchemy fills Python-side defaults when it executes; this path does not.
+            missing = [
+                c.name
+                for c in self._table.columns
+                if c.key not in keys and (c.default is not None or c.onupdate is not None)
+            ]
+            if missing:
+                raise ValueError(f"{self._table.name}: Python-side defaults of {missing}")
+        compiled = cast(
+            SQLCompiler,
+            statement.compile(dialect=dialect, column_keys=sorted(keys) if self._dml else None),
+        )
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError(f"expanding parameters (IN lists) in {compiled.string!r}")
         names = tuple(compiled.positiontup or ())
         binds = tuple(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -181,26 +202,27 @@ class Prepared:
             for name in names
             if not compiled.binds[name].required
         }
-        columns: tuple[str, ...] = ()
-        results: tuple[Processor, ...] = ()
         if isinstance(self.statement, Select):
-            selected = list(self.statement.selected_columns)
-            columns = tuple(str(column.key) for column in selected)
-            results = tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in selected
-            )
+            given = [(str(c.key), c.type) for c in self.statement.selected_columns]
+        else:
+            given = [
+                (str(d["name"]), d["type"])
+                for d in getattr(self.statement, "returning_column_descriptions", ())
+            ]
+        columns = tuple(name for name, _ in given)
+        results = tuple(
+            type_.dialect_impl(dialect).result_processor(dialect, None) for _, type_ in given
+        )
         return _Compiled(compiled.string, names, binds, fixed, columns, results)
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The rows the statement reads, each as a mapping of column names."""
+        """The rows the statement reads (or returns), each as a mapping of column names."""
         unit = _unit(session)
         if unit is None or unit.sqlite is None:
             result = await _executor(session, unit).execute(self.statement, dict(params))
             return [dict(row._mapping) for row in result]
-        compiled = self._for(unit.dialect)
-        await unit.begun()
-        cursor = await self._run(unit.sync, unit.sqlite, compiled, params)
+        compiled = self._for(unit.dialect, params)
+        cursor = await self._run(unit, compiled, [params])
         try:
             fetched = cursor.fetchall()
         finally:
@@ -215,14 +237,28 @@ class Prepared:
             for row in fetched
         ]
 
+    async def scalar(self, session: AsyncSession, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row, or None."""
+        found = await self.rows(session, params)
+        return next(iter(found[0].values())) if found else None
+
     async def execute(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
         """Run a write; the number of rows it changed."""
+        return await self.execute_many(session, [params])
+
+    async def execute_many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run a write once per row of parameters (all rows with the same keys); the
+        number of rows changed."""
+        if not rows:
+            return 0
         unit = _unit(session)
         if unit is None or unit.sqlite is None:
-            result = await _executor(session, unit).execute(self.statement, dict(params))
+            given = [dict(row) for row in rows]
+            result = await _executor(session, unit).execute(
+                self.statement, given if len(given) > 1 else given[0]
+            )
             return int(getattr(result, "rowcount", 0))
-        await unit.begun()
-        cursor = await self._run(unit.sync, unit.sqlite, self._for(unit.dialect), params)
+        cursor = await self._run(unit, self._for(unit.dialect, rows[0]), rows)
         try:
             return cursor.rowcount
         finally:
@@ -230,25 +266,40 @@ class Prepared:
 
     @staticmethod
     async def _run(
-        connection: Connection,
-        sqlite: sqlite3.Connection,
-        compiled: _Compiled,
-        params: Mapping[str, Any],
+        unit: UnitConnection, compiled: _Compiled, rows: Sequence[Mapping[str, Any]]
     ) -> sqlite3.Cursor:
-        if compiled.fixed:
-            params = {**compiled.fixed, **params}
-        values: Sequence[Any] = [
-            params[name] if process is None else process(params[name])
-            for name, process in zip(compiled.names, compiled.binds, strict=True)
+        await unit.begun()
+        connection, sqlite = unit.sync, unit.sqlite
+        assert sqlite is not None
+        many = [
+            [
+                row[name] if process is None else process(row[name])
+                for name, process in zip(compiled.names, compiled.binds, strict=True)
+            ]
+            for row in ([{**compiled.fixed, **r} for r in rows] if compiled.fixed else rows)
         ]
         cursor = sqlite.cursor()
         # What SQLAlchemy tells its listeners before a statement (there is no execution
         # context on this path).
         connection.dispatch.before_cursor_execute(
-            connection, cursor, compiled.sql, values, None, False
+            connection,
+            cursor,
+            compiled.sql,
+            many if len(many) > 1 else many[0],
+            None,
+            len(many) > 1,
         )
         try:
-            await patiently(lambda: cursor.execute(compiled.sql, values))
+            if len(many) == 1:
+                await patiently(lambda: cursor.execute(compiled.sql, many[0]))
+            else:
+                await patiently(lambda: cursor.executemany(compiled.sql, many))
+        except sqlite3.Error as exc:
+            cursor.close()
+            # As the session would raise it: callers catch SQLAlchemy's IntegrityError.
+            raise DBAPIError.instance(
+                compiled.sql, many, exc, sqlite3.Error, dialect=unit.dialect
+            ) from exc
         except BaseException:
             cursor.close()
             raise

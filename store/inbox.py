@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any, cast
 
@@ -104,7 +103,7 @@ class SqlInbox:
                 if customers is not None:
                     await customers.flush()
                 await _RECORD_ONLY.execute(self._session, row)
-        except (IntegrityError, sqlite3.IntegrityError) as exc:
+        except IntegrityError as exc:
             raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
 
     async def seen(self, update: UpdateRef) -> bool:

@@ -29,12 +29,13 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.notification import Audience, Backlog, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
+from store.driver import Prepared
 from store.links import LinkWrites, write_links
 from store.models import OutboxRow
 
 log = logging.getLogger(__name__)
 
-_ADD = insert(cast(Table, OutboxRow.__table__))
+_ADD = Prepared(insert(cast(Table, OutboxRow.__table__)))
 # How many runs' worth of a team chat's later rows of the same tickets come along.
 SAME_TICKET_RUNS = 2
 
@@ -55,7 +56,7 @@ class SqlOutbox:
         before it commits."""
         if self._pending:
             rows, self._pending = self._pending, []
-            await self._session.execute(_ADD, rows)
+            await _ADD.execute_many(self._session, rows)
 
     def forget(self) -> None:
         """Rolled back: what was added is gone with the transaction."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -44,6 +45,7 @@ from bot.ticket import (
     ThreadEntry,
     Ticket,
 )
+from store.driver import Prepared
 from store.models import OPEN_TICKETS, AttachmentRow, EntryRow, StatusChangeRow, TicketRow
 
 # How PostgreSQL (constraint name) and SQLite (columns) report a clash of two units
@@ -68,6 +70,13 @@ _SAVE = update(_TICKETS).where(
 _ADD_ENTRIES = insert(cast(Table, EntryRow.__table__))
 _ADD_HISTORY = insert(cast(Table, StatusChangeRow.__table__))
 _ADD_ATTACHMENTS = insert(cast(Table, AttachmentRow.__table__))
+# The same, run on the driver where it can (store/driver.py): filing a ticket is a
+# customer's step like any other.
+_ADDING = Prepared(_ADD)
+_SAVING = Prepared(_SAVE)
+_ADDING_ENTRIES = Prepared(_ADD_ENTRIES)
+_ADDING_HISTORY = Prepared(_ADD_HISTORY)
+_ADDING_ATTACHMENTS = Prepared(_ADD_ATTACHMENTS)
 
 
 @dataclass(slots=True)
@@ -113,7 +122,7 @@ class SqlTicketRepository:
         if post_ref is not None and await self._post_taken(post_ref):
             raise DuplicateEscalation(post_ref, post_ref=post_ref)
         try:
-            number: int | None = await self._session.scalar(_ADD, _ticket_values(ticket))
+            number: int | None = await _ADDING.scalar(self._session, _ticket_values(ticket))
         except IntegrityError as exc:
             if post_ref is not None and "origin_post_ref" in str(exc.orig):
                 raise DuplicateEscalation(post_ref, post_ref=post_ref) from exc
@@ -131,12 +140,12 @@ class SqlTicketRepository:
         if stored is None:
             # Checked before writing anything: a refused stale copy changes nothing.
             stored = await self._compare_with_stored(ticket, number)
-        result = await self._session.execute(
-            _SAVE,
+        changed = await _SAVING.execute(
+            self._session,
             _ticket_values(ticket)
             | {"version": ticket.version + 1, "w_number": number, "w_version": ticket.version},
         )
-        if getattr(result, "rowcount", 1) == 0:
+        if changed == 0:
             if await self._session.scalar(
                 select(TicketRow.number).where(TicketRow.number == number)
             ):
@@ -197,18 +206,15 @@ class SqlTicketRepository:
             for offset, change in enumerate(ticket.history[stored.history :])
         ]
         try:
-            if entry_rows:
-                await self._session.execute(_ADD_ENTRIES, entry_rows)
-            if history_rows:
-                await self._session.execute(_ADD_HISTORY, history_rows)
+            await _ADDING_ENTRIES.execute_many(self._session, entry_rows)
+            await _ADDING_HISTORY.execute_many(self._session, history_rows)
         except IntegrityError as exc:
             if any(name in str(exc.orig) for name in _SEQ_CONSTRAINTS):
                 raise ConcurrentUpdate(
                     f"ticket #{number} changed meanwhile", number=number
                 ) from exc
             raise
-        if attachment_rows:
-            await self._session.execute(_ADD_ATTACHMENTS, attachment_rows)
+        await _ADDING_ATTACHMENTS.execute_many(self._session, attachment_rows)
         self._track(ticket)
 
     def _track(self, ticket: Ticket) -> None:
@@ -390,21 +396,13 @@ class SqlTicketRepository:
     async def briefs(
         self, customer: Participant, statuses: frozenset[Status]
     ) -> list[TicketBrief]:
-        rows = await self._session.execute(
-            _BRIEFS,
-            {
-                "platform": customer.platform,
-                "external_id": customer.external_id,
-                "statuses": sorted(status.value for status in statuses),
-            },
-        )
+        params = {"platform": customer.platform, "external_id": customer.external_id}
+        rows = await _briefs(statuses).rows(self._session, params)
         return [_brief(row) for row in rows]
 
     async def brief(self, number: int) -> TicketBrief | None:
-        row = (
-            await self._session.execute(select(*_BRIEF_COLUMNS).where(TicketRow.number == number))
-        ).first()
-        return _brief(row) if row is not None else None
+        rows = await _BRIEF.rows(self._session, {"number": number})
+        return _brief(rows[0]) if rows else None
 
     async def waiting_since(self, customer: Participant) -> list[tuple[int, datetime]]:
         asked = func.max(StatusChangeRow.at)
@@ -492,25 +490,32 @@ _BRIEF_COLUMNS = (
 )
 
 
-_BRIEFS = (
-    select(*_BRIEF_COLUMNS)
-    .where(
-        TicketRow.customer_platform == bindparam("platform"),
-        TicketRow.customer_id == bindparam("external_id"),
-        TicketRow.status.in_(bindparam("statuses", expanding=True)),
+_BRIEF = Prepared(select(*_BRIEF_COLUMNS).where(TicketRow.number == bindparam("number")))
+
+
+@functools.cache
+def _briefs(statuses: frozenset[Status]) -> Prepared:
+    """A customer's tickets in ``statuses``, newest first: one statement per set of
+    statuses asked for (there are two or three), the statuses written into it."""
+    return Prepared(
+        select(*_BRIEF_COLUMNS)
+        .where(
+            TicketRow.customer_platform == bindparam("platform"),
+            TicketRow.customer_id == bindparam("external_id"),
+            or_(*(TicketRow.status == status.value for status in sorted(statuses))),
+        )
+        .order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
     )
-    .order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
-)
 
 
-def _brief(row: Any) -> TicketBrief:
+def _brief(row: Mapping[str, Any]) -> TicketBrief:
     return TicketBrief(
-        number=row.number,
-        title=row.title,
-        description=row.description,
-        status=Status(row.status),
-        department=row.department,
-        category=row.category,
+        number=row["number"],
+        title=row["title"],
+        description=row["description"],
+        status=Status(row["status"]),
+        department=row["department"],
+        category=row["category"],
     )
 
 
