@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ScalarResult, Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.driver import Prepared
 from store.models import QuotaUsageRow
 
 _COUNTERS = cast(Table, QuotaUsageRow.__table__)
@@ -28,6 +30,47 @@ _TAKE = (
     .values(used=_COUNTERS.c.used + bindparam("w_count"))
     .returning(_COUNTERS.c.used)
 )
+
+
+_READ_USED = Prepared(_USED)
+_TAKING = Prepared(_TAKE)
+
+
+def _starting(insert: Any) -> Prepared:
+    """A month's counter, made with the count it starts from, unless it exists."""
+    return Prepared(
+        insert(_COUNTERS)
+        .values(
+            support_number=bindparam("number"), month=bindparam("month"), used=bindparam("used")
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _taking_once(insert: Any) -> Prepared:
+    """A one-off use, made unless made already (the primary key decides)."""
+    return Prepared(
+        insert(_COUNTERS)
+        .values(support_number=bindparam("number"), month=bindparam("month"), used=1)
+        .on_conflict_do_nothing()
+        .returning(_COUNTERS.c.used)
+    )
+
+
+_START = {"postgresql": _starting(postgresql.insert), "sqlite": _starting(sqlite.insert)}
+_TAKE_ONCE = {"postgresql": _taking_once(postgresql.insert), "sqlite": _taking_once(sqlite.insert)}
+
+
+@functools.cache
+def _used_once(keys: frozenset[str]) -> Prepared:
+    """Which of ``keys`` an account has used: one statement per set of keys (the
+    policy's once-per-account categories a plan may file), the keys written into it."""
+    return Prepared(
+        select(_COUNTERS.c.month).where(
+            _COUNTERS.c.support_number == bindparam("number"),
+            or_(*(_COUNTERS.c.month == ONCE_PREFIX + key for key in sorted(keys))),
+        )
+    )
 
 
 def _month(start: datetime) -> str:
@@ -55,9 +98,10 @@ class SqlQuotaCounter:
     async def used(self, support_number: str, month: datetime) -> int | None:
         if (support_number, _month(month)) in self._taken:
             return self._taken[(support_number, _month(month))]
-        return await self._session.scalar(
-            _USED, {"support_number": support_number, "month": _month(month)}
+        used: int | None = await _READ_USED.scalar(
+            self._session, {"support_number": support_number, "month": _month(month)}
         )
+        return used
 
     async def take(
         self, support_number: str, month: datetime, count: int, limit: int, start: int | None
@@ -65,14 +109,11 @@ class SqlQuotaCounter:
         key = (support_number, _month(month))
         if start is not None:
             dialect = self._session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            await self._session.execute(
-                insert(QuotaUsageRow)
-                .values(support_number=key[0], month=key[1], used=start)
-                .on_conflict_do_nothing()
+            await _START.get(dialect, _START["sqlite"]).execute(
+                self._session, {"number": key[0], "month": key[1], "used": start}
             )
-        total: int | None = await self._session.scalar(
-            _TAKE,
+        total: int | None = await _TAKING.scalar(
+            self._session,
             {"w_number": key[0], "w_month": key[1], "w_count": count, "w_limit": limit},
         )
         if total is not None:
@@ -82,22 +123,13 @@ class SqlQuotaCounter:
     async def used_once(self, support_number: str, keys: Collection[str]) -> frozenset[str]:
         if not keys:
             return frozenset()
-        found: ScalarResult[str] = await self._session.scalars(
-            select(_COUNTERS.c.month).where(
-                _COUNTERS.c.support_number == support_number,
-                _COUNTERS.c.month.in_([ONCE_PREFIX + key for key in keys]),
-            )
-        )
-        return frozenset(month.removeprefix(ONCE_PREFIX) for month in found)
+        found = await _used_once(frozenset(keys)).rows(self._session, {"number": support_number})
+        return frozenset(str(row["month"]).removeprefix(ONCE_PREFIX) for row in found)
 
     async def take_once(self, support_number: str, key: str) -> bool:
         dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # The primary key decides: of two filings at once, one inserts, one finds it.
-        taken = await self._session.scalar(
-            insert(QuotaUsageRow)
-            .values(support_number=support_number, month=ONCE_PREFIX + key, used=1)
-            .on_conflict_do_nothing()
-            .returning(_COUNTERS.c.used)
+        taken = await _TAKE_ONCE.get(dialect, _TAKE_ONCE["sqlite"]).scalar(
+            self._session, {"number": support_number, "month": ONCE_PREFIX + key}
         )
         return taken is not None
