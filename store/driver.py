@@ -41,8 +41,12 @@ Processor = Callable[[Any], Any] | None
 
 
 class UnitConnection:
-    """One unit of work's connection: begun on ``open``, committed or rolled back as a
-    whole; a session on it only on demand (``session``)."""
+    """One unit of work's connection, taken on ``open``; its transaction committed or
+    rolled back as a whole; a session on it only on demand (``session``).
+
+    The transaction begins with the first statement: SQLAlchemy's, when a statement
+    goes through it; else SQLite's own, at the driver's first write (see ``commit``).
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         engine = sessions.kw.get("bind")
@@ -78,12 +82,6 @@ class UnitConnection:
             raise RuntimeError("the unit of work is not open (use it in `async with`)")
         return self._sync
 
-    async def begun(self) -> None:
-        """Make sure the transaction is begun: a statement run on the driver does not
-        begin it in SQLAlchemy's eyes, and a commit commits only a begun one."""
-        if not self.connection.in_transaction():
-            await self.connection.begin()
-
     @property
     def session(self) -> AsyncSession:
         """A session on this unit's connection and transaction (made on first use): it
@@ -98,7 +96,14 @@ class UnitConnection:
         if self._session is not None:
             await self._session.flush()
         if self.connection.in_transaction():
+            # SQLAlchemy's transaction (a session or a statement through it): the
+            # driver's statements are on the same connection and commit with it.
             await self.connection.commit()
+        elif self.sqlite is not None and self.sqlite.in_transaction:
+            # Only statements run on the driver: SQLite began the transaction itself
+            # at the first write (no BEGIN through SQLAlchemy, nor a commit).
+            await patiently(self.sqlite.commit)
+            self.sync.dispatch.commit(self.sync)
         await self._drop_session()
 
     async def rollback(self) -> None:
@@ -107,6 +112,9 @@ class UnitConnection:
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
+            elif self.sqlite is not None and self.sqlite.in_transaction:
+                self.sqlite.rollback()
+                self.sync.dispatch.rollback(self.sync)
         finally:
             await self._drop_session()
 
@@ -268,7 +276,6 @@ class Prepared:
     async def _run(
         unit: UnitConnection, compiled: _Compiled, rows: Sequence[Mapping[str, Any]]
     ) -> sqlite3.Cursor:
-        await unit.begun()
         connection, sqlite = unit.sync, unit.sqlite
         assert sqlite is not None
         many = [
