@@ -94,6 +94,14 @@ class SqlQuotaCounter:
         self._session = session
         # Totals this unit took: the filing notes read them back without a query.
         self._taken: dict[tuple[str, str], int] = {}
+        # One-off uses read in this unit (a step may look twice: before and after the
+        # account is looked up).
+        self._once: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+
+    def forget(self) -> None:
+        """Rolled back: what this unit took or read is no longer known."""
+        self._taken.clear()
+        self._once.clear()
 
     async def used(self, support_number: str, month: datetime) -> int | None:
         if (support_number, _month(month)) in self._taken:
@@ -123,8 +131,13 @@ class SqlQuotaCounter:
     async def used_once(self, support_number: str, keys: Collection[str]) -> frozenset[str]:
         if not keys:
             return frozenset()
-        found = await _used_once(frozenset(keys)).rows(self._session, {"number": support_number})
-        return frozenset(str(row["month"]).removeprefix(ONCE_PREFIX) for row in found)
+        asked = (support_number, frozenset(keys))
+        if asked not in self._once:
+            found = await _used_once(asked[1]).rows(self._session, {"number": support_number})
+            self._once[asked] = frozenset(
+                str(row["month"]).removeprefix(ONCE_PREFIX) for row in found
+            )
+        return self._once[asked]
 
     async def take_once(self, support_number: str, key: str) -> bool:
         dialect = self._session.get_bind().dialect.name
@@ -132,4 +145,5 @@ class SqlQuotaCounter:
         taken = await _TAKE_ONCE.get(dialect, _TAKE_ONCE["sqlite"]).scalar(
             self._session, {"number": support_number, "month": ONCE_PREFIX + key}
         )
+        self._once.clear()
         return taken is not None

@@ -73,7 +73,8 @@ class SqlUnitOfWork:
         self._outbox = SqlOutbox(session)
         self.outbox = self._outbox
         self.inbox = SqlInbox(self._session, self._customers)
-        self.quota = SqlQuotaCounter(self._session)
+        self._quota = SqlQuotaCounter(self._session)
+        self.quota = self._quota
         self.held = SqlHeldMessages(self._session)
         self.people = SqlPersonLinks(self._session)
         self.search = SqlSearchIndex(self._session)
@@ -111,6 +112,7 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self._unit.rollback()
+        self._quota.forget()
         self._tickets.forget()
         self._customers.forget()
         self._outbox.forget()

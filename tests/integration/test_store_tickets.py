@@ -548,3 +548,23 @@ async def test_save_of_a_ticket_that_is_not_stored_raises(backend: Backend) -> N
     async with backend.uow() as uow:
         with pytest.raises(TicketNotFound):
             await uow.tickets.save(ghost)
+
+
+async def test_a_quota_taken_then_rolled_back_is_read_again_from_the_database(
+    backend: Backend,
+) -> None:
+    """A unit that took from a quota and rolled back (a refused filing goes on in the
+    same unit) must not answer from what it took."""
+    month = T0.replace(day=1)
+    async with backend.uow() as uow:
+        assert await uow.quota.take("SN-9", month, 1, 10, start=0) == 1
+        assert await uow.quota.take_once("SN-9", "installation")
+        assert await uow.quota.used_once("SN-9", ["installation"]) == {"installation"}
+        await uow.rollback()
+        assert await uow.quota.used("SN-9", month) is None
+        assert await uow.quota.used_once("SN-9", ["installation"]) == frozenset()
+        assert await uow.quota.take_once("SN-9", "installation")
+        assert await uow.quota.used_once("SN-9", ["installation"]) == {"installation"}
+        await uow.commit()
+    async with backend.uow() as uow:
+        assert await uow.quota.used_once("SN-9", ["installation", "other"]) == {"installation"}
