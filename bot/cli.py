@@ -18,7 +18,8 @@ from bot.clock import OffsetClock
 from bot.errors import DeskError
 from bot.i18n import Translator, pick_language
 from bot.knowledge.article import ArticleError, parse_article, render_article
-from bot.policy import Plan
+from bot.policy import Plan, PolicyError
+from bot.policy_report import check_policy, describe
 from bot.settings import Settings
 from bot.stats import DEFAULT_DAYS, PERIODS, chart_png, report_replies
 from bot.ticket import Status
@@ -106,6 +107,19 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--department", action="append", help="repeatable (default: all)")
     stats.add_argument("--chart", type=Path, default=None, help="also write the PNG chart here")
     stats.add_argument("--lang", default=None, help="en, cs, pl or ru")
+
+    policy_cmd = sub.add_parser("policy", help="the desk policy file")
+    pol = policy_cmd.add_subparsers(dest="action", required=True)
+    pc = pol.add_parser(
+        "check", help="check a policy file and say what it means; exit 2 if it cannot be used"
+    )
+    pc.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="the policy (default: DESK_POLICY_FILE, else the shipped example)",
+    )
 
     help_ = sub.add_parser("help", help="the help centre's articles (the policy's [help] folder)")
     hlp = help_.add_subparsers(dest="action", required=True)
@@ -364,6 +378,18 @@ async def _help_add(app: App, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """``policy check``: no database, no channel; only the file is read."""
+    path = args.file or settings.desk_policy_file
+    try:
+        policy, levels = check_policy(path)
+    except PolicyError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    out.write("\n".join(describe(policy, levels, path)) + "\n")
+    return 0
+
+
 def _check_fleet(args: argparse.Namespace, settings: Settings) -> None:
     """Refuse the receiver/worker commands where they cannot work, before connecting."""
     workers = getattr(args, "workers", None)
@@ -432,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "policy":
+        return _policy(args, settings, sys.stdout)
     # Migrations run at every start; their chatter is not news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

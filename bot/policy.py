@@ -7,8 +7,11 @@ English.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 import tomllib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,190 @@ OVER_QUOTA_WAYS = ("sales", "paid")
 
 class PolicyError(DeskError):
     key = "error.policy"
+
+
+# -- the keys a policy file may hold ---------------------------------------------------
+#
+# A misspelled key would otherwise be read as "not given" and its default used without a
+# word (``peek`` for ``peak``: no busy hours; ``monthly_qouta``: no quota at all), so a
+# policy holds only the keys below; anything else is an error naming the key, the file
+# and line, and the nearest valid key. A table is a dict of its keys; ``ANY`` stands for
+# keys the policy names itself (a department's, a category's, a holiday list's); None is
+# a value. A new setting is added here as well as where it is read.
+ANY = "*"
+Schema = Mapping[str, "Schema | None"]
+# Labels (``name = { en = "...", cs = "..." }``): one per language of the desk.
+LABELS: Schema = dict.fromkeys(("en", "cs", "pl", "ru"))
+# Platforms are the channels' own names (telegram, discord, console; tests add their
+# own), so they are not checked here; ``python -m bot policy check`` warns of others.
+KNOWN_PLATFORMS = ("telegram", "discord", "console")
+PLATFORMS: Schema = {ANY: None}
+WEEKDAY_KEYS: Schema = dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+SCHEMA: Schema = {
+    "desk": {
+        "sales_department": None,
+        "languages": None,
+        "default_language": None,
+        "leads": None,
+        "moderators": None,
+        "lead_roles": PLATFORMS,
+        "moderator_roles": PLATFORMS,
+        "default_plan": None,
+        "escalation_department": None,
+        "timezone": None,
+    },
+    "quota": {"over_quota": None, "exempt_critical": None},
+    "wording": dict.fromkeys(WORDING, LABELS),
+    "departments": {
+        ANY: {
+            "name": LABELS,
+            "team_channels": PLATFORMS,
+            "agent_roles": PLATFORMS,
+            "timezone": None,
+            "hours": WEEKDAY_KEYS,
+            "workdays": None,
+            "open": None,
+            "close": None,
+            "holidays": None,
+            "off_hours_critical_only": None,
+            "peak": None,
+        }
+    },
+    "categories": {
+        ANY: {
+            "name": LABELS,
+            "department": None,
+            "request_type": None,
+            "critical": None,
+            "paid": None,
+            "listed": None,
+            "plans": None,
+            "once_per_account": None,
+            "counts_toward_quota": None,
+            "keywords": None,
+            "due": None,
+        }
+    },
+    "quotes": {"on_refusal": None},
+    "plans": {
+        ANY: {
+            "name": LABELS,
+            "departments": None,
+            "first_response_hours": None,
+            "resolution_hours": None,
+            "monthly_quota": None,
+            "support_months": None,
+            "domains_per_package": None,
+            "ask_support_number": None,
+            "ask_domain": None,
+            "direct_only": None,
+            "priority_boost": None,
+        }
+    },
+    "holidays": {ANY: None},
+    "sla": {"warn_at": None},
+    "reminders": {
+        "waiting_reminder_hours": None,
+        "waiting_close_hours": None,
+        "resolved_close_days": None,
+    },
+    "help": {"folder": None},
+    "onboarding": {"plans": None, "days": None, "trial": None},
+    "reactions": {"received": None, "seen": None, "confirm": None},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownKey:
+    """A key the schema does not know: where it is (its table's keys, then its own)
+    and the valid key it most resembles."""
+
+    path: tuple[str, ...]
+    valid: tuple[str, ...]
+
+    @property
+    def nearest(self) -> str | None:
+        found = difflib.get_close_matches(self.path[-1], self.valid, n=1, cutoff=0.5)
+        return found[0] if found else None
+
+    def describe(self, source: str = "", line: int | None = None) -> str:
+        table = ".".join(self.path[:-1])
+        where = f"in [{table}]" if table else "at the top level"
+        at = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        hint = (
+            f"did you mean {self.nearest!r}?"
+            if self.nearest
+            else f"valid keys: {', '.join(sorted(self.valid))}"
+        )
+        return f"{at}unknown key {self.path[-1]!r} {where}; {hint}"
+
+
+def unknown_keys(data: Mapping[str, Any], schema: Schema = SCHEMA) -> list[UnknownKey]:
+    """Every key of ``data`` the schema does not know, in the file's order."""
+    return list(_unknown(data, schema, ()))
+
+
+def _unknown(
+    data: Mapping[str, Any], schema: Schema, path: tuple[str, ...]
+) -> Iterator[UnknownKey]:
+    for key, value in data.items():
+        if key in schema:
+            inner = schema[key]
+        elif ANY in schema:
+            inner = schema[ANY]
+        else:
+            yield UnknownKey((*path, str(key)), tuple(schema))
+            continue
+        # A table where a value is expected (or the reverse) is the parsers' to report.
+        if inner is not None and isinstance(value, Mapping):
+            yield from _unknown(value, inner, (*path, str(key)))
+
+
+_HEADER = re.compile(r"^\[\[?\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY_PART = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+')
+_ASSIGN = re.compile(r'^((?:"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_.\s-])+?)\s*=')
+
+
+def _key_parts(text: str) -> tuple[str, ...]:
+    return tuple(part.strip("\"'") for part in _KEY_PART.findall(text))
+
+
+def key_line(text: str, path: Sequence[str]) -> int | None:
+    """The line of ``text`` (TOML) where the key at ``path`` is written: a table header,
+    a ``key = value`` line, or the line of the inline table holding it."""
+    wanted = tuple(path)
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if header := _HEADER.match(stripped):
+            table = _key_parts(header[1])
+            if table == wanted:
+                return number
+            continue
+        assign = _ASSIGN.match(stripped)
+        if not assign:
+            continue
+        full = table + _key_parts(assign[1])
+        if full == wanted:
+            return number
+        inner = wanted[len(full) :]
+        if wanted[: len(full)] == full and all(
+            re.search(rf"[{{,]\s*[\"']?{re.escape(part)}[\"']?\s*=", line) for part in inner
+        ):
+            return number
+    return None
+
+
+def check_keys(data: Mapping[str, Any], source: Path | None = None, text: str = "") -> None:
+    """Raise ``PolicyError`` naming every unknown key of ``data`` (with the file and line
+    when read from ``source``) and the valid key nearest to each."""
+    found = unknown_keys(data)
+    if not found:
+        return
+    name = str(source) if source else ""
+    raise PolicyError(
+        "\n".join(key.describe(name, key_line(text, key.path) if text else None) for key in found)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +406,9 @@ def _roles(value: Any, where: str) -> dict[str, frozenset[str]]:
 
 
 def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
-    """Build a policy from parsed TOML, checking every cross-reference. Relative paths
-    (the help folder) are taken from ``base``, the policy file's folder."""
+    """Build a policy from parsed TOML, checking every key and cross-reference. Relative
+    paths (the help folder) are taken from ``base``, the policy file's folder."""
+    check_keys(data)
     departments = {
         key: Department(
             key=key,
@@ -335,10 +523,12 @@ def load_policy(path: Path | None = None) -> DeskPolicy:
     """Read the policy file; the shipped example when ``path`` is None."""
     source = path or EXAMPLE_POLICY
     try:
-        with source.open("rb") as fh:
-            data = tomllib.load(fh)
+        text = source.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {source}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{source}: {exc}") from None
+    # Checked here first, so the error can say the file and line.
+    check_keys(data, source, text)
     return parse_policy(data, source.resolve().parent)

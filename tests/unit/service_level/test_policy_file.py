@@ -96,7 +96,11 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         ("departments.technical.hours", {"mon": "8-16"}, "time like 08:00"),
         ("departments.technical.hours", {"mon": "16:00-08:00"}, "ends before it starts"),
         ("departments.technical.hours", {"mon": "08:00-12:00,11:00-16:00"}, "overlap"),
-        ("departments.technical.hours", {"monday": "08:00-16:00"}, "unknown weekday"),
+        (
+            "departments.technical.hours",
+            {"monday": "08:00-16:00"},
+            "unknown key .monday. in .departments.technical.hours.; did you mean .mon.",
+        ),
         ("departments.technical.hours", {"mon": "08:00-25:00"}, "no such time"),
         ("departments.technical.hours", {"mon": "", "tue": ""}, "never open"),
         ("departments.technical.hours", "08:00-16:00", "expected a table"),
