@@ -8,7 +8,8 @@ A pure dialog (``bot.dialog.Dialog``)::
                             └── /cancel, /skip ──► RECORDING (other, no text)
 
 Yes, and the other reasons, are recorded by the desk straight from their buttons; only
-"Other" needs the customer's next message.
+"Other" needs the customer's next message, or ``OTHER_FORM`` filled in where the
+channel has forms (a private answer in a Discord server cannot be replied to).
 """
 
 from __future__ import annotations
@@ -19,12 +20,24 @@ from typing import Any
 
 from bot.commands import RecordFeedback
 from bot.dialog import DeskContext, Transition
-from bot.inputs import CommandGiven, FeedbackRecorded, Input, TextSent
+from bot.inputs import CommandGiven, FeedbackRecorded, FormSent, Input, TextSent
 from bot.knowledge.article import FeedbackReason
-from bot.reply import Reply
+from bot.reply import Field, Form, Reply
 
 COMMENT_MAX = 1000
 STATE_VERSION = 1
+
+# The "Other" reason's words as a one-field form.
+OTHER_FORM = Form(
+    "feedback.other",
+    "help.form.other",
+    (Field("text", "help.field.other", long=True, min_length=1, max_length=COMMENT_MAX),),
+)
+FORMS = {OTHER_FORM.name: OTHER_FORM}
+
+
+def _ask() -> Reply:
+    return Reply("help.ask_other", {"max": COMMENT_MAX}, form=OTHER_FORM)
 
 
 class Step(StrEnum):
@@ -61,7 +74,7 @@ class ArticleFeedback:
     def start(self, context: DeskContext, **options: Any) -> Out:
         """Options: ``slug`` and ``lang`` of the article."""
         state = FeedbackState(Step.ASKING, str(options["slug"]), str(options["lang"]))
-        return Transition(state, (Reply("help.ask_other", {"max": COMMENT_MAX}),))
+        return Transition(state, (_ask(),))
 
     def advance(self, state: FeedbackState, event: Input, context: DeskContext) -> Out:
         if isinstance(event, FeedbackRecorded):
@@ -74,13 +87,15 @@ class ArticleFeedback:
                 return _record(state, "")
         if state.step is Step.RECORDING:
             return _record(state, "")  # the answer was lost: recording again is harmless
+        if isinstance(event, FormSent) and event.form == OTHER_FORM.name:
+            event = TextSent(event.value("text"))
         if isinstance(event, TextSent) and event.text.strip():
             text = event.text.strip()
             if len(text) > COMMENT_MAX:
                 hint = Reply("intake.hint.too_long", {"max": COMMENT_MAX, "length": len(text)})
-                return Transition(state, (hint, Reply("help.ask_other", {"max": COMMENT_MAX})))
+                return Transition(state, (hint, _ask()))
             return _record(state, text)
-        return Transition(state, (Reply("help.ask_other", {"max": COMMENT_MAX}),))
+        return Transition(state, (_ask(),))
 
     def reads_open_tickets(self, state: FeedbackState | None, event: Input | None) -> bool:
         return False
@@ -90,7 +105,7 @@ class ArticleFeedback:
 
     def resume(self, state: FeedbackState, context: DeskContext) -> tuple[Reply, ...]:
         """The question again (a restart interrupted the customer)."""
-        return (Reply("help.ask_other", {"max": COMMENT_MAX}),)
+        return (_ask(),)
 
     def dump(self, state: FeedbackState) -> dict[str, Any]:
         return {

@@ -44,7 +44,8 @@ States and transitions (``Step`` values are stored; never rename them)::
                           ├── "This solved it" ──► DEFLECTING ──► (end: no ticket)
                           │      (RecordDeflection ⇢ DeflectionRecorded)
                           ▼ "I still need help" (/skip), or no article
-                        STEPS   (/skip allowed)
+                        STEPS   (/skip allowed; the problem form brought the steps and
+                          │      files before the search: on to PHONE)
                           │
                         FILES   (files, "done" or /skip)
                           │
@@ -311,6 +312,9 @@ class IntakeState:
     # What the customer wrote to a closed ticket: the follow-up's description (or its
     # beginning, when short), so nothing typed is lost.
     carried: str = ""
+    # The problem form brought the steps and files along with the description: after
+    # the help articles the intake goes on past them.
+    filled: bool = False
 
 
 Out = Transition[IntakeState]
@@ -812,6 +816,13 @@ def _after_offers(state: IntakeState, context: DeskContext, *before: Reply) -> O
     """The articles found, if any; else on to the steps."""
     if state.articles:
         return _go(Step.ARTICLES, state, context, *before)
+    return _past_offers(state, context, *before)
+
+
+def _past_offers(state: IntakeState, context: DeskContext, *before: Reply) -> Out:
+    """The steps; or on past the steps and files when the problem form brought them."""
+    if state.filled:
+        return _prefixed(_after_files(state, context), before)
     return _go(Step.STEPS, state, context, *before)
 
 
@@ -831,7 +842,7 @@ def _on_incident_offer(state: IntakeState, event: Input, context: DeskContext) -
 
 def _still_need_help(state: IntakeState, context: DeskContext) -> Out:
     """On with the request where the customer was: nothing typed is lost."""
-    return _go(Step.STEPS, replace(state, articles=(), read_slug=""), context)
+    return _past_offers(replace(state, articles=(), read_slug=""), context)
 
 
 def _after_steps(state: IntakeState, context: DeskContext) -> Out:
@@ -1371,22 +1382,20 @@ def _on_problem_form(state: IntakeState, event: FormSent, context: DeskContext) 
     """The problem form, filled in at the title step: each field as its step would take
     it typed, in order, until one is refused or leads elsewhere (several problems: the
     split offer); then whatever that step says. Files are checked as at the files step,
-    and a refused one is said beside the next question."""
+    and a refused one is said beside the next question. The steps and files are taken
+    before the help articles are looked for (``filled``): "I still need help" then goes
+    on past them, nothing retyped."""
     out = _on_title(state, TextSent(event.value("title")), context)
-    for name, step in (("description", Step.DESCRIPTION), ("steps", Step.STEPS)):
-        now = out.state
-        if now is not None and now.step is Step.SEARCHING:
-            # The form brings its steps and files along: they are taken as written, and
-            # the help articles are not offered in the middle of a filled form.
-            now = replace(now, step=Step.STEPS)
-            out = Transition(now)
-        if now is None or now.step is not step:
-            return out
-        text = event.value(name)
-        if step is Step.STEPS and not text:
-            out = _skip(now, context)
-        else:
-            out = _HANDLERS[step](now, TextSent(text), context)
+    now = out.state
+    if now is None or now.step is not Step.DESCRIPTION:
+        return out
+    searched = _on_description(now, TextSent(event.value("description")), context)
+    now = searched.state
+    if now is None or now.step is not Step.SEARCHING:
+        return searched
+    at_steps = replace(now, step=Step.STEPS)
+    steps = event.value("steps")
+    out = _on_steps(at_steps, TextSent(steps), context) if steps else _skip(at_steps, context)
     if out.state is None or out.state.step is not Step.FILES:
         return out
     notes: tuple[Reply, ...] = ()
@@ -1395,8 +1404,8 @@ def _on_problem_form(state: IntakeState, event: FormSent, context: DeskContext) 
         added = _add_files(current, FileSent(event.files), context)
         notes = tuple(r for r in added.replies if r.key == "files.refused")
         current = added.state or current
-    after = _after_files(current, context)
-    return Transition(after.state, (*notes, *after.replies), after.command)
+    filled = replace(current, step=Step.SEARCHING, filled=True)
+    return Transition(filled, (*searched.replies, *notes), searched.command)
 
 
 def _on_form(state: IntakeState, event: FormSent, context: DeskContext) -> Out:
@@ -1721,6 +1730,7 @@ def _dump(state: IntakeState) -> dict[str, Any]:
         "identified": state.identified,
         "paid": state.paid,
         "carried": state.carried,
+        "filled": state.filled,
     }
 
 
@@ -1845,6 +1855,7 @@ def _load(data: Any) -> IntakeState:
         identified=_field(data, "identified", bool, False),
         paid=_field(data, "paid", bool, False),
         carried=_field(data, "carried", str, ""),
+        filled=_field(data, "filled", bool, False),
     )
     _check(state)
     return state

@@ -19,7 +19,9 @@ import discord
 from discord import app_commands
 
 from bot.reply import Reply
+from bot.stats import PERIODS
 from bot.ticket import Ticket
+from bot.transcript import FORMATS
 from bot.views import service_lines
 from handlers.discord import community, customer, team
 from handlers.discord.client import intents, point_at
@@ -122,6 +124,8 @@ class DiscordChannel:
             links=app.links,
             notifier=self.notifier,
             files=app.files,
+            incidents=app.incidents,
+            stats=app.stats,
         )
         app.relay.register(self.notifier)
         self._commands()
@@ -190,10 +194,77 @@ class DiscordChannel:
         async def quote(interaction: discord.Interaction) -> None:
             await team.on_quote(ctx, interaction)
 
+        @self.tree.command(name="help", description=text(t, "discord.command.help"))
+        @app_commands.describe(words=text(t, "discord.option.words"))
+        async def help_(interaction: discord.Interaction, words: str = "") -> None:
+            await customer.on_help(ctx, interaction, words)
+
+        @self.tree.command(name="transcript", description=text(t, "discord.command.transcript"))
+        @app_commands.rename(fmt="format")
+        @app_commands.describe(fmt=text(t, "discord.option.format"))
+        @app_commands.choices(fmt=[app_commands.Choice(name=name, value=name) for name in FORMATS])
+        @app_commands.guild_only()
+        async def transcript(interaction: discord.Interaction, fmt: str = "html") -> None:
+            await team.on_transcript(ctx, interaction, fmt)
+
+        @self.tree.command(name="find", description=text(t, "discord.command.find"))
+        @app_commands.describe(words=text(t, "discord.option.words"))
+        @app_commands.guild_only()
+        async def find(interaction: discord.Interaction, words: str) -> None:
+            await team.on_find(ctx, interaction, words)
+
+        @self.tree.command(name="stats", description=text(t, "discord.command.stats"))
+        @app_commands.describe(period=text(t, "discord.option.period"))
+        @app_commands.choices(
+            period=[app_commands.Choice(name=name, value=name) for name in PERIODS]
+        )
+        @app_commands.guild_only()
+        async def stats(interaction: discord.Interaction, period: str = "7d") -> None:
+            await team.on_stats(ctx, interaction, period)
+
+        self.tree.add_command(self._incident_commands())
+
         @self.tree.context_menu(name="Escalate to ticket")
         @app_commands.guild_only()
         async def escalate(interaction: discord.Interaction, message: discord.Message) -> None:
             await community.on_escalate(ctx, interaction, message)
+
+    def _incident_commands(self) -> app_commands.Group:
+        """``/incident new|add|update|resolve|list``: the words of the terminal's and
+        Telegram's ``/incident`` (``bot.incidents``)."""
+        ctx = self.context
+        t = self.app.translator
+        group = app_commands.Group(
+            name="incident",
+            description=text(t, "discord.command.incident"),
+            guild_only=True,
+        )
+
+        @group.command(name="new", description=text(t, "discord.command.incident_new"))
+        @app_commands.describe(title=text(t, "discord.option.incident_title"))
+        async def new(interaction: discord.Interaction, title: str) -> None:
+            await team.on_incident(ctx, interaction, f"new {title}")
+
+        @group.command(name="add", description=text(t, "discord.command.incident_add"))
+        @app_commands.describe(numbers=text(t, "discord.option.numbers"))
+        async def add(interaction: discord.Interaction, numbers: str) -> None:
+            await team.on_incident(ctx, interaction, f"add {numbers}")
+
+        @group.command(name="update", description=text(t, "discord.command.incident_update"))
+        @app_commands.describe(update=text(t, "discord.option.incident_text"))
+        async def update(interaction: discord.Interaction, update: str) -> None:
+            await team.on_incident(ctx, interaction, f"update {update}")
+
+        @group.command(name="resolve", description=text(t, "discord.command.incident_resolve"))
+        @app_commands.describe(update=text(t, "discord.option.incident_text"))
+        async def resolve(interaction: discord.Interaction, update: str = "") -> None:
+            await team.on_incident(ctx, interaction, f"resolve {update}")
+
+        @group.command(name="list", description=text(t, "discord.command.incident_list"))
+        async def listed(interaction: discord.Interaction) -> None:
+            await team.on_incident(ctx, interaction, "list")
+
+        return group
 
     async def register_commands(self) -> None:
         """The commands in each configured guild (at once), or globally (Discord takes

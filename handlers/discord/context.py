@@ -4,6 +4,7 @@ and how to answer an interaction in time."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -14,11 +15,13 @@ import discord
 from bot.desk import Desk
 from bot.errors import DeskError
 from bot.i18n import pick_language
+from bot.incidents import IncidentService
 from bot.inputs import UpdateRef
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import FileStore, LinkStore
 from bot.reply import Reply
+from bot.stats import StatsService
 from bot.ticket import Attachment
 from bot.tickets import TicketService
 from handlers.discord.delivery import DiscordNotifier, download
@@ -55,6 +58,9 @@ class DiscordContext:
     # The desk's file store: a copy of every file received, for the other channels
     # (and for Discord itself: its attachment links expire).
     files: FileStore | None = None
+    # Agents' /incident and leads' /stats (None: not offered).
+    incidents: IncidentService | None = None
+    stats: StatsService | None = None
 
     # -- who is who -------------------------------------------------------------------------
 
@@ -127,17 +133,20 @@ class DiscordContext:
 
     # -- answering ------------------------------------------------------------------------
 
-    async def defer(self, interaction: discord.Interaction, *, update: bool = False) -> None:
+    async def defer(
+        self, interaction: discord.Interaction, *, update: bool = False, public: bool = False
+    ) -> None:
         """Acknowledge at once (Discord allows three seconds for the first answer); the
         answer follows. ``update``: a press on a message, which may be edited in place;
-        otherwise a "thinking" answer, private in a server."""
+        otherwise a "thinking" answer, private in a server unless ``public`` (what the
+        whole team channel should see: a dashboard, a transcript)."""
         if interaction.response.is_done():
             return
         if update:
             await interaction.response.defer()
         else:
             await interaction.response.defer(
-                ephemeral=interaction.guild is not None, thinking=True
+                ephemeral=interaction.guild is not None and not public, thinking=True
             )
 
     async def send(
@@ -145,21 +154,35 @@ class DiscordContext:
         interaction: discord.Interaction,
         replies: Sequence[Reply],
         lang: str,
+        *,
+        public: bool = False,
     ) -> None:
-        """Replies to an interaction, after ``defer``: private in a server."""
+        """Replies to an interaction, after ``defer``: private in a server unless
+        ``public``."""
         rendered = self.renderer.replies(replies, lang)
         await self.renderer.codec.save()
-        await self.send_rendered(interaction, rendered)
+        await self.send_rendered(interaction, rendered, public=public)
 
     async def send_rendered(
-        self, interaction: discord.Interaction, rendered: Sequence[Rendered]
+        self,
+        interaction: discord.Interaction,
+        rendered: Sequence[Rendered],
+        *,
+        public: bool = False,
     ) -> None:
-        private = interaction.guild is not None
+        private = interaction.guild is not None and not public
         for item in rendered:
             for i, part in enumerate(item.parts):
                 last = i == len(item.parts) - 1
                 view = item.view if last and item.view is not None else discord.utils.MISSING
                 await interaction.followup.send(part, view=view, ephemeral=private)
+
+    async def send_file(
+        self, interaction: discord.Interaction, caption: str, data: bytes, name: str
+    ) -> None:
+        """A file (a chart, a transcript) with a caption, as a public answer in the
+        channel the interaction came from (after ``defer(public=True)``)."""
+        await interaction.followup.send(caption, file=discord.File(io.BytesIO(data), name))
 
     async def show_instead(
         self, interaction: discord.Interaction, replies: Sequence[Reply], lang: str

@@ -20,7 +20,7 @@ from bot.inputs import ChoicePicked, CommandGiven, FileSent, FormSent, Input, Te
 from bot.reply import Form, Reply
 from bot.ticket import Attachment
 from bot.worker import LAST_ATTEMPT
-from conversations.intake import FORMS
+from conversations import feedback, intake
 from handlers.discord.context import DiscordContext, interaction_data, participant
 from handlers.discord.render import CHANNEL, CHOICE_PREFIX, FORM_PREFIX, SELECT_ID, TOKEN_PREFIX
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # /ticket list's filters, as the desk names them.
 LIST_FILTERS = ("all", "open", "done")
+# The desk's forms a button may open, by name (known without asking the desk: a modal
+# must be the first answer to the press).
+FORMS = {**intake.FORMS, **feedback.FORMS}
 
 
 def attachment(item: discord.Attachment) -> Attachment:
@@ -94,6 +97,12 @@ async def on_ticket_show(
 ) -> None:
     await ctx.defer(interaction)
     await handle_input(ctx, interaction, CommandGiven("ticket", str(number)))
+
+
+async def on_help(ctx: DiscordContext, interaction: discord.Interaction, words: str) -> None:
+    """``/help``: what the desk offers; ``/help WORDS``: the help articles that match."""
+    await ctx.defer(interaction)
+    await handle_input(ctx, interaction, CommandGiven("help", words.strip()))
 
 
 async def on_link(ctx: DiscordContext, interaction: discord.Interaction, code: str) -> None:

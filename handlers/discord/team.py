@@ -1,5 +1,6 @@
 """Agents in their department's team channel on Discord: the card's buttons, the
-ticket thread's messages, ``/note`` and ``/quote`` in a ticket thread.
+ticket thread's messages, ``/note``, ``/quote`` and ``/transcript`` in a ticket thread,
+``/find``, ``/incident`` and ``/stats`` anywhere in a team channel.
 
 Whatever an agent writes in a ticket's thread goes to the customer (files included);
 ``/note`` stays internal; the card's Ask customer and ``/quote`` open forms. Whether
@@ -9,7 +10,9 @@ here from the member's roles (the policy's agent roles per department, lead role
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -32,7 +35,10 @@ from bot.errors import DeskError, DuplicateUpdate, NotAllowed
 from bot.inputs import UpdateRef
 from bot.participant import Actor
 from bot.reply import Field, Form, Reply
+from bot.stats import chart_png, parse_period, report_replies
 from bot.ticket import DeclineReason
+from bot.transcript import FORMATS, export
+from bot.views import found_tickets
 from bot.worker import LAST_ATTEMPT
 from handlers.discord.cards import Action, AgentButton, departments_view, reasons_view
 from handlers.discord.context import DiscordContext, interaction_data
@@ -271,3 +277,97 @@ async def on_quote(ctx: DiscordContext, interaction: discord.Interaction) -> Non
         await _tell(ctx, interaction, Reply(key))
         return
     await interaction.response.send_modal(ctx.renderer.modal(quote_form(number), _lang(ctx)))
+
+
+# -- search, incidents, the dashboard, transcripts --------------------------------------------
+
+
+def here(ctx: DiscordContext, user: discord.abc.User, channel: Any) -> Actor | None:
+    """The agent working for this team channel's departments only (a lead too); None
+    when they serve none of them, or outside a team channel."""
+    teams = ctx.team_channels()
+    channel_id = getattr(channel, "id", None)
+    found = teams.get(channel_id) if isinstance(channel_id, int) else None
+    if found is None:
+        parent_id = getattr(channel, "parent_id", None)
+        found = teams.get(parent_id) if isinstance(parent_id, int) else None
+    here = frozenset(found or ())
+    actor = ctx.agent(user)
+    mine = here if actor.lead else actor.departments & here
+    return replace(actor, departments=mine, lead=False) if mine else None
+
+
+async def on_find(ctx: DiscordContext, interaction: discord.Interaction, words: str) -> None:
+    """``/find WORDS``: this team channel's departments' tickets that best match (told
+    to the agent alone)."""
+    await ctx.defer(interaction)
+    actor = here(ctx, interaction.user, interaction.channel)
+    words = words.strip()
+    if actor is None:
+        replies = [Reply("discord.agent.refused")]
+    elif not words:
+        replies = [Reply("find.usage")]
+    else:
+        replies = found_tickets(words, await ctx.tickets.find(actor, words))
+    await ctx.send(interaction, replies, _lang(ctx))
+
+
+async def on_incident(ctx: DiscordContext, interaction: discord.Interaction, arg: str) -> None:
+    """``/incident new|add|update|resolve|list ...`` for this team channel's
+    departments; the answer is for the whole channel to see."""
+    actor = here(ctx, interaction.user, interaction.channel)
+    await ctx.defer(interaction, public=actor is not None)
+    if actor is None or ctx.incidents is None:
+        replies = [Reply("discord.agent.refused")]
+    else:
+        try:
+            replies = await ctx.incidents.handle(actor, arg)
+        except DeskError as exc:
+            replies = [ctx.error_reply(exc)]
+    await ctx.send(interaction, replies, _lang(ctx), public=actor is not None)
+
+
+async def on_stats(ctx: DiscordContext, interaction: discord.Interaction, period: str) -> None:
+    """``/stats [7d|30d]``: this team channel's departments' figures, as text and a
+    chart (a PNG attachment), for the channel to see."""
+    lang = _lang(ctx)
+    actor = here(ctx, interaction.user, interaction.channel)
+    days = parse_period(period)
+    if actor is None or ctx.stats is None or days is None:
+        await ctx.defer(interaction)
+        key = "stats.usage" if days is None and actor is not None else "discord.agent.refused"
+        await _tell(ctx, interaction, Reply(key))
+        return
+    await ctx.defer(interaction, public=True)
+    report = await ctx.stats.report(actor.departments, days)
+    await ctx.send(interaction, report_replies(report), lang, public=True)
+    # Drawing takes a while: off the event loop.
+    chart = await asyncio.to_thread(chart_png, report, ctx.renderer.translator, lang)
+    caption = ctx.renderer.text("stats.chart.title", lang, {"days": days})
+    await ctx.send_file(interaction, caption, chart, "dashboard.png")
+
+
+async def on_transcript(ctx: DiscordContext, interaction: discord.Interaction, fmt: str) -> None:
+    """``/transcript [html|md]`` in a ticket's thread: the whole ticket as a file there."""
+    lang = _lang(ctx)
+    number = await ticket_of_thread(ctx, interaction.channel)
+    if number is None or fmt not in FORMATS:
+        await ctx.defer(interaction)
+        key = "discord.agent.no_ticket" if number is None else "transcript.usage"
+        await _tell(ctx, interaction, Reply(key))
+        return
+    actor = ctx.agent(interaction.user)
+    if not await _may_act(ctx, actor, number):
+        await ctx.defer(interaction)
+        await _tell(ctx, interaction, Reply("discord.agent.refused"))
+        return
+    await ctx.defer(interaction, public=True)
+    try:
+        replies = await ctx.tickets.transcript(number, actor)
+    except NotAllowed:
+        await _tell(ctx, interaction, Reply("discord.agent.refused"))
+        return
+    ticket = await ctx.tickets.get(number)
+    exported = export(ticket, replies, ctx.renderer.translator, lang, fmt)
+    caption = ctx.renderer.text("transcript.caption", lang, {"number": number})
+    await ctx.send_file(interaction, caption, exported.data, exported.name)

@@ -87,6 +87,13 @@ def policy_data(*, telegram_team: bool = False) -> dict[str, Any]:
     return data
 
 
+def help_policy() -> dict[str, Any]:
+    """The test policy with the example's help articles."""
+    data = policy_data()
+    data["help"] = {"folder": str(EXAMPLE_POLICY.parent / "help")}
+    return data
+
+
 def world(fake: FakeDiscord) -> None:
     fake.guild(GUILD, "Shop support")
     for role, name in (

@@ -8,9 +8,9 @@ import pytest
 
 from bot.commands import RecordFeedback
 from bot.dialog import DeskContext
-from bot.inputs import ChoicePicked, CommandGiven, FeedbackRecorded, TextSent
+from bot.inputs import ChoicePicked, CommandGiven, FeedbackRecorded, FormSent, TextSent
 from bot.policy import load_policy
-from conversations.feedback import COMMENT_MAX, ArticleFeedback, FeedbackState, Step
+from conversations.feedback import COMMENT_MAX, OTHER_FORM, ArticleFeedback, FeedbackState, Step
 
 CONTEXT = DeskContext(policy=load_policy(), today=date(2026, 12, 1))
 DIALOG = ArticleFeedback()
@@ -60,3 +60,12 @@ def test_state_round_trips_and_a_broken_one_is_refused() -> None:
         DIALOG.load({"v": 1, "step": "asking", "slug": "", "lang": "en"})
     with pytest.raises(ValueError):
         DIALOG.load({"v": 1, "step": "nowhere", "slug": "x", "lang": "en"})
+
+
+def test_the_words_may_come_as_the_other_form_where_the_channel_has_forms() -> None:
+    started = DIALOG.start(CONTEXT, slug="site-down", lang="cs")
+    assert started.replies[0].form is OTHER_FORM
+    assert started.state is not None
+    filled = FormSent(OTHER_FORM.name, (("text", " Screens are old "),))
+    command = DIALOG.advance(started.state, filled, CONTEXT).command
+    assert isinstance(command, RecordFeedback) and command.comment == "Screens are old"

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from intake_support import DESCRIPTION, STEPS, TITLE, Run, after_category, png, to_title
+from intake_support import (
+    ARTICLES,
+    DESCRIPTION,
+    STANDARD,
+    STEPS,
+    TITLE,
+    Run,
+    after_category,
+    context,
+    png,
+    to_title,
+)
 
+from bot.commands import RecordDeflection
 from bot.inputs import FormSent
 from bot.reply import dump_replies, load_replies
 from bot.ticket import Attachment
-from conversations.intake import FORMS, PROBLEM_FORM, Step
+from conversations.intake import FORMS, PROBLEM_FORM, Intake, Step
 
 
 def problem(
@@ -119,3 +131,34 @@ def test_editing_the_title_offers_only_the_title() -> None:
     run.text("x")  # too short: asked again, while editing
     form = run.prompt.form
     assert form is not None and [f.name for f in form.fields] == ["text"]
+
+
+def test_a_filled_form_is_offered_the_articles_and_still_needing_help_skips_steps_and_files() -> (
+    None
+):
+    run = to_title(context(account=STANDARD), articles=ARTICLES)
+    run.send(problem(files=(png(),)))
+    # The help articles come before filing, also when the form brought everything.
+    assert run.step is Step.ARTICLES
+    assert run.choices == ["read.0", "read.1", "solved", "need_help"]
+    run.pick("need_help")
+    # Nothing retyped: the form's steps and files are kept and not asked again.
+    assert run.step is Step.PHONE
+    assert run.state is not None and run.state.steps == STEPS
+    assert [a.file_name for a in run.state.attachments] == ["screen.png"]
+
+
+def test_a_filled_form_solved_by_an_article_files_nothing() -> None:
+    run = to_title(context(account=STANDARD), articles=ARTICLES)
+    run.send(problem())
+    run.pick("solved")
+    assert isinstance(run.command_sent, RecordDeflection)
+    assert run.step is Step.DEFLECTING
+
+
+def test_the_forms_filled_mark_survives_a_restart() -> None:
+    run = to_title(context(account=STANDARD), articles=ARTICLES)
+    run.send(problem())
+    assert run.state is not None
+    again = Intake().load(Intake().dump(run.state))
+    assert again.filled and again.steps == STEPS
