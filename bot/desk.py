@@ -78,7 +78,7 @@ from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy
 from bot.ports import Clock, Deflection, Locks, RateLimiter, UnitOfWork, UnitOfWorkFactory
 from bot.reactions import Signal
-from bot.reply import Choice, Reply, Text, dump_replies, load_replies
+from bot.reply import Choice, Moment, Reply, Text, dump_replies, load_replies
 from bot.ticket import OPEN_STATUSES, EntryKind, Status, Ticket
 from bot.tickets import MESSAGE_LIMIT, TicketClosed, TicketService
 from bot.views import page_footer
@@ -778,9 +778,9 @@ class Desk:
         """When to expect an answer, and what is left of the monthly quota."""
         notes: list[Reply] = []
         for ticket in tickets:
-            expected = self._tickets.schedule.expectation(ticket)
-            if expected is not None and expected not in notes:
-                notes.append(expected)
+            for expected in self._tickets.schedule.expectations(ticket):
+                if expected not in notes:
+                    notes.append(expected)
         for number in sorted({t.support_number for t in tickets if t.support_number}):
             left = await self._tickets.quota_left(number, uow=turn.uow)
             if left is not None:
@@ -1051,7 +1051,11 @@ class Desk:
                     "status": Text(f"status.{ticket.status}"),
                     "department": Text(f"department.{ticket.department}"),
                     "category": Text(f"category.{ticket.category}"),
-                    "created": ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    "created": Moment(
+                        ticket.created_at,
+                        self._tickets.schedule.timezone(ticket.department),
+                        "short",
+                    ),
                 },
             )
         ]

@@ -11,10 +11,14 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, get_datetime_format, get_timezone_location
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency
 
-from bot.reply import Choice, Reply, Text
+from bot.reply import Choice, Moment, Money, Reply, Text
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 LANGUAGES = ("en", "cs", "pl", "ru")
@@ -44,6 +48,17 @@ def pick_language(code: str | None, available: tuple[str, ...] = LANGUAGES) -> s
         return FALLBACK
     base = code.replace("_", "-").split("-", 1)[0].lower()
     return base if base in available else FALLBACK
+
+
+# Zones without a city of their own: named by a catalog key, never a bare "UTC".
+_ZONES_WITHOUT_CITY = {"UTC": "zone.utc", "Etc/UTC": "zone.utc", "GMT": "zone.utc"}
+
+
+def _locale(lang: str) -> Locale:
+    try:
+        return Locale.parse(lang)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(FALLBACK)
 
 
 class _SafeParams(dict[str, Any]):
@@ -96,6 +111,10 @@ class Translator:
         for name, value in params.items():
             if isinstance(value, Text):
                 values[name] = self.text(value.key, lang, value.params, escape)
+            elif isinstance(value, Moment):
+                values[name] = self.moment(value, lang)
+            elif isinstance(value, Money):
+                values[name] = self.money(value, lang)
             elif isinstance(value, str) and escape is not None:
                 values[name] = escape(value)
             else:
@@ -106,6 +125,28 @@ class Translator:
         except (ValueError, IndexError, KeyError):
             log.warning("bad template for %r in %s", key, lang)
             return template
+
+    def zone_name(self, tz: str, lang: str) -> str:
+        """The zone's local name in ``lang``: its city ("Praha", "Москва")."""
+        if tz in _ZONES_WITHOUT_CITY:
+            return self.template(_ZONES_WITHOUT_CITY[tz], lang)
+        return str(get_timezone_location(tz, locale=_locale(lang), return_city=True))
+
+    def moment(self, moment: Moment, lang: str) -> str:
+        """``moment`` in its zone, formatted for ``lang`` by Babel, with the zone's name:
+        "středa 10. června 2026 12:00 (Praha)"; short: "10. 6. 2026 12:00 (Praha)"."""
+        locale = _locale(lang)
+        tz = ZoneInfo(moment.tz)
+        local = moment.at.astimezone(tz)
+        day = format_date(local, "full" if moment.style == "long" else "medium", locale=locale)
+        clock = format_time(local, "short", tzinfo=tz, locale=locale)
+        joined = str(get_datetime_format("long" if moment.style == "long" else "medium", locale))
+        both = joined.replace("{1}", day).replace("{0}", clock)
+        return f"{both} ({self.zone_name(moment.tz, lang)})"
+
+    def money(self, money: Money, lang: str) -> str:
+        """``money`` formatted for ``lang`` by Babel: "3 000,00 Kč", "CZK 3,000.00"."""
+        return str(format_currency(money.amount, money.currency, locale=_locale(lang)))
 
     def reply(self, reply: Reply, lang: str, escape: Any = None) -> str:
         return self.text(reply.key, lang, reply.params, escape)

@@ -13,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,10 @@ LABELS: Schema = dict.fromkeys(("en", "cs", "pl", "ru"))
 KNOWN_PLATFORMS = ("telegram", "discord", "console")
 PLATFORMS: Schema = {ANY: None}
 WEEKDAY_KEYS: Schema = dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+# [targets.<request type or "critical">] and [plans.X.targets.<...>] (``TargetRule``).
+TARGET_TABLE: Schema = dict.fromkeys(
+    ("first_response_hours", "resolution_hours", "clock", "due", "departments")
+)
 SCHEMA: Schema = {
     "desk": {
         "sales_department": None,
@@ -82,6 +87,8 @@ SCHEMA: Schema = {
             "holidays": None,
             "off_hours_critical_only": None,
             "peak": None,
+            "holiday_region": None,
+            "hotline": LABELS,
         }
     },
     "categories": {
@@ -113,8 +120,11 @@ SCHEMA: Schema = {
             "ask_domain": None,
             "direct_only": None,
             "priority_boost": None,
+            "target_clock": None,
+            "targets": {ANY: TARGET_TABLE},
         }
     },
+    "targets": {ANY: TARGET_TABLE},
     "holidays": {ANY: None},
     "sla": {"warn_at": None},
     "reminders": {
@@ -221,6 +231,90 @@ def check_keys(data: Mapping[str, Any], source: Path | None = None, text: str = 
     )
 
 
+class TargetClock(StrEnum):
+    """How a service-level target counts its hours."""
+
+    BUSINESS = "business"  # only the department's opening hours (minus holidays)
+    CALENDAR = "calendar"  # every hour, nights, weekends and holidays included
+
+
+class DueRule(StrEnum):
+    """How a request's resolution is due."""
+
+    PLAN = "plan"  # the plan's (or the target table's) resolution hours
+    SAME_BUSINESS_DAY = "same_business_day"  # seed 004: payment and subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    """A target in hours: one number, or a range ``low-high`` ("24-48 h"): the customer
+    is told the range, the team is warned at ``low`` and the target breached at ``high``."""
+
+    low: float
+    high: float
+
+    @property
+    def is_range(self) -> bool:
+        return self.low < self.high
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One promise: hours counted on a clock."""
+
+    hours: Hours
+    clock: TargetClock = TargetClock.BUSINESS
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRule:
+    """``[targets.<key>]`` or ``[plans.<plan>.targets.<key>]``: what requests of a type
+    (``bug``, ``payment``, ...) or every critical request (``critical``) are promised,
+    overriding the plan's targets for what the table states. Its ``clock`` applies to
+    the hours the table states, or, when it states none, to the inherited ones."""
+
+    key: str
+    first_response_hours: Hours | None = None
+    resolution_hours: Hours | None = None
+    clock: TargetClock | None = None
+    due: DueRule | None = None
+    # Only in these departments (empty: in every department).
+    departments: frozenset[str] = frozenset()
+
+    def applies(self, department: str) -> bool:
+        return not self.departments or department in self.departments
+
+    def over(self, promise: Promise) -> Promise:
+        """``promise`` with this table's overrides laid over it."""
+        stated = self.first_response_hours is not None or self.resolution_hours is not None
+
+        def one(current: Target, hours: Hours | None) -> Target:
+            if hours is not None:
+                return Target(hours, self.clock or current.clock)
+            if not stated and self.clock is not None:
+                return Target(current.hours, self.clock)
+            return current
+
+        return Promise(
+            first_response=one(promise.first_response, self.first_response_hours),
+            resolution=one(promise.resolution, self.resolution_hours),
+            due=self.due or promise.due,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """What one request is promised: its two targets and how its resolution is due."""
+
+    first_response: Target
+    resolution: Target
+    due: DueRule = DueRule.PLAN
+
+
+# The keys of target tables: a request type, or "critical" for critical requests.
+CRITICAL_TARGET = "critical"
+
+
 @dataclass(frozen=True, slots=True)
 class Department:
     key: str
@@ -231,6 +325,13 @@ class Department:
     team_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # platform -> ids of the roles whose members are this department's agents (Discord).
     agent_roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Phone (or other contact) for emergencies, per language ([departments.X] hotline):
+    # shown to a customer who picks a critical category and in the off-hours notice.
+    hotline: Labels = field(default_factory=dict)
+    # Public holidays from the ``holidays`` package: ISO country code ("CZ") and
+    # subdivision ("10" for Prague; "" for the whole country).
+    holiday_country: str = ""
+    holiday_subdivision: str = ""
 
     def team_chat(self, platform: str, number: int) -> str | None:
         """The team chat of ``platform`` that ticket ``number`` lives in. With several,
@@ -257,6 +358,8 @@ class Category:
     labels: Labels
     critical: bool = False
     paid: bool = False
+    # How its resolution is due ([categories.X] due).
+    due: DueRule = DueRule.PLAN
     # False: not offered in the intake menu (e.g. training, filed by its own dialog).
     listed: bool = True
     # Offered only to accounts on these plans (empty: to everyone).
@@ -279,8 +382,10 @@ class Plan:
     key: str
     labels: Labels
     departments: frozenset[str]
-    first_response_hours: float = 24.0
-    resolution_hours: float = 72.0
+    # The plan's targets: first_response_hours / resolution_hours (a number or a range
+    # "24-48"), counted on ``target_clock`` ("business" hours, or "calendar" hours).
+    first_response: Target = Target(Hours(24.0, 24.0))
+    resolution: Target = Target(Hours(72.0, 72.0))
     monthly_quota: int | None = None
     support_months: int | None = None
     domains_per_package: int = 1
@@ -292,6 +397,16 @@ class Plan:
     ask_domain: bool = False
     # Support only for licences bought directly from the vendor (not via a reseller).
     direct_only: bool = False
+    # [plans.X.targets.<request type or "critical">]: this plan's own overrides.
+    targets: dict[str, TargetRule] = field(default_factory=dict)
+
+    @property
+    def first_response_hours(self) -> float:
+        return self.first_response.hours.high
+
+    @property
+    def resolution_hours(self) -> float:
+        return self.resolution.hours.high
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +436,8 @@ class DeskPolicy:
     wording: dict[str, Labels] = field(default_factory=dict)
     # What emoji reactions mean (``bot.reactions``).
     reactions: Reactions = field(default_factory=Reactions)
+    # [targets.<request type or "critical">]: overrides for every plan.
+    targets: dict[str, TargetRule] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def department(self, key: str) -> Department:
@@ -356,6 +473,19 @@ class DeskPolicy:
             return True
         return found.counts_toward_quota and not (found.critical and self.quota_exempts_critical)
 
+    def promise(self, plan: Plan, category: str, department: str) -> Promise:
+        """The targets a request of ``category`` filed for ``department`` under ``plan``
+        gets: the plan's, then the request type's tables, then the critical ones (each
+        first for every plan, then the plan's own), each over the last."""
+        found = self.category(category)
+        promise = Promise(plan.first_response, plan.resolution, found.due)
+        keys = [found.request_type.value] + ([CRITICAL_TARGET] if found.critical else [])
+        for key in keys:
+            for rule in (self.targets.get(key), plan.targets.get(key)):
+                if rule is not None and rule.applies(department):
+                    promise = rule.over(promise)
+        return promise
+
     def route(self, category: str) -> str:
         """The department a new ticket of ``category`` goes to."""
         return self.category(category).department
@@ -369,6 +499,9 @@ class DeskPolicy:
             out[f"category.{c.key}"] = c.labels
         for p in self.plans.values():
             out[f"plan.{p.key}"] = p.labels
+        for d in self.departments.values():
+            if d.hotline:
+                out[f"hotline.{d.key}"] = d.hotline
         out.update(self.wording)
         return out
 
@@ -405,6 +538,92 @@ def _roles(value: Any, where: str) -> dict[str, frozenset[str]]:
     return out
 
 
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-|–)\s*(\d+(?:\.\d+)?)\s*h?\s*$")
+
+
+def _hours(value: Any, where: str) -> Hours:
+    """``24``, ``"24-48"`` (or ``"24–48 h"``) or ``[24, 48]``: hours, maybe a range."""
+    low: Any
+    high: Any
+    if isinstance(value, list) and len(value) == 2:
+        low, high = value
+    elif isinstance(value, str) and (match := _RANGE.match(value)):
+        low, high = float(match[1]), float(match[2])
+    else:
+        low = high = value
+    for bound in (low, high):
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or bound <= 0:
+            raise PolicyError(
+                f'{where}: expected hours (a positive number) or a range like "24-48", '
+                f"got {value!r}"
+            )
+    if low > high:
+        raise PolicyError(f"{where}: the range {value!r} ends before it starts")
+    return Hours(float(low), float(high))
+
+
+def _target_clock(value: Any, where: str) -> TargetClock:
+    try:
+        return TargetClock(value)
+    except ValueError:
+        choices = ", ".join(repr(c.value) for c in TargetClock)
+        raise PolicyError(f"{where}: {value!r} is not one of {choices}") from None
+
+
+def _due(value: Any, where: str) -> DueRule:
+    try:
+        return DueRule(value)
+    except ValueError:
+        allowed = ", ".join(r.value for r in DueRule)
+        raise PolicyError(f"{where}: {value!r} is not one of {allowed}") from None
+
+
+TARGET_KEYS = (*(t.value for t in RequestType), CRITICAL_TARGET)
+
+
+def _target_rules(
+    raw: Any, where: str, departments: dict[str, Department]
+) -> dict[str, TargetRule]:
+    """``[targets]`` or ``[plans.X.targets]``: a table per request type or "critical"."""
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: expected a table of target tables")
+    out: dict[str, TargetRule] = {}
+    for key, table in raw.items():
+        here = f"{where}.{key}"
+        if key not in TARGET_KEYS:
+            raise PolicyError(f"{here}: unknown; one of {', '.join(TARGET_KEYS)}")
+        if not isinstance(table, dict):
+            raise PolicyError(f"{here}: expected a table")
+        only = frozenset(str(d) for d in table.get("departments", ()))
+        if unknown := only - departments.keys():
+            raise PolicyError(f"{here}.departments: unknown departments {sorted(unknown)}")
+        first, resolution = table.get("first_response_hours"), table.get("resolution_hours")
+        clock, due = table.get("clock"), table.get("due")
+        out[key] = TargetRule(
+            key=key,
+            first_response_hours=None
+            if first is None
+            else _hours(first, f"{here}.first_response_hours"),
+            resolution_hours=None
+            if resolution is None
+            else _hours(resolution, f"{here}.resolution_hours"),
+            clock=None if clock is None else _target_clock(clock, f"{here}.clock"),
+            due=None if due is None else _due(due, f"{here}.due"),
+            departments=only,
+        )
+    return out
+
+
+def _holiday_region(value: Any, where: str) -> tuple[str, str]:
+    """``"CZ"`` or ``"DE-BY"`` (country and subdivision) -> ``("CZ", "")``/``("DE", "BY")``."""
+    if value is None or value == "":
+        return "", ""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2}(-[A-Za-z0-9]{1,4})?", value):
+        raise PolicyError(f'{where}: expected a country code like "CZ" or "DE-BY", got {value!r}')
+    country, _, subdivision = value.partition("-")
+    return country.upper(), subdivision.upper()
+
+
 def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
     """Build a policy from parsed TOML, checking every key and cross-reference. Relative
     paths (the help folder) are taken from ``base``, the policy file's folder."""
@@ -418,6 +637,15 @@ def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
                 for k, v in d.get("team_channels", {}).items()
             },
             agent_roles=_roles(d.get("agent_roles", {}), f"departments.{key}.agent_roles"),
+            hotline=_labels(d["hotline"], f"departments.{key}.hotline")
+            if d.get("hotline")
+            else {},
+            holiday_country=_holiday_region(
+                d.get("holiday_region"), f"departments.{key}.holiday_region"
+            )[0],
+            holiday_subdivision=_holiday_region(
+                d.get("holiday_region"), f"departments.{key}.holiday_region"
+            )[1],
         )
         for key, d in data.get("departments", {}).items()
     }
@@ -441,6 +669,7 @@ def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
             listed=bool(c.get("listed", True)),
             plans=frozenset(str(p) for p in c.get("plans", ())),
             once_per_account=bool(c.get("once_per_account", False)),
+            due=_due(c.get("due", DueRule.PLAN.value), f"categories.{key}.due"),
             counts_toward_quota=bool(c.get("counts_toward_quota", True)),
             keywords=tuple(str(k) for k in c.get("keywords", ())),
         )
@@ -455,8 +684,15 @@ def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
             key=key,
             labels=_labels(p.get("name", key), f"plans.{key}"),
             departments=allowed,
-            first_response_hours=float(p.get("first_response_hours", 24)),
-            resolution_hours=float(p.get("resolution_hours", 72)),
+            first_response=Target(
+                _hours(p.get("first_response_hours", 24), f"plans.{key}.first_response_hours"),
+                _target_clock(p.get("target_clock", "business"), f"plans.{key}.target_clock"),
+            ),
+            resolution=Target(
+                _hours(p.get("resolution_hours", 72), f"plans.{key}.resolution_hours"),
+                _target_clock(p.get("target_clock", "business"), f"plans.{key}.target_clock"),
+            ),
+            targets=_target_rules(p.get("targets", {}), f"plans.{key}.targets", departments),
             monthly_quota=p.get("monthly_quota"),
             support_months=p.get("support_months"),
             domains_per_package=int(p.get("domains_per_package", 1)),
@@ -515,6 +751,7 @@ def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
         languages=tuple(desk.get("languages", ("en", "cs", "pl", "ru"))),
         default_language=str(desk.get("default_language", "en")),
         reactions=Reactions.parse(data.get("reactions", {})),
+        targets=_target_rules(data.get("targets", {}), "targets", departments),
         raw=data,
     )
 

@@ -12,7 +12,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot.policy import KNOWN_PLATFORMS, WORDING, DeskPolicy, Plan, load_policy
+from bot.policy import (
+    KNOWN_PLATFORMS,
+    WORDING,
+    DeskPolicy,
+    DueRule,
+    Plan,
+    Target,
+    TargetClock,
+    TargetRule,
+    load_policy,
+)
 from bot.service_level import WEEKDAYS, BusinessCalendar, ServiceLevels, Span
 
 
@@ -57,14 +67,40 @@ def _hours(value: float) -> str:
     return f"{value:g} h"
 
 
+def _target(target: Target) -> str:
+    hours = target.hours
+    span = _hours(hours.high) if not hours.is_range else f"{hours.low:g}-{hours.high:g} h"
+    clock = "business hours" if target.clock is TargetClock.BUSINESS else "calendar hours"
+    return f"{span} ({clock})"
+
+
+def _rule(rule: TargetRule) -> str:
+    parts = []
+    for what, hours in (
+        ("first response", rule.first_response_hours),
+        ("resolution", rule.resolution_hours),
+    ):
+        if hours is not None:
+            span = _hours(hours.high) if not hours.is_range else f"{hours.low:g}-{hours.high:g} h"
+            parts.append(f"{what} within {span}")
+    if rule.clock is not None:
+        parts.append(f"in {rule.clock.value} hours")
+    if rule.due is not None and rule.due is not DueRule.PLAN:
+        parts.append("resolved the same business day")
+    if rule.departments:
+        parts.append(f"in {', '.join(sorted(rule.departments))} only")
+    return ", ".join(parts) or "as the plan"
+
+
 def _plan_line(policy: DeskPolicy, levels: ServiceLevels, plan: Plan) -> list[str]:
     out = [f"  {plan.key} - {plan.labels['en']}"]
     out.append(f"    may file with: {', '.join(sorted(plan.departments))}")
     out.append(
-        f"    targets: first response within {_hours(plan.first_response_hours)}, "
-        f"resolution within {_hours(plan.resolution_hours)} (business hours of the "
-        "department's calendar)"
+        f"    targets: first response within {_target(plan.first_response)}, "
+        f"resolution within {_target(plan.resolution)}"
     )
+    for key, rule in plan.targets.items():
+        out.append(f"    {key} requests on this plan: {_rule(rule)}")
     quota = (
         f"{plan.monthly_quota} requests a calendar month"
         if plan.monthly_quota is not None
@@ -118,7 +154,14 @@ def describe(policy: DeskPolicy, levels: ServiceLevels, source: Path | None = No
                     f"the desk's channels ({', '.join(KNOWN_PLATFORMS)})"
                 )
         out.append(f"    hours ({calendar.timezone}): {week_hours(calendar)}")
-        out.append(f"    holidays: {_holidays(calendar.holidays)}")
+        if calendar.holiday_country:
+            region = calendar.holiday_country + (
+                f"-{calendar.holiday_subdivision}" if calendar.holiday_subdivision else ""
+            )
+            out.append(f"    public holidays: {region} (the holidays package)")
+        out.append(f"    own closed days: {_holidays(calendar.holidays)}")
+        if dep.hotline:
+            out.append(f"    hotline: {dep.hotline['en']}")
         out.append(
             "    outside the hours: "
             + (
@@ -139,6 +182,10 @@ def describe(policy: DeskPolicy, levels: ServiceLevels, source: Path | None = No
         reachable = [c.key for c in policy.listed_categories() if c.department in plan.departments]
         if not reachable:
             warnings.append(f"warning: plans.{plan.key}: no listed category it may file")
+    if policy.targets:
+        out.append("targets over every plan's:")
+        for key, rule in policy.targets.items():
+            out.append(f"  {key} requests: {_rule(rule)}")
     ways = {"sales": "the sales department", "paid": "a paid request (quoted first)"}
     out.append(
         f"quota: counted per calendar month in {levels.desk_timezone}; when used up: "

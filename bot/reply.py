@@ -7,7 +7,9 @@ escaped there for the platform's markup, never here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,26 @@ class Text:
 
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A moment shown to a reader: rendered in their language with Babel, in zone
+    ``tz`` (the department's), named by the zone's local name ("Praha", "Москва").
+    ``long``: weekday and date in words (customers); ``short``: a compact date and time
+    (cards, histories)."""
+
+    at: datetime
+    tz: str
+    style: Literal["long", "short"] = "long"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount of money, rendered per language with Babel (``3 000,00 Kč``)."""
+
+    amount: Decimal
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +82,17 @@ class Reply:
 
 
 def encode_params(params: dict[str, Any]) -> dict[str, Any]:
-    """JSON-safe form of params (``Text`` values become ``{"$t": key, "$p": ...}``)."""
+    """JSON-safe form of params (``Text`` values become ``{"$t": key, "$p": ...}``,
+    ``Moment`` ones ``{"$d": iso, "z": zone, "s": style}``, ``Money`` ones
+    ``{"$m": amount, "c": currency}``)."""
     out: dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, Text):
             out[name] = {"$t": value.key, "$p": encode_params(value.params)}
+        elif isinstance(value, Moment):
+            out[name] = {"$d": value.at.isoformat(), "z": value.tz, "s": value.style}
+        elif isinstance(value, Money):
+            out[name] = {"$m": str(value.amount), "c": value.currency}
         else:
             out[name] = value
     return out
@@ -75,6 +103,11 @@ def decode_params(data: dict[str, Any]) -> dict[str, Any]:
     for name, value in data.items():
         if isinstance(value, dict) and "$t" in value:
             out[name] = Text(str(value["$t"]), decode_params(value.get("$p", {})))
+        elif isinstance(value, dict) and "$d" in value:
+            at, tz = datetime.fromisoformat(str(value["$d"])), str(value["z"])
+            out[name] = Moment(at, tz, "short") if value.get("s") == "short" else Moment(at, tz)
+        elif isinstance(value, dict) and "$m" in value:
+            out[name] = Money(Decimal(str(value["$m"])), str(value["c"]))
         else:
             out[name] = value
     return out

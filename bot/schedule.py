@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.account import Account
-from bot.policy import DeskPolicy, Plan
+from bot.policy import DeskPolicy, Plan, TargetClock
 from bot.priority import priority_for, queue_key
 from bot.quota import (
     QuotaStatus,
@@ -27,6 +27,10 @@ from bot.quota import (
 from bot.reply import Reply, Text
 from bot.service_level import ServiceLevels
 from bot.sla import (
+    HOTLINE,
+    OFF_HOURS_NOTICES,
+    PAUSED,
+    RUNNING,
     Deadlines,
     SlaClock,
     SlaState,
@@ -70,7 +74,9 @@ class Review:
 
     remind: bool = False
     close: AutoClose | None = None
-    alerts: tuple[tuple[Target, SlaState, datetime], ...] = ()
+    # (targets named, state, due): targets due at the same moment in the same state
+    # make one notice naming both.
+    alerts: tuple[tuple[tuple[Target, ...], SlaState, datetime], ...] = ()
 
 
 class Schedule:
@@ -113,7 +119,8 @@ class Schedule:
         """Priority, due times and the off-hours flag of a ticket being filed."""
         plan = self.plan(account)
         calendar = self.levels.calendar(ticket.department)
-        deadlines = sla_due(calendar, now, plan, self.levels.terms(ticket.category))
+        promise = self.policy.promise(plan, ticket.category, ticket.department)
+        deadlines = sla_due(calendar, now, promise)
         ticket.priority = priority_for(
             ticket.request_type, ticket.critical, self.levels.priority_boost(plan.key)
         )
@@ -123,6 +130,10 @@ class Schedule:
             resolution_due=deadlines.resolution_due,
             first_response_budget=deadlines.first_response_budget.total_seconds(),
             resolution_budget=deadlines.resolution_budget.total_seconds(),
+            first_response_clock=deadlines.first_response_clock.value,
+            resolution_clock=deadlines.resolution_clock.value,
+            first_response_warn=_seconds(deadlines.first_response_warn),
+            resolution_warn=_seconds(deadlines.resolution_warn),
         )
         ticket.off_hours = off_hours_alert(calendar, now, ticket.critical)
         self.refresh(ticket, now)
@@ -133,16 +144,37 @@ class Schedule:
         ticket.next_check_at = self.next_check(ticket, now)
         ticket.queue_due = self.queue_due(ticket, now)
 
-    def expectation(self, ticket: Ticket) -> Reply | None:
-        """What the customer is told at filing: when to expect an answer."""
+    def expectations(self, ticket: Ticket) -> list[Reply]:
+        """What the customer is told at filing: when to expect an answer (the range,
+        when the target is one), and the department's hotline after an off-hours notice."""
         if ticket.terms is None:
-            return None
-        return expectation(
-            self.levels.calendar(ticket.department),
+            return []
+        calendar = self.levels.calendar(ticket.department)
+        deadlines = _deadlines(ticket)
+        earliest = None
+        if deadlines.first_response_warn is not None:
+            target_calendar = calendar.for_clock(deadlines.first_response_clock)
+            earliest = target_calendar.add_business_time(
+                ticket.created_at, deadlines.first_response_warn
+            )
+        told = expectation(
+            calendar,
             ticket.created_at,
             ticket.critical,
             ticket.terms.first_response_due,
+            earliest=earliest,
+            clock=deadlines.first_response_clock,
         )
+        out = [told]
+        if told.key in OFF_HOURS_NOTICES and (hotline := self.hotline(ticket.department)):
+            out.append(hotline)
+        return out
+
+    def hotline(self, department: str) -> Reply | None:
+        """The department's hotline, in the reader's language (None: it has none)."""
+        if not self.policy.department(department).hotline:
+            return None
+        return Reply(HOTLINE, {"hotline": Text(f"hotline.{department}")})
 
     def timezone(self, department: str) -> str:
         return self.levels.calendar(department).timezone
@@ -150,21 +182,17 @@ class Schedule:
     # -- the clock ---------------------------------------------------------------------------
 
     def clock(self, ticket: Ticket, now: datetime) -> SlaClock | None:
+        """The ticket's SLA at ``now``; for a ticket whose clock has stopped (resolved,
+        closed, declined) at the moment it stopped, so its due times are the ones it had,
+        not projected on from ``now``."""
         if ticket.terms is None:
             return None
-        terms = ticket.terms
-        deadlines = Deadlines(
-            filed_at=ticket.created_at,
-            first_response_due=terms.first_response_due,
-            resolution_due=terms.resolution_due,
-            first_response_budget=timedelta(seconds=terms.first_response_budget),
-            resolution_budget=timedelta(seconds=terms.resolution_budget),
-        )
+        stopped = _stopped_at(ticket)
         return sla_clock(
             self.levels.calendar(ticket.department),
-            deadlines,
+            _deadlines(ticket),
             ticket.history,
-            now,
+            min(now, stopped) if stopped is not None else now,
             self.levels.sla.warn_at,
             ticket.first_response_at,
         )
@@ -223,7 +251,7 @@ class Schedule:
         if close is not None and close <= now:
             reason = AUTO_CLOSE[ticket.status]
             return Review(close=reason)
-        alerts: list[tuple[Target, SlaState, datetime]] = []
+        alerts: list[tuple[tuple[Target, ...], SlaState, datetime]] = []
         clock = self.clock(ticket, now)
         if clock is not None:
             states = [(Target.RESOLUTION, clock.resolution, clock.deadlines.resolution_due)]
@@ -235,15 +263,26 @@ class Schedule:
                         clock.deadlines.first_response_due,
                     )
                 )
-            for target, state, due in states:
-                if state is not SlaState.OK and alert_key(target, state) not in ticket.sla_alerts:
-                    alerts.append((target, state, due))
+            # First response first, as the team reads it.
+            for target, state, due in reversed(states):
+                if state is SlaState.OK or alert_key(target, state) in ticket.sla_alerts:
+                    continue
+                same = next((a for a in alerts if a[1] is state and a[2] == due), None)
+                if same is not None:
+                    # Due at the same moment: one notice naming both.
+                    alerts[alerts.index(same)] = ((*same[0], target), state, due)
+                else:
+                    alerts.append(((target,), state, due))
         return Review(remind=remind is not None and remind <= now, alerts=tuple(alerts))
 
-    def alert(self, ticket: Ticket, target: Target, state: SlaState, due: datetime) -> Reply:
-        """The team's SLA notice, mentioning the assignee, or the leads if nobody has it."""
+    def alert(
+        self, ticket: Ticket, targets: tuple[Target, ...], state: SlaState, due: datetime
+    ) -> Reply:
+        """The team's SLA notice naming ``targets``, mentioning the assignee, or the
+        leads if nobody has it."""
         assert ticket.number is not None
-        reply = sla_alert(state, ticket.number, due, self.timezone(ticket.department))
+        named = tuple(t.value for t in targets)
+        reply = sla_alert(state, ticket.number, named, due, self.timezone(ticket.department))
         assert reply is not None
         mention: str | Text = ticket.assignee_name or Text("team.mention_leads")
         return Reply(reply.key, reply.params | {"mention": mention})
@@ -251,3 +290,40 @@ class Schedule:
 
 def alert_key(target: Target, state: SlaState) -> str:
     return f"{target.value}:{state.value}"
+
+
+def _seconds(amount: timedelta | None) -> float | None:
+    return None if amount is None else amount.total_seconds()
+
+
+def _deadlines(ticket: Ticket) -> Deadlines:
+    """The due times and budgets the ticket was filed with (``ticket.terms``)."""
+    terms = ticket.terms
+    assert terms is not None
+
+    def warn(seconds: float | None) -> timedelta | None:
+        return None if seconds is None else timedelta(seconds=seconds)
+
+    return Deadlines(
+        filed_at=ticket.created_at,
+        first_response_due=terms.first_response_due,
+        resolution_due=terms.resolution_due,
+        first_response_budget=timedelta(seconds=terms.first_response_budget),
+        resolution_budget=timedelta(seconds=terms.resolution_budget),
+        first_response_clock=TargetClock(terms.first_response_clock),
+        resolution_clock=TargetClock(terms.resolution_clock),
+        first_response_warn=warn(terms.first_response_warn),
+        resolution_warn=warn(terms.resolution_warn),
+    )
+
+
+def _stopped_at(ticket: Ticket) -> datetime | None:
+    """When the SLA clock stopped for good: the moment the ticket last left the running
+    and paused statuses (resolved, then perhaps closed); None while it may still run."""
+    stopped: datetime | None = None
+    for change in sorted(ticket.history, key=lambda c: c.at):
+        if change.new in RUNNING or change.new in PAUSED:
+            stopped = None
+        elif stopped is None:
+            stopped = change.at
+    return stopped

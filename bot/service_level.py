@@ -12,14 +12,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.policy import DeskPolicy, PolicyError
-from bot.reply import Text
+import holidays as public_holidays
+
+from bot.policy import DeskPolicy, DueRule, PolicyError, TargetClock
+from bot.reply import Moment, Text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -33,6 +35,29 @@ ALL_DAY: tuple[Span, ...] = ((0, DAY_MINUTES),)
 ALWAYS_OPEN: tuple[tuple[Span, ...], ...] = (ALL_DAY,) * 7
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+# Longest run of public holidays a country may have in a row (Russia's New Year: 8 days),
+# with room to spare: the calendar looks that far ahead for its next opening.
+PUBLIC_HOLIDAY_RUN = 16
+
+
+def check_holiday_region(country: str, subdivision: str) -> None:
+    """``PolicyError`` unless the ``holidays`` package knows the country and subdivision."""
+    supported = public_holidays.list_supported_countries()
+    if country not in supported:
+        raise PolicyError(f"holiday_region: no public holidays known for country {country!r}")
+    if subdivision and subdivision not in supported[country]:
+        known = ", ".join(supported[country]) or "none"
+        raise PolicyError(
+            f"holiday_region: {country} has no subdivision {subdivision!r} (known: {known})"
+        )
+
+
+@lru_cache(maxsize=256)
+def public_holidays_of(country: str, subdivision: str, year: int) -> frozenset[date]:
+    """Public holidays of ``country`` (and ``subdivision``) in ``year``, from the
+    ``holidays`` package (computed, not fetched: its rules have no last year)."""
+    found = public_holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    return frozenset(found)
 
 
 def _aware(at: datetime, name: str = "at") -> datetime:
@@ -61,7 +86,11 @@ class BusinessCalendar:
     timezone: str = "UTC"
     # Monday first; each day is a sorted tuple of non-overlapping spans.
     week: tuple[tuple[Span, ...], ...] = ALWAYS_OPEN
+    # The policy's own closed days (``holidays`` of the department).
     holidays: frozenset[date] = frozenset()
+    # Public holidays of this country and subdivision (``holiday_region``; "" for none).
+    holiday_country: str = ""
+    holiday_subdivision: str = ""
     # Outside the windows only critical requests are handled (seed 000: crises only).
     off_hours_critical_only: bool = False
     peak: Span | None = None
@@ -79,10 +108,41 @@ class BusinessCalendar:
         if not any(self.week):
             # Every search for the next opening would run forever.
             raise PolicyError("the calendar is never open")
+        if self.holiday_country:
+            check_holiday_region(self.holiday_country, self.holiday_subdivision)
 
     @property
     def zone(self) -> ZoneInfo:
         return zone(self.timezone)
+
+    def around_the_clock(self) -> BusinessCalendar:
+        """The same zone open every hour of every day: the calendar of calendar-hour
+        targets."""
+        return replace(
+            self,
+            week=ALWAYS_OPEN,
+            holidays=frozenset(),
+            holiday_country="",
+            holiday_subdivision="",
+            peak=None,
+        )
+
+    def for_clock(self, clock: TargetClock) -> BusinessCalendar:
+        """The calendar a target counted on ``clock`` runs on."""
+        return self if clock is TargetClock.BUSINESS else self.around_the_clock()
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether local ``day`` is closed: one of the policy's own closed days or a
+        public holiday of the department's country (and subdivision)."""
+        if day in self.holidays:
+            return True
+        if not self.holiday_country:
+            return False
+        return day in public_holidays_of(self.holiday_country, self.holiday_subdivision, day.year)
+
+    @property
+    def _longest_closure(self) -> int:
+        return 8 + len(self.holidays) + (PUBLIC_HOLIDAY_RUN if self.holiday_country else 0)
 
     # -- the time line -----------------------------------------------------------------
 
@@ -91,7 +151,7 @@ class BusinessCalendar:
 
     def windows_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """The opening windows of local ``day`` as UTC ``[start, end)`` pairs."""
-        if day in self.holidays:
+        if self.is_holiday(day):
             return []
         tz = self.zone
         midnight = datetime.combine(day, time())
@@ -109,7 +169,7 @@ class BusinessCalendar:
         """Windows that end after ``at``, in order, for ever."""
         day = self._local(at).date()
         # Holidays are finite, so the calendar opens again within a week after them.
-        allowed_gap = 8 + len(self.holidays)
+        allowed_gap = self._longest_closure
         gap = 0
         while True:
             found = False
@@ -186,7 +246,7 @@ class BusinessCalendar:
         """
         at = _aware(at)
         day = self._local(at).date()
-        for _ in range(8 + len(self.holidays)):
+        for _ in range(self._longest_closure):
             windows = self.windows_on(day)
             if windows and at < windows[-1][1]:
                 return windows[-1][1]
@@ -197,25 +257,19 @@ class BusinessCalendar:
 def moment_params(at: datetime, tz: str) -> dict[str, Any]:
     """Reply parameters naming a moment in zone ``tz``: ``weekday`` and ``month`` as
     translatable ``Text`` (``weekday.mon``, ``month.jan``: genitive, as after a day
-    number), ``day`` as a number, ``time`` as ``8:00`` and ``zone`` as the zone name."""
+    number), ``day`` as a number, ``time`` as ``8:00``; ``when``: the whole moment,
+    formatted per language by Babel with the zone's local name (``Moment``)."""
     local = _aware(at).astimezone(zone(tz))
     return {
+        "when": Moment(_aware(at), tz),
         "weekday": Text(f"weekday.{WEEKDAYS[local.weekday()]}"),
         "day": local.day,
         "month": Text(f"month.{MONTHS[local.month - 1]}"),
         "time": f"{local.hour}:{local.minute:02d}",
-        "zone": tz,
     }
 
 
 # -- settings ---------------------------------------------------------------------------
-
-
-class DueRule(StrEnum):
-    """How a category's resolution is due."""
-
-    PLAN = "plan"  # the plan's business-hour targets
-    SAME_BUSINESS_DAY = "same_business_day"  # seed 004: payment and subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,13 +358,12 @@ class ServiceLevels:
                 f"departments.{key}",
                 default_timezone=str(default_tz or "UTC"),
                 holiday_sets=holiday_sets,
+                holiday_region=(department.holiday_country, department.holiday_subdivision),
             )
-            for key in policy.departments
+            for key, department in policy.departments.items()
         }
-        raw_categories = _table(raw.get("categories", {}), "categories")
         categories = {
-            key: _category_terms(key, _table(raw_categories.get(key, {}), f"categories.{key}"))
-            for key in policy.categories
+            key: CategoryTerms(key, category.due) for key, category in policy.categories.items()
         }
         raw_plans = _table(raw.get("plans", {}), "plans")
         boosts: dict[str, int] = {}
@@ -425,6 +478,7 @@ def parse_calendar(
     where: str,
     default_timezone: str = "UTC",
     holiday_sets: Mapping[str, Any] | None = None,
+    holiday_region: tuple[str, str] = ("", ""),
 ) -> BusinessCalendar:
     """A department's calendar from its table; without hours it is open round the clock."""
     tz = _string(table.get("timezone", default_timezone), f"{where}.timezone")
@@ -460,18 +514,11 @@ def parse_calendar(
         timezone=tz,
         week=week,
         holidays=_holidays(table.get("holidays", []), f"{where}.holidays", holiday_sets or {}),
+        holiday_country=holiday_region[0],
+        holiday_subdivision=holiday_region[1],
         off_hours_critical_only=critical_only,
         peak=None if peak in (None, "") else parse_span(peak, f"{where}.peak"),
     )
-
-
-def _category_terms(key: str, table: Mapping[str, Any]) -> CategoryTerms:
-    value = table.get("due", DueRule.PLAN.value)
-    try:
-        return CategoryTerms(key, DueRule(_string(value, f"categories.{key}.due")))
-    except ValueError:
-        allowed = ", ".join(r.value for r in DueRule)
-        raise PolicyError(f"categories.{key}.due: {value!r} is not one of {allowed}") from None
 
 
 def _sla(table: Mapping[str, Any]) -> SlaConfig:

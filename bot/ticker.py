@@ -135,12 +135,14 @@ class Ticker:
                 if review.remind:
                     ticket.reminded_at = now
                     events.append(CustomerReminded(number=number, at=now))
-                for target, state, due in review.alerts:
-                    reply = self._schedule.alert(ticket, target, state, due)
+                for targets, state, due in review.alerts:
+                    reply = self._schedule.alert(ticket, targets, state, due)
                     events.append(
                         TeamAlerted(number=number, key=reply.key, params=reply.params, at=now)
                     )
-                    ticket.sla_alerts = ticket.sla_alerts | {alert_key(target, state)}
+                    ticket.sla_alerts = ticket.sla_alerts | {
+                        alert_key(target, state) for target in targets
+                    }
             self._schedule.refresh(ticket, now)
             await uow.tickets.save(ticket)
             await publish(uow, self._announcer, ticket, events, now)

@@ -142,6 +142,12 @@ class ServiceTerms:
     resolution_due: datetime
     first_response_budget: float
     resolution_budget: float
+    # The clock each target counts on ("business" or "calendar" hours) and, for a range
+    # ("24-48 h"), the seconds after which the team is warned (its lower bound).
+    first_response_clock: str = "business"
+    resolution_clock: str = "business"
+    first_response_warn: float | None = None
+    resolution_warn: float | None = None
 
 
 class QuoteState(StrEnum):

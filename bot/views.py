@@ -51,7 +51,13 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
         first_state = clock.first_response.value
         if ticket.first_response_at is not None and clock.first_response is not SlaState.BREACHED:
             first_state = "met"
-        resolution_state = "met" if not ticket.is_open else clock.resolution.value
+        # Resolved or closed in time: met; a breach stays a breach.
+        done = ticket.status in (Status.RESOLVED, Status.CLOSED)
+        resolution_state = clock.resolution.value
+        if done and clock.resolution is not SlaState.BREACHED:
+            resolution_state = "met"
+        elif not ticket.is_open:
+            resolution_state = "met" if clock.resolution is not SlaState.BREACHED else "breached"
         out.append(
             Reply(
                 "view.sla",

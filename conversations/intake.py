@@ -972,7 +972,17 @@ def _on_category(state: IntakeState, event: Input, context: DeskContext) -> Out:
     value = _picked(event, _offered(state, context))
     if value is None:
         return _reask(state, context, "intake.hint.choose")
-    return _after_category(replace(state, category=value), context)
+    return _after_category(replace(state, category=value), context, *_hotline(value, context))
+
+
+def _hotline(category: str, context: DeskContext) -> tuple[Reply, ...]:
+    """A critical category's department hotline, shown as soon as it is picked."""
+    picked = context.policy.categories.get(category)
+    if picked is None or not picked.critical:
+        return ()
+    if not context.policy.department(picked.department).hotline:
+        return ()
+    return (Reply("sla.hotline", {"hotline": Text(f"hotline.{picked.department}")}),)
 
 
 def _on_follow_up_offer(state: IntakeState, event: Input, context: DeskContext) -> Out:

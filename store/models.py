@@ -198,6 +198,10 @@ class TicketRow(Base):
     resolution_due: Mapped[datetime | None] = mapped_column()
     first_response_budget: Mapped[float | None] = mapped_column(Float)
     resolution_budget: Mapped[float | None] = mapped_column(Float)
+    first_response_clock: Mapped[str | None] = mapped_column(String(16))
+    resolution_clock: Mapped[str | None] = mapped_column(String(16))
+    first_response_warn: Mapped[float | None] = mapped_column(Float)
+    resolution_warn: Mapped[float | None] = mapped_column(Float)
     first_response_at: Mapped[datetime | None] = mapped_column()
     sla_alerts: Mapped[str] = mapped_column(String, server_default="")
     # The ticker's durable timer: when this ticket next needs a look (SLA, reminders).

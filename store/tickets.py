@@ -620,6 +620,10 @@ def _service_values(ticket: Ticket) -> dict[str, Any]:
         "resolution_due": terms.resolution_due if terms else None,
         "first_response_budget": terms.first_response_budget if terms else None,
         "resolution_budget": terms.resolution_budget if terms else None,
+        "first_response_clock": terms.first_response_clock if terms else None,
+        "resolution_clock": terms.resolution_clock if terms else None,
+        "first_response_warn": terms.first_response_warn if terms else None,
+        "resolution_warn": terms.resolution_warn if terms else None,
         "first_response_at": ticket.first_response_at,
         "sla_alerts": ",".join(sorted(ticket.sla_alerts)),
         "next_check_at": ticket.next_check_at,
@@ -658,6 +662,11 @@ def _terms(row: TicketRow) -> ServiceTerms | None:
         resolution_due=row.resolution_due,
         first_response_budget=row.first_response_budget,
         resolution_budget=row.resolution_budget,
+        # Tickets filed before targets had clocks counted business hours.
+        first_response_clock=row.first_response_clock or "business",
+        resolution_clock=row.resolution_clock or "business",
+        first_response_warn=row.first_response_warn,
+        resolution_warn=row.resolution_warn,
     )
 
 

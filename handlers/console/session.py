@@ -33,7 +33,7 @@ from bot.i18n import pick_language
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.paging import Page
 from bot.participant import Actor, Participant, Role
-from bot.reply import Choice, Reply, Text
+from bot.reply import Choice, Moment, Reply, Text
 from bot.stats import parse_period, report_replies
 from bot.ticket import AGENT_DECLINE_REASONS, Attachment
 from bot.transcript import FORMATS, export
@@ -134,7 +134,9 @@ class ConsoleSession:
         except OverflowError:
             self.say_key("console.wait_usage")
             return
-        self.say_key("console.waited", now=now.strftime("%Y-%m-%d %H:%M UTC"))
+        # In the desk's zone (the one its quotas count months in), named by its city.
+        zone = self.app.tickets.schedule.levels.desk_timezone
+        self.say_key("console.waited", now=Moment(now, zone, "short"))
 
     def _switch(self, args: list[str]) -> None:
         if not args or args[0] not in ("customer", "agent", "moderator"):

@@ -253,14 +253,14 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
     assert any(
         said in out
         for said in (
-            "You can expect an answer by",
-            "you will hear from us by",
+            "When to expect an answer:",
             "We are outside working hours now",
             "Outside working hours we handle only critical problems",
         )
     )
     assert out.count("Thank you") == out.count("Thank you, the quote") + 1  # thanked once
-    assert "(Europe/Prague)" in out
+    # Moments in the department's zone, named by its city in the reader's language.
+    assert "(Prague)" in out and "Europe/Prague" not in out and " UTC" not in out
     assert "Requests left this month: 0 of 1." in out
     exceeded = "You have used this month's quota of 1 requests"
     assert exceeded in out
@@ -639,3 +639,54 @@ def test_the_stats_in_the_terminal_and_as_a_chart(desk: Desk, tmp_path: Path) ->
     report = desk.run("stats", "--days", "7", "--chart", str(chart))
     assert "Technical department: 1 open · 1 filed" in report
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def _closed_for_two_weeks(tmp_path: Path) -> Path:
+    """The example policy with the technical department closed from yesterday for two
+    weeks (its own extra closed days), open only Monday 00:00-00:01 otherwise: whatever
+    the hour the test runs, a request now is filed off hours."""
+    from datetime import date, timedelta
+
+    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
+    today = date.today()
+    closed = ", ".join((today + timedelta(days=d)).isoformat() for d in range(-1, 15))
+    technical = text.split("[departments.technical]", 1)[1].split("[departments.", 1)[0]
+    changed = technical.replace(
+        'hours = { mon = "08:00-16:00", tue = "08:00-16:00", wed = "08:00-16:00", '
+        'thu = "08:00-16:00", fri = "08:00-16:00", sat = "", sun = "" }',
+        'hours = { mon = "00:00-00:01" }',
+    ).replace("holidays = []", f"holidays = [{closed}]")
+    assert changed != technical
+    policy = tmp_path / "closed.toml"
+    policy.write_text(text.replace(technical, changed), encoding="utf-8")
+    (tmp_path / "help").symlink_to(EXAMPLE_POLICY.parent / "help")
+    return policy
+
+
+def test_a_critical_outage_off_hours_is_told_its_hour_and_the_hotline(tmp_path: Path) -> None:
+    desk = Desk(tmp_path, _closed_for_two_weeks(tmp_path))
+    desk.account(
+        "SN-1001", "--domain", "shop.cz", "--plan", "standard", "--valid-until", "2099-12-31"
+    )
+    out = desk.console(
+        "/as customer alice",
+        "/new",
+        "1",  # Critical error: the shop or a core function does not work
+        "SN-1001",
+        "The whole shop is down",
+        DESCRIPTION,
+        "I still need help",
+        STEPS,
+        "done",
+        "/skip",
+        "1",  # Send the ticket
+        "/ticket 1",
+    )
+    picked = out.split("Critical error", 2)[-1]
+    # Shown as soon as the critical category is picked, before anything else is asked.
+    hotline = "For a critical problem that cannot wait, call our hotline: +420 800 100 200"
+    assert hotline in picked.split("support number")[0]
+    filed = out.split("#1 has been filed")[1]
+    assert "the team has been alerted. When to expect an answer:" in filed
+    assert "(Prague)" in filed and hotline in filed
+    assert "UTC" not in out and "Europe/Prague" not in out

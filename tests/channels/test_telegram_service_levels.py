@@ -52,7 +52,8 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
             "SN-1001",
         )
         assert "#1" in filed
-        assert "You can expect an answer by Wednesday, 15 May, 12:00 (Europe/Prague)" in filed
+        # Babel's date in the customer's language; the zone by its city, never "UTC".
+        assert "When to expect an answer: Wednesday, May 15, 2024, 12:00\u202fPM (Prague)" in filed
         assert "Requests left this month: 0 of 1." in filed
 
         # Over the quota: said as soon as the category is picked, before anything is
@@ -106,3 +107,30 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
         await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (accepted)", mark)
         ticket = await desk.app.tickets.get(1)
         assert ticket.status.value == "closed"
+
+
+async def test_a_saturday_critical_outage_is_told_its_hour_and_the_hotline(tmp_path: Path) -> None:
+    # Saturday 18 May 2024, 21:00 in Prague: the technical team is off, on call for crises.
+    clock = ManualClock(datetime(2024, 5, 18, 19, 0, tzinfo=UTC))
+    async with running_desk(tmp_path, clock=clock) as desk:
+        desk.fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        alice = Person(desk.fake, 501, "Alice", language="cs")
+        await alice.says("/new")
+        picked = await alice.presses("c:bug_critical")
+        hotline = "volejte naši pohotovostní linku: +420 800 100 200 (kritické výpadky, nonstop)"
+        assert hotline in picked
+        await alice.says("SN-1001")
+        await alice.says("Celý e-shop nejde")
+        await alice.says(
+            "Od večera nejde otevřít žádná stránka obchodu, zákazníci nemohou nakupovat."
+        )
+        await alice.says("/skip")
+        await alice.presses("c:done")
+        await alice.says("/skip")
+        filed = await alice.presses("c:confirm")
+        # One calendar hour, round the clock: due Saturday 22:00, in Czech, "Praha".
+        assert (
+            "tým jsme upozornili. Termín odpovědi: sobota 18. května 2024 22:00 (Praha)" in filed
+        )
+        assert hotline in filed
+        assert "UTC" not in filed and "Europe/" not in filed

@@ -99,7 +99,12 @@ def test_policy_check_says_what_the_example_means(
     assert "busy hours: 10:00-14:00" in out
     # Targets and quotas per plan.
     premium = out[out.index("  premium - Premium") :]
-    assert "first response within 3 h, resolution within 24 h" in premium
+    assert (
+        "first response within 3 h (business hours), resolution within 24 h (business hours)"
+        in premium
+    )
+    assert "public holidays: CZ (the holidays package)" in out
+    assert "critical requests: first response within 1 h, in calendar hours" in out
     assert "quota: 30 requests a calendar month" in premium
     assert "quota: counted per calendar month in Europe/Moscow" in out
     # Request types.

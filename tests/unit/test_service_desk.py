@@ -24,7 +24,7 @@ from bot.customer import Customer
 from bot.errors import InvalidTransition
 from bot.notification import Audience
 from bot.participant import Actor, Participant, Role
-from bot.policy import load_policy
+from bot.policy import DeskPolicy, load_policy
 from bot.schedule import Schedule
 from bot.ticker import Ticker
 from bot.ticket import Priority, QuoteState, Status
@@ -40,12 +40,12 @@ MONDAY_9 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 class World:
-    def __init__(self, start: datetime = MONDAY_9) -> None:
+    def __init__(self, start: datetime = MONDAY_9, policy: DeskPolicy = POLICY) -> None:
         self.clock = ManualClock(start)
         self.uow = FakeUnitOfWorkFactory()
-        self.schedule = Schedule(POLICY)
-        announcer = Announcer(POLICY)
-        self.tickets = TicketService(self.uow, POLICY, self.clock, announcer, self.schedule)
+        self.schedule = Schedule(policy)
+        announcer = Announcer(policy)
+        self.tickets = TicketService(self.uow, policy, self.clock, announcer, self.schedule)
         self.ticker = Ticker(self.uow, self.schedule, self.clock, announcer)
         self.uow.db.accounts["SN-1"] = Account("SN-1", ("shop.cz",), "standard", date(2099, 1, 1))
         self.uow.db.accounts["SN-P"] = Account("SN-P", ("vip.cz",), "premium", date(2099, 1, 1))
@@ -82,8 +82,8 @@ async def test_filing_sets_priority_due_times_and_tells_when_to_expect_an_answer
     assert standard.terms.first_response_due == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     # Premium: 3 business hours = Monday 12:00.
     assert premium.terms.first_response_due == datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-    expectation = world.schedule.expectation(standard)
-    assert expectation is not None and expectation.key == "sla.expect_open"
+    expectation = world.schedule.expectations(standard)
+    assert [e.key for e in expectation] == ["sla.expect_open"]
     assert standard.next_check_at is not None
 
 
@@ -93,12 +93,14 @@ async def test_critical_bug_off_hours_is_flagged_and_announced() -> None:
     ticket = await world.tickets.get(await world.file("bug_critical"))
     assert ticket.off_hours and ticket.priority is Priority.URGENT
     assert "sla.team_critical_off_hours" in world.keys(Audience.TEAM)
-    note = world.schedule.expectation(ticket)
-    assert note is not None and note.key == "sla.expect_critical_off_hours"
+    # A critical request counts one calendar hour round the clock ([targets.critical]):
+    # the customer is told when, and given the department's hotline.
+    notes = world.schedule.expectations(ticket)
+    assert [n.key for n in notes] == ["sla.expect_critical_by", "sla.hotline"]
     quiet = await world.tickets.get(await world.file("bug"))
     assert not quiet.off_hours
-    note = world.schedule.expectation(quiet)
-    assert note is not None and note.key == "sla.expect_closed_critical_only"
+    notes = world.schedule.expectations(quiet)
+    assert [n.key for n in notes] == ["sla.expect_closed_critical_only", "sla.hotline"]
 
 
 async def test_quota_refuses_over_the_limit_but_never_sales() -> None:

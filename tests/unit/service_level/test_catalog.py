@@ -22,7 +22,9 @@ def _keys_in_code() -> set[str]:
     keys: set[str] = set()
     for source in SOURCES:
         # Reply keys are module constants: ``EXPECT_OPEN = "sla.expect_open"``.
-        keys |= set(re.findall(r'^[A-Z_]+ = "(sla\.[a-z_]+)"', source.read_text(), re.M))
+        keys |= set(re.findall(r'^[A-Z_]+ = "(sla\.[a-z_.]+)"', source.read_text(), re.M))
+        # ... or the values of a table of them: ``("resolution",): "sla.target.resolution"``.
+        keys |= set(re.findall(r'^    .*: "(sla\.[a-z_.]+)",$', source.read_text(), re.M))
     keys |= {f"weekday.{d}" for d in WEEKDAYS}
     keys |= {f"month.{m}" for m in MONTHS}
     return keys
@@ -38,7 +40,7 @@ def _fields(template: str) -> set[str]:
 
 def test_the_code_uses_the_expected_keys() -> None:
     assert {"sla.expect_open", "sla.quota_exceeded", "weekday.sun", "month.dec"} <= set(KEYS)
-    assert len(KEYS) == 10 + 7 + 12
+    assert len(KEYS) == 18 + 7 + 12
 
 
 @pytest.mark.parametrize("key", KEYS)
