@@ -835,7 +835,7 @@ class TicketService:
                     ticket.move(Status.ACCEPTED, now, actor.name)
                 elif ticket.status is Status.RESOLVED:
                     # "Still broken" after a resolution is a dispute: the agent takes it up.
-                    ticket.move(Status.ACCEPTED, now, actor.name, "written after resolution")
+                    ticket.move(Status.ACCEPTED, now, actor.name, "written_after_resolution")
                 entry = len(ticket.entries) - 1
                 return [
                     CustomerWrote(

@@ -10,9 +10,25 @@ from bot.announce import stars, ticket_params
 from bot.paging import Page
 from bot.reply import Choice, Reply, Text
 from bot.sla import SlaClock, SlaState
-from bot.ticket import Status, Ticket
+from bot.ticket import DeclineReason, Status, Ticket
 
 TIME = "%Y-%m-%d %H:%M"
+# The reasons the desk itself writes into a status history are codes, shown in the
+# reader's language (``view.reason.<code>``; a decline reason as ``decline.<code>``);
+# any other reason is someone's own words (an agent's question, a dispute, a price).
+HISTORY_REASONS = frozenset(
+    {
+        "confirmed",
+        "disputed",
+        "not_disputed",
+        "no_answer",
+        "quote_unanswered",
+        "quote_accepted",
+        "written_after_resolution",
+    }
+)
+# Codes stored before they were codes.
+_OLD_REASONS = {"written after resolution": "written_after_resolution"}
 
 
 def card(ticket: Ticket) -> Reply:
@@ -180,11 +196,22 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
                     "old": Text(f"status.{change.old}") if change.old else "—",
                     "new": Text(f"status.{change.new}"),
                     "by": change.by,
-                    "reason": change.reason or "—",
+                    "reason": history_reason(change.reason),
                 },
             )
         )
     return out
+
+
+def history_reason(reason: str) -> Text | str:
+    """A status change's reason as shown: a code the desk wrote, in words; else as
+    written."""
+    code = _OLD_REASONS.get(reason, reason)
+    if code in {r.value for r in DeclineReason}:
+        return Text(f"decline.{code}")
+    if code in HISTORY_REASONS:
+        return Text(f"view.reason.{code}")
+    return reason or "—"
 
 
 def _in_zone(at: datetime, tz: str) -> str:
