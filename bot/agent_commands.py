@@ -98,11 +98,21 @@ def read_agent_command(
             return TransferTicket(number=number, department=department, text=why.strip())
         case "decline":
             code, _, why = rest.partition(" ")
-            try:
-                reason = DeclineReason(code)
-            except ValueError:
-                return Usage.DECLINE
-            if reason not in AGENT_DECLINE_REASONS:
+            reason = _decline_reason(code)
+            if reason is None:
                 return Usage.DECLINE
             return DeclineTicket(number=number, reason=reason, text=why.strip())
     return Usage.UNKNOWN
+
+
+def _decline_reason(code: str) -> DeclineReason | None:
+    """An agent's reason: its number in the list the usage shows (in the agent's
+    language, so nobody has to type an English code), or its code."""
+    if code.isdigit():
+        index = int(code) - 1
+        return AGENT_DECLINE_REASONS[index] if 0 <= index < len(AGENT_DECLINE_REASONS) else None
+    try:
+        reason = DeclineReason(code)
+    except ValueError:
+        return None
+    return reason if reason in AGENT_DECLINE_REASONS else None

@@ -314,8 +314,8 @@ class ConsoleSession:
                 reasons = tuple(
                     Choice(r.value, f"decline.{r.value}") for r in AGENT_DECLINE_REASONS
                 )
+                # Numbered in the agent's language: /decline N 2 picks the second.
                 self.say([Reply("console.decline_usage", choices=reasons)])
-                self.write("   " + ", ".join(r.value for r in AGENT_DECLINE_REASONS))
             case Usage.UNKNOWN:
                 self.say_key("console.agent_help")
         return None

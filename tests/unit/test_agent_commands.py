@@ -12,7 +12,7 @@ from bot.commands import (
     ResolveTicket,
     TransferTicket,
 )
-from bot.ticket import Attachment, DeclineReason
+from bot.ticket import AGENT_DECLINE_REASONS, Attachment, DeclineReason
 
 LOG = Attachment("f1", "app.log", "text/plain", 10, "telegram")
 
@@ -32,6 +32,14 @@ def test_commands_become_desk_commands() -> None:
     assert isinstance(read_agent_command("resolve", 4, ""), ResolveTicket)
 
 
+def test_a_decline_reason_may_be_its_number_in_the_agents_list() -> None:
+    # The list an agent is shown is in their language; the number saves typing a code.
+    by_number = read_agent_command("decline", 4, "2 cannot see it")
+    assert isinstance(by_number, DeclineTicket)
+    assert by_number.reason is AGENT_DECLINE_REASONS[1] is DeclineReason.CANNOT_REPRODUCE
+    assert by_number.text == "cannot see it"
+
+
 @pytest.mark.parametrize(
     ("name", "rest", "usage"),
     [
@@ -39,6 +47,9 @@ def test_commands_become_desk_commands() -> None:
         ("quote", "| only a note", Usage.QUOTE),
         ("transfer", "nowhere", Usage.TRANSFER),
         ("decline", "because", Usage.DECLINE),
+        ("decline", "0", Usage.DECLINE),
+        ("decline", "8", Usage.DECLINE),
+        ("decline", "quote_refused", Usage.DECLINE),
         ("frobnicate", "x", Usage.UNKNOWN),
     ],
 )
