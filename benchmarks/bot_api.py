@@ -224,6 +224,14 @@ class MemoryBotAPI(BaseSession):
             "sendMediaGroup": self._send_media_group,
             "copyMessage": lambda p: {"message_id": next(self._message_ids)},
             "forwardMessage": lambda p: self._message(p, text="(forwarded)"),
+            # A customer's screenshot, downloaded by the desk to keep its own copy
+            # (``stream_content`` below serves its bytes).
+            "getFile": lambda p: {
+                "file_id": str(p["file_id"]),
+                "file_unique_id": f"u{p['file_id']}",
+                "file_size": 1024,
+                "file_path": f"photos/{p['file_id']}.png",
+            },
         }
 
     # -- aiogram's session interface ------------------------------------------------------

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incident import Incident, IncidentStatus
+from store.driver import Prepared
 from store.models import IncidentRow, IncidentTicketRow
 
 _INCIDENTS = cast(Table, IncidentRow.__table__)
 _LINKS = cast(Table, IncidentTicketRow.__table__)
+
+
+@functools.cache
+def _open_in(departments: frozenset[str] | None) -> Prepared:
+    """The open incidents of any of ``departments`` (None: all), newest first: asked at
+    every intake that names its department, so compiled once per set and run on the
+    driver (no session for the step)."""
+    query = select(_INCIDENTS).where(_INCIDENTS.c.status == IncidentStatus.OPEN.value)
+    if departments is not None:
+        query = query.where(
+            or_(*(_INCIDENTS.c.departments.like(f"% {d} %") for d in sorted(departments)))
+        )
+    return Prepared(query.order_by(_INCIDENTS.c.id.desc()))
 
 
 class SqlIncidentRepository:
@@ -48,15 +64,10 @@ class SqlIncidentRepository:
         return _incident(row, tuple(int(n) for n in numbers))
 
     async def open_in(self, departments: frozenset[str] | None) -> list[Incident]:
-        query = select(_INCIDENTS).where(_INCIDENTS.c.status == IncidentStatus.OPEN.value)
-        if departments is not None:
-            if not departments:
-                return []
-            query = query.where(
-                or_(*(_INCIDENTS.c.departments.like(f"% {d} %") for d in sorted(departments)))
-            )
-        rows = (await self._session.execute(query.order_by(_INCIDENTS.c.id.desc()))).all()
-        return [_incident(row, ()) for row in rows]
+        if departments is not None and not departments:
+            return []
+        rows = await _open_in(departments).rows(self._session, {})
+        return [_incident(SimpleNamespace(**row), ()) for row in rows]
 
     async def link(self, incident_id: int, number: int) -> None:
         await self._session.execute(delete(_LINKS).where(_LINKS.c.ticket_number == number))

@@ -54,8 +54,8 @@ async def test_make_run_serves_discord_and_the_panel_opens_a_ticket(tmp_path: Pa
 
         served = await _bot(env, tmp_path)
         try:
-            await fake.wait_connected(timeout=60)
-            await fake.wait_for(lambda: fake.commands.get(GUILD), timeout=30)
+            await fake.wait_connected(timeout=120)
+            await fake.wait_for(lambda: fake.commands.get(GUILD), timeout=120)
             names = {c["name"] for c in fake.commands[GUILD]}
             assert {"ticket", "note", "quote", "Escalate to ticket"} <= names
             pressed = await fake.press(ALICE, message, "p:new")

@@ -105,7 +105,8 @@ async def test_python_m_bot_serves_telegram_and_stops_on_sigterm(tmp_path: Path)
                 stderr=asyncio.subprocess.STDOUT,
             )
         try:
-            await fake.wait_call("getUpdates", timeout=30)
+            # Start-up (imports, migrations) on a loaded CI machine can take a while.
+            await fake.wait_call("getUpdates", timeout=120)
             mark = fake.mark()
             fake.push_message(501, alice, "/start")
             welcome = await fake.wait_call(
@@ -126,7 +127,7 @@ async def test_python_m_bot_serves_telegram_and_stops_on_sigterm(tmp_path: Path)
             assert ("all_private_chats", "") in fake.commands
 
             proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), 5)
+            code = await asyncio.wait_for(proc.wait(), 30)
         finally:
             if proc.returncode is None:
                 proc.kill()
