@@ -183,12 +183,14 @@ class Shelf:
         return True
 
     def _on_dispose(self, _engine: Any) -> None:
-        # Inside ``AsyncEngine.dispose``'s greenlet: the sync connections close here,
-        # back to the disposed pool, which closes them for good.
+        # Inside ``AsyncEngine.dispose``'s greenlet. Given back, they would wait in the
+        # old pool until the garbage collector found them; closed for good instead.
         kept, self._kept = self._kept, []
         for connection in kept:
-            if connection.sync_connection is not None:
-                connection.sync_connection.close()
+            sync = connection.sync_connection
+            if sync is not None:
+                sync.invalidate()
+                sync.close()
 
 
 class SessionOnDemand:

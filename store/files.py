@@ -9,15 +9,18 @@ harmless.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.driver import Prepared, UnitConnection, on_demand
 from store.models import StoredFileRow
-from store.upsert import upsert
 
 PREFIX = "sha256:"
 
@@ -34,24 +37,30 @@ class SqlFileStore:
 
     async def put(self, data: bytes) -> str:
         key = file_key(data)
-        async with self._sessions() as session:
-            known = await session.scalar(select(StoredFileRow.key).where(StoredFileRow.key == key))
-            if known is None:
-                values = {
-                    "key": key,
-                    "data": data,
-                    "size": len(data),
-                    "created_at": datetime.now(UTC),
-                }
-                # Two workers keeping the same file at once both succeed.
-                await upsert(session, StoredFileRow, values, ["key"])
-                await session.commit()
+        values = {"key": key, "data": data, "size": len(data), "created_at": datetime.now(UTC)}
+        # One statement on the driver, no session: a file kept already (or by another
+        # worker at the same moment) is left as it is.
+        unit = UnitConnection(self._sessions)
+        await unit.open()
+        try:
+            await _keeping(unit.dialect.name).execute(on_demand(unit), values)
+            await unit.commit()
+        finally:
+            await unit.rollback()
+            await unit.close()
         return key
 
     async def get(self, key: str) -> bytes | None:
         async with self._sessions() as session:
             data = await session.scalar(select(StoredFileRow.data).where(StoredFileRow.key == key))
         return bytes(data) if data is not None else None
+
+
+@functools.cache
+def _keeping(dialect: str) -> Prepared:
+    table = cast(Table, StoredFileRow.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return Prepared(insert(table).on_conflict_do_nothing(index_elements=["key"]))
 
 
 class FolderFileStore:
