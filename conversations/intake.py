@@ -251,9 +251,6 @@ _READS_USAGE = frozenset(
     {
         Step.CATEGORY,
         Step.FOLLOW_UP_OFFER,
-        Step.FILES,
-        Step.SUPPORT_NUMBER,
-        Step.CHECKING,
         Step.UNKNOWN_NUMBER,
         Step.EXPIRED,
         Step.WRONG_PLAN,
@@ -263,6 +260,9 @@ _READS_USAGE = frozenset(
         Step.FILING,
     }
 )
+# ... and those that look at it only while the account is not settled yet (once it
+# is, they move on without it: a read per step saved on most intakes).
+_READS_USAGE_UNSETTLED = frozenset({Step.FILES, Step.SUPPORT_NUMBER, Step.CHECKING})
 
 
 class CorruptState(ValueError):
@@ -1658,7 +1658,11 @@ class Intake:
     def reads_account_usage(self, state: IntakeState | None, event: Input | None) -> bool:
         """The steps that may settle the account (quota, one-off requests): the start,
         and the steps up to the domain; the summary's edits; a refused filing."""
-        return state is None or state.step in _READS_USAGE
+        return (
+            state is None
+            or state.step in _READS_USAGE
+            or (state.step in _READS_USAGE_UNSETTLED and not state.identified)
+        )
 
     def dump(self, state: IntakeState) -> dict[str, Any]:
         """JSON-safe form of ``state`` (read back by ``load``, also after a deploy)."""

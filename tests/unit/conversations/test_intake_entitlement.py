@@ -25,7 +25,7 @@ from bot.inputs import Refused
 from bot.policy import DeskPolicy, parse_policy
 from bot.quota import QUOTA_EXCEEDED, QuotaStatus
 from bot.reply import Reply, Text
-from conversations.intake import Step
+from conversations.intake import Intake, IntakeState, Step
 
 USED_UP = QuotaStatus(10, 10, 0)
 NOTICE_EXCEEDED = Reply(QUOTA_EXCEEDED, {"limit": 10})
@@ -235,3 +235,17 @@ def test_the_policy_words_where_the_number_is_found() -> None:
     plain = policy(wording={})
     assert "intake.where_to_find_support_number" not in plain.labels()
     assert MULTI.plan in plain.plans
+
+
+def test_usage_is_read_where_the_next_move_may_need_it_and_not_after() -> None:
+    """A step costs the account's quota reads only while the account can still be
+    settled by it (or re-checked: a category, an edit, a refused filing)."""
+    dialog = Intake()
+    assert dialog.reads_account_usage(None, None)
+    assert dialog.reads_account_usage(IntakeState(Step.CATEGORY, identified=True), None)
+    assert dialog.reads_account_usage(IntakeState(Step.FILING, identified=True), None)
+    assert dialog.reads_account_usage(IntakeState(Step.SUPPORT_NUMBER), None)
+    # Stored by an earlier version that asked for the account after the files.
+    assert dialog.reads_account_usage(IntakeState(Step.FILES), None)
+    assert not dialog.reads_account_usage(IntakeState(Step.FILES, identified=True), None)
+    assert not dialog.reads_account_usage(IntakeState(Step.TITLE, identified=True), None)
