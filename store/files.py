@@ -43,8 +43,8 @@ class SqlFileStore:
         unit = UnitConnection(self._sessions)
         await unit.open()
         try:
-            await _keeping(unit.dialect.name).execute(on_demand(unit), values)
-            await unit.commit()
+            if await _keeping(unit.dialect.name).execute(on_demand(unit), values):
+                await unit.commit()
         finally:
             await unit.rollback()
             await unit.close()
