@@ -8,6 +8,12 @@ one worker at a time, so this keeps a chat's order across workers too. A worker 
 stops cleanly finishes what it holds (for a while) and gives the rest back; one that
 dies leaves it to the others once its lease runs out. Channels only translate: the
 Telegram adapter's handler feeds its dispatcher (``handlers.telegram.worker``).
+
+Some inputs arrive as several updates (Telegram's album: one update per photo). A
+channel's ``Grouping`` names them; the worker waits for the group's last part, hands
+the parts over together and marks them done only after they were handled as one, so
+a crash while an album is gathered or handled loses nothing (the parts are claimed
+again after their lease), and what the chat sent after the album waits for it.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import logging
 import os
 import secrets
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from bot.ports import ClaimedUpdate, QueuedUpdate, UpdateQueue
@@ -29,6 +38,17 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Handle = Callable[[QueuedUpdate], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """Updates that are parts of one input: ``of`` names an update's group (None: it
+    stands alone); a group is complete when the chat's next update is not of it, or
+    ``wait`` seconds passed with no new part; ``handle`` gets its parts in order."""
+
+    of: Callable[[QueuedUpdate], str | None]
+    handle: Callable[[list[QueuedUpdate]], Awaitable[None]]
+    wait: float = 1.0
 
 
 class Backoff:
@@ -102,9 +122,11 @@ class Worker:
         max_attempts: int = 5,
         retry_pause: float = 0.5,
         drain: float = 10.0,
+        grouping: Grouping | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
+        self.grouping = grouping
         self.name = name or worker_name()
         self.batch_size = batch_size
         self.poll = poll
@@ -115,6 +137,8 @@ class Worker:
         self._held: dict[str, ClaimedUpdate] = {}
         self._waiting: dict[str, deque[ClaimedUpdate]] = {}
         self._chains: dict[str, asyncio.Task[None]] = {}
+        # Set when a key's update is claimed (a chain gathering a group waits on it).
+        self._arrived: dict[str, asyncio.Event] = {}
         self._room = asyncio.Event()
 
     @property
@@ -166,6 +190,9 @@ class Worker:
         self._held[claimed.ref] = claimed
         key = claimed.update.key
         self._waiting.setdefault(key, deque()).append(claimed)
+        arrived = self._arrived.get(key)
+        if arrived is not None:
+            arrived.set()
         if key not in self._chains:
             self._chains[key] = asyncio.create_task(self._chain(key), name=f"update-key-{key}")
 
@@ -175,17 +202,51 @@ class Worker:
         try:
             while waiting:
                 claimed = waiting[0]
-                await self._work(claimed)
-                waiting.popleft()
-                del self._held[claimed.ref]
+                group = self.grouping.of(claimed.update) if self.grouping else None
+                if group is None:
+                    await self._work(claimed, partial(self.handle, claimed.update))
+                    parts = [claimed]
+                else:
+                    parts = await self._gather(key, group)
+                    assert self.grouping is not None
+                    items = [part.update for part in parts]
+                    await self._work(claimed, partial(self.grouping.handle, items), parts)
+                for part in parts:
+                    waiting.popleft()
+                    del self._held[part.ref]
                 self._room.set()
         finally:
             # Cancelled: what is still waiting stays claimed until its lease runs out.
             self._chains.pop(key, None)
+            self._arrived.pop(key, None)
             if not waiting:
                 self._waiting.pop(key, None)
 
-    async def _work(self, claimed: ClaimedUpdate) -> None:
+    async def _gather(self, key: str, group: str) -> list[ClaimedUpdate]:
+        """The parts of ``group`` at the head of ``key``'s queue, once it is complete:
+        another update of the chat follows them, or none came for ``wait`` seconds."""
+        grouping = self.grouping
+        assert grouping is not None
+        waiting = self._waiting[key]
+        arrived = self._arrived.setdefault(key, asyncio.Event())
+        while True:
+            parts = list(itertools.takewhile(lambda c: grouping.of(c.update) == group, waiting))
+            if len(parts) < len(waiting):
+                return parts
+            arrived.clear()
+            try:
+                await asyncio.wait_for(arrived.wait(), grouping.wait)
+            except TimeoutError:
+                return parts
+
+    async def _work(
+        self,
+        claimed: ClaimedUpdate,
+        handle: Callable[[], Awaitable[None]],
+        parts: list[ClaimedUpdate] | None = None,
+    ) -> None:
+        """``handle()`` for ``claimed`` (the first of ``parts``, when it is a group),
+        tried again as the worker's rules say; then every part marked done."""
         item = claimed.update
         tries = self.max_attempts - claimed.attempts + 1
         if tries <= 0:
@@ -198,7 +259,7 @@ class Worker:
         for attempt in range(1, tries + 1):
             token = LAST_ATTEMPT.set(attempt == tries)
             try:
-                await self.handle(item)
+                await handle()
                 break
             except Exception:
                 if attempt == tries:
@@ -218,7 +279,8 @@ class Worker:
                 await asyncio.sleep(self.retry_pause * 2 ** (attempt - 1))
             finally:
                 LAST_ATTEMPT.reset(token)
-        await self._done(claimed)
+        for part in parts or [claimed]:
+            await self._done(part)
 
     async def _done(self, claimed: ClaimedUpdate) -> None:
         backoff = Backoff(self.retry_pause, self.lease / 4)

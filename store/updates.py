@@ -117,7 +117,13 @@ class SqlUpdateQueue:
         now = _now()
         row = PendingUpdateRow
         key = row.payload["key"].as_string()
-        held = select(key).where(self._ours(), row.lease_until > now)
+        # A chat whose updates another worker holds is left to it; one this worker
+        # holds, it may claim more of (they wait behind the others in its chain, and
+        # an album's later parts reach the worker gathering the album).
+        mine = sorted(self._held.get(worker, ()))
+        held = select(key).where(
+            self._ours(), row.lease_until > now, *([row.id.not_in(mine)] if mine else [])
+        )
         free = (
             select(row.id)
             .where(

@@ -40,7 +40,7 @@ from handlers.telegram.pacing import Limits, PacerFeedback, SendPacer
 from handlers.telegram.receiver import PollingReceiver, WebhookReceiver
 from handlers.telegram.render import CHANNEL, CallbackCodec, Renderer
 from handlers.telegram.responses import keep_response_types
-from handlers.telegram.worker import feeder
+from handlers.telegram.worker import album_grouping, feeder
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -162,6 +162,12 @@ class TelegramChannel:
                 worker = Worker(
                     queue,
                     feeder(self.dispatcher, self.bot),
+                    grouping=album_grouping(
+                        self.dispatcher,
+                        self.bot,
+                        self.context.albums,
+                        self.context.tuning.album_wait,
+                    ),
                     batch_size=settings.update_batch_size,
                     poll=settings.update_poll_seconds,
                     lease=settings.update_lease_seconds,

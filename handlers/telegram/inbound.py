@@ -100,6 +100,7 @@ def has_unsupported_media(message: Message) -> bool:
 class _Album:
     messages: list[Message] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    handler: AlbumHandler | None = None
 
 
 AlbumHandler = Callable[[list[Message]], Coroutine[Any, Any, None]]
@@ -119,6 +120,7 @@ class AlbumCollector:
         key = (message.chat.id, message.media_group_id)
         album = self._albums.setdefault(key, _Album())
         album.messages.append(message)
+        album.handler = handler
         if album.timer is not None:
             album.timer.cancel()
         loop = asyncio.get_running_loop()
@@ -132,6 +134,16 @@ class AlbumCollector:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(handler(messages))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def flush_now(self, chat_id: int, group: str) -> None:
+        """Handle the album of ``group`` in ``chat_id`` now, and return when it has
+        been (the worker marks its updates done after that)."""
+        album = self._albums.pop((chat_id, group), None)
+        if album is None or album.handler is None:
+            return
+        if album.timer is not None:
+            album.timer.cancel()
+        await album.handler(sorted(album.messages, key=lambda m: m.message_id))
 
     async def close(self) -> None:
         for album in self._albums.values():

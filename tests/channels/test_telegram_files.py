@@ -3,6 +3,7 @@ Telegram knows them (photo or document), and a retry never sends a file twice.""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fake_telegram import FakeTelegram
@@ -154,3 +155,27 @@ async def test_an_agents_photo_with_resolve_or_note_caption_is_not_lost(tmp_path
             note["photo"][-1]["file_id"],
             photo["photo"][-1]["file_id"],
         ]
+
+
+async def test_a_text_sent_right_after_an_album_joins_the_ticket_after_it(
+    tmp_path: Path,
+) -> None:
+    """The album's parts are gathered inside the worker's turn for the chat, so what
+    the customer writes next waits for the album (it used to overtake it)."""
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        fake.add_group(TECH_CHAT, "Tech", forum=True, members={700: "member"})
+        alice = Person(fake, 501, "Alice")
+        await file_directly(desk.app, 501, "bug", "Broken")
+        await wait_card(fake, 1)
+        await alice.says("/ticket 1")
+        before = len((await desk.app.tickets.get(1)).entries)
+        fake.push_album(501, alice.user, "g7", [{"type": "photo"}, {"type": "photo"}])
+        fake.push_message(501, alice.user, "and the log says timeout")
+        deadline = asyncio.get_running_loop().time() + 20
+        while len((ticket := await desk.app.tickets.get(1)).entries) < before + 2:
+            assert asyncio.get_running_loop().time() < deadline, ticket.entries
+            await asyncio.sleep(0.05)
+        album, text = ticket.entries[before : before + 2]
+        assert len(album.attachments) == 2
+        assert text.text == "and the log says timeout" and not text.attachments

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from bot.ports import ClaimedUpdate, QueuedUpdate, UpdateQueue
-from bot.worker import Worker
+from bot.worker import Grouping, Worker
 from store.db import create_engine, migrate, session_factory
 from store.updates import RedisUpdateQueue, SqlUpdateQueue
 
@@ -516,3 +516,90 @@ async def test_a_failing_handler_is_tried_again_then_given_up(shared: Shared) ->
     # 1 succeeded on its third try, 2 was given up after three, 3 came after both.
     assert tries == [1, 1, 1, 2, 2, 2, 3]
     assert await queue.claim("w", 10, 0.05) == []
+
+
+def part(n: int, key: str, group: str | None) -> QueuedUpdate:
+    return QueuedUpdate(str(n), key, {"update_id": n, "chat": key, "n": n, "group": group})
+
+
+class Albums:
+    """A grouping by the payload's "group": what was handled, alone or together."""
+
+    def __init__(self, hang: asyncio.Event | None = None) -> None:
+        self.handled: list[tuple[int, ...]] = []
+        self.started = asyncio.Event()
+        self.hang = hang
+
+    async def one(self, item: QueuedUpdate) -> None:
+        self.handled.append((int(item.update_id),))
+
+    async def together(self, items: list[QueuedUpdate]) -> None:
+        self.started.set()
+        if self.hang is not None:
+            await self.hang.wait()
+        self.handled.append(tuple(int(i.update_id) for i in items))
+
+    def worker(self, queue: UpdateQueue, wait: float = 0.3) -> Worker:
+        grouping = Grouping(lambda item: item.payload["group"], self.together, wait)
+        return Worker(
+            queue,
+            self.one,
+            batch_size=20,
+            poll=0.02,
+            lease=LEASE,
+            retry_pause=0.01,
+            grouping=grouping,
+        )
+
+
+async def test_an_albums_parts_are_handled_together_before_what_follows(
+    shared: Shared,
+) -> None:
+    receiver = shared.queue()
+    albums = Albums()
+    stop = asyncio.Event()
+    running = asyncio.create_task(albums.worker(shared.queue()).run(stop))
+    try:
+        # Two parts, then the third a moment later (Telegram sends them apart), then a
+        # text right after the album, and an album that is all the chat sent.
+        await receiver.put([part(1, "a", "g1"), part(2, "a", "g1")])
+        await asyncio.sleep(0.1)
+        await receiver.put([part(3, "a", "g1"), part(4, "a", None), part(5, "b", "g2")])
+        await asyncio.sleep(0.05)
+        await receiver.put([part(6, "b", "g2")])
+        deadline = time.monotonic() + 10
+        while len(albums.handled) < 3:
+            assert time.monotonic() < deadline, albums.handled
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await running
+    assert sorted(albums.handled) == [(1, 2, 3), (4,), (5, 6)]
+    assert albums.handled.index((1, 2, 3)) < albums.handled.index((4,))
+
+
+async def test_an_album_cut_short_by_a_dead_worker_is_handled_whole_by_another(
+    shared: Shared,
+) -> None:
+    receiver = shared.queue()
+    doomed_albums = Albums(hang=asyncio.Event())  # dies while handling the album
+    stop = asyncio.Event()
+    doomed = asyncio.create_task(doomed_albums.worker(shared.queue()).run(stop))
+    await receiver.put([part(1, "a", "g1"), part(2, "a", "g1"), part(3, "a", None)])
+    await asyncio.wait_for(doomed_albums.started.wait(), 5)
+    doomed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+
+    albums = Albums()
+    survivor = asyncio.create_task(albums.worker(shared.queue()).run(stop))
+    try:
+        deadline = time.monotonic() + LEASE * 15
+        while len(albums.handled) < 2:
+            assert time.monotonic() < deadline, albums.handled
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await survivor
+    # Nothing of the album was marked done before it was handled: all of it again.
+    assert albums.handled == [(1, 2), (3,)]
