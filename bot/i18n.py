@@ -18,7 +18,7 @@ from babel.dates import format_date, format_time, get_datetime_format, get_timez
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
-from bot.reply import Choice, Moment, Money, Reply, Text
+from bot.reply import Choice, Moment, Money, Reply, Text, Zone
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 LANGUAGES = ("en", "cs", "pl", "ru")
@@ -115,6 +115,8 @@ class Translator:
                 values[name] = self.moment(value, lang)
             elif isinstance(value, Money):
                 values[name] = self.money(value, lang)
+            elif isinstance(value, Zone):
+                values[name] = self.zone_name(value.tz, lang)
             elif isinstance(value, str) and escape is not None:
                 values[name] = escape(value)
             else:

@@ -33,6 +33,14 @@ class Moment:
 
 
 @dataclass(frozen=True, slots=True)
+class Zone:
+    """A time zone shown to a reader: by its local name in their language ("Praha",
+    "Москва"), never its IANA id."""
+
+    tz: str
+
+
+@dataclass(frozen=True, slots=True)
 class Money:
     """An amount of money, rendered per language with Babel (``3 000,00 Kč``)."""
 
@@ -84,7 +92,7 @@ class Reply:
 def encode_params(params: dict[str, Any]) -> dict[str, Any]:
     """JSON-safe form of params (``Text`` values become ``{"$t": key, "$p": ...}``,
     ``Moment`` ones ``{"$d": iso, "z": zone, "s": style}``, ``Money`` ones
-    ``{"$m": amount, "c": currency}``)."""
+    ``{"$m": amount, "c": currency}``, ``Zone`` ones ``{"$z": zone}``)."""
     out: dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, Text):
@@ -93,6 +101,8 @@ def encode_params(params: dict[str, Any]) -> dict[str, Any]:
             out[name] = {"$d": value.at.isoformat(), "z": value.tz, "s": value.style}
         elif isinstance(value, Money):
             out[name] = {"$m": str(value.amount), "c": value.currency}
+        elif isinstance(value, Zone):
+            out[name] = {"$z": value.tz}
         else:
             out[name] = value
     return out
@@ -108,6 +118,8 @@ def decode_params(data: dict[str, Any]) -> dict[str, Any]:
             out[name] = Moment(at, tz, "short") if value.get("s") == "short" else Moment(at, tz)
         elif isinstance(value, dict) and "$m" in value:
             out[name] = Money(Decimal(str(value["$m"])), str(value["c"]))
+        elif isinstance(value, dict) and "$z" in value:
+            out[name] = Zone(str(value["$z"]))
         else:
             out[name] = value
     return out

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.announce import stars, ticket_params
 from bot.paging import Page
-from bot.reply import Choice, Reply, Text
+from bot.reply import Choice, Moment, Reply, Text, Zone
 from bot.sla import SlaClock, SlaState
 from bot.ticket import DeclineReason, Status, Ticket
 
@@ -55,8 +55,8 @@ def card_opening(ticket: Ticket) -> Reply:
     )
 
 
-def _local(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime(TIME) + f" {tz}"
+def _local(at: datetime, tz: str) -> Moment:
+    return Moment(at, tz, "short")
 
 
 def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply]:
@@ -156,7 +156,7 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
     """The card, service levels, the description, every thread entry and every status
     change; times in ``tz`` (the department's zone)."""
     out = [card(ticket), *service_lines(ticket, clock, tz)]
-    out.append(Reply("view.times_in", {"zone": tz}))
+    out.append(Reply("view.times_in", {"zone": Zone(tz)}))
     out.append(Reply("view.description", {"text": ticket.description}))
     if ticket.steps:
         out.append(Reply("view.steps", {"text": ticket.steps}))

@@ -39,7 +39,7 @@ async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_ca
         card = await wait_card(fake, 1)
         await wait_card(fake, 2)
         # The card carries the plan's targets in the team's zone (premium: 3 business hours).
-        assert "first response by 2024-05-15 12:00 Europe/Prague (on time)" in card["text"]
+        assert "first response by May 15, 2024, 12:00\u202fPM (Prague) (on time)" in card["text"]
         assert "Quote:" not in card["text"]
 
         # /queue in the chat's general area: the critical one first.
@@ -70,7 +70,7 @@ async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_ca
         assert not any("frobnicate" in t for t in fake.sent_texts(501, after=mark))
         await in_team_chat(fake, TECH_CHAT, "Eve sent a quote of 1500 CZK", mark)
         edited = await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (waiting", mark)
-        assert "first response by 2024-05-15 12:00 Europe/Prague (met)" in edited
+        assert "first response by May 15, 2024, 12:00\u202fPM (Prague) (met)" in edited
         # Waiting for the customer's approval: only Claim, Decline and Transfer are offered.
         assert "Status: Waiting for the customer's approval" in edited
         buttons = fake.messages[(TECH_CHAT, card["message_id"])]["reply_markup"]

@@ -60,7 +60,7 @@ async def test_transcript_is_posted_as_a_file_in_the_tickets_topic(tmp_path: Pat
         [data] = sent.files.values()
         page = data.decode()
         assert "<h1>#1 Cart &lt;b&gt;empty&lt;/b&gt;</h1>" in page
-        assert "Try &lt;this&gt;" in page and "Times in Europe/Prague." in page
+        assert "Try &lt;this&gt;" in page and "Times are in the Prague time zone." in page
         mark = fake.mark()
         fake.push_reply(TECH_CHAT, agent, "/transcript md", thread_id=thread)
         [markdown] = await fake.wait_call("sendDocument", after=mark)

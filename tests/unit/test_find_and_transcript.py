@@ -77,7 +77,7 @@ async def test_the_transcript_file_escapes_what_people_wrote_and_shows_local_tim
     html = export(ticket, replies, translator, "en", "html").data.decode()
     assert "<title>#1 Cart &lt;b&gt;empty&lt;/b&gt;</title>" in html
     assert "Try &lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
-    assert "Times in Europe/Prague." in html
+    assert "Times are in the Prague time zone." in html
     # 09:00 UTC in November is 10:00 in Prague.
     assert "[2026-11-23 10:00] agent eva: Try" in html
     assert "Resolved, awaiting confirmation" in html

@@ -14,6 +14,7 @@ from bot.i18n import LANGUAGES, Translator, read_catalogs
 from bot.participant import Participant
 from bot.policy import EXAMPLE_POLICY, load_policy
 from bot.reply import Reply
+from bot.sla import Deadlines, SlaClock, SlaState
 from bot.ticket import (
     DeclineReason,
     EntryKind,
@@ -22,12 +23,20 @@ from bot.ticket import (
     QuoteState,
     Rating,
     RequestType,
+    ServiceTerms,
     Status,
     StatusChange,
     ThreadEntry,
     Ticket,
 )
-from bot.views import HISTORY_REASONS, card_opening, queue_counts, queue_line, transcript
+from bot.views import (
+    HISTORY_REASONS,
+    card_opening,
+    queue_counts,
+    queue_line,
+    service_lines,
+    transcript,
+)
 from handlers.discord.cards import card_view, departments_view, reasons_view
 from handlers.discord.render import Renderer as DiscordRenderer
 from handlers.telegram.cards import card_keyboard, departments_keyboard, reasons_keyboard
@@ -173,10 +182,19 @@ def _ticket(status: Status = Status.CLOSED) -> Ticket:
     return ticket
 
 
+def _clock() -> SlaClock:
+    due = START + timedelta(hours=24)
+    deadlines = Deadlines(START, due, due, timedelta(hours=24), timedelta(hours=24))
+    return SlaClock(deadlines, 0.0, 0.0, True, SlaState.WARNING, SlaState.BREACHED, None)
+
+
 def _views() -> list[Reply]:
     counts = dict.fromkeys(Status, 1)
+    open_ticket = _ticket(Status.ACCEPTED)
+    open_ticket.terms = ServiceTerms("premium", START, START, 3600.0, 3600.0)
     return [
         *transcript(_ticket(), None, "Europe/Prague"),
+        *service_lines(open_ticket, _clock(), "Europe/Moscow"),
         card_opening(_ticket()),
         queue_line(_ticket(Status.ACCEPTED)),
         queue_counts(counts),
@@ -187,11 +205,20 @@ def _views() -> list[Reply]:
 def test_the_agents_views_have_no_english(lang: str) -> None:
     translator = Translator(CATALOGS, load_policy().labels())
     leaks = {}
+    rendered = []
     for reply in _views():
         text = translator.reply(reply, lang)
+        rendered.append(text)
         if found := _english_in(text, lang, DATA):
             leaks[reply.key] = (found, text)
     assert leaks == {}
+    # Zones by their local names, never an IANA id nor a bare "UTC".
+    everything = "\n".join(rendered)
+    assert "Europe/" not in everything and "UTC" not in everything
+    assert CITIES[lang][0] in everything and CITIES[lang][1] in everything
+
+
+CITIES = {"cs": ("Praha", "Moskva"), "pl": ("Praga", "Moskwa"), "ru": ("Прага", "Москва")}
 
 
 def test_the_history_says_each_reason_the_desk_writes_in_words() -> None:
