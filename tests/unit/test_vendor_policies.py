@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from bot.inputs import ChoicePicked
-from bot.policy import DeskPolicy, load_policy
+from bot.policy import DeskPolicy, DueRule, Hours, Target, TargetClock, load_policy
 from bot.service_level import ServiceLevels
 from bot.ticket import QuoteRefusal, RequestType
 from tests.unit.test_intake_desk import BOB, World, keys
@@ -54,9 +54,14 @@ def test_upgates_hours_peak_crises_and_ten_requests_a_month() -> None:
     assert technical.week == mon_fri(((8 * 60, 16 * 60),))
     assert technical.peak == (10 * 60, 14 * 60)
     assert technical.off_hours_critical_only
-    assert date(2026, 12, 24) in technical.holidays
+    # Czech public holidays every year, not a list that runs out.
+    assert technical.is_holiday(date(2026, 12, 24)) and technical.is_holiday(date(2031, 10, 28))
     assert policy.plan("upgates").monthly_quota == 10
     assert policy.category("crisis").critical
+    # A Saturday crisis has a running clock; the Facebook page is where to turn.
+    crisis = policy.promise(policy.plan("upgates"), "crisis", "technical")
+    assert crisis.first_response == Target(Hours(1, 1), TargetClock.CALENDAR)
+    assert "Facebook" in policy.department("technical").hotline["cs"]
 
 
 def test_vizitapp_paid_changes_need_consent_and_a_refusal_goes_on_as_a_consultation() -> None:
@@ -81,8 +86,9 @@ def test_premsite_moscow_hours_three_departments_free_to_sales_premium_three_hou
         assert calendar.timezone == "Europe/Moscow"
         assert calendar.week == mon_fri(((11 * 60, 20 * 60),))
     assert policy.plan("free").departments == {"sales"}
-    assert policy.plan("standard").first_response_hours == 24
-    assert policy.plan("premium").first_response_hours == 3
+    # "24 часа", Premium "3 часа": calendar hours, not working ones.
+    assert policy.plan("standard").first_response == Target(Hours(24, 24), TargetClock.CALENDAR)
+    assert policy.plan("premium").first_response == Target(Hours(3, 3), TargetClock.CALENDAR)
     assert policy.route("sales") == "sales"
 
 
@@ -93,7 +99,7 @@ def test_kamelia_asks_number_and_domain_every_time_direct_customers_one_domain()
     for plan in paid:
         assert plan.ask_support_number and plan.ask_domain and plan.direct_only
         assert plan.domains_per_package == 1
-        assert plan.first_response_hours == 72
+        assert plan.first_response == Target(Hours(72, 72), TargetClock.CALENDAR)
     installation = policy.category("installation")
     assert installation.once_per_account
     assert "standard" not in installation.plans
@@ -107,9 +113,14 @@ def test_serwisant_working_days_payments_same_day_training_and_one_installation(
     support = levels.calendar("support")
     assert support.timezone == "Europe/Warsaw"
     assert support.week == mon_fri(((9 * 60, 16 * 60),))
-    assert date(2026, 11, 11) in support.holidays
-    assert levels.terms("payment").due.value == "same_business_day"
-    assert policy.plan("standard").resolution_hours == 48
+    assert support.is_holiday(date(2026, 11, 11)) and support.is_holiday(date(2030, 5, 3))
+    # Payments the same day, the rest in 24 to 48 hours (a range), the phone shown.
+    standard = policy.plan("standard")
+    assert policy.promise(standard, "payment", "support").due is DueRule.SAME_BUSINESS_DAY
+    assert policy.promise(standard, "bug", "support").resolution == Target(
+        Hours(24, 48), TargetClock.CALENDAR
+    )
+    assert "+48 33 443-68-90" in policy.department("support").hotline["pl"]
     assert levels.onboarding.plans == {"standard", "all_in_one"}
     assert levels.onboarding.days == 30 and levels.onboarding.trial
     assert levels.onboarding.offered(policy)
