@@ -407,8 +407,9 @@ class HelpArticles(Protocol):
         """Keep ``feedback``, replacing the same customer's earlier one on the article."""
         ...
 
-    async def feedback(self) -> list[FeedbackCounts]:
-        """Per article: helpful, not helpful and why; most "not helpful" first."""
+    async def feedback(self, since: datetime | None = None) -> list[FeedbackCounts]:
+        """Per article: helpful, not helpful and why (the answers given since ``since``,
+        or all); most "not helpful" first."""
         ...
 
 

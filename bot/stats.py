@@ -6,7 +6,8 @@ were filed and how many requests an article solved instead (deflection rate), th
 median first-response and resolution times and the share within their SLA target
 (the effective due times of ``bot.sla``, pauses included), SLA breaches, and the
 customers' satisfaction (per department and per agent, over the ratings given in the
-period).
+period), and what customers said about the help articles in the period ("Was this
+helpful?" per article, the articles of these departments; most "no" first).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.i18n import Translator
+from bot.knowledge.article import Article, FeedbackReason
 from bot.ports import Clock, UnitOfWorkFactory
 from bot.reply import Reply, Text
 from bot.schedule import Schedule
@@ -25,6 +28,8 @@ from bot.ticket import Status, Ticket
 
 PERIODS = {"7d": 7, "30d": 30}
 DEFAULT_DAYS = 7
+# Help articles listed in the text and drawn in the chart (most "not helpful" first).
+ARTICLES_SHOWN = 5
 
 
 def parse_period(text: str) -> int | None:
@@ -62,11 +67,25 @@ class AgentRating:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleStats:
+    """The answers to "Was this helpful?" about one article in the period."""
+
+    slug: str
+    lang: str
+    title: str
+    helpful: int
+    not_helpful: int
+    reasons: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     days: int
     since: datetime
     departments: tuple[DepartmentStats, ...]
     agents: tuple[AgentRating, ...]
+    # Most "not helpful" first.
+    articles: tuple[ArticleStats, ...] = ()
 
 
 def _hours(delta: timedelta) -> float:
@@ -93,6 +112,11 @@ class StatsService:
             filed = await uow.tickets.filed_since(since, departments)
             ratings = await uow.tickets.ratings_since(since, departments)
             deflected = await uow.articles.deflections(since)
+            feedback = await uow.articles.feedback(since)
+            known = {
+                (a.slug, a.lang): a
+                for a in await uow.articles.get([(c.slug, c.lang) for c in feedback])
+            }
         names = set(open_now) | {t.department for t in filed} | {r[0] for r in ratings}
         names |= {d for d in deflected if departments is None or d in departments}
         stats = {name: DepartmentStats(name) for name in sorted(names)}
@@ -111,7 +135,19 @@ class StatsService:
             AgentRating(name, statistics.fmean(scores), len(scores))
             for name, scores in sorted(per_agent.items())
         )
-        return Report(days, since, tuple(stats.values()), agents)
+        articles = tuple(
+            ArticleStats(
+                c.slug,
+                c.lang,
+                article.title if article is not None else c.slug,
+                c.helpful,
+                c.not_helpful,
+                dict(c.reasons),
+            )
+            for c in feedback
+            if _concerns(article := known.get((c.slug, c.lang)), departments)
+        )
+        return Report(days, since, tuple(stats.values()), agents, articles)
 
     def _count(self, stats: DepartmentStats, ticket: Ticket, now: datetime) -> None:
         stats.filed += 1
@@ -139,6 +175,14 @@ class StatsService:
             else:
                 breached = True
         stats.breaches += breached
+
+
+def _concerns(article: Article | None, departments: frozenset[str] | None) -> bool:
+    """Whether the article is one of these departments' (an article no longer in the
+    help centre: only in the whole desk's figures)."""
+    if departments is None:
+        return True
+    return article is not None and not departments.isdisjoint(article.departments)
 
 
 def _median(values: Sequence[float]) -> str:
@@ -182,6 +226,22 @@ def report_replies(report: Report) -> list[Reply]:
                 {"agent": agent.agent, "rating": f"{agent.average:.1f}", "count": agent.count},
             )
         )
+    if report.articles:
+        out.append(Reply("stats.articles"))
+    for article in report.articles[:ARTICLES_SHOWN]:
+        reasons = {r.value: article.reasons.get(r.value, 0) for r in FeedbackReason}
+        out.append(
+            Reply(
+                "stats.article",
+                {
+                    "title": article.title,
+                    "lang": article.lang,
+                    "helpful": article.helpful,
+                    "not_helpful": article.not_helpful,
+                    **reasons,
+                },
+            )
+        )
     return out
 
 
@@ -197,8 +257,10 @@ def chart_png(report: Report, translator: Translator, lang: str) -> bytes:
     from matplotlib.figure import Figure
 
     labels = [translator.text(f"department.{s.department}", lang) for s in report.departments]
-    figure = Figure(figsize=(8, 6), dpi=100)
-    counts, times = figure.subplots(2, 1)
+    shown = report.articles[:ARTICLES_SHOWN]
+    figure = Figure(figsize=(8, 9 if shown else 6), dpi=100)
+    rows = figure.subplots(3 if shown else 2, 1)
+    counts, times = rows[0], rows[1]
     width = 0.2
     series = [
         ("stats.chart.open", [s.open for s in report.departments]),
@@ -233,10 +295,40 @@ def chart_png(report: Report, translator: Translator, lang: str) -> bytes:
     times.set_ylim(0, 100)
     times.set_ylabel("%")
     times.legend(fontsize="small")
+    if shown:
+        _articles_chart(rows[2], shown, translator, lang)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _articles_chart(
+    axes: Any, shown: Sequence[ArticleStats], translator: Translator, lang: str
+) -> None:
+    """Helpful and not helpful per article, as horizontal bars (the most "no" on top)."""
+    labels = [_short(f"{a.title} [{a.lang}]") for a in shown]
+    positions = list(range(len(shown)))[::-1]
+    height = 0.4
+    axes.barh(
+        [p + height / 2 for p in positions],
+        [a.helpful for a in shown],
+        height,
+        label=translator.text("stats.chart.helpful", lang),
+    )
+    axes.barh(
+        [p - height / 2 for p in positions],
+        [a.not_helpful for a in shown],
+        height,
+        label=translator.text("stats.chart.not_helpful", lang),
+    )
+    axes.set_yticks(positions, labels, fontsize="small")
+    axes.set_title(translator.text("stats.chart.articles", lang))
+    axes.legend(fontsize="small")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ratio(met: int, due: int) -> float:

@@ -289,16 +289,17 @@ class SqlHelpArticles:
         }
         await upsert(self._session, HelpFeedbackRow, values, ("customer", "slug", "lang"))
 
-    async def feedback(self) -> list[FeedbackCounts]:
-        result = await self._session.execute(
-            select(
-                _FEEDBACK.c.slug,
-                _FEEDBACK.c.lang,
-                _FEEDBACK.c.helpful,
-                _FEEDBACK.c.reason,
-                _FEEDBACK.c.comment,
-            ).order_by(_FEEDBACK.c.at.desc())
-        )
+    async def feedback(self, since: datetime | None = None) -> list[FeedbackCounts]:
+        statement = select(
+            _FEEDBACK.c.slug,
+            _FEEDBACK.c.lang,
+            _FEEDBACK.c.helpful,
+            _FEEDBACK.c.reason,
+            _FEEDBACK.c.comment,
+        ).order_by(_FEEDBACK.c.at.desc())
+        if since is not None:
+            statement = statement.where(_FEEDBACK.c.at >= since)
+        result = await self._session.execute(statement)
         counts: dict[tuple[str, str], dict[str, Any]] = {}
         for slug, lang, helpful, reason, comment in result.all():
             entry = counts.setdefault(

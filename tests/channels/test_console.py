@@ -589,6 +589,10 @@ def test_a_customer_reads_an_article_says_why_it_did_not_help_and_the_lead_sees_
     assert "Thank you for your feedback!" in out
     report = desk.run("help", "feedback")
     assert "en/emails-not-sent\thelpful 0\tnot helpful 1 (outdated 1)" in report
+    # The lead's dashboard has the same counts for the period.
+    stats = desk.run("stats", "--days", "7")
+    assert "Help articles, “Was this helpful?” (most “no” first):" in stats
+    assert "[en]: 0 yes · 1 no (out of date 1, unclear 0," in stats
 
 
 def test_an_agent_finds_a_ticket_and_exports_its_transcript(desk: Desk, tmp_path: Path) -> None:

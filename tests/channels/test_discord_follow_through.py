@@ -154,6 +154,15 @@ async def test_stats_posts_the_figures_and_a_chart_with_deflections_and_ratings(
         confirmed = await fake.press(ALICE, resolution, f"c:confirm:{number}")
         await fake.press(ALICE, last_with(confirmed, "c:rate:"), f"c:rate:{number}:5")
 
+        # "Was this helpful?" No, out of date, about a technical article.
+        found = await fake.command(ALICE, "help", channel_id=COMMUNITY, words="web nejde")
+        listed = last_with(found, "c:art:")
+        read = str(components(listed)[0]["custom_id"])
+        slug = read.split(":")[2]
+        asked = last_with(await fake.press(ALICE, listed, read), "c:fb:")
+        why = last_with(await fake.press(ALICE, asked, f"c:fb:n:{slug}:cs"), "c:fr:")
+        await fake.press(ALICE, why, f"c:fr:outdated:{slug}:cs")
+
         refused = await fake.command(OUTSIDER, "stats", channel_id=TECH)
         assert "Nothing was changed" in refused.texts[-1] and not any(
             m.get("attachments") for m in refused.messages
@@ -165,6 +174,7 @@ async def test_stats_posts_the_figures_and_a_chart_with_deflections_and_ratings(
         assert "1 filed, 1 solved by an article (deflection 50 %)" in line
         assert "satisfaction 5.0/5 (1 ratings)" in line
         assert "Tereza" in text
+        assert "[cs]: 0 yes · 1 no (out of date 1, unclear 0" in text
         name, data, caption = await _file_of(desk, posted)
         assert name == "dashboard.png" and data.startswith(b"\x89PNG")
         assert "30" in caption

@@ -37,6 +37,12 @@ async def test_stats_show_deflection_and_satisfaction_with_a_chart(tmp_path: Pat
         await bob.presses(f"c:confirm:{number}")
         await bob.presses(f"c:rate:{number}:5")
 
+        # "Was this helpful?" No, unclear, about a sales article.
+        await alice.says("/help renew support")
+        await alice.presses("c:art:renew-support:en")
+        await alice.presses("c:fb:n:renew-support:en")
+        await alice.presses("c:fr:unclear:renew-support:en")
+
         mark = fake.mark()
         fake.push_message(SALES_CHAT, agent, "/stats 7d")
         text = await in_team_chat(fake, SALES_CHAT, "The last 7 days", mark)
@@ -45,6 +51,8 @@ async def test_stats_show_deflection_and_satisfaction_with_a_chart(tmp_path: Pat
         )
         assert "satisfaction 5.0/5 (1 ratings)" in text
         assert "Sam: satisfaction 5.0/5 (1 ratings)" in text
+        assert "Help articles, “Was this helpful?”" in text
+        assert ": 0 yes · 1 no (out of date 0, unclear 1," in text
         [photo] = await fake.wait_call("sendPhoto", after=mark)
         assert photo.params["chat_id"] == SALES_CHAT
         [png] = photo.files.values()

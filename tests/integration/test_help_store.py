@@ -38,6 +38,12 @@ async def test_feedback_is_one_answer_per_customer_and_counted_per_article(
     ]
     assert counts[0].reasons == {"outdated": 1, "other": 1, "unclear": 1}
     assert counts[0].comments == ("Old menu",)
+    # A period's answers only (a lead's /stats): the one changed a minute later.
+    async with backend.uow() as uow:
+        recent = await uow.articles.feedback(T0 + timedelta(seconds=30))
+    assert [(c.slug, c.helpful, c.not_helpful, c.reasons) for c in recent] == [
+        ("site-down", 0, 1, {"unclear": 1})
+    ]
 
 
 async def test_deflections_are_counted_per_department_since_a_time(backend: Backend) -> None:

@@ -489,9 +489,11 @@ class _Articles:
     async def record_feedback(self, feedback: Feedback) -> None:
         self.db.feedback[(feedback.customer, feedback.slug, feedback.lang)] = feedback
 
-    async def feedback(self) -> list[FeedbackCounts]:
+    async def feedback(self, since: datetime | None = None) -> list[FeedbackCounts]:
         by_article: dict[tuple[str, str], list[Feedback]] = {}
         for f in sorted(self.db.feedback.values(), key=lambda f: f.at, reverse=True):
+            if since is not None and f.at < since:
+                continue
             by_article.setdefault((f.slug, f.lang), []).append(f)
         out = []
         for (slug, lang), answers in by_article.items():

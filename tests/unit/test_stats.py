@@ -4,13 +4,14 @@ agent; and its chart."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.announce import Announcer
 from bot.clock import ManualClock
 from bot.commands import AnswerCustomer, ConfirmResolution, RateTicket, ResolveTicket, TicketDraft
 from bot.customer import Customer
 from bot.i18n import Translator
+from bot.knowledge.article import Article, Feedback, FeedbackReason
 from bot.participant import Actor, Participant, Role
 from bot.policy import load_policy
 from bot.ports import Deflection
@@ -89,3 +90,45 @@ async def test_the_report_counts_what_happened_per_department_and_agent() -> Non
 
 def test_periods() -> None:
     assert [parse_period(t) for t in ("", "7d", "30D", "1y")] == [7, 7, 30, None]
+
+
+async def test_the_report_has_the_help_articles_feedback_of_the_period_and_departments() -> None:
+    uow, _, clock, stats = await _desk()
+    site_down = Article("site-down", "en", "The shop is down", (), ("technical",), "")
+    renew = Article("renew-support", "cs", "Prodloužení podpory", (), ("sales",), "")
+    answers = [
+        ("1", site_down, True, None),
+        ("2", site_down, False, FeedbackReason.OUTDATED),
+        ("3", site_down, False, FeedbackReason.OTHER),
+        ("4", renew, False, FeedbackReason.UNCLEAR),
+    ]
+    async with uow() as unit:
+        await unit.articles.replace([site_down, renew], "fp")
+        # Long ago: not in the period.
+        old = Feedback(clock.now() - timedelta(days=40), "telegram:9", "renew-support", "cs", True)
+        await unit.articles.record_feedback(old)
+        for who, article, helpful, reason in answers:
+            await unit.articles.record_feedback(
+                Feedback(
+                    clock.now(), f"telegram:{who}", article.slug, article.lang, helpful, reason
+                )
+            )
+        await unit.commit()
+    report = await stats.report(None, 30)
+    assert [(a.slug, a.helpful, a.not_helpful) for a in report.articles] == [
+        ("site-down", 1, 2),
+        ("renew-support", 0, 1),
+    ]
+    assert report.articles[0].reasons == {"outdated": 1, "other": 1}
+    technical = await stats.report(frozenset({"technical"}), 30)
+    assert [a.slug for a in technical.articles] == ["site-down"]
+
+    translator = Translator.load(POLICY.labels())
+    lines = [translator.reply(r, "en") for r in report_replies(technical)]
+    assert lines[-2] == "Help articles, “Was this helpful?” (most “no” first):"
+    assert lines[-1] == (
+        "The shop is down [en]: 1 yes · 2 no (out of date 1, unclear 0, "
+        "did not solve the problem 0, other 1)"
+    )
+    png = chart_png(technical, translator, "pl")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
