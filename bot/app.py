@@ -95,7 +95,6 @@ async def build_app(
     from conversations.rating import RatingComment
     from conversations.training import Training
     from store.db import create_engine, migrate, session_factory
-    from store.files import FolderFileStore, SqlFileStore
     from store.links import LinkWrites, SqlLinkStore
     from store.outbox import SqlOutboxStore
     from store.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -220,17 +219,39 @@ async def build_app(
         desk=desk,
         relay=relay,
         ticker=ticker,
-        files=(
-            FolderFileStore(settings.file_store_dir)
-            if settings.file_store_dir
-            else SqlFileStore(sessions)
-        ),
+        files=_file_store(settings, sessions, closers),
         help=help_centre,
         incidents=IncidentService(uow, tickets, policy),
         stats=StatsService(uow, schedule, clock),
         _closers=closers,
         update_queue=_update_queues(settings, sessions, closers),
     )
+
+
+def _file_store(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], closers: list[Any]
+) -> FileStore:
+    """Where the desk keeps its copies of files: an S3 bucket, a folder, or the database."""
+    from store.files import FolderFileStore, SqlFileStore
+
+    if settings.file_store_s3_bucket:
+        from store.s3files import S3FileStore
+
+        secret = settings.file_store_s3_secret_access_key
+        s3 = S3FileStore(
+            settings.file_store_s3_bucket,
+            prefix=settings.file_store_s3_prefix,
+            endpoint_url=settings.file_store_s3_endpoint_url,
+            region=settings.file_store_s3_region,
+            access_key_id=settings.file_store_s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            link_seconds=settings.file_store_s3_link_seconds,
+        )
+        closers.append(s3.close)
+        return s3
+    if settings.file_store_dir:
+        return FolderFileStore(settings.file_store_dir)
+    return SqlFileStore(sessions)
 
 
 def _update_queues(

@@ -638,6 +638,11 @@ class FileStore(Protocol):
         """The bytes kept under ``key``; None when there are none."""
         ...
 
+    async def link(self, key: str, file_name: str) -> str | None:
+        """A time-limited link that downloads the file, offered where a channel cannot
+        take the file itself; None when the store has no links (database, folder)."""
+        ...
+
 
 class DeliveryError(Exception):
     """A notifier could not deliver now; the relay retries after ``retry_after`` seconds."""

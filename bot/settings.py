@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,31 @@ class Settings(BaseSettings):
         default=None,
         description="Keep the desk's copies of files in this folder; in the database when unset.",
     )
+    # An S3-compatible object store instead (AWS S3, MinIO, R2, ...): set the bucket.
+    file_store_s3_bucket: str | None = Field(
+        default=None, description="Keep the desk's copies of files in this S3 bucket."
+    )
+    file_store_s3_endpoint_url: str | None = Field(
+        default=None, description="The S3-compatible server (MinIO, R2, ...); AWS when unset."
+    )
+    file_store_s3_region: str | None = None
+    file_store_s3_access_key_id: str | None = Field(
+        default=None, description="Unset: the usual AWS credential chain (env, profile, role)."
+    )
+    file_store_s3_secret_access_key: SecretStr | None = None
+    file_store_s3_prefix: str = Field(default="files/", description="Object names start so.")
+    file_store_s3_link_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="How long a download link offered for a file too large for a channel works.",
+    )
+    file_store_max_mb: float = Field(
+        default=50,
+        gt=0,
+        description="The largest file the desk keeps (on every channel; each channel's own "
+        "limits are in the policy's [files]).",
+    )
 
     relay_interval_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=50, gt=0)
@@ -97,6 +122,12 @@ class Settings(BaseSettings):
         description="About how many unhandled updates a Redis stream keeps; older ones are "
         "dropped beyond it.",
     )
+
+    @model_validator(mode="after")
+    def _one_file_store(self) -> Settings:
+        if self.file_store_dir is not None and self.file_store_s3_bucket:
+            raise ValueError("set FILE_STORE_DIR or FILE_STORE_S3_BUCKET, not both")
+        return self
 
     @property
     def discord_enabled(self) -> bool:

@@ -1,5 +1,6 @@
 """The desk's copies of the files people send (``bot.ports.FileStore``): in the
-database by default, or in a folder (``FILE_STORE_DIR``).
+database by default, or in a folder (``FILE_STORE_DIR``); ``store.s3files`` keeps them
+in an S3-compatible bucket.
 
 Keys are the SHA-256 of the bytes: the same file sent twice (an update handled again
 after a crash, one screenshot in two tickets) is kept once, and keeping it again is
@@ -55,6 +56,9 @@ class SqlFileStore:
             data = await session.scalar(select(StoredFileRow.data).where(StoredFileRow.key == key))
         return bytes(data) if data is not None else None
 
+    async def link(self, key: str, file_name: str) -> str | None:
+        return None  # the database serves no links
+
 
 @functools.cache
 def _keeping(dialect: str) -> Prepared:
@@ -83,6 +87,9 @@ class FolderFileStore:
 
     async def get(self, key: str) -> bytes | None:
         return await asyncio.to_thread(_read, self._path(key))
+
+    async def link(self, key: str, file_name: str) -> str | None:
+        return None  # a folder serves no links
 
 
 def _write(path: Path, data: bytes) -> None:

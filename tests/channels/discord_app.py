@@ -131,20 +131,25 @@ def world(fake: FakeDiscord) -> None:
 
 @contextlib.asynccontextmanager
 async def running_desk(
-    tmp_path: Path, *, policy: dict[str, Any] | None = None, telegram: bool = False
+    tmp_path: Path,
+    *,
+    policy: dict[str, Any] | None = None,
+    telegram: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Desk]:
     """The desk on a fresh database with the Discord channel serving (and Telegram, with
-    ``telegram``); the relay is driven by ``Desk.relay``."""
+    ``telegram``); the relay is driven by ``Desk.relay``; ``settings`` adds to the
+    desk's settings (the file store's)."""
     fake = FakeDiscord()
     await fake.start()
     world(fake)
     tg: FakeTelegram | None = None
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(settings or {})
     if telegram:
         tg = FakeTelegram()
         await tg.start()
-        extra = {"telegram_bot_token": tg.token, "telegram_api_url": tg.url}
-    settings = Settings(
+        extra.update(telegram_bot_token=tg.token, telegram_api_url=tg.url)
+    desk_settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
         discord_bot_token=TOKEN,  # type: ignore[arg-type]
         discord_api_url=fake.api_url,
@@ -155,7 +160,7 @@ async def running_desk(
         **extra,
     )
     data = policy or policy_data(telegram_team=telegram)
-    app = await build_app(settings, policy=parse_policy(data))
+    app = await build_app(desk_settings, policy=parse_policy(data))
     async with app.uow() as uow:
         await uow.accounts.put(
             Account("SN-1001", ("shop.example.cz",), "premium", valid_until=date(2099, 1, 1))

@@ -8,7 +8,9 @@ the desk's file store.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from telegram_people import file_ticket as file_on_telegram
 
 from bot.participant import Participant
 from bot.ticket import Status
+from store.s3files import S3FileStore
+from tests.conftest import S3Bucket
 
 
 def telegram_texts(desk: Desk, chat_id: int, after: int = 0) -> list[str]:
@@ -168,3 +172,51 @@ async def test_link_makes_one_ticket_list_on_telegram_and_discord(tmp_path: Path
         )
         # Each ticket stays where it was opened: Telegram's customer hears there.
         assert (await desk.app.tickets.get(number)).customer == Participant("discord", str(ALICE))
+
+
+def stored_rows(tmp_path: Path) -> int:
+    """Files kept in the desk's database (``stored_files``), read with plain sqlite3."""
+    with contextlib.closing(sqlite3.connect(tmp_path / "desk.db")) as db:
+        return int(db.execute("SELECT count(*) FROM stored_files").fetchone()[0])
+
+
+async def test_s3_store_carries_a_telegram_screenshot_to_discord(
+    tmp_path: Path, s3_bucket: S3Bucket
+) -> None:
+    async with running_desk(
+        tmp_path, telegram=True, policy=policy_data(), settings=s3_bucket.settings()
+    ) as desk:
+        tg = desk.telegram
+        assert tg is not None and isinstance(desk.app.files, S3FileStore)
+        await file_on_telegram(Person(tg, 501, "Alice"))
+        await desk.relay()
+        shown = uploads(desk, int(thread_of(desk, TECH, 1)["id"]))
+        photo = next(a for a in shown if a["filename"].endswith(".jpg"))
+        unique = photo["filename"].removeprefix("photo_").removesuffix(".jpg")
+        original = telegram_bytes(
+            next(f for f in tg.files.values() if f["file_unique_id"] == unique)
+        )
+        assert served(desk, photo) == original
+        # The bytes went through the bucket, none into the database.
+        assert original in s3_bucket.objects().values()
+        assert stored_rows(tmp_path) == 0
+
+
+async def test_s3_store_carries_a_discord_screenshot_to_telegram(
+    tmp_path: Path, s3_bucket: S3Bucket
+) -> None:
+    data = policy_data()
+    data["departments"]["technical"]["team_channels"] = {"telegram": str(TG_TECH)}
+    async with running_desk(
+        tmp_path, telegram=True, policy=data, settings=s3_bucket.settings()
+    ) as desk:
+        tg = desk.telegram
+        assert tg is not None
+        tg.add_group(TG_TECH, "Tech", forum=True, members={700: "member"})
+        number = await file_ticket(desk, ALICE)
+        await desk.relay()
+        card_message(tg, number, TG_TECH)
+        photos = [c for c in tg.calls_of("sendPhoto") if c.params["chat_id"] == TG_TECH]
+        assert photos and next(iter(photos[0].files.values())) == PNG
+        assert list(s3_bucket.objects().values()) == [PNG]
+        assert stored_rows(tmp_path) == 0
