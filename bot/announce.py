@@ -212,8 +212,15 @@ class Announcer:
             case TicketClaimed(agent_name=agent):
                 customer("notice.accepted", agent=agent)
                 team("team.claimed", agent=agent)
-            case AgentAnswered(agent_name=agent, text=text, files=files, entry=entry):
+            case AgentAnswered(agent_name=agent, text=text, files=files, entry=entry) as answered:
                 customer("notice.answer", agent=agent, text=text, files=files, entry=entry)
+                if answered.too_large:
+                    team(
+                        "team.files_too_large",
+                        files=answered.too_large,
+                        max_mb=answered.limit_mb,
+                        channel=answered.channel.capitalize(),
+                    )
             case AgentAsked(agent_name=agent, text=text):
                 customer("notice.question", agent=agent, text=text)
                 team("team.status", by=agent, text=text)

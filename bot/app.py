@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -21,6 +22,7 @@ from bot.clock import SystemClock
 from bot.desk import Desk
 from bot.dialog import Dialog
 from bot.events import CustomerUnreachable
+from bot.files import MB
 from bot.gate import FloodRule, Gate, MemoryLocks
 from bot.i18n import Translator
 from bot.incidents import IncidentService
@@ -102,6 +104,11 @@ async def build_app(
 
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.desk_policy_file)
+    # The store's own limit (a setting: it is the machine's, not the desk's rule).
+    store_limit = int(settings.file_store_max_mb * MB)
+    policy = dataclasses.replace(
+        policy, files=dataclasses.replace(policy.files, store=store_limit)
+    )
     translator = Translator.load(policy.labels())
 
     engine = create_engine(settings.database_url)

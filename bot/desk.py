@@ -894,6 +894,7 @@ class Desk:
             training_days=self._tickets.schedule.levels.onboarding.days,
             training_trial=self._tickets.schedule.levels.onboarding.trial,
             locale=customer.locale,
+            channel=turn.who.platform,
             account=account,
             domain=customer.domain,
             phone=customer.phone,

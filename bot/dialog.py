@@ -42,6 +42,8 @@ class DeskContext:
     policy: DeskPolicy
     today: date
     locale: str = "en"
+    # The channel the customer writes on (its file limits).
+    channel: str = ""
     account: Account | None = None
     domain: str = ""
     phone: str = ""

@@ -57,6 +57,11 @@ class AgentAnswered(Event):
     text: str
     files: int = 0
     entry: int = -1  # index of the message in the ticket's thread
+    # Files over what the customer's channel lets the bot send ("«a.zip», «b.png»"),
+    # that limit and the channel; empty when all of them go.
+    too_large: str = ""
+    limit_mb: str = ""
+    channel: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import DeskError
+from bot.files import MB, FileLimits
 from bot.reactions import Reactions
 from bot.ticket import QuoteRefusal, RequestType
 
@@ -438,6 +439,8 @@ class DeskPolicy:
     reactions: Reactions = field(default_factory=Reactions)
     # [targets.<request type or "critical">]: overrides for every plan.
     targets: dict[str, TargetRule] = field(default_factory=dict)
+    # [files]: how large a file each channel lets the desk fetch and send.
+    files: FileLimits = field(default_factory=FileLimits)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def department(self, key: str) -> Department:
@@ -752,8 +755,27 @@ def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
         default_language=str(desk.get("default_language", "en")),
         reactions=Reactions.parse(data.get("reactions", {})),
         targets=_target_rules(data.get("targets", {}), "targets", departments),
+        files=_file_limits(data.get("files", {})),
         raw=data,
     )
+
+
+def _file_limits(data: dict[str, Any]) -> FileLimits:
+    """``[files] receive_mb = { telegram = 20 }``, ``send_mb = { telegram = 50, ... }``:
+    megabytes by channel, over the defaults of ``bot.files``."""
+    limits = FileLimits()
+    tables: dict[str, dict[str, int]] = {}
+    for name, default in (("receive_mb", limits.receive), ("send_mb", limits.send)):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise PolicyError(f"files.{name}: a table of channel = megabytes")
+        merged = dict(default)
+        for channel, mb in table.items():
+            if not isinstance(mb, int | float) or isinstance(mb, bool) or mb <= 0:
+                raise PolicyError(f"files.{name}.{channel}: a positive number of megabytes")
+            merged[str(channel)] = int(mb * MB)
+        tables[name] = merged
+    return FileLimits(receive=tables["receive_mb"], send=tables["send_mb"])
 
 
 def load_policy(path: Path | None = None) -> DeskPolicy:

@@ -71,7 +71,7 @@ from bot.events import (
     TicketRated,
     TicketTransferred,
 )
-from bot.files import MAX_FILE_BYTES, check_attachment
+from bot.files import check_attachment, megabytes, refusal
 from bot.gate import TRIES, Gate, MemoryLocks
 from bot.incident import Incident, IncidentStatus
 from bot.inputs import UpdateRef
@@ -663,6 +663,12 @@ class TicketService:
                 ticket.add_entry(
                     ThreadEntry(EntryKind.AGENT, text, now, actor.participant, actor.name, files)
                 )
+                # A file larger than the customer's channel lets the bot send reaches
+                # them as a notice (and a link, where the store makes links): the
+                # agent is told.
+                reach = ticket.customer.platform
+                limit = self._policy.files.sendable(reach)
+                over = [a for a in files if a.platform != reach and a.size > limit]
                 return [
                     AgentAnswered(
                         number=n,
@@ -670,6 +676,9 @@ class TicketService:
                         text=text,
                         files=len(files),
                         entry=len(ticket.entries) - 1,
+                        too_large=", ".join(f"«{a.file_name}»" for a in over),
+                        limit_mb=megabytes(limit) if over else "",
+                        channel=reach if over else "",
                     )
                 ]
             case AskCustomer(text=text):
@@ -810,11 +819,11 @@ class TicketService:
                 if not ticket.is_open:
                     raise TicketClosed(f"#{n} is {ticket.status}", number=n)
                 for attachment in files:
-                    if (why := check_attachment(attachment)) is not None:
+                    if (why := check_attachment(attachment, self._policy.files)) is not None:
                         raise FileRefused(
                             attachment.file_name,
                             name=attachment.file_name,
-                            reason=Text(why, {"max_mb": MAX_FILE_BYTES // (1024 * 1024)}),
+                            reason=refusal(why, attachment, self._policy.files),
                         )
                 if ticket.status is Status.BLOCKED:
                     # A fix is being applied: nothing reaches the team now; the message

@@ -94,7 +94,7 @@ from bot.commands import (
     TicketDraft,
 )
 from bot.dialog import DeskContext, TicketBrief, Transition
-from bot.files import MAX_FILE_BYTES, check_attachment
+from bot.files import check_attachment, megabytes, refusal
 from bot.incident import IncidentBrief
 from bot.inputs import (
     AccountLooked,
@@ -579,7 +579,10 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
         replies = [
             Reply(
                 "intake.ask_files",
-                {"max_mb": MAX_FILE_BYTES // (1024 * 1024), "count": len(state.attachments)},
+                {
+                    "max_mb": megabytes(policy.files.accepted(context.channel)),
+                    "count": len(state.attachments),
+                },
             )
         ]
         choices = (_choice("done"),)
@@ -1123,14 +1126,14 @@ def _add_files(state: IntakeState, event: FileSent, context: DeskContext) -> Out
     known = {a.file_ref for a in kept}
     accepted = 0
     for att in event.files:
-        reason = check_attachment(att)
+        reason = check_attachment(att, context.policy.files)
         if reason is not None:
             replies.append(
                 Reply(
                     "files.refused",
                     {
                         "name": att.file_name or att.file_ref,
-                        "reason": Text(reason, {"max_mb": MAX_FILE_BYTES // (1024 * 1024)}),
+                        "reason": refusal(reason, att, context.policy.files),
                     },
                 )
             )
@@ -1585,7 +1588,9 @@ class Intake:
         if closed is not None:
             carried = str(options.get("carried_text") or "").strip()
             files = tuple(
-                a for a in options.get("carried_files") or () if check_attachment(a) is None
+                a
+                for a in options.get("carried_files") or ()
+                if check_attachment(a, context.policy.files) is None
             )
             state = IntakeState(
                 Step.FOLLOW_UP_OFFER,

@@ -114,6 +114,8 @@ class DiscordChannel:
                 channel_id, ()
             ),
             files=app.files.get,
+            file_link=app.files.link,
+            limits=app.policy.files,
         )
         self.context = DiscordContext(
             client=self.client,

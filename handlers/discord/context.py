@@ -114,8 +114,10 @@ class DiscordContext:
         if self.files is None:
             return list(files)
         out: list[Attachment] = []
+        limit = self.policy.files.accepted(CHANNEL)
         for attachment in files:
-            data = await download(attachment.file_ref)
+            # One over the limit is refused by the desk (told by name and limit).
+            data = await download(attachment.file_ref, limit) if attachment.size <= limit else None
             if data is None:
                 out.append(attachment)
                 continue

@@ -27,7 +27,7 @@ import aiohttp
 import discord
 
 from bot.errors import TicketNotFound
-from bot.files import MAX_FILE_BYTES
+from bot.files import DEFAULT_LIMITS, FileLimits, too_large
 from bot.notification import Audience, Notification
 from bot.ports import DeliveryError, LinkStore, RecipientUnreachable
 from bot.reply import Reply, decode_params
@@ -44,8 +44,8 @@ CardLines = Callable[[Ticket], list[Reply]]
 ChannelDepartments = Callable[[int], Collection[str]]
 # The desk's copy of a file (``bot.ports.FileStore.get``), None if unknown.
 FileReader = Callable[[str], Awaitable[bytes | None]]
-# What a bot may upload into a server's channel without boosts (and into a DM).
-UPLOAD_LIMIT = 10 * 1024 * 1024
+# A download link to the desk's copy (``bot.ports.FileStore.link``), None if none.
+FileLinker = Callable[[str, str], Awaitable[str | None]]
 
 # LinkStore kinds (stable: stored in the database).
 KIND_THREAD = "thread"  # key "<number>:<channel>" -> "<thread id>"
@@ -94,8 +94,12 @@ class DiscordNotifier:
         card_lines: CardLines | None = None,
         channel_departments: ChannelDepartments | None = None,
         files: FileReader | None = None,
+        file_link: FileLinker | None = None,
+        limits: FileLimits = DEFAULT_LIMITS,
     ) -> None:
         self.client = client
+        self.file_link = file_link
+        self.limits = limits
         self.renderer = renderer
         self.links = links
         self.tickets = tickets
@@ -136,7 +140,7 @@ class DiscordNotifier:
         step = len(rendered.parts) + 1
         files = await self._entry_files(n)
         if files and step > done:
-            await self.send_files(channel, files)
+            await self.send_files(channel, files, n.locale)
             await self._advance(n, step)
 
     # -- community ------------------------------------------------------------------------
@@ -188,7 +192,7 @@ class DiscordNotifier:
             await self._send_in(thread, part, view)
             await self._advance(n, i + 1)
         if files and len(parts) + 1 > done:
-            await self._send_in(thread, None, discord.utils.MISSING, files)
+            await self.send_files(thread, files, n.locale)
             await self._advance(n, len(parts) + 1)
         if ticket is not None and not self._active_here(channel_id, ticket):
             await self.close_thread(thread)
@@ -305,33 +309,55 @@ class DiscordNotifier:
         return ticket.is_open and self._works_here(channel_id, ticket)
 
     async def _send_in(
-        self,
-        thread: discord.Thread,
-        text: str | None,
-        view: Any,
-        files: list[Attachment] | None = None,
+        self, thread: discord.Thread, text: str | None, view: Any
     ) -> discord.Message:
-        uploads = await self._uploads(files or [])
-        return await thread.send(text, view=view, files=uploads or discord.utils.MISSING)
+        return await thread.send(text, view=view)
 
     # -- files ------------------------------------------------------------------------------
 
-    async def send_files(self, channel: discord.abc.Messageable, files: list[Attachment]) -> None:
-        uploads = await self._uploads(files)
+    def upload_limit(self, channel: Any) -> int:
+        """What the bot may upload here: a server's own limit (more with boosts), the
+        policy's for DMs."""
+        guild = getattr(channel, "guild", None)
+        limit = self.limits.sendable(CHANNEL)
+        return max(limit, guild.filesize_limit) if guild is not None else limit
+
+    async def send_files(
+        self, channel: discord.abc.Messageable, files: list[Attachment], lang: str
+    ) -> None:
+        """The files, ten to a message; one over the upload limit here is said instead
+        (with a download link when the store makes links)."""
+        uploads, notices = await self._uploads(files, self.upload_limit(channel), lang)
+        for notice in notices:
+            await channel.send(notice)
         for start in range(0, len(uploads), 10):
             await channel.send(files=uploads[start : start + 10])
 
-    async def _uploads(self, files: list[Attachment]) -> list[discord.File]:
+    async def _uploads(
+        self, files: list[Attachment], limit: int, lang: str
+    ) -> tuple[list[discord.File], list[str]]:
         out: list[discord.File] = []
+        notices: list[str] = []
         for attachment in files:
+            if attachment.size > limit and attachment.stored:
+                notices += await self._too_large(attachment, attachment.size, limit, lang)
+                continue
             data = await self.read(attachment)
             if data is None:
                 log.warning("file %s has no copy to send on Discord", attachment.file_name)
-            elif len(data) > UPLOAD_LIMIT:
-                log.warning("file %s is over Discord's upload limit", attachment.file_name)
+            elif len(data) > limit:
+                notices += await self._too_large(attachment, len(data), limit, lang)
             else:
                 out.append(discord.File(io.BytesIO(data), attachment.file_name or "file"))
-        return out
+        return out, notices
+
+    async def _too_large(
+        self, attachment: Attachment, size: int, limit: int, lang: str
+    ) -> list[str]:
+        link = None
+        if attachment.stored and self.file_link is not None:
+            link = await self.file_link(attachment.stored, attachment.file_name)
+        return list(self.renderer.reply(too_large(attachment, size, limit, link), lang).parts)
 
     async def read(self, attachment: Attachment) -> bytes | None:
         """A file's bytes: the desk's copy, else Discord's CDN for a Discord file."""
@@ -340,7 +366,7 @@ class DiscordNotifier:
             if data is not None:
                 return data
         if attachment.platform == CHANNEL and attachment.file_ref.startswith("http"):
-            return await download(attachment.file_ref)
+            return await download(attachment.file_ref, self.limits.store)
         return None
 
     async def _files_of(self, n: Notification, ticket: Ticket | None) -> list[Attachment]:
@@ -381,14 +407,20 @@ class DiscordNotifier:
         await self.links.set(CHANNEL, KIND_SENT, n.id, str(parts))
 
 
-async def download(url: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
+async def download(url: str, limit: int) -> bytes | None:
     """A file from Discord's CDN (at most ``limit`` bytes); None when it is gone."""
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         if response.status != 200:
             log.warning("file %s not downloaded: HTTP %s", url, response.status)
             return None
-        data = await response.content.read(limit + 1)
-        return data if len(data) <= limit else None
+        # ``read(n)`` returns what has arrived, up to n: read to the end.
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            data += chunk
+            if len(data) > limit:
+                log.warning("file %s not downloaded: over %s bytes", url, limit)
+                return None
+        return bytes(data)
 
 
 @contextlib.contextmanager

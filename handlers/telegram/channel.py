@@ -85,6 +85,8 @@ class TelegramChannel:
             card_lines=self.service_lines,
             chat_departments=lambda chat_id: self.context.team_chats().get(chat_id, ()),
             files=app.files.get,
+            file_link=app.files.link,
+            limits=app.policy.files,
         )
         self.context = TelegramContext(
             bot=bot,

@@ -76,7 +76,7 @@ async def on_escalate(message: Message, command: CommandObject, tg: TelegramCont
         return
     parts = tg.posts.parts(post)  # an album: all of its files
     text = next((m.text or m.caption for m in parts if m.text or m.caption), "") or ""
-    files, refusals = screen_files([a for m in parts for a in attachments_of(m)])
+    files, refusals = screen_files([a for m in parts for a in attachments_of(m)], tg.policy.files)
     files = await tg.keep(files)
     if not files and not text.strip():
         await tell(*refusals, Reply("telegram.escalate.nothing_to_file"))

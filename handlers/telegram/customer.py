@@ -148,7 +148,7 @@ async def on_file(message: Message, tg: TelegramContext) -> None:
 async def _files(tg: TelegramContext, user: User, where: Where, messages: list[Message]) -> None:
     files = [att for m in messages for att in attachments_of(m)]
     caption = "\n".join(m.caption for m in messages if m.caption)
-    kept, refusals = screen_files(files)
+    kept, refusals = screen_files(files, tg.policy.files)
     kept = await tg.keep(kept)
     if not kept and not caption:
         if not await _throttled(tg, user, where):

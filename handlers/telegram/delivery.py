@@ -41,6 +41,7 @@ from aiogram.types import (
 )
 
 from bot.errors import TicketNotFound
+from bot.files import DEFAULT_LIMITS, FileLimits, too_large
 from bot.notification import Audience, Notification, is_urgent
 from bot.ports import DeliveryError, LinkStore, RecipientUnreachable, RunProgress
 from bot.reactions import confirmable
@@ -62,6 +63,11 @@ ChatDepartments = Callable[[int], Collection[str]]
 FileReader = Callable[[str], Awaitable[bytes | None]]
 # Images another channel received, sent on as photos (anything else as a document).
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+# sendPhoto takes at most 10 MB; a larger image goes as a document.
+PHOTO_LIMIT = 10 * 1024 * 1024
+
+# A download link to the desk's copy (``bot.ports.FileStore.link``), None if none.
+FileLinker = Callable[[str, str], Awaitable[str | None]]
 
 # LinkStore kinds (stable: stored in the database).
 KIND_TOPIC = "topic"  # key "<number>:<chat>" -> "<chat>:<thread>"
@@ -152,9 +158,13 @@ class TelegramNotifier:
         card_lines: CardLines | None = None,
         chat_departments: ChatDepartments | None = None,
         files: FileReader | None = None,
+        file_link: FileLinker | None = None,
+        limits: FileLimits = DEFAULT_LIMITS,
     ) -> None:
         self.bot = bot
         self.files = files
+        self.file_link = file_link
+        self.limits = limits
         self.renderer = renderer
         self.links = links
         self.tickets = tickets
@@ -250,10 +260,12 @@ class TelegramNotifier:
                 await self.links.set(CHANNEL, KIND_RESOLUTION, key, str(number))
             await self._advance(n, i + 1)
         step = len(rendered.parts)
-        for batch in file_batches(await self._entry_files(n)):
+        for batch in self._batches(await self._entry_files(n)):
             step += 1
             if step > done:  # a retry goes on after the last part delivered
-                await self.send_batch(chat_id, batch, thread_id=thread, business=business)
+                await self.send_batch(
+                    chat_id, batch, thread_id=thread, business=business, lang=n.locale
+                )
                 await self._advance(n, step)
 
     # -- where a customer is ---------------------------------------------------------------
@@ -437,7 +449,7 @@ class TelegramNotifier:
     ) -> None:
         """The files a team notification carries, album by album, after its texts."""
         step = len(self.renderer.reply(Reply(n.key, decode_params(n.params)), n.locale).parts)
-        for batch in file_batches(files):
+        for batch in self._batches(files):
             step += 1
             if step <= done:  # delivered by an earlier attempt
                 continue
@@ -449,6 +461,21 @@ class TelegramNotifier:
                     CHANNEL, KIND_MESSAGE, ref(chat_id, message.message_id), str(n.ticket_number)
                 )
             await self._advance(n, step)
+
+    def _batches(self, files: Sequence[Attachment]) -> list[list[Attachment]]:
+        return file_batches(files, self.limits.sendable(CHANNEL))
+
+    def _over_limit(self, attachment: Attachment) -> bool:
+        return _over(attachment, self.limits.sendable(CHANNEL))
+
+    async def _too_large(self, attachment: Attachment, lang: str | None) -> str:
+        """What is said in place of a file Telegram would refuse (HTML, one part)."""
+        link = None
+        if attachment.stored and self.file_link is not None:
+            link = await self.file_link(attachment.stored, attachment.file_name)
+        limit = self.limits.sendable(CHANNEL)
+        notice = too_large(attachment, attachment.size, limit, link)
+        return self.renderer.reply(notice, lang or self.team_language).parts[0]
 
     def _sendable(self, attachment: Attachment) -> bool:
         """A Telegram file (sent on by its id), or another channel's the desk kept."""
@@ -635,7 +662,7 @@ class TelegramNotifier:
     ) -> list[Message]:
         """Send Telegram files by id: albums of photos or documents, others one by one."""
         sent: list[Message] = []
-        for batch in file_batches(files):
+        for batch in self._batches(files):
             sent += await self.send_batch(
                 chat_id, batch, thread_id=thread_id, reply_parameters=reply_parameters
             )
@@ -649,8 +676,20 @@ class TelegramNotifier:
         thread_id: int | None = None,
         reply_parameters: ReplyParameters | None = None,
         business: str | None = None,
+        lang: str | None = None,
     ) -> list[Message]:
-        """One message or album of files of one kind (see ``file_batches``)."""
+        """One message or album of files of one kind (see ``file_batches``); a file
+        over the upload limit is said instead (``_too_large``)."""
+        if self._over_limit(batch[0]):
+            return [
+                await self.send_text(
+                    chat_id,
+                    await self._too_large(batch[0], lang),
+                    thread_id=thread_id,
+                    reply_parameters=reply_parameters,
+                    business=business,
+                )
+            ]
         photo = is_photo(batch[0])
         # Telegram counts an album's messages, not the call.
         await self.pacer.wait(chat_id, len(batch))
@@ -783,7 +822,8 @@ def is_photo(attachment: Attachment) -> bool:
     """Whether Telegram knows the file as a photo (sendPhoto); anything else, even a PNG
     sent as a file, must go back as a document or Telegram refuses the file id."""
     if attachment.platform not in ("", CHANNEL):
-        return attachment.mime_type in PHOTO_TYPES  # another channel's: sent by its bytes
+        # Another channel's: sent by its bytes, as a photo if sendPhoto takes it.
+        return attachment.mime_type in PHOTO_TYPES and attachment.size <= PHOTO_LIMIT
     if attachment.kind:
         return attachment.kind == KIND_PHOTO
     # Not stored with the ticket: Telegram's file ids tell (photos start "AgAC",
@@ -795,15 +835,25 @@ def is_photo(attachment: Attachment) -> bool:
     return attachment.mime_type == PHOTO_MIME and attachment.file_name.startswith(PHOTO_NAME)
 
 
-def file_batches(files: Sequence[Attachment]) -> list[list[Attachment]]:
-    """Files in sendable groups: photos, then documents, at most 10 to an album."""
-    photos = [a for a in files if is_photo(a)]
-    documents = [a for a in files if not is_photo(a)]
+def _over(attachment: Attachment, limit: int | None) -> bool:
+    """Another channel's file larger than Telegram lets a bot upload (``limit``);
+    Telegram's own go by file id, whatever their size."""
+    return (
+        limit is not None and attachment.platform not in ("", CHANNEL) and attachment.size > limit
+    )
+
+
+def file_batches(files: Sequence[Attachment], limit: int | None = None) -> list[list[Attachment]]:
+    """Files in sendable groups: photos, then documents, at most 10 to an album; then
+    each file over ``limit`` alone (said, not sent)."""
+    fitting = [a for a in files if not _over(a, limit)]
+    photos = [a for a in fitting if is_photo(a)]
+    documents = [a for a in fitting if not is_photo(a)]
     return [
         group[start : start + 10]
         for group in (photos, documents)
         for start in range(0, len(group), 10)
-    ]
+    ] + [[a] for a in files if _over(a, limit)]
 
 
 def _chat_id(recipient: str) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiogram.types import Message, MessageReactionUpdated, ReactionTypeEmoji
 
-from bot.files import MAX_FILE_BYTES, TOO_BIG, check_attachment
+from bot.files import DEFAULT_LIMITS, TOO_BIG, FileLimits, check_attachment, megabytes
 from bot.reply import Reply
 from bot.ticket import Attachment
 from handlers.telegram.delivery import KIND_DOCUMENT, KIND_PHOTO, PHOTO_MIME, PHOTO_NAME
@@ -65,19 +65,22 @@ def attachments_of(message: Message) -> list[Attachment]:
     return []
 
 
-def screen_files(files: list[Attachment]) -> tuple[list[Attachment], list[Reply]]:
-    """Split files into accepted ones and a refusal for each of the others."""
+def screen_files(
+    files: list[Attachment], limits: FileLimits = DEFAULT_LIMITS
+) -> tuple[list[Attachment], list[Reply]]:
+    """Split files into accepted ones and a refusal for each of the others (over what
+    the desk can fetch from Telegram, ``limits.accepted``)."""
     kept: list[Attachment] = []
     refusals: list[Reply] = []
     for att in files:
-        reason = check_attachment(att)
+        reason = check_attachment(att, limits)
         if reason is None:
             kept.append(att)
         elif reason == TOO_BIG:
             refusals.append(
                 Reply(
                     "telegram.file.too_big",
-                    {"name": att.file_name, "max_mb": MAX_FILE_BYTES // (1024 * 1024)},
+                    {"name": att.file_name, "max_mb": megabytes(limits.accepted(att.platform))},
                 )
             )
         else:

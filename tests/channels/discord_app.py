@@ -136,13 +136,15 @@ async def running_desk(
     policy: dict[str, Any] | None = None,
     telegram: bool = False,
     settings: dict[str, Any] | None = None,
+    boosts: int = 0,
 ) -> AsyncIterator[Desk]:
     """The desk on a fresh database with the Discord channel serving (and Telegram, with
     ``telegram``); the relay is driven by ``Desk.relay``; ``settings`` adds to the
-    desk's settings (the file store's)."""
+    desk's settings (the file store's); ``boosts`` is the server's boost level."""
     fake = FakeDiscord()
     await fake.start()
     world(fake)
+    fake.guilds[GUILD]["premium_tier"] = boosts
     tg: FakeTelegram | None = None
     extra: dict[str, Any] = dict(settings or {})
     if telegram:

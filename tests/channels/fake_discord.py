@@ -235,10 +235,12 @@ class FakeDiscord:
         self.users[user_id] = user
         return user
 
-    def guild(self, guild_id: int, name: str = "Support") -> dict[str, Any]:
+    def guild(self, guild_id: int, name: str = "Support", premium_tier: int = 0) -> dict[str, Any]:
+        """A server; ``premium_tier`` (boosts) raises what may be uploaded in it."""
         guild = {
             "id": str(guild_id),
             "name": name,
+            "premium_tier": premium_tier,
             "owner_id": "1",
             "roles": [_role(guild_id, "@everyone")],
             "members": {},
@@ -299,6 +301,13 @@ class FakeDiscord:
     def rate_limit_next(self, method: str, route: str, retry_after: float = 0.2) -> None:
         """Answer the next ``method route`` (ids as ``{id}``) with 429 and retry_after."""
         self._limits.append((method, route, retry_after))
+
+    def upload_limit(self, channel_id: int) -> int:
+        """What a bot may upload in a channel: 10 MB (DMs, servers with fewer than 7
+        boosts), 50 MB at boost level 2, 100 MB at 3."""
+        guild_id = self.channels[channel_id].get("guild_id")
+        tier = self.guilds[int(guild_id)]["premium_tier"] if guild_id is not None else 0
+        return {2: 50, 3: 100}.get(tier, 10) * 1024 * 1024
 
     def add_file(self, name: str, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
         """An attachment as Discord's CDN serves it (what a user uploads)."""
@@ -734,6 +743,7 @@ class FakeDiscord:
             data = {
                 "id": str(guild_id),
                 "name": guild["name"],
+                "premium_tier": guild["premium_tier"],
                 "owner_id": guild["owner_id"],
                 "roles": guild["roles"],
                 "channels": guild["channels"],
@@ -1017,6 +1027,9 @@ class FakeDiscord:
         *,
         interaction: Interaction | None = None,
     ) -> dict[str, Any]:
+        limit = self.upload_limit(channel_id)
+        if any(len(data) > limit for _, data in files.values()):
+            raise ApiError(413, 40005, "Request entity too large")
         content = self._content(body, files)
         text = content.pop("content", "") or ""
         if len(text) > 2000:

@@ -335,7 +335,8 @@ class FakeTelegram:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> str:
-        app = web.Application()
+        # The Bot API takes uploads up to 50 MB (a multipart body a little larger).
+        app = web.Application(client_max_size=51 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._on_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._on_file)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
