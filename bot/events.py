@@ -60,7 +60,7 @@ class AgentAnswered(Event):
     # Files over what the customer's channel lets the bot send ("«a.zip», «b.png»"),
     # that limit and the channel; empty when all of them go.
     too_large: str = ""
-    limit_mb: str = ""
+    limit_mb: int | float = 0
     channel: str = ""
 
 

@@ -136,6 +136,7 @@ SCHEMA: Schema = {
     "help": {"folder": None},
     "onboarding": {"plans": None, "days": None, "trial": None},
     "reactions": {"received": None, "seen": None, "confirm": None},
+    "files": {"receive_mb": PLATFORMS, "send_mb": PLATFORMS},
 }
 
 

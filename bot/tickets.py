@@ -677,7 +677,7 @@ class TicketService:
                         files=len(files),
                         entry=len(ticket.entries) - 1,
                         too_large=", ".join(f"«{a.file_name}»" for a in over),
-                        limit_mb=megabytes(limit) if over else "",
+                        limit_mb=megabytes(limit) if over else 0,
                         channel=reach if over else "",
                     )
                 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from discord_app import AGENT, ALICE, GUILD, PNG, TECH, TG_TECH, Desk, policy_data, running_desk
+from discord_app import AGENT, ALICE, PNG, TECH, TG_TECH, Desk, policy_data, running_desk
 from discord_people import file_directly, thread_of
 from telegram_people import Person
 from telegram_people import file_directly as file_on_telegram_directly
@@ -69,7 +69,7 @@ async def test_a_discord_file_over_the_servers_limit_is_offered_as_a_link(
         link = said[-1].rsplit(" ", 1)[1]
         assert await fetch(link) == shot
         # On Telegram (50 MB for documents, 10 MB for photos) it goes, as a document.
-        documents = [c for c in tg.calls_of("sendDocument", after=mark)]
+        documents = tg.calls_of("sendDocument", after=mark)
         assert [next(iter(c.files.values())) for c in documents] == [shot]
         assert not [c for c in tg.calls_of("sendPhoto", after=mark) if c.files]
 

@@ -100,9 +100,13 @@ def test_the_policy_names_each_channels_limits() -> None:
     limits = parse_policy(data).files
     assert limits.receive["telegram"] == 2000 * MB and limits.send["x"] == MB
     assert limits.send["discord"] == 10 * MB  # the defaults stay for channels not named
-    with pytest.raises(PolicyError, match="files.send_mb.discord"):
+    with pytest.raises(PolicyError, match=r"files\.send_mb\.discord"):
         parse_policy(load_policy().raw | {"files": {"send_mb": {"discord": 0}}})
-    assert (megabytes(20 * MB), megabytes(int(2.5 * MB)), megabytes(int(12.4 * MB))) == (20, 2.5, 12)
+    assert (megabytes(20 * MB), megabytes(int(2.5 * MB)), megabytes(int(12.4 * MB))) == (
+        20,
+        2.5,
+        12,
+    )
 
 
 def test_every_allowed_type_passes() -> None:
