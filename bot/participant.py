@@ -38,6 +38,13 @@ class Actor:
     role: Role
     departments: frozenset[str] = field(default_factory=frozenset)
     lead: bool = False
+    # The same person on other platforms (``/link``), once the core looked them up
+    # (``TicketService.as_person``): a ticket one of them holds is this actor's.
+    linked: frozenset[Participant] = field(default_factory=frozenset)
+
+    def is_(self, who: Participant | None) -> bool:
+        """Whether ``who`` is this actor, on this platform or a linked one."""
+        return who is not None and (who == self.participant or who in self.linked)
 
     def serves(self, department: str) -> bool:
         """True for an agent of ``department`` or any lead."""

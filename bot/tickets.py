@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from bot.account import Account
@@ -206,12 +207,40 @@ class TicketService:
         async with self._uow() as uow:
             return await uow.tickets.get(number)
 
+    # -- one person across platforms --------------------------------------------------
+
+    async def as_person(self, actor: Actor, uow: UnitOfWork | None = None) -> Actor:
+        """The agent ``actor`` with the participants linked to theirs (``/link``): a
+        lead listed in the policy under any of them is a lead on every platform, and a
+        ticket any of them holds is theirs. Rights a platform's roles give (a Discord
+        lead role) stay on that platform."""
+        if actor.role is not Role.AGENT:
+            return actor
+        if uow is None:
+            async with self._uow() as own:
+                linked = await own.people.linked(actor.participant)
+        else:
+            linked = await uow.people.linked(actor.participant)
+        if not linked:
+            return actor
+        lead = actor.lead or any(p.key in self._policy.leads for p in linked)
+        return replace(actor, lead=lead, linked=frozenset(linked))
+
+    async def is_moderator(self, who: Participant) -> bool:
+        """Whether the policy lists ``who``, or a participant linked to them, as a
+        moderator or a lead (who may moderate too)."""
+        staff = self._policy.moderators | self._policy.leads
+        if who.key in staff:
+            return True
+        async with self._uow() as uow:
+            return any(p.key in staff for p in await uow.people.linked(who))
+
     async def transcript(self, number: int, actor: Actor | None = None) -> list[Reply]:
         """The whole ticket, internal notes included, SLA state as of now: for agents of
         its department and leads (``actor``), or for admins on the command line (None)."""
         ticket = await self.get(number)
         if actor is not None:
-            self._authorise_agent(actor, ticket)
+            self._authorise_agent(await self.as_person(actor), ticket)
         clock = self.schedule.clock(ticket, self._clock.now())
         return transcript(ticket, clock, self.schedule.timezone(ticket.department))
 
@@ -219,6 +248,7 @@ class TicketService:
         """``/find WORDS``: the actor's departments' tickets that best match (every
         department for a lead), best first."""
         async with self._uow() as uow:
+            actor = await self.as_person(actor, uow)
             numbers = await find_tickets(
                 uow, words, self._policy.languages, self._queue_of(actor), limit
             )
@@ -236,11 +266,13 @@ class TicketService:
         """The tickets an agent may work on: highest priority first, then the one due
         soonest (the stored sort key, ``Schedule.refresh``); one ``page`` of them."""
         async with self._uow() as uow:
+            actor = await self.as_person(actor, uow)
             return await uow.tickets.queue(self._queue_of(actor), statuses, page=page)
 
     async def queue_counts(self, actor: Actor) -> dict[Status, int]:
         """The agent's queue: how many open tickets in each status."""
         async with self._uow() as uow:
+            actor = await self.as_person(actor, uow)
             return await uow.tickets.count_queue(self._queue_of(actor))
 
     def _queue_of(self, actor: Actor) -> frozenset[str] | None:
@@ -612,6 +644,8 @@ class TicketService:
         if not isinstance(number, int):
             raise InvalidInput(f"{type(command).__name__} names no ticket")
         ticket = await uow.tickets.get(number)
+        if actor.role is Role.AGENT and not actor.linked:
+            actor = await self.as_person(actor, uow)
         events = self._apply(actor, ticket, command)
         now = self._clock.now()
         if (
@@ -652,8 +686,10 @@ class TicketService:
                     raise InvalidTransition(f"#{n} is {ticket.status}", number=n)
                 if ticket.status is Status.NEW:
                     ticket.move(Status.ACCEPTED, now, actor.name)
-                elif ticket.assignee == actor.participant:
-                    return []  # pressed twice: already theirs, nobody needs telling again
+                elif actor.is_(ticket.assignee):
+                    # Pressed twice, or on another platform by the same person: already
+                    # theirs, nobody needs telling again.
+                    return []
                 ticket.assign(actor)
                 return [TicketClaimed(number=n, agent_name=actor.name, at=now)]
             case AnswerCustomer(text=text, attachments=files):

@@ -32,7 +32,7 @@ async def on_escalate(
     async def tell(*replies: Reply) -> None:
         await ctx.send(interaction, list(replies), lang)
 
-    actor = ctx.moderator(interaction.user)
+    actor = await ctx.moderator_of(interaction.user)
     if actor is None:
         await tell(Reply("discord.escalate.refused"))
         return

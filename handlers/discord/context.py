@@ -104,6 +104,14 @@ class DiscordContext:
             return Actor(who, user.display_name, Role.MODERATOR)
         return None
 
+    async def moderator_of(self, user: discord.abc.User) -> Actor | None:
+        """``moderator``, or someone the policy lists as a moderator or lead on another
+        platform whose participant they linked (``/link``)."""
+        actor = self.moderator(user)
+        if actor is None and await self.tickets.is_moderator(participant(user)):
+            actor = Actor(participant(user), user.display_name, Role.MODERATOR)
+        return actor
+
     def locale(self, interaction: discord.Interaction) -> str:
         """The member's Discord language as the desk knows it (en, cs, pl, ru)."""
         return pick_language(str(interaction.locale), self.policy.languages)

@@ -166,14 +166,15 @@ class TelegramContext:
         for chat_id, keys in self.team_chats().items():
             if await self.member_status(chat_id, user_id) in MEMBER_STATUSES:
                 departments.update(keys)
-        return Actor(
+        actor = Actor(
             who, name, Role.AGENT, frozenset(departments), lead=who.key in self.policy.leads
         )
+        return await self.tickets.as_person(actor)  # a lead linked on another platform
 
     async def moderator(self, chat_id: int, user_id: int, name: str) -> Actor | None:
         """A group administrator or a configured moderator; None for anyone else."""
         who = Participant(CHANNEL, str(user_id))
-        if who.key in self.policy.moderators or who.key in self.policy.leads:
+        if await self.tickets.is_moderator(who):  # listed, or linked to one listed
             return Actor(who, name, Role.MODERATOR)
         if await self.member_status(chat_id, user_id) in ADMIN_STATUSES:
             return Actor(who, name, Role.MODERATOR)
