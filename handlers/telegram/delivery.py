@@ -85,6 +85,9 @@ KIND_ROUTE = "route"
 KIND_BUSINESS = "business"
 # key "<chat>" -> "1": a private chat where the bot's topics cannot be made (plain chat)
 KIND_NO_TOPICS = "no_topics"
+# key "<number>:<chat>" -> "<chat>:<message>": the ticket's menu (Transfer, Decline) open
+# in that team chat ("": none); one at a time, its buttons taken off when it is done with
+KIND_MENU = "menu"
 # How long a customer's route is trusted in memory before it is read again.
 ROUTE_TTL = 30.0
 
@@ -217,7 +220,7 @@ class TelegramNotifier:
         except (TelegramNetworkError, TelegramServerError) as exc:
             raise DeliveryError(str(exc)) from exc
         except (TelegramBadRequest, TelegramNotFound) as exc:
-            if "chat not found" in str(exc).lower():
+            if _unreachable(str(exc)):
                 raise RecipientUnreachable(str(exc)) from exc
             raise DeliveryError(str(exc)) from exc
 
@@ -547,6 +550,9 @@ class TelegramNotifier:
         found = parse_ref((value or "").partition("#")[0])
         if value is None or found is None:
             return None
+        if not self._active_here(chat_id, ticket):
+            # Closed or moved away: a menu still open for it here would only be refused.
+            await self.retire_menu(chat_id, ticket.number)
         text, markup = self._card_content(chat_id, ticket)
         shown = card_ref(chat_id, found[1], text, markup)
         if value == shown:
@@ -563,6 +569,36 @@ class TelegramNotifier:
                 raise
         await self.links.set(CHANNEL, KIND_CARD, key, shown)
         return found[1]
+
+    async def open_menu(self, chat_id: int, number: int, message_id: int) -> None:
+        """A menu of the ticket's (Transfer, Decline) was just sent to the team chat: the
+        one open before it there is taken off, so only the newest can be pressed."""
+        await self.retire_menu(chat_id, number)
+        await self.links.set(
+            CHANNEL, KIND_MENU, ticket_key(number, chat_id), ref(chat_id, message_id)
+        )
+
+    async def open_menu_id(self, chat_id: int, number: int) -> int | None:
+        """The message id of the ticket's open menu in the team chat, if any."""
+        found = parse_ref(await self.links.get(CHANNEL, KIND_MENU, ticket_key(number, chat_id)))
+        return found[1] if found is not None else None
+
+    async def retire_menu(self, chat_id: int, number: int) -> None:
+        """Take the buttons off the ticket's open menu in the team chat, if it has one
+        (picked from, replaced by another menu, or the ticket closed or moved away)."""
+        key = ticket_key(number, chat_id)
+        found = parse_ref(await self.links.get(CHANNEL, KIND_MENU, key))
+        if found is None:
+            return
+        try:
+            await self.pacer.wait(chat_id)
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=found[1], reply_markup=None
+            )
+        except TelegramBadRequest as exc:
+            # Gone already, or without buttons: nothing is left to press either way.
+            log.info("menu %s of #%s in %s not retired: %s", found[1], number, chat_id, exc)
+        await self.links.set(CHANNEL, KIND_MENU, key, "")
 
     def _card_content(
         self, chat_id: int, ticket: Ticket
@@ -854,6 +890,20 @@ def file_batches(files: Sequence[Attachment], limit: int | None = None) -> list[
         for group in (photos, documents)
         for start in range(0, len(group), 10)
     ] + [[a] for a in files if _over(a, limit)]
+
+
+# Telegram's refusals that mean the customer cannot be written to at all: the chat is
+# gone, or the company's account no longer lets the bot answer in it (a business
+# connection disabled, revoked or unknown). Retrying would not help.
+_UNREACHABLE = (
+    "chat not found",
+    "business_connection_not_allowed",
+    "business_connection_invalid",
+)
+
+
+def _unreachable(error: str) -> bool:
+    return any(marker in error.lower() for marker in _UNREACHABLE)
 
 
 def _chat_id(recipient: str) -> int:

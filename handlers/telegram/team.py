@@ -137,14 +137,20 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
         case Action.TRANSFER_TO:
             command = TransferTicket(number=number, department=button.value)
     if command is not None:
+        menu = button.action in (Action.DECLINE_REASON, Action.TRANSFER_TO)
+        tracked = await tg.notifier.open_menu_id(message.chat.id, number) if menu else None
         text = await _execute(tg, actor, command, message.chat.id, tg.query_ref(query))
         done = text == _done(tg, number)
         await tg.answer_query(query, text, show_alert=not done)
-        if done and button.action in (Action.DECLINE_REASON, Action.TRANSFER_TO):
-            # The pick is made: the menu's other buttons would only be refused now.
-            await tg.notifier.pacer.wait(message.chat.id)
-            with contextlib.suppress(TelegramAPIError):  # e.g. removed already
-                await message.edit_reply_markup(reply_markup=None)
+        if done and menu:
+            # The pick is made: the menu's other buttons would only be refused now (a
+            # ticket closed or moved away had its menu taken off with the card's edit).
+            if tracked == message.message_id:
+                await tg.notifier.retire_menu(message.chat.id, number)
+            else:  # a menu this desk no longer tracks
+                await tg.notifier.pacer.wait(message.chat.id)
+                with contextlib.suppress(TelegramAPIError):  # e.g. removed already
+                    await message.edit_reply_markup(reply_markup=None)
         return
     # The remaining buttons open a follow-up question; only for those who may act.
     if not await _may_act(tg, actor, number):
@@ -164,7 +170,7 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
             others = [d for d in tg.policy.departments if d != ticket.department]
             markup = departments_keyboard(tg.renderer, number, others, lang)
             key = "telegram.prompt.transfer"
-        await tg.direct(
+        sent = await tg.direct(
             chat_id,
             partial(
                 tg.bot.send_message,
@@ -174,6 +180,9 @@ async def on_card_button(query: CallbackQuery, tg: TelegramContext) -> None:
                 message_thread_id=thread_id,
             ),
         )
+        if sent is not None:
+            # One menu of a ticket open at a time: the one before loses its buttons.
+            await tg.notifier.open_menu(chat_id, number, sent.message_id)
     await tg.answer_query(query)
 
 

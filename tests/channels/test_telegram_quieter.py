@@ -16,7 +16,9 @@ from telegram_people import (
     tech_team,
 )
 
-from bot.ticket import Status
+from bot.commands import DeclineTicket
+from bot.participant import Actor, Participant, Role
+from bot.ticket import DeclineReason, Status
 
 ALICE, AGENT = 501, 700
 
@@ -112,3 +114,65 @@ async def test_ask_customer_takes_the_agents_next_message_in_the_topic(tmp_path:
         ticket = await desk.app.tickets.get(number)
         history = [change.new for change in ticket.history]
         assert history.count(Status.WAITING) == 1
+
+
+def live_menus(fake: object, chat_id: int, number: int) -> list[str]:
+    """Texts of the team chat's messages that still offer buttons about ``number``."""
+    return [
+        str(m.get("text", ""))
+        for m in fake.messages.values()  # type: ignore[attr-defined]
+        if m["chat"]["id"] == chat_id
+        and any(
+            str(b.get("callback_data", "")).startswith(("a:", "c:"))
+            and str(b.get("callback_data", "")).split(":")[2:3] == [str(number)]
+            for row in m.get("reply_markup", {}).get("inline_keyboard", [])
+            for b in row
+        )
+    ]
+
+
+async def test_a_tickets_old_team_menus_go_when_another_opens_or_it_closes(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        eve = tech_team(fake)
+        fake.user(ALICE, "Alice")
+        first, _ = await filed_with_topic(desk.app, fake, ALICE, "Printer prints nothing")
+        card = card_message(fake, first)
+        assert "Done" in await press_in_team(fake, eve, card, f"a:claim:{first}")
+        await press_in_team(fake, eve, card, f"a:transfer:{first}")
+        [transfer] = live_menus(fake, TECH_CHAT, first)[1:]
+        assert "Which department should take request #1?" in transfer
+        # Opening Decline takes the Transfer menu's buttons away: one menu at a time.
+        await press_in_team(fake, eve, card, f"a:decline:{first}")
+        menus = live_menus(fake, TECH_CHAT, first)
+        assert len(menus) == 2 and "Why is request #1 declined" in menus[1]
+        reasons = next(m for m in fake.messages.values() if f"a:dr:{first}:out_of_scope" in str(m))
+        assert "Done" in await press_in_team(fake, eve, reasons, f"a:dr:{first}:out_of_scope")
+        assert (await desk.app.tickets.get(first)).status is Status.DECLINED
+        # Nothing of the closed ticket can be pressed in the team chat any more.
+        assert live_menus(fake, TECH_CHAT, first) == []
+
+        # Closed elsewhere (an agent on another channel): the open menu goes all the same.
+        second, _ = await filed_with_topic(desk.app, fake, ALICE, "Invoice page is blank")
+        await press_in_team(fake, eve, card_message(fake, second), f"a:transfer:{second}")
+        assert len(live_menus(fake, TECH_CHAT, second)) == 2
+        agent = await desk.app.tickets.get(second)
+        eve_actor = Actor(
+            Participant("telegram", str(AGENT)), "Eve", Role.AGENT, frozenset({agent.department})
+        )
+        await desk.app.tickets.execute(
+            eve_actor, DeclineTicket(number=second, reason=DeclineReason.OUT_OF_SCOPE)
+        )
+        await fake.wait_call(
+            "sendMessage",
+            lambda c: (
+                c.params["chat_id"] == TECH_CHAT
+                and "#2" in c.params["text"]
+                and "Declined" in c.params["text"]
+            ),
+            timeout=10,
+        )
+        await fake.wait_idle(0.3)
+        assert live_menus(fake, TECH_CHAT, second) == []
