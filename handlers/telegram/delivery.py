@@ -243,6 +243,9 @@ class TelegramNotifier:
         await self.renderer.codec.save()
         done = await self._progress(n)
         business = await self.route(chat_id)
+        if business is not None and await self.business_off(business):
+            # The company disabled or ended the connection: no send could get through.
+            raise RecipientUnreachable(f"business connection {business} is off")
         thread = None
         if business is None and n.ticket_number is not None:
             thread = await self.customer_topic(chat_id, n.ticket_number)
@@ -283,6 +286,12 @@ class TelegramNotifier:
             cached = (found, now + ROUTE_TTL)
             self._routes[chat_id] = cached
         return cached[0] or None
+
+    async def business_off(self, connection: str) -> bool:
+        """Whether the company disabled or ended the business connection, or took the
+        bot's right to reply through it (a ``business_connection`` update said so)."""
+        found = await self.links.get(CHANNEL, KIND_BUSINESS, connection)
+        return (found or "").endswith(":off")
 
     def cached_route(self, chat_id: int) -> str | None:
         """The route this process knows for the chat, without asking the store."""

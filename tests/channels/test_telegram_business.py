@@ -8,13 +8,15 @@ are not the desk's business.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from fake_telegram import Call, FakeTelegram
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import card_message, press_in_team, tech_team
+from telegram_people import card_message, filed_with_topic, in_team_chat, press_in_team, tech_team
 
+from bot.participant import Participant
 from bot.ticket import Status
 
 CAROL, COMPANY, AGENT = 601, 800, 700
@@ -128,3 +130,50 @@ async def press_resolve_and_confirm(
     assert "closed" in closed
     edits = fake.calls_of("editMessageReplyMarkup", after=mark)
     assert edits and all(c.params["business_connection_id"] == CONNECTION for c in edits)
+
+
+async def test_a_connection_turned_off_makes_the_customer_unreachable_without_retries(
+    tmp_path: Path,
+) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        eve = tech_team(fake)
+        company = fake.user(COMPANY, "Shop s.r.o.")
+        fake.connect_business(CONNECTION, company)
+        await fake.wait_idle(0.3)
+        carol = BusinessCustomer(fake, CAROL, "Carol")
+        assert await carol.says("Hello")  # the desk answers her as the company
+        number, thread = await filed_with_topic(desk.app, fake, CAROL, "Checkout fails")
+
+        def to_carol(c: Call) -> bool:
+            return c.params.get("chat_id") == CAROL and c.name.startswith("send")
+
+        # The company ends the connection in its Telegram app and the bot has not heard
+        # yet: Telegram refuses the answer, once; the team hears as of a blocked bot.
+        fake.business[CONNECTION]["is_enabled"] = False
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, eve, "Which payment gateway do you use?", thread_id=thread)
+        told = await in_team_chat(fake, TECH_CHAT, "cannot be delivered", mark, timeout=10)
+        assert f"#{number}" in told
+        await fake.wait_idle(0.5)
+        assert len([c for c in fake.calls[mark:] if to_carol(c)]) == 1
+        assert [e for c, e in fake.errors if to_carol(c)] == [
+            "Bad Request: BUSINESS_CONNECTION_NOT_ALLOWED"
+        ]
+        async with desk.app.uow() as uow:
+            customer = await uow.customers.get(Participant("telegram", str(CAROL)))
+        assert customer is not None and customer.unreachable
+
+        # Told by a business_connection update: the desk does not even try.
+        fake.connect_business(CONNECTION, company, enabled=False)
+        await fake.wait_idle(0.3)
+        mark = fake.mark()
+        fake.push_reply(TECH_CHAT, eve, "Are you still there?", thread_id=thread)
+        for _ in range(100):  # until the relay is done with the answer
+            backlog = await desk.app.relay.outbox.backlog("telegram", str(CAROL))
+            answered = [e.text for e in (await desk.app.tickets.get(number)).entries]
+            if "Are you still there?" in answered and backlog.count == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert backlog.count == 0 and "Are you still there?" in answered
+        assert [c for c in fake.calls[mark:] if to_carol(c)] == []
