@@ -137,6 +137,9 @@ async def test_a_hundred_tickets_and_three_hundred_messages_keep_every_group_lim
         await fake.wait_idle(0.5)
 
     assert fake.refused == []  # not one 429
+    # Cards are edited only when what they show changes: no call of the groups' budget
+    # comes back "message is not modified".
+    assert [error for _, error in fake.errors if "not modified" in error] == []
     later = [
         c
         for c in fake.calls[answered_at:]

@@ -20,7 +20,7 @@ from bot.commands import DeclineTicket
 from bot.participant import Actor, Participant, Role
 from bot.ticket import DeclineReason, Status
 
-ALICE, AGENT = 501, 700
+ALICE, AGENT, PETR = 501, 700, 502
 
 
 def live_keyboards(fake: object, chat_id: int) -> list[str]:
@@ -176,3 +176,29 @@ async def test_a_tickets_old_team_menus_go_when_another_opens_or_it_closes(
         )
         await fake.wait_idle(0.3)
         assert live_menus(fake, TECH_CHAT, second) == []
+
+
+async def test_a_czech_customer_is_thanked_once_and_told_once_in_czech(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        tech_team(fake)
+        petr = Person(fake, PETR, "Petr", language="cs")
+        translator = desk.app.translator
+        mark = fake.mark()
+        await file_ticket(petr)
+        thanks = translator.text("intake.filed", "cs", {"number": 1})
+        said = fake.sent_texts(PETR, after=mark)
+        assert len([t for t in said if thanks in t]) == 1  # once, in Czech
+        assert len([t for t in said if "Děkujeme" in t]) == 1
+        assert not [t for t in said if "Thank you" in t or "Added to" in t]
+
+        added = await petr.says("Na stránce faktury to padá taky")
+        title = (await desk.app.tickets.get(1)).title
+        assert added == translator.text(
+            "desk.added_to_ticket", "cs", {"number": 1, "title": title}
+        )
+        mark = fake.mark()
+        fake.push_message(PETR, petr.user, "a ještě jedna věc")
+        await fake.wait_call("setMessageReaction", after=mark)
+        await fake.wait_idle(0.3)
+        assert fake.sent_texts(PETR, after=mark) == []  # marked, not answered again
