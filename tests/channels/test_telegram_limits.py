@@ -9,11 +9,13 @@ the gaps the real bot, desk and relay leave.
 from __future__ import annotations
 
 import itertools
+import logging
 from pathlib import Path
 
+import pytest
 from fake_telegram import ApiLimits
 from telegram_app import TECH_CHAT, running_desk
-from telegram_people import Person, file_directly, filed_with_topic, tech_team
+from telegram_people import Person, file_directly, filed_with_topic, tech_team, wait_card
 
 from handlers.telegram.pacing import Limits
 
@@ -110,3 +112,30 @@ async def test_three_server_errors_hold_one_chat_for_seconds_and_no_other(
         assert [c.params["text"] for c in fake.calls_of("sendMessage", after=mark)].count(
             tries[-1].params["text"]
         ) == 4
+
+
+async def test_a_team_chat_held_by_429s_is_logged_as_behind(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README: the log says a team chat is behind, with how many messages wait, when
+    Telegram asks the bot to slow down while a backlog builds."""
+    caplog.set_level(logging.WARNING, logger="bot.relay")
+    async with running_desk(tmp_path) as desk:
+        fake = desk.fake
+        tech_team(fake)
+        # Telegram holds the group twice: the first ticket's topic waits 2 s, twice.
+        fake.fail_next("createForumTopic", 429, retry_after=2, times=2, chat_id=TECH_CHAT)
+        first = await file_directly(desk.app, ALICE, "bug", "Printer prints nothing")
+        await fake.wait_call("createForumTopic")
+        later = [
+            await file_directly(desk.app, BOB, "bug", f"Invoice {i} is blank") for i in range(2)
+        ]
+        for number in (first, *later):
+            await wait_card(fake, number)
+        assert len(fake.calls_of("createForumTopic")) == 2 + 3
+    behind = [r.getMessage() for r in caplog.records if "is behind" in r.getMessage()]
+    assert behind, "no backlog was logged"
+    waiting = [int(m.split("is behind: ")[1].split()[0]) for m in behind]
+    assert all(m.startswith(f"telegram {TECH_CHAT} is behind") for m in behind)
+    assert max(waiting) >= 3  # the three tickets' openings
+    assert "retry after 2" in behind[-1]
