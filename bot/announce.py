@@ -6,8 +6,10 @@ recipient's language, by the channel that delivers them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.events import (
@@ -33,7 +35,7 @@ from bot.events import (
 )
 from bot.notification import Audience, Notification
 from bot.policy import DeskPolicy
-from bot.reply import Choice, Text
+from bot.reply import Choice, Money, Text
 from bot.ticket import RATING_MAX, RATING_MIN, Status, Ticket
 
 
@@ -132,6 +134,9 @@ class Announcer:
     def __init__(self, policy: DeskPolicy, platforms: Collection[str] | None = None) -> None:
         self._policy = policy
         self._platforms = frozenset(platforms) if platforms is not None else None
+
+    def _price(self, text: str) -> Money | str:
+        return price_param(text, self._policy.quote_currency)
 
     def notifications(
         self, event: Event, ticket: Ticket, now: datetime, locale: str | None = None
@@ -243,7 +248,8 @@ class Announcer:
                 customer("notice.transferred")
                 team("team.transferred_out", department=old, by=by, to=Text(f"department.{new}"))
                 team("team.ticket_opened", department=new, **opening_params(ticket))
-            case QuoteOffered(agent_name=agent, price=price, note=note):
+            case QuoteOffered(agent_name=agent, price=typed, note=note):
+                price = self._price(typed)
                 customer(
                     "notice.quote",
                     quote_choices(event.number),
@@ -259,7 +265,7 @@ class Announcer:
                     key = "team.quote_refused"
                 else:
                     key = "team.quote_refused_consultation"
-                team(key, price=ticket.quote.price if ticket.quote else "")
+                team(key, price=self._price(ticket.quote.price if ticket.quote else ""))
             case IncidentLinked(incident_id=incident, title=title):
                 customer("incident.customer_linked", incident=incident, incident_title=title)
             case IncidentUpdated(incident_id=incident, title=title, text=text):
@@ -306,7 +312,7 @@ class Announcer:
                     customer(
                         "notice.quote_reminder",
                         quote_choices(event.number),
-                        price=quote.price,
+                        price=self._price(quote.price),
                         note=quote.note,
                     )
                 else:
@@ -323,3 +329,54 @@ class Announcer:
                     customer(key, choices, **extra)
                 team("team.status", by=by, text=text)
         return out
+
+
+# Currency signs agents type after (or before) a price, by ISO code.
+_CURRENCY_SIGNS = {
+    "kč": "CZK",
+    "zł": "PLN",
+    "₽": "RUB",
+    "руб": "RUB",
+    "руб.": "RUB",
+    "€": "EUR",
+    "$": "USD",
+}
+_PRICE = re.compile(
+    r"^\s*(?P<pre>[^\d\s.,-]+)?\s*(?P<num>\d[\d\s\u00a0.,]*?)\s*(?P<post>[^\d\s.,][^\d]*)?\s*$"
+)
+
+
+def price_param(text: str, currency: str) -> Money | str:
+    """An agent's price ("1500", "1 500 Kč", "1500 CZK", "€20") as ``Money``, shown per
+    language by Babel ("1 500,00 Kč", "CZK 1,500.00"); a price without a currency is in
+    ``currency`` ([quotes] currency). Anything else ("from 2000 by the hour") as typed."""
+    match = _PRICE.match(text)
+    if match is None:
+        return text
+    sign = (match["pre"] or match["post"] or "").strip()
+    code = _CURRENCY_SIGNS.get(sign.lower(), sign.upper()) if sign else currency
+    amount = _amount(match["num"])
+    if amount is None or not re.fullmatch(r"[A-Z]{3}", code):
+        return text
+    return Money(amount, code)
+
+
+def _amount(raw: str) -> Decimal | None:
+    digits = re.sub(r"\s", "", raw).rstrip(".,")
+    whole, fraction = digits, ""
+    if "," in digits and "." in digits:
+        point = max(digits.rfind(","), digits.rfind("."))
+        whole, fraction = re.sub(r"[.,]", "", digits[:point]), digits[point + 1 :]
+    elif "," in digits or "." in digits:
+        parts = re.split(r"[.,]", digits)
+        if len(parts) == 2 and len(parts[1]) != 3:
+            whole, fraction = parts
+        elif all(len(part) == 3 for part in parts[1:]):
+            # "1.500" or "1,500": thousands, as people write them.
+            whole = "".join(parts)
+        else:
+            return None
+    try:
+        return Decimal(f"{whole}.{fraction or '0'}")
+    except InvalidOperation:
+        return None

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.account import Account, normalise_support_number
-from bot.announce import quote_choices, rating_choices
+from bot.announce import price_param, quote_choices, rating_choices
 from bot.commands import (
     AcceptQuote,
     AppendToTicket,
@@ -1081,7 +1081,11 @@ class Desk:
         elif ticket.status is Status.AWAITING_APPROVAL and ticket.quote is not None:
             hint = Reply(
                 "desk.hint_quote",
-                {"number": number, "price": ticket.quote.price, "note": ticket.quote.note},
+                {
+                    "number": number,
+                    "price": price_param(ticket.quote.price, self._policy.quote_currency),
+                    "note": ticket.quote.note,
+                },
                 quote_choices(number),
             )
         elif ticket.is_open:

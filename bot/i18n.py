@@ -7,18 +7,22 @@ category and plan names) are laid over the catalogs.
 
 from __future__ import annotations
 
+import gettext
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_location
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
-from bot.reply import Choice, Moment, Money, Reply, Text, Zone
+from bot.reply import Choice, Day, Moment, Money, Reply, Text, Zone
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 LANGUAGES = ("en", "cs", "pl", "ru")
@@ -27,19 +31,59 @@ FALLBACK = "en"
 log = logging.getLogger(__name__)
 
 
-def read_catalogs(directory: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
-    """``{lang: {key: text}}`` from every ``.po`` file under ``directory/<lang>/``."""
-    out: dict[str, dict[str, str]] = {}
+# A message with plural forms: the parameter that counts (its ``msgid_plural``) and the
+# forms, in the order of the language's gettext plural rule.
+PluralForms = tuple[str, tuple[str, ...]]
+
+
+def _messages(directory: Path) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
     for lang_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
-        messages: dict[str, str] = {}
+        found: list[Any] = []
         for po in sorted(lang_dir.rglob("*.po")):
             with po.open("rb") as fh:
-                catalog = read_po(fh, locale=lang_dir.name)
-            for message in catalog:
-                if message.id and isinstance(message.id, str) and message.string:
-                    messages[message.id] = str(message.string)
-        out[lang_dir.name] = messages
+                found.extend(read_po(fh, locale=lang_dir.name))
+        out[lang_dir.name] = found
     return out
+
+
+def read_catalogs(directory: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
+    """``{lang: {key: text}}`` from every ``.po`` file under ``directory/<lang>/``. A
+    message with plural forms gives its last (most general) form here; the forms are
+    read by ``read_plurals``."""
+    out: dict[str, dict[str, str]] = {}
+    for lang, found in _messages(directory).items():
+        messages: dict[str, str] = {}
+        for message in found:
+            if message.id and isinstance(message.id, str) and message.string:
+                messages[message.id] = str(message.string)
+            elif isinstance(message.id, tuple) and message.string and all(message.string):
+                messages[str(message.id[0])] = str(message.string[-1])
+        out[lang] = messages
+    return out
+
+
+def read_plurals(directory: Path = LOCALES_DIR) -> dict[str, dict[str, PluralForms]]:
+    """``{lang: {key: (count parameter, forms)}}``: the messages with plural forms
+    (``msgid_plural`` names the parameter that counts, e.g. ``count``)."""
+    out: dict[str, dict[str, PluralForms]] = {}
+    for lang, found in _messages(directory).items():
+        out[lang] = {
+            str(m.id[0]): (str(m.id[1]), tuple(str(form) for form in m.string))
+            for m in found
+            if isinstance(m.id, tuple) and m.string and all(m.string)
+        }
+    return out
+
+
+@lru_cache(maxsize=16)
+def plural_rule(lang: str) -> Callable[[int], int]:
+    """The gettext plural rule of ``lang`` (from Babel's locale data): count -> form."""
+    try:
+        expr = Catalog(locale=lang).plural_expr
+    except (UnknownLocaleError, ValueError):
+        expr = Catalog(locale=FALLBACK).plural_expr
+    return gettext.c2py(expr)
 
 
 def pick_language(code: str | None, available: tuple[str, ...] = LANGUAGES) -> str:
@@ -73,8 +117,10 @@ class Translator:
         self,
         catalogs: Mapping[str, Mapping[str, str]],
         overlay: Mapping[str, Mapping[str, str]] | None = None,
+        plurals: Mapping[str, Mapping[str, PluralForms]] | None = None,
     ) -> None:
         self._catalogs = {lang: dict(msgs) for lang, msgs in catalogs.items()}
+        self._plurals = {lang: dict(forms) for lang, forms in (plurals or {}).items()}
         for key, labels in (overlay or {}).items():
             for lang, text in labels.items():
                 self._catalogs.setdefault(lang, {})[key] = text
@@ -82,7 +128,7 @@ class Translator:
 
     @classmethod
     def load(cls, overlay: Mapping[str, Mapping[str, str]] | None = None) -> Translator:
-        return cls(read_catalogs(), overlay)
+        return cls(read_catalogs(), overlay, read_plurals())
 
     def has(self, key: str, lang: str = FALLBACK) -> bool:
         return key in self._catalogs.get(lang, {})
@@ -107,6 +153,7 @@ class Translator:
         template = self.template(key, lang)
         if not params:
             return template
+        template = self._plural(key, lang, params) or template
         values = _SafeParams()
         for name, value in params.items():
             if isinstance(value, Text):
@@ -117,6 +164,8 @@ class Translator:
                 values[name] = self.money(value, lang)
             elif isinstance(value, Zone):
                 values[name] = self.zone_name(value.tz, lang)
+            elif isinstance(value, Day):
+                values[name] = str(format_date(value.day, "long", locale=_locale(lang)))
             elif isinstance(value, str) and escape is not None:
                 values[name] = escape(value)
             else:
@@ -127,6 +176,22 @@ class Translator:
         except (ValueError, IndexError, KeyError):
             log.warning("bad template for %r in %s", key, lang)
             return template
+
+    def _plural(self, key: str, lang: str, params: Mapping[str, Any]) -> str | None:
+        """The form of a message with plural forms that its count asks for, in the
+        language the message is found in."""
+        for candidate in (lang, FALLBACK):
+            if key not in self._catalogs.get(candidate, {}):
+                continue
+            entry = self._plurals.get(candidate, {}).get(key)
+            if entry is None:
+                return None
+            name, forms = entry
+            count = params.get(name)
+            if not isinstance(count, int) or isinstance(count, bool):
+                return None
+            return forms[min(plural_rule(candidate)(abs(count)), len(forms) - 1)]
+        return None
 
     def zone_name(self, tz: str, lang: str) -> str:
         """The zone's local name in ``lang``: its city ("Praha", "Москва")."""
@@ -144,11 +209,17 @@ class Translator:
         clock = format_time(local, "short", tzinfo=tz, locale=locale)
         joined = str(get_datetime_format("long" if moment.style == "long" else "medium", locale))
         both = joined.replace("{1}", day).replace("{0}", clock)
+        if moment.style == "bare":
+            return both
         return f"{both} ({self.zone_name(moment.tz, lang)})"
 
     def money(self, money: Money, lang: str) -> str:
         """``money`` formatted for ``lang`` by Babel: "3 000,00 Kč", "CZK 3,000.00"."""
-        return str(format_currency(money.amount, money.currency, locale=_locale(lang)))
+        text = str(format_currency(money.amount, money.currency, locale=_locale(lang)))
+        # CLDR's currency spacing, which Babel leaves out: a code of letters is kept
+        # apart from the digits by a no-break space ("CZK 3,000.00", not "CZK3,000.00").
+        text = re.sub(r"^([^\d\s-]*[^\W\d_])(?=\d)", "\\1\u00a0", text)
+        return str(re.sub(r"(?<=\d)([^\W\d_][^\d\s]*)$", "\u00a0\\1", text))
 
     def reply(self, reply: Reply, lang: str, escape: Any = None) -> str:
         return self.text(reply.key, lang, reply.params, escape)

@@ -107,7 +107,7 @@ SCHEMA: Schema = {
             "due": None,
         }
     },
-    "quotes": {"on_refusal": None},
+    "quotes": {"on_refusal": None, "currency": None},
     "plans": {
         ANY: {
             "name": LABELS,
@@ -428,6 +428,9 @@ class DeskPolicy:
     default_plan: str = ""
     # What a refused quote does to its ticket ([quotes] on_refusal).
     quote_refusal: QuoteRefusal = QuoteRefusal.DECLINE
+    # ISO code of the currency of prices typed without one ([quotes] currency; "": none,
+    # such prices are shown as typed).
+    quote_currency: str = ""
     # The help centre's articles: <help_folder>/<lang>/*.md (None: no help centre).
     help_folder: Path | None = None
     # [quota]: critical requests are never counted nor refused; the ways forward
@@ -733,12 +736,16 @@ def parse_policy(data: dict[str, Any], base: Path | None = None) -> DeskPolicy:
     except ValueError:
         choices = ", ".join(repr(r.value) for r in QuoteRefusal)
         raise PolicyError(f"quotes.on_refusal: one of {choices}") from None
+    currency = str(quotes.get("currency", ""))
+    if currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        raise PolicyError(f'quotes.currency: an ISO currency code like "CZK", got {currency!r}')
     help_folder: Path | None = None
     folder = data.get("help", {}).get("folder")
     if folder:
         help_folder = (base or Path.cwd()) / str(folder)
     return DeskPolicy(
         quote_refusal=quote_refusal,
+        quote_currency=currency,
         help_folder=help_folder,
         quota_exempts_critical=bool(quota.get("exempt_critical", False)),
         wording=wording,

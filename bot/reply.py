@@ -7,7 +7,7 @@ escaped there for the platform's markup, never here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -29,13 +29,20 @@ class Moment:
 
     at: datetime
     tz: str
-    style: Literal["long", "short"] = "long"
+    # bare: as short, without the zone's name (lines under a header naming it).
+    style: Literal["long", "short", "bare"] = "long"
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """A calendar day shown to a reader, formatted per language by Babel."""
+
+    day: date
 
 
 @dataclass(frozen=True, slots=True)
 class Zone:
-    """A time zone shown to a reader: by its local name in their language ("Praha",
-    "Москва"), never its IANA id."""
+    """A time zone shown to a reader: its city's name in their language ("Praha")."""
 
     tz: str
 
@@ -92,7 +99,7 @@ class Reply:
 def encode_params(params: dict[str, Any]) -> dict[str, Any]:
     """JSON-safe form of params (``Text`` values become ``{"$t": key, "$p": ...}``,
     ``Moment`` ones ``{"$d": iso, "z": zone, "s": style}``, ``Money`` ones
-    ``{"$m": amount, "c": currency}``, ``Zone`` ones ``{"$z": zone}``)."""
+    ``{"$m": amount, "c": currency}``)."""
     out: dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, Text):
@@ -103,6 +110,8 @@ def encode_params(params: dict[str, Any]) -> dict[str, Any]:
             out[name] = {"$m": str(value.amount), "c": value.currency}
         elif isinstance(value, Zone):
             out[name] = {"$z": value.tz}
+        elif isinstance(value, Day):
+            out[name] = {"$day": value.day.isoformat()}
         else:
             out[name] = value
     return out
@@ -115,11 +124,14 @@ def decode_params(data: dict[str, Any]) -> dict[str, Any]:
             out[name] = Text(str(value["$t"]), decode_params(value.get("$p", {})))
         elif isinstance(value, dict) and "$d" in value:
             at, tz = datetime.fromisoformat(str(value["$d"])), str(value["z"])
-            out[name] = Moment(at, tz, "short") if value.get("s") == "short" else Moment(at, tz)
-        elif isinstance(value, dict) and "$m" in value:
-            out[name] = Money(Decimal(str(value["$m"])), str(value["c"]))
+            style = value.get("s")
+            out[name] = Moment(at, tz, style) if style in ("short", "bare") else Moment(at, tz)
         elif isinstance(value, dict) and "$z" in value:
             out[name] = Zone(str(value["$z"]))
+        elif isinstance(value, dict) and "$day" in value:
+            out[name] = Day(date.fromisoformat(str(value["$day"])))
+        elif isinstance(value, dict) and "$m" in value:
+            out[name] = Money(Decimal(str(value["$m"])), str(value["c"]))
         else:
             out[name] = value
     return out

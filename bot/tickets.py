@@ -242,7 +242,8 @@ class TicketService:
         if actor is not None:
             self._authorise_agent(await self.as_person(actor), ticket)
         clock = self.schedule.clock(ticket, self._clock.now())
-        return transcript(ticket, clock, self.schedule.timezone(ticket.department))
+        tz = self.schedule.timezone(ticket.department)
+        return transcript(ticket, clock, tz, self._policy.quote_currency)
 
     async def find(self, actor: Actor, words: str, limit: int = FIND_RESULTS) -> list[Ticket]:
         """``/find WORDS``: the actor's departments' tickets that best match (every

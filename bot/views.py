@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from bot.announce import stars, ticket_params
+from bot.announce import price_param, stars, ticket_params
 from bot.paging import Page
 from bot.reply import Choice, Moment, Reply, Text, Zone
 from bot.sla import SlaClock, SlaState
 from bot.ticket import DeclineReason, Status, Ticket
 
-TIME = "%Y-%m-%d %H:%M"
 # The reasons the desk itself writes into a status history are codes, shown in the
 # reader's language (``view.reason.<code>``; a decline reason as ``decline.<code>``);
 # any other reason is someone's own words (an agent's question, a dispute, a price).
@@ -31,8 +28,9 @@ HISTORY_REASONS = frozenset(
 _OLD_REASONS = {"written after resolution": "written_after_resolution"}
 
 
-def card(ticket: Ticket) -> Reply:
-    """The ticket card agents see: who, what, where it stands."""
+def card(ticket: Ticket, tz: str = "UTC") -> Reply:
+    """The ticket card agents see: who, what, where it stands; the filing time in ``tz``
+    (the department's zone)."""
     return Reply(
         "view.card",
         ticket_params(ticket)
@@ -40,7 +38,7 @@ def card(ticket: Ticket) -> Reply:
             "support_number": ticket.support_number or "—",
             "domain": ticket.domain or "—",
             "phone": ticket.phone or "—",
-            "created": ticket.created_at.strftime(TIME),
+            "created": Moment(ticket.created_at, tz, "short"),
             "files": len(ticket.attachments),
             "follow_up": f"#{ticket.follow_up_of}" if ticket.follow_up_of else "—",
             "plan": Text(f"plan.{ticket.terms.plan}") if ticket.terms else "—",
@@ -55,13 +53,11 @@ def card_opening(ticket: Ticket) -> Reply:
     )
 
 
-def _local(at: datetime, tz: str) -> Moment:
-    return Moment(at, tz, "short")
-
-
-def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply]:
-    """The SLA (effective due times, pauses included, and their state), the customer's
-    rating and any quote."""
+def service_lines(
+    ticket: Ticket, clock: SlaClock | None, tz: str, currency: str = ""
+) -> list[Reply]:
+    """The SLA (effective due times, pauses included, and their state; in ``tz``), the
+    customer's rating and any quote (in ``currency`` unless its price names one)."""
     out: list[Reply] = []
     if ticket.terms is not None and clock is not None:
         first_state = clock.first_response.value
@@ -79,9 +75,9 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
                 "view.sla",
                 {
                     "plan": Text(f"plan.{ticket.terms.plan}"),
-                    "first_due": _local(clock.deadlines.first_response_due, tz),
+                    "first_due": Moment(clock.deadlines.first_response_due, tz, "short"),
                     "first_state": Text(f"view.sla_state.{first_state}"),
-                    "resolution_due": _local(clock.deadlines.resolution_due, tz),
+                    "resolution_due": Moment(clock.deadlines.resolution_due, tz, "short"),
                     "resolution_state": Text(f"view.sla_state.{resolution_state}"),
                 },
             )
@@ -105,7 +101,7 @@ def service_lines(ticket: Ticket, clock: SlaClock | None, tz: str) -> list[Reply
             Reply(
                 "view.quote",
                 {
-                    "price": ticket.quote.price,
+                    "price": price_param(ticket.quote.price, currency),
                     "state": Text(f"view.quote_state.{ticket.quote.state.value}"),
                 },
             )
@@ -152,10 +148,12 @@ def page_footer(page: Page, total: int, value: Callable[[int], str]) -> Reply | 
     return Reply("view.page", {"page": page.number, "pages": pages}, tuple(choices))
 
 
-def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -> list[Reply]:
+def transcript(
+    ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC", currency: str = ""
+) -> list[Reply]:
     """The card, service levels, the description, every thread entry and every status
-    change; times in ``tz`` (the department's zone)."""
-    out = [card(ticket), *service_lines(ticket, clock, tz)]
+    change; times in ``tz`` (the department's zone, named once by its city)."""
+    out = [card(ticket, tz), *service_lines(ticket, clock, tz, currency)]
     out.append(Reply("view.times_in", {"zone": Zone(tz)}))
     out.append(Reply("view.description", {"text": ticket.description}))
     if ticket.steps:
@@ -179,7 +177,7 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
             Reply(
                 f"view.entry_{entry.kind.value}",
                 {
-                    "at": _in_zone(entry.at, tz),
+                    "at": Moment(entry.at, tz, "bare"),
                     "who": entry.author_name or "—",
                     "text": entry.text,
                     "files": len(entry.attachments),
@@ -192,7 +190,7 @@ def transcript(ticket: Ticket, clock: SlaClock | None = None, tz: str = "UTC") -
             Reply(
                 "view.history_line",
                 {
-                    "at": _in_zone(change.at, tz),
+                    "at": Moment(change.at, tz, "bare"),
                     "old": Text(f"status.{change.old}") if change.old else "—",
                     "new": Text(f"status.{change.new}"),
                     "by": change.by,
@@ -212,10 +210,6 @@ def history_reason(reason: str) -> Text | str:
     if code in HISTORY_REASONS:
         return Text(f"view.reason.{code}")
     return reason or "—"
-
-
-def _in_zone(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime(TIME)
 
 
 __all__ = ["card", "queue_line", "transcript"]

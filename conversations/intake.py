@@ -114,7 +114,7 @@ from bot.inputs import (
 from bot.knowledge.article import ArticleBrief
 from bot.policy import Category, Plan
 from bot.quota import QUOTA_EXCEEDED
-from bot.reply import Choice, Field, Form, Reply, Text
+from bot.reply import Choice, Day, Field, Form, Reply, Text
 from bot.ticket import Attachment, RequestType, Status
 from conversations.similarity import DEFAULT_THRESHOLD, find_similar
 from conversations.splitting import split_problems
@@ -617,7 +617,7 @@ def _prompt(state: IntakeState, context: DeskContext) -> tuple[Reply, ...]:
                 "intake.support_expired",
                 {
                     "number": state.support_number,
-                    "date": until.isoformat() if until else "",
+                    "date": Day(until) if until else "",
                 },
             )
         ]

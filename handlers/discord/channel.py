@@ -22,7 +22,7 @@ from bot.reply import Reply
 from bot.stats import PERIODS
 from bot.ticket import Ticket
 from bot.transcript import FORMATS
-from bot.views import service_lines
+from bot.views import card, service_lines
 from handlers.discord import community, customer, team
 from handlers.discord.client import intents, point_at
 from handlers.discord.context import DiscordContext, interaction_data
@@ -109,7 +109,7 @@ class DiscordChannel:
             app.delivery_links,
             app.tickets.get,
             team_language=app.policy.default_language,
-            card_lines=self.service_lines,
+            card_lines=self.card_lines,
             channel_departments=lambda channel_id: self.context.team_channels().get(
                 channel_id, ()
             ),
@@ -141,11 +141,14 @@ class DiscordChannel:
             raise ValueError("DISCORD_BOT_TOKEN is not set")
         return cls(app, token.get_secret_value(), **options)
 
-    def service_lines(self, ticket: Ticket) -> list[Reply]:
-        """The SLA and quote lines of a ticket card, as of the desk's clock now."""
+    def card_lines(self, ticket: Ticket) -> list[Reply]:
+        """A ticket's card with its SLA and quote lines, as of the desk's clock now;
+        times in the department's zone."""
         schedule = self.app.tickets.schedule
         clock = schedule.clock(ticket, self.app.clock.now())
-        return service_lines(ticket, clock, schedule.timezone(ticket.department))
+        tz = schedule.timezone(ticket.department)
+        currency = self.app.policy.quote_currency
+        return [card(ticket, tz), *service_lines(ticket, clock, tz, currency)]
 
     # -- commands ---------------------------------------------------------------------------
 

@@ -277,7 +277,8 @@ class DiscordNotifier:
         """The card as an embed: the ticket and its service levels, then what the
         customer wrote when it all fits (and whether it did)."""
         lang = self.team_language
-        lines = [card(ticket), *(self.card_lines(ticket) if self.card_lines else [])]
+        # The channel's card (times in the department's zone), or a bare one.
+        lines = self.card_lines(ticket) if self.card_lines else [card(ticket)]
         text = "\n".join(self.renderer.reply(line, lang).parts[0] for line in lines)
         opening = "\n".join(self.renderer.reply(card_opening(ticket), lang).parts)
         with_opening = len(text) + 2 + len(opening) <= EMBED_LIMIT

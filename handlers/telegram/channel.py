@@ -30,7 +30,7 @@ from aiohttp import web
 from bot.ports import UpdateQueue
 from bot.reply import Reply
 from bot.ticket import Ticket
-from bot.views import service_lines
+from bot.views import card, service_lines
 from bot.worker import Worker, run_together
 from handlers.telegram import community, customer, team
 from handlers.telegram.context import TelegramContext, Tuning
@@ -82,7 +82,7 @@ class TelegramChannel:
             app.tickets.get,
             pacer=SendPacer(limits, shared=app.limiter if app.settings.redis_url else None),
             team_language=app.policy.default_language,
-            card_lines=self.service_lines,
+            card_lines=self.card_lines,
             chat_departments=lambda chat_id: self.context.team_chats().get(chat_id, ()),
             files=app.files.get,
             file_link=app.files.link,
@@ -108,11 +108,14 @@ class TelegramChannel:
         app.relay.register(self.notifier)
         bot.session.middleware(PacerFeedback(self.notifier.pacer))
 
-    def service_lines(self, ticket: Ticket) -> list[Reply]:
-        """The SLA and quote lines of a ticket card, as of the desk's clock now."""
+    def card_lines(self, ticket: Ticket) -> list[Reply]:
+        """A ticket's card with its SLA and quote lines, as of the desk's clock now;
+        times in the department's zone."""
         schedule = self.app.tickets.schedule
         clock = schedule.clock(ticket, self.app.clock.now())
-        return service_lines(ticket, clock, schedule.timezone(ticket.department))
+        tz = schedule.timezone(ticket.department)
+        currency = self.app.policy.quote_currency
+        return [card(ticket, tz), *service_lines(ticket, clock, tz, currency)]
 
     @classmethod
     def from_app(

@@ -631,7 +631,8 @@ class TelegramNotifier:
         """The card as of now: the ticket, then its service levels and quote, then what
         the customer wrote when filing if all of it fits in one message (whether it
         did: otherwise the opening notification says it in a message of its own)."""
-        lines = [card(ticket), *(self.card_lines(ticket) if self.card_lines else [])]
+        # The channel's card (times in the department's zone), or a bare one.
+        lines = self.card_lines(ticket) if self.card_lines else [card(ticket)]
         text = "\n".join(self.renderer.reply(line, self.team_language).parts[0] for line in lines)
         opening = self.renderer.reply(card_opening(ticket), self.team_language).parts
         room = TEXT_LIMIT - spare

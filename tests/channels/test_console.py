@@ -143,7 +143,7 @@ def test_unknown_support_number_is_explained_and_nothing_is_filed(desk: Desk) ->
 
 def test_expired_support_is_explained_and_nothing_is_filed(desk: Desk) -> None:
     out = desk.console(*intake("SN-OLD")[:4], "/cancel")
-    assert "The support for number SN-OLD expired on" in out
+    assert "The support for number SN-OLD expired on January 31, 2020" in out
     assert desk.run("tickets", "list") == ""
 
 
@@ -277,7 +277,7 @@ def test_service_levels_in_a_session(tmp_path: Path) -> None:
     )
     shown = desk.run("tickets", "show", "1")
     assert "Status: Closed" in shown
-    assert "Quote: 1500 CZK (accepted)" in shown
+    assert "Quote: CZK\xa01,500.00 (accepted)" in shown
     assert desk.run("tickets", "list").count("#") == 1
 
 
@@ -299,14 +299,14 @@ def test_a_quote_waits_for_the_customers_approval_and_a_refusal_declines_it(
     )
     assert "Waiting for approval 1" in out
     assert "Status: Waiting for the customer's approval" in out
-    assert "Request #1 waits for your approval: the team quotes 1500 CZK" in out
+    assert "Request #1 waits for your approval: the team quotes CZK\xa01,500.00" in out
     assert "has a quote the customer has not accepted yet" in out
     assert "the request is closed as declined by you" in out
-    assert "the customer refused the quote (1500 CZK); the request is declined" in out
+    assert "the customer refused the quote (CZK\xa01,500.00); the request is declined" in out
     assert "A quote can only be sent while request #1 is being worked on" in out
     shown = desk.run("tickets", "show", "1")
     assert "Status: Declined" in shown
-    assert "Quote: 1500 CZK (refused)" in shown
+    assert "Quote: CZK\xa01,500.00 (refused)" in shown
     assert "Waiting for the customer's approval → Declined" in shown
 
 
@@ -605,7 +605,7 @@ def test_an_agent_finds_a_ticket_and_exports_its_transcript(desk: Desk, tmp_path
         "/answer 1 Please clear the <cache>",
         "/transcript 1",
     )
-    assert "1 requests match “checkout error”" in out
+    assert "1 request matches “checkout error”" in out
     assert "No request of your departments matches “nothing like this”" in out
     assert "# \\#1 Checkout fails with error 500" in out
     assert "Please clear the \\<cache\\>" in out

@@ -61,15 +61,15 @@ async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_ca
         fake.push_reply(TECH_CHAT, agent, "/frobnicate the customer", thread_id=thread)
         await in_team_chat(fake, TECH_CHAT, "/queue", mark)
         fake.push_reply(TECH_CHAT, agent, "/quote 1500 CZK | a new banner", thread_id=thread)
-        offer = await alice.hears("1500 CZK", after=mark)
+        offer = await alice.hears("CZK\u00a01,500.00", after=mark)
         assert "a new banner" in offer and "Work starts only after you accept" in offer
         assert [b["callback_data"] for b in alice.last_buttons()] == [
             "c:quote_yes:1",
             "c:quote_no:1",
         ]
         assert not any("frobnicate" in t for t in fake.sent_texts(501, after=mark))
-        await in_team_chat(fake, TECH_CHAT, "Eve sent a quote of 1500 CZK", mark)
-        edited = await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (waiting", mark)
+        await in_team_chat(fake, TECH_CHAT, "Eve sent a quote of CZK\u00a01,500.00", mark)
+        edited = await card_edit(fake, TECH_CHAT, "Quote: CZK\u00a01,500.00 (waiting", mark)
         assert "first response by May 15, 2024, 12:00\u202fPM (Prague) (met)" in edited
         # Waiting for the customer's approval: only Claim, Decline and Transfer are offered.
         assert "Status: Waiting for the customer's approval" in edited
@@ -94,8 +94,10 @@ async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_ca
         stale = dict(offer_message)  # as an app that has not caught up still shows it
         assert "the quote for request #1 is accepted" in await alice.presses("c:quote_yes:1")
         assert "reply_markup" not in fake.messages[(501, offer_message["message_id"])]
-        await in_team_chat(fake, TECH_CHAT, "the customer accepted the quote (1500 CZK)", mark)
-        await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (accepted)", mark)
+        await in_team_chat(
+            fake, TECH_CHAT, "the customer accepted the quote (CZK\u00a01,500.00)", mark
+        )
+        await card_edit(fake, TECH_CHAT, "Quote: CZK\u00a01,500.00 (accepted)", mark)
         ticket = await desk.app.tickets.get(1)
         assert ticket.quote is not None and ticket.quote.state.value == "accepted"
         # The buttons went; an old copy of them pressed again changes nothing.
@@ -185,10 +187,10 @@ async def test_a_plain_group_as_the_team_chat(tmp_path: Path) -> None:
         # So does /quote, and the customer's button reaches the team as a reply to the card.
         mark = fake.mark()
         fake.push_reply(TECH_CHAT, agent, "/quote 900 CZK", reply_to=card)
-        await alice.hears("900 CZK", after=mark)
+        await alice.hears("CZK\u00a0900.00", after=mark)
         await card_edit(fake, TECH_CHAT, "Status: Waiting for the customer's approval", mark)
         await alice.presses("c:quote_no:1")
-        await in_team_chat(fake, TECH_CHAT, "refused the quote (900 CZK)", mark)
+        await in_team_chat(fake, TECH_CHAT, "refused the quote (CZK\u00a0900.00)", mark)
         refused = fake.calls_of("sendMessage", after=mark)[-1]
         assert refused.params["reply_parameters"]["message_id"] == card["message_id"]
         await card_edit(fake, TECH_CHAT, "Status: Declined", mark)

@@ -24,7 +24,7 @@ async def test_find_searches_the_chats_departments_only(tmp_path: Path) -> None:
         mark = fake.mark()
         fake.push_message(TECH_CHAT, agent, "/find printer")
         found = await in_team_chat(fake, TECH_CHAT, "match", mark)
-        assert "1 requests match “printer”" in found
+        assert "1 request matches “printer”" in found
         assert "Printer &lt;module&gt; prints nothing" in found
         assert "invoice" not in found
         mark = fake.mark()

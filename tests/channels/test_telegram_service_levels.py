@@ -91,7 +91,7 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
         fake.push_reply(
             TECH_CHAT, agent, "/quote 1500 CZK | the QuickPay module", thread_id=thread
         )
-        await alice.hears("1500 CZK", after=mark)
+        await alice.hears("CZK\u00a01,500.00", after=mark)
         assert "the quote for request #1 is accepted" in await alice.presses("c:quote_yes:1")
         await in_team_chat(fake, TECH_CHAT, "the customer accepted the quote", mark)
 
@@ -104,7 +104,7 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
         closed = await alice.hears("was closed automatically", after=mark)
         assert "#1" in closed
         await fake.wait_call("closeForumTopic", after=mark)
-        await card_edit(fake, TECH_CHAT, "Quote: 1500 CZK (accepted)", mark)
+        await card_edit(fake, TECH_CHAT, "Quote: CZK\u00a01,500.00 (accepted)", mark)
         ticket = await desk.app.tickets.get(1)
         assert ticket.status.value == "closed"
 

@@ -12,10 +12,11 @@ from bot.announce import Announcer
 from bot.clock import ManualClock
 from bot.commands import AskCustomer, BlockTicket, DeclineTicket, ResolveTicket, UnblockTicket
 from bot.desk import Desk
+from bot.i18n import Translator
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent
 from bot.participant import Actor, Participant, Role
 from bot.policy import load_policy
-from bot.reply import Reply
+from bot.reply import Day, Reply
 from bot.schedule import Schedule
 from bot.ticket import Attachment, DeclineReason, Status
 from bot.tickets import TicketService
@@ -262,7 +263,11 @@ async def test_support_runs_from_the_licence_purchase(world: World) -> None:
     replies = await world.say("SN-OLD")
     assert "intake.support_expired" in keys(replies)
     expired = next(r for r in replies if r.key == "intake.support_expired")
-    assert expired.params["date"] == "2026-08-31"
+    assert expired.params["date"] == Day(date(2026, 8, 31))
+    # Told as a date in the customer's language, by Babel.
+    translator = Translator.load()
+    assert "31. srpna 2026" in translator.reply(expired, "cs")
+    assert "August 31, 2026" in translator.reply(expired, "en")
 
 
 async def test_an_organisation_admin_sees_every_ticket_and_who_opened_it(world: World) -> None:

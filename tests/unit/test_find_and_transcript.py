@@ -79,7 +79,7 @@ async def test_the_transcript_file_escapes_what_people_wrote_and_shows_local_tim
     assert "Try &lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
     assert "Times are in the Prague time zone." in html
     # 09:00 UTC in November is 10:00 in Prague.
-    assert "[2026-11-23 10:00] agent eva: Try" in html
+    assert "[Nov 23, 2026, 10:00\u202fAM] agent eva: Try" in html
     assert "Resolved, awaiting confirmation" in html
     md = export(ticket, replies, translator, "en", "md")
     text = md.data.decode()

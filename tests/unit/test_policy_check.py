@@ -69,7 +69,7 @@ def test_the_loader_refuses_an_unknown_key_in_an_inline_table_and_at_the_top(
 
 def test_a_key_like_no_valid_one_is_told_the_valid_keys(tmp_path: Path) -> None:
     path, _ = _policy_with(tmp_path, ("\non_refusal = ", "\nwhen_the_customer_says_no = "))
-    with pytest.raises(PolicyError, match=r"valid keys: on_refusal$"):
+    with pytest.raises(PolicyError, match=r"valid keys: currency, on_refusal$"):
         load_policy(path)
 
 

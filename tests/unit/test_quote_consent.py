@@ -6,6 +6,7 @@ customer's."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -27,7 +28,7 @@ from bot.inputs import ChoicePicked, CommandGiven, TextSent
 from bot.notification import Audience
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy, PolicyError, load_policy, parse_policy
-from bot.reply import Reply
+from bot.reply import Money, Reply
 from bot.schedule import Schedule
 from bot.ticker import Ticker
 from bot.ticket import DeclineReason, QuoteState, RequestType, Status
@@ -99,7 +100,9 @@ async def test_a_quote_waits_for_the_customers_approval_visibly() -> None:
     # The customer's view of the request shows the price and the two buttons.
     shown = await world.say(CommandGiven("ticket", str(n)))
     assert shown[0].params["status"].key == "status.awaiting_approval"
-    assert shown[-1].key == "desk.hint_quote" and shown[-1].params["price"] == "1500 CZK"
+    assert shown[-1].key == "desk.hint_quote" and shown[-1].params["price"] == Money(
+        Decimal(1500), "CZK"
+    )
     assert [c.value for c in shown[-1].choices] == [f"quote_yes:{n}", f"quote_no:{n}"]
     # Their list counts it among the open ones; the agents' queue has its own count.
     listed = await world.say(ChoicePicked("tickets:open"))
@@ -227,7 +230,7 @@ async def test_an_unanswered_quote_is_reminded_with_its_buttons_then_closed() ->
     world.clock.advance(days=2, hours=1)  # Wednesday 10:00: 17 business hours
     await world.ticker.tick()
     reminder = [x for x in world.uow.db.outbox if x.key == "notice.quote_reminder"]
-    assert len(reminder) == 1 and reminder[0].params["price"] == "1500 CZK"
+    assert len(reminder) == 1 and reminder[0].params["price"] == Money(Decimal(1500), "CZK")
     assert [c.value for c in reminder[0].choices] == [f"quote_yes:{n}", f"quote_no:{n}"]
     assert "notice.reminder" not in world.keys(Audience.CUSTOMER)
     world.clock.advance(days=7)

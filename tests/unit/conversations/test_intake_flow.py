@@ -27,7 +27,7 @@ from intake_support import (
 
 from bot.commands import AppendToTicket, LookupAccount, OpenTickets
 from bot.inputs import AccountLooked, AddedToTicket, ChoicePicked, Refused, TicketsFiled
-from bot.reply import Text
+from bot.reply import Day, Text
 from bot.ticket import Status
 from conversations.intake import Intake, Step
 
@@ -497,7 +497,7 @@ def test_unknown_number_to_sales_asks_the_domain_as_optional_text() -> None:
 def test_expired_support_explains_with_the_date_and_offers_renewal_with_sales() -> None:
     run = after_category(context(account=EXPIRED))
     assert run.keys == ["intake.support_expired"]
-    assert run.prompt.params == {"number": "SN-4004", "date": "2025-01-31"}
+    assert run.prompt.params == {"number": "SN-4004", "date": Day(EXPIRED.valid_until)}
     assert run.choices == ["renew", "retry", "cancel"]
     run.pick("renew")
     complete(run)
