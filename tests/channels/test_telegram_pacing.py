@@ -165,3 +165,21 @@ async def test_a_send_counts_in_its_window_until_its_answer_comes() -> None:
     assert window.delay() == pytest.approx(1.0)  # counted from its answer
     clock.now += 20.0  # a call that never went holds no slot for ever
     assert window.delay() == 0
+
+
+def test_every_window_is_five_percent_longer_than_telegrams() -> None:
+    """README: "each send counts from Telegram's answer, with a 5 % margin on every
+    window" (the default limits): a private chat's next message after its burst, a
+    group's 21st and the bot's 31st each wait 5 % longer than Telegram asks."""
+    clock = Clock()
+    pacer = SendPacer(clock=clock)
+    chat = pacer._chat_limit(CHAT)
+    chat.take(2)  # the burst of two
+    assert chat.delay() == pytest.approx(1.05)
+    group = pacer._chat_limit(GROUP)
+    for _ in range(20):
+        answered(group.take(), clock.now)
+    assert group.delay() == pytest.approx(63.0)
+    for _ in range(30):
+        answered(pacer._bot.take(), clock.now)
+    assert pacer._bot.delay() == pytest.approx(1.05)
