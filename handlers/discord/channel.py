@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.choice_codec import CHOICE_PREFIX
 from bot.reply import Reply
 from bot.stats import PERIODS
 from bot.ticket import Ticket
@@ -30,7 +31,6 @@ from handlers.discord.delivery import DiscordNotifier
 from handlers.discord.render import (
     AGENT_PREFIX,
     CHANNEL,
-    CHOICE_PREFIX,
     FORM_PREFIX,
     CustomIdCodec,
     Renderer,

@@ -16,13 +16,14 @@ from typing import Any
 
 import discord
 
+from bot.choice_codec import CHOICE_PREFIX, TOKEN_PREFIX
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, FormSent, Input, TextSent
 from bot.reply import Form, Reply
 from bot.ticket import Attachment
 from bot.worker import LAST_ATTEMPT
 from conversations import feedback, intake
 from handlers.discord.context import DiscordContext, interaction_data, participant
-from handlers.discord.render import CHANNEL, CHOICE_PREFIX, FORM_PREFIX, SELECT_ID, TOKEN_PREFIX
+from handlers.discord.render import CHANNEL, FORM_PREFIX, SELECT_ID
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,12 @@ they keep working after a restart and in any worker.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import discord
 
+from bot.choice_codec import ChoiceCodec
 from bot.i18n import Translator
 from bot.ports import LinkStore
 from bot.reply import Choice, Form, Reply
@@ -33,12 +32,9 @@ CUSTOM_ID_LIMIT = 100
 BUTTONS_PER_ROW = 5
 SELECT_LIMIT = 25
 # Custom-id prefixes: short, stable, never renamed (old buttons must keep working).
-CHOICE_PREFIX = "c:"
-TOKEN_PREFIX = "k:"
 SELECT_ID = "s:"
 AGENT_PREFIX = "a:"
 FORM_PREFIX = "f:"
-LINK_KIND_CHOICE = "choice"
 # The keys of a list's page buttons (``bot.views.page_footer``).
 PAGE_KEYS = frozenset({"choice.page_previous", "choice.page_next"})
 
@@ -66,47 +62,14 @@ def static_view(*items: discord.ui.Item[discord.ui.View]) -> discord.ui.View:
     return view
 
 
-class CustomIdCodec:
+class CustomIdCodec(ChoiceCodec):
     """Choice values <-> custom ids (at most 100 characters)."""
 
     def __init__(self, links: LinkStore | None = None) -> None:
-        self._links = links
-        self._tokens: dict[str, str] = {}
-        self._unsaved: dict[str, str] = {}
+        super().__init__(CHANNEL, links)
 
-    def encode(self, value: str) -> str:
-        data = CHOICE_PREFIX + value
-        if len(data) <= CUSTOM_ID_LIMIT:
-            return data
-        digest = hashlib.sha256(value.encode()).digest()[:12]
-        token = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        if token not in self._tokens:
-            self._tokens[token] = value
-            self._unsaved[token] = value
-        return TOKEN_PREFIX + token
-
-    async def save(self) -> None:
-        """Persist tokens made since the last save, so other workers can decode them."""
-        if self._links is None:
-            return
-        pending, self._unsaved = self._unsaved, {}
-        for token, value in pending.items():
-            await self._links.set(CHANNEL, LINK_KIND_CHOICE, token, value)
-
-    async def decode(self, data: str) -> str | None:
-        """The choice value behind a custom id; None for anything we did not make."""
-        if data.startswith(CHOICE_PREFIX):
-            return data[len(CHOICE_PREFIX) :] or None
-        if data.startswith(TOKEN_PREFIX):
-            token = data[len(TOKEN_PREFIX) :]
-            if token in self._tokens:
-                return self._tokens[token]
-            if self._links is not None:
-                value = await self._links.get(CHANNEL, LINK_KIND_CHOICE, token)
-                if value is not None:
-                    self._tokens[token] = value
-                return value
-        return None
+    def fits(self, data: str) -> bool:
+        return len(data) <= CUSTOM_ID_LIMIT
 
 
 class Renderer:

@@ -24,6 +24,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.choice_codec import CHOICE_PREFIX, TOKEN_PREFIX
 from bot.desk import Answer
 from bot.inputs import ChoicePicked, CommandGiven, FileSent, Input, TextSent, UpdateRef
 from bot.participant import Participant
@@ -38,7 +39,7 @@ from handlers.telegram.inbound import (
     new_emoji,
     screen_files,
 )
-from handlers.telegram.render import CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
+from handlers.telegram.render import CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,7 @@ so that the button still works.
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.choice_codec import ChoiceCodec
 from bot.i18n import Translator
 from bot.ports import LinkStore
 from bot.reply import Choice, Reply
@@ -29,10 +28,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 # Callback-data prefixes: short, stable, never renamed (old buttons must keep working).
-CHOICE_PREFIX = "c:"
-TOKEN_PREFIX = "k:"
 AGENT_PREFIX = "a:"
-LINK_KIND_CHOICE = "choice"
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^>]*)>")
 
@@ -50,47 +46,14 @@ class Rendered:
     markup: InlineKeyboardMarkup | None = None
 
 
-class CallbackCodec:
+class CallbackCodec(ChoiceCodec):
     """Choice values <-> callback data (at most 64 bytes)."""
 
     def __init__(self, links: LinkStore | None = None) -> None:
-        self._links = links
-        self._tokens: dict[str, str] = {}
-        self._unsaved: dict[str, str] = {}
+        super().__init__(CHANNEL, links)
 
-    def encode(self, value: str) -> str:
-        data = CHOICE_PREFIX + value
-        if len(data.encode()) <= CALLBACK_LIMIT:
-            return data
-        digest = hashlib.sha256(value.encode()).digest()[:12]
-        token = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        if token not in self._tokens:
-            self._tokens[token] = value
-            self._unsaved[token] = value
-        return TOKEN_PREFIX + token
-
-    async def save(self) -> None:
-        """Persist tokens made since the last save, so other workers can decode them."""
-        if self._links is None:
-            return
-        pending, self._unsaved = self._unsaved, {}
-        for token, value in pending.items():
-            await self._links.set(CHANNEL, LINK_KIND_CHOICE, token, value)
-
-    async def decode(self, data: str) -> str | None:
-        """The choice value behind callback data; None for anything we did not make."""
-        if data.startswith(CHOICE_PREFIX):
-            return data[len(CHOICE_PREFIX) :] or None
-        if data.startswith(TOKEN_PREFIX):
-            token = data[len(TOKEN_PREFIX) :]
-            if token in self._tokens:
-                return self._tokens[token]
-            if self._links is not None:
-                value = await self._links.get(CHANNEL, LINK_KIND_CHOICE, token)
-                if value is not None:
-                    self._tokens[token] = value
-                return value
-        return None
+    def fits(self, data: str) -> bool:
+        return len(data.encode()) <= CALLBACK_LIMIT
 
 
 class Renderer:

@@ -41,6 +41,7 @@ from aiogram.types import (
 )
 
 from bot.agent_commands import Usage, read_agent_command
+from bot.choice_codec import CHOICE_PREFIX, TOKEN_PREFIX
 from bot.commands import (
     AddNote,
     AnswerCustomer,
@@ -75,7 +76,7 @@ from handlers.telegram.cards import (
 from handlers.telegram.context import TelegramContext
 from handlers.telegram.delivery import KIND_MESSAGE, KIND_PROMPT, KIND_TOPIC, ref
 from handlers.telegram.inbound import attachments_of, new_emoji
-from handlers.telegram.render import AGENT_PREFIX, CHANNEL, CHOICE_PREFIX, TOKEN_PREFIX
+from handlers.telegram.render import AGENT_PREFIX, CHANNEL
 
 log = logging.getLogger(__name__)
 
