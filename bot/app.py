@@ -313,10 +313,11 @@ def _stop_on_signals() -> asyncio.Event:
 async def _serve_chats(app: App, *, receive: bool, work: bool, workers: int = 0) -> None:
     """The chat channels' receivers and/or workers in this process (a worker with the
     relay and the clock beside it), and ``workers`` worker processes, until SIGINT or
-    SIGTERM. Telegram: its receiver puts updates in the update queue, its workers take
-    them. Discord: the gateway connection (one per bot) is served where updates are
-    received, and its events handled there; every worker logs in to Discord's REST API
-    so that its relay delivers Discord's notifications too."""
+    SIGTERM. Telegram and Discord alike: the receiver (Telegram's poller or webhook,
+    Discord's gateway connection, one per bot) puts updates in the update queue (on
+    Discord after acknowledging interactions), the workers take them; every worker logs
+    in to Discord's REST API, for its handlers and its relay. In one process nothing is
+    queued for Discord: its events are handled where they arrive."""
     stop = _stop_on_signals()
     settings = app.settings
     tasks: list[asyncio.Task[None]] = []
@@ -331,8 +332,11 @@ async def _serve_chats(app: App, *, receive: bool, work: bool, workers: int = 0)
         from handlers.discord import DiscordChannel
 
         discord_channel = DiscordChannel.from_app(app)
-        serving = discord_channel.run(stop) if receive else discord_channel.deliver_only(stop)
-        tasks.append(asyncio.create_task(serving, name="discord"))
+        tasks.append(
+            asyncio.create_task(
+                discord_channel.run(stop, receive=receive, work=work), name="discord"
+            )
+        )
     if work:
         tasks += [
             asyncio.create_task(
@@ -350,7 +354,7 @@ async def _serve_chats(app: App, *, receive: bool, work: bool, workers: int = 0)
     if settings.telegram_enabled:
         log.info("serving Telegram (%s): %s", settings.telegram_mode, role)
     if settings.discord_enabled:
-        log.info("serving Discord: %s", "gateway" if receive else "deliveries")
+        log.info("serving Discord: %s", role)
     if work:
         await _remind_interrupted(app)
     try:

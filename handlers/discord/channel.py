@@ -4,9 +4,11 @@
 (``DISCORD_BOT_TOKEN``, ``DISCORD_APPLICATION_ID``, ``DISCORD_GUILD_IDS``,
 ``DISCORD_API_URL``) and registers the notifier with the outbox relay;
 ``await channel.run(stop)`` logs in, registers the commands in the configured guilds
-(every guild when none is named) and serves the gateway until ``stop`` is set.
-``deliver_only`` logs in for REST alone: a worker process delivers Discord's
-notifications without a gateway connection of its own.
+(every guild when none is named) and serves the gateway until ``stop`` is set. In a
+fleet the receiver (``run(stop, work=False)``) acknowledges interactions and queues
+the events (``handlers.discord.receiver``), and each worker (``run(stop,
+receive=False)``) logs in for REST alone, handles them (``handlers.discord.worker``)
+and delivers Discord's notifications.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ import discord
 from discord import app_commands
 
 from bot.choice_codec import CHOICE_PREFIX
+from bot.ports import UpdateQueue
 from bot.reply import Reply
 from bot.stats import PERIODS
 from bot.ticket import Ticket
 from bot.transcript import FORMATS
 from bot.views import card, service_lines
+from bot.worker import Worker
 from handlers.discord import community, customer, team
+from handlers.discord.cards import Action, AgentButton
 from handlers.discord.client import intents, point_at
 from handlers.discord.context import DiscordContext, interaction_data
 from handlers.discord.delivery import DiscordNotifier
+from handlers.discord.receiver import GatewayReceiver
 from handlers.discord.render import (
     AGENT_PREFIX,
     CHANNEL,
@@ -36,6 +42,7 @@ from handlers.discord.render import (
     Renderer,
     static_view,
 )
+from handlers.discord.worker import feeder
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -45,6 +52,11 @@ log = logging.getLogger(__name__)
 
 # The panel's button: starts an intake like /ticket new.
 PANEL_ID = "p:new"
+# The moderators' message command, and the type of a message command's data.
+ESCALATE = "Escalate to ticket"
+MESSAGE_COMMAND = 3
+# A sub-command and a sub-command group among a command's options.
+SUB_COMMANDS = (1, 2)
 # Discord's locales for the desk's languages (English is the commands' own).
 DISCORD_LOCALES = {
     discord.Locale.czech: "cs",
@@ -71,6 +83,17 @@ class CatalogTranslator(app_commands.Translator):
         if key is None or lang is None:
             return None
         return self.translator.text(key, lang)[:100]
+
+
+def command_of(data: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """A slash command's path (``("ticket", "list")``) and its options by name, from
+    the interaction's data."""
+    path = [str(data.get("name", ""))]
+    options: list[dict[str, Any]] = list(data.get("options") or [])
+    while options and options[0].get("type") in SUB_COMMANDS:
+        path.append(str(options[0].get("name", "")))
+        options = list(options[0].get("options") or [])
+    return tuple(path), {str(o.get("name")): o.get("value") for o in options}
 
 
 def text(translator: Translator, key: str) -> app_commands.locale_str:
@@ -130,6 +153,8 @@ class DiscordChannel:
             stats=app.stats,
         )
         app.relay.register(self.notifier)
+        # A fleet's receiver: events go to the update queue, not to the handlers.
+        self.receiving_only = False
         self._commands()
         self.client.event(self.on_interaction)
         self.client.event(self.on_message)
@@ -229,7 +254,7 @@ class DiscordChannel:
 
         self.tree.add_command(self._incident_commands())
 
-        @self.tree.context_menu(name="Escalate to ticket")
+        @self.tree.context_menu(name=ESCALATE)
         @app_commands.guild_only()
         async def escalate(interaction: discord.Interaction, message: discord.Message) -> None:
             await community.on_escalate(ctx, interaction, message)
@@ -288,54 +313,215 @@ class DiscordChannel:
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Buttons, menus and forms (commands go through the command tree)."""
+        try:
+            await self.route_interaction(interaction)
+        except Exception:
+            custom_id = interaction_data(interaction).get("custom_id", "")
+            log.exception("interaction %s (%s) failed", interaction.id, custom_id)
+
+    async def route_interaction(self, interaction: discord.Interaction) -> None:
+        """A button, menu or form to its handler; what fails is raised."""
         ctx = self.context
         data: dict[str, Any] = interaction_data(interaction)
         custom_id = str(data.get("custom_id", ""))
-        try:
-            if interaction.type is discord.InteractionType.component:
-                if custom_id.startswith(AGENT_PREFIX):
-                    await team.on_card_button(ctx, interaction)
-                elif custom_id == PANEL_ID:
-                    await customer.on_ticket_new(ctx, interaction)
-                elif custom_id.startswith(FORM_PREFIX):
-                    await customer.on_form_button(ctx, interaction)
-                elif custom_id.startswith(CHOICE_PREFIX + "resend:"):
-                    await team.on_resend(ctx, interaction, custom_id[len(CHOICE_PREFIX) :])
-                elif customer.is_choice(custom_id):
-                    await customer.on_choice(ctx, interaction)
-            elif interaction.type is discord.InteractionType.modal_submit:
-                if custom_id.startswith(("agent.ask:", "agent.quote:")):
-                    await team.on_agent_form(ctx, interaction)
-                else:
-                    await customer.on_form(ctx, interaction)
-        except Exception:
-            log.exception("interaction %s (%s) failed", interaction.id, custom_id)
+        if interaction.type is discord.InteractionType.component:
+            if custom_id.startswith(AGENT_PREFIX):
+                await team.on_card_button(ctx, interaction)
+            elif custom_id == PANEL_ID:
+                await customer.on_ticket_new(ctx, interaction)
+            elif custom_id.startswith(FORM_PREFIX):
+                await customer.on_form_button(ctx, interaction)
+            elif custom_id.startswith(CHOICE_PREFIX + "resend:"):
+                await team.on_resend(ctx, interaction, custom_id[len(CHOICE_PREFIX) :])
+            elif customer.is_choice(custom_id):
+                await customer.on_choice(ctx, interaction)
+        elif interaction.type is discord.InteractionType.modal_submit:
+            if custom_id.startswith(("agent.ask:", "agent.quote:")):
+                await team.on_agent_form(ctx, interaction)
+            else:
+                await customer.on_form(ctx, interaction)
+        elif interaction.type is discord.InteractionType.application_command:
+            await self.route_command(interaction)
+
+    async def route_command(self, interaction: discord.Interaction) -> None:
+        """A slash or message command to its handler, read from the interaction's own
+        data (a worker has no command tree running; the gateway's tree calls the same
+        handlers)."""
+        ctx = self.context
+        data = interaction_data(interaction)
+        if data.get("type") == MESSAGE_COMMAND:
+            if data.get("name") == ESCALATE:
+                message = self.target_message(interaction, data)
+                if message is not None:
+                    await community.on_escalate(ctx, interaction, message)
+            return
+        path, options = command_of(data)
+
+        def option(name: str, default: str = "") -> str:
+            return str(options.get(name, default))
+
+        match path:
+            case ("ticket", "new"):
+                await customer.on_ticket_new(ctx, interaction)
+            case ("ticket", "list"):
+                page = options.get("page", 1)
+                await customer.on_ticket_list(
+                    ctx, interaction, option("which", "all"), page if isinstance(page, int) else 1
+                )
+            case ("ticket", "show"):
+                number = options.get("number", 0)
+                await customer.on_ticket_show(
+                    ctx, interaction, number if isinstance(number, int) else 0
+                )
+            case ("link",):
+                await customer.on_link(ctx, interaction, option("code"))
+            case ("help",):
+                await customer.on_help(ctx, interaction, option("words"))
+            case ("note",):
+                await team.on_note(ctx, interaction, option("note"))
+            case ("quote",):
+                await team.on_quote(ctx, interaction)
+            case ("transcript",):
+                await team.on_transcript(ctx, interaction, option("format", "html"))
+            case ("find",):
+                await team.on_find(ctx, interaction, option("words"))
+            case ("stats",):
+                await team.on_stats(ctx, interaction, option("period", "7d"))
+            case ("incident", "new"):
+                await team.on_incident(ctx, interaction, f"new {option('title')}")
+            case ("incident", "add"):
+                await team.on_incident(ctx, interaction, f"add {option('numbers')}")
+            case ("incident", "update"):
+                await team.on_incident(ctx, interaction, f"update {option('update')}")
+            case ("incident", "resolve"):
+                await team.on_incident(ctx, interaction, f"resolve {option('update')}")
+            case ("incident", "list"):
+                await team.on_incident(ctx, interaction, "list")
+            case _:
+                log.warning("unknown command %s", " ".join(path))
+
+    def target_message(
+        self, interaction: discord.Interaction, data: dict[str, Any]
+    ) -> discord.Message | None:
+        """The message a message command was used on, from the interaction's resolved
+        data (as discord.py's command tree builds it)."""
+        target = str(data.get("target_id", ""))
+        raw = (data.get("resolved") or {}).get("messages", {}).get(target)
+        if not isinstance(raw, dict):
+            return None
+        where = self.client.get_partial_messageable(
+            int(raw["channel_id"]), guild_id=interaction.guild_id
+        )
+        message = discord.Message(state=self.client._connection, channel=where, data=raw)  # type: ignore[arg-type]
+        message.guild = interaction.guild
+        return message
 
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.webhook_id is not None:
-            return
+        if self.receiving_only:
+            return  # the receiver queued it for a worker
         try:
-            if message.guild is None:
-                await customer.on_direct_message(self.context, message)
-            elif team.in_team_channel(self.context, message.channel) or isinstance(
-                message.channel, discord.PartialMessageable
-            ):
-                await team.on_thread_message(self.context, message)
+            await self.route_message(message, in_guild=message.guild is not None)
         except Exception:
             log.exception("message %s in %s failed", message.id, message.channel.id)
+
+    async def route_message(self, message: discord.Message, *, in_guild: bool) -> None:
+        """A customer's DM or a message in a team channel's thread to its handler."""
+        if message.author.bot or message.webhook_id is not None:
+            return
+        if not in_guild:
+            await customer.on_direct_message(self.context, message)
+        elif team.in_team_channel(self.context, message.channel) or isinstance(
+            message.channel, discord.PartialMessageable
+        ):
+            await team.on_thread_message(self.context, message)
+
+    # -- the receiver's first answer ------------------------------------------------------------
+
+    async def acknowledge(self, interaction: discord.Interaction) -> bool:
+        """The first answer to an interaction, in the process holding the gateway (Discord
+        allows three seconds): the deferral its handler would make, so that a worker can
+        follow up; True when a worker is to handle it. A form that must be the first
+        answer (a button or ``/quote`` opening a modal) is shown here, and that is all
+        the interaction needs (False)."""
+        ctx = self.context
+        data = interaction_data(interaction)
+        custom_id = str(data.get("custom_id", ""))
+        if interaction.type is discord.InteractionType.application_command:
+            if data.get("type") == MESSAGE_COMMAND:
+                await ctx.defer(interaction)
+                return True
+            path, options = command_of(data)
+            public = False
+            if path == ("quote",):
+                await team.on_quote(ctx, interaction)
+                return False
+            if path == ("transcript",):
+                fmt = str(options.get("format", "html"))
+                public = not isinstance(await team.transcript_for(ctx, interaction, fmt), Reply)
+            elif path == ("stats",):
+                period = str(options.get("period", "7d"))
+                public = team.stats_for(ctx, interaction, period) is not None
+            elif path[:1] == ("incident",):
+                public = team.here(ctx, interaction.user, interaction.channel) is not None
+            await ctx.defer(interaction, public=public)
+            return True
+        if interaction.type is discord.InteractionType.component:
+            if custom_id.startswith(AGENT_PREFIX):
+                picked = (data.get("values") or [""])[0]
+                button = AgentButton.parse(custom_id, str(picked))
+                if button is not None and button.action in (Action.ASK, Action.QUOTE):
+                    await team.on_card_button(ctx, interaction)
+                    return False
+                menu = button is not None and button.action in (Action.DECLINE, Action.TRANSFER)
+                await ctx.defer(interaction, update=not menu)
+                return True
+            if custom_id.startswith(FORM_PREFIX):
+                await customer.on_form_button(ctx, interaction)
+                return False
+            if custom_id == PANEL_ID:
+                await ctx.defer(interaction)
+                return True
+            if custom_id.startswith(CHOICE_PREFIX + "resend:") or customer.is_choice(custom_id):
+                await ctx.defer(interaction, update=True)
+                return True
+            return False
+        if interaction.type is discord.InteractionType.modal_submit:
+            agents = custom_id.startswith(("agent.ask:", "agent.quote:"))
+            await ctx.defer(interaction, update=not agents and interaction.message is not None)
+            return True
+        return False
 
     # -- running ----------------------------------------------------------------------------
 
     async def login(self) -> None:
         await self.client.login(self.token)
 
-    async def run(self, stop: asyncio.Event, *, register: bool = True) -> None:
-        """Serve the gateway until ``stop`` is set; a gateway that gives up by itself (a
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        register: bool = True,
+        receive: bool = True,
+        work: bool = True,
+    ) -> None:
+        """Serve until ``stop`` is set. Both (one process, ``make run``): the gateway, its
+        events handled here. ``receive`` alone (a fleet's receiver): the gateway, its
+        events acknowledged and queued (``handlers.discord.receiver``). ``work`` alone (a
+        fleet's worker): REST only, the queued events handled (``handlers.discord.worker``)
+        and the relay's notifications delivered. A gateway that gives up by itself (a
         wrong token, intents not enabled) ends it with its error."""
         connection: asyncio.Task[None] | None = None
+        receiver: GatewayReceiver | None = None
         stopping = asyncio.create_task(stop.wait())
         try:
             await self.login()
+            if not receive:
+                await self._work(stop)
+                return
+            if not work:
+                receiver = GatewayReceiver(self, self.update_queue())
+                receiver.install()
+                self.receiving_only = True
             if register:
                 await self.register_commands()
             connection = asyncio.create_task(self.client.connect(), name="discord-gateway")
@@ -344,18 +530,28 @@ class DiscordChannel:
                 connection.result()
         finally:
             stopping.cancel()
+            if receiver is not None:
+                await receiver.drain()
             await self.close()
             if connection is not None:
                 # Closing the client ends the gateway loop; what it raised was said above.
                 await asyncio.gather(connection, return_exceptions=True)
 
-    async def deliver_only(self, stop: asyncio.Event) -> None:
-        """Log in for REST alone and keep the notifier working until ``stop``."""
-        try:
-            await self.login()
-            await stop.wait()
-        finally:
-            await self.close()
+    def update_queue(self) -> UpdateQueue:
+        """This bot's queue between its receiver and workers (after ``login``)."""
+        return self.app.update_queue(CHANNEL, self.context.bot_id)
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        settings = self.app.settings
+        worker = Worker(
+            self.update_queue(),
+            feeder(self),
+            batch_size=settings.update_batch_size,
+            poll=settings.update_poll_seconds,
+            lease=settings.update_lease_seconds,
+            max_attempts=settings.update_max_attempts,
+        )
+        await worker.run(stop)
 
     async def close(self) -> None:
         if not self.client.is_closed():

@@ -29,6 +29,9 @@ from handlers.discord.render import CHANNEL, Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
+# ``Interaction.extras`` key: the receiver acknowledged it (a worker only follows up).
+ACKNOWLEDGED = "acknowledged"
+
 
 def participant(user: discord.abc.User) -> Participant:
     return Participant(CHANNEL, str(user.id))
@@ -41,9 +44,12 @@ def interaction_data(interaction: discord.Interaction) -> dict[str, Any]:
 
 
 def role_ids(user: discord.abc.User) -> frozenset[str]:
-    """The ids of the roles a guild member has (none outside a guild)."""
-    roles = getattr(user, "roles", None) or ()
-    return frozenset(str(role.id) for role in roles)
+    """The ids of the roles a guild member has (none outside a guild): the ids the
+    interaction or message carried (``member.roles``), not the guild's cache, which only
+    a gateway connection fills (a worker has none)."""
+    if not isinstance(user, discord.Member):
+        return frozenset()
+    return frozenset(str(role_id) for role_id in user._roles)
 
 
 @dataclass
@@ -149,8 +155,9 @@ class DiscordContext:
         """Acknowledge at once (Discord allows three seconds for the first answer); the
         answer follows. ``update``: a press on a message, which may be edited in place;
         otherwise a "thinking" answer, private in a server unless ``public`` (what the
-        whole team channel should see: a dashboard, a transcript)."""
-        if interaction.response.is_done():
+        whole team channel should see: a dashboard, a transcript). An interaction the
+        receiver acknowledged already (a worker's) is left as it is."""
+        if interaction.response.is_done() or interaction.extras.get(ACKNOWLEDGED):
             return
         if update:
             await interaction.response.defer()

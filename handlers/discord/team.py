@@ -327,17 +327,30 @@ async def on_incident(ctx: DiscordContext, interaction: discord.Interaction, arg
     await ctx.send(interaction, replies, _lang(ctx), public=actor is not None)
 
 
+def stats_for(
+    ctx: DiscordContext, interaction: discord.Interaction, period: str
+) -> tuple[Actor, int] | None:
+    """Who asks ``/stats`` here and for how many days; None when it is refused or the
+    period is not understood (answered privately then)."""
+    actor = here(ctx, interaction.user, interaction.channel)
+    days = parse_period(period)
+    if actor is None or ctx.stats is None or days is None:
+        return None
+    return actor, days
+
+
 async def on_stats(ctx: DiscordContext, interaction: discord.Interaction, period: str) -> None:
     """``/stats [7d|30d]``: this team channel's departments' figures, as text and a
     chart (a PNG attachment), for the channel to see."""
     lang = _lang(ctx)
-    actor = here(ctx, interaction.user, interaction.channel)
-    days = parse_period(period)
-    if actor is None or ctx.stats is None or days is None:
+    asked = stats_for(ctx, interaction, period)
+    if asked is None or ctx.stats is None:
         await ctx.defer(interaction)
-        key = "stats.usage" if days is None and actor is not None else "discord.agent.refused"
-        await _tell(ctx, interaction, Reply(key))
+        actor = here(ctx, interaction.user, interaction.channel)
+        refused = parse_period(period) is not None or actor is None
+        await _tell(ctx, interaction, Reply("discord.agent.refused" if refused else "stats.usage"))
         return
+    actor, days = asked
     await ctx.defer(interaction, public=True)
     report = await ctx.stats.report(actor.departments, days)
     await ctx.send(interaction, report_replies(report), lang, public=True)
@@ -347,20 +360,28 @@ async def on_stats(ctx: DiscordContext, interaction: discord.Interaction, period
     await ctx.send_file(interaction, caption, chart, "dashboard.png")
 
 
+async def transcript_for(
+    ctx: DiscordContext, interaction: discord.Interaction, fmt: str
+) -> tuple[Actor, int] | Reply:
+    """Who asks ``/transcript`` and of which ticket (this thread's), or why not."""
+    number = await ticket_of_thread(ctx, interaction.channel)
+    if number is None or fmt not in FORMATS:
+        return Reply("discord.agent.no_ticket" if number is None else "transcript.usage")
+    actor = ctx.agent(interaction.user)
+    if not await _may_act(ctx, actor, number):
+        return Reply("discord.agent.refused")
+    return actor, number
+
+
 async def on_transcript(ctx: DiscordContext, interaction: discord.Interaction, fmt: str) -> None:
     """``/transcript [html|md]`` in a ticket's thread: the whole ticket as a file there."""
     lang = _lang(ctx)
-    number = await ticket_of_thread(ctx, interaction.channel)
-    if number is None or fmt not in FORMATS:
+    asked = await transcript_for(ctx, interaction, fmt)
+    if isinstance(asked, Reply):
         await ctx.defer(interaction)
-        key = "discord.agent.no_ticket" if number is None else "transcript.usage"
-        await _tell(ctx, interaction, Reply(key))
+        await _tell(ctx, interaction, asked)
         return
-    actor = ctx.agent(interaction.user)
-    if not await _may_act(ctx, actor, number):
-        await ctx.defer(interaction)
-        await _tell(ctx, interaction, Reply("discord.agent.refused"))
-        return
+    actor, number = asked
     await ctx.defer(interaction, public=True)
     try:
         replies = await ctx.tickets.transcript(number, actor)
