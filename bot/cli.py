@@ -32,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bot", description="Supportbot: a support desk in chat."
     )
     workers_help = (
-        "serve Telegram with one receiver in this process and N worker processes "
+        "serve Telegram and Discord with one receiver in this process and N worker processes "
         "(python -m bot worker), sharing DATABASE_URL and REDIS_URL"
     )
     p.add_argument("--workers", type=_count, metavar="N", help=workers_help)
@@ -44,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "receiver",
-        help="only receive Telegram updates into the update queue (the bot's one poller "
-        "or webhook endpoint)",
+        help="only receive updates into the update queue (Telegram's one poller or webhook "
+        "endpoint, Discord's gateway connection)",
     )
     sub.add_parser(
         "worker", help="one worker: updates from the update queue, outbox relay and clock"
