@@ -81,9 +81,11 @@ class GatewayReceiver:
             self._add(channel_key(data), self._acknowledged(interaction, data))
 
         def on_message(data: dict[str, Any]) -> None:
-            parse_message(data)  # the client's cache and event, as without a fleet
-            if self._wanted(data):
-                self._add(channel_key(data), _ready(queued(MESSAGE, data)))
+            try:
+                if self._wanted(data):
+                    self._add(channel_key(data), _ready(queued(MESSAGE, data)))
+            finally:
+                parse_message(data)  # the client's cache and event, as without a fleet
 
         parsers[INTERACTION] = on_interaction
         parsers[MESSAGE] = on_message
