@@ -19,8 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_app import AGENT, ALICE, GUILD, TECH, Desk, policy_data, world
-from discord_people import card_of, components, file_directly, last_with
+from discord_app import (
+    AGENT,
+    ALICE,
+    BOB,
+    COMMUNITY,
+    GUILD,
+    MOD,
+    OUTSIDER,
+    TECH,
+    Desk,
+    policy_data,
+    world,
+)
+from discord_people import card_of, components, file_directly, file_ticket, last_with
 from fake_discord import (
     APPLICATION_ID,
     DEFERRED_CHANNEL_MESSAGE,
@@ -39,6 +51,7 @@ from bot.policy import parse_policy
 from bot.settings import Settings
 from bot.ticket import Status
 from handlers.discord import DiscordChannel
+from handlers.discord.channel import ESCALATE
 from store.db import create_engine
 from store.models import Base
 
@@ -320,3 +333,34 @@ async def test_python_m_bot_workers_serves_discord_through_a_worker_process(
         assert code == 0, output
         assert "serving Discord: receiver" in output, output
         assert "Traceback" not in output, output
+
+
+async def test_an_intake_and_an_escalation_go_through_the_fleet(tmp_path: Path) -> None:
+    async with running_fleet("sqlite", tmp_path) as fleet:
+        fake = fleet.fake
+        await fleet.start_worker("a")
+        await fleet.start_worker("b")
+        # The whole intake: its forms shown by the receiver, everything else (the
+        # category menu, the submitted forms, the confirmation) handled by the workers.
+        number = await file_ticket(fleet.desk(), ALICE)
+        ticket = await fleet.app.tickets.get(number)
+        assert ticket.customer == Participant("discord", str(ALICE))
+        assert ticket.title == "Checkout is blank"
+        assert [a.file_name for a in ticket.attachments] == ["checkout.png"]
+
+        # A moderator's "Escalate to ticket" (a message command: the message comes in the
+        # interaction's resolved data) from a worker; a member without the role refused.
+        post = await fake.post(BOB, COMMUNITY, "Search finds nothing for words with umlauts.")
+        refused = await fake.context_menu(OUTSIDER, ESCALATE, post)
+        assert "Only moderators" in refused.texts[-1]
+        done = await fake.context_menu(MOD, ESCALATE, post)
+        escalated = int(done.texts[-1].split("#", 1)[1].split()[0].strip(".,:"))
+        filed = await fleet.app.tickets.get(escalated)
+        assert filed.customer == Participant("discord", str(BOB))
+        assert filed.origin.post_link and f"/{GUILD}/{COMMUNITY}/{post['id']}" in (
+            filed.origin.post_link
+        )
+        again = await fake.context_menu(MOD, ESCALATE, post)
+        assert f"#{escalated}" in again.texts[-1]
+        async with fleet.app.uow() as uow:
+            assert len(await uow.tickets.recent()) == 2
