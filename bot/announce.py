@@ -33,10 +33,11 @@ from bot.events import (
     TicketRated,
     TicketTransferred,
 )
+from bot.files import megabytes
 from bot.notification import Audience, Notification
 from bot.policy import DeskPolicy
 from bot.reply import Choice, Money, Text
-from bot.ticket import RATING_MAX, RATING_MIN, Status, Ticket
+from bot.ticket import RATING_MAX, RATING_MIN, Attachment, Status, Ticket
 
 
 def ticket_params(ticket: Ticket) -> dict[str, Any]:
@@ -138,6 +139,30 @@ class Announcer:
     def _price(self, text: str) -> Money | str:
         return price_param(text, self._policy.quote_currency)
 
+    def _not_shown(self, ticket: Ticket, files: Collection[Attachment]) -> dict[str, Any]:
+        """The files among ``files`` larger than the bot may send on a platform of the
+        ticket's team channels that they must cross to (a file stays within its own
+        platform by reference), as parameters (``files``, ``max_mb``, ``channel``) of
+        the notice to whoever sent them; empty when every file goes everywhere."""
+        dept = self._policy.department(ticket.department)
+        for platform in sorted(dept.team_channels):
+            if self._platforms is not None and platform not in self._platforms:
+                continue
+            if dept.team_chat(platform, ticket.number or 0) is None:
+                continue
+            limit = self._policy.files.sendable(platform)
+            over = [a for a in files if a.platform and a.platform != platform and a.size > limit]
+            if over:
+                return {
+                    "files": ", ".join(f"«{a.file_name}»" for a in over),
+                    "max_mb": megabytes(limit),
+                    "channel": platform.capitalize(),
+                }
+        return {}
+
+    def _entry_files(self, ticket: Ticket, entry: int) -> tuple[Attachment, ...]:
+        return ticket.entries[entry].attachments if 0 <= entry < len(ticket.entries) else ()
+
     def notifications(
         self, event: Event, ticket: Ticket, now: datetime, locale: str | None = None
     ) -> list[Notification]:
@@ -214,6 +239,9 @@ class Announcer:
                                 created_at=now,
                             )
                         )
+                if shown := self._not_shown(ticket, ticket.attachments):
+                    # The customer's files the team cannot be shown on another platform.
+                    customer("notice.files_not_shown", **shown)
             case TicketClaimed(agent_name=agent):
                 customer("notice.accepted", agent=agent)
                 team("team.claimed", agent=agent)
@@ -241,6 +269,8 @@ class Announcer:
                     )
                 else:
                     team("team.customer_wrote", text=text, files=files, entry=entry)
+                if shown := self._not_shown(ticket, self._entry_files(ticket, entry)):
+                    customer("notice.files_not_shown", **shown)
             case NoteAdded():
                 # Internal: the note is in the thread; nobody outside the team is told.
                 return out
@@ -248,6 +278,8 @@ class Announcer:
                 customer("notice.transferred")
                 team("team.transferred_out", department=old, by=by, to=Text(f"department.{new}"))
                 team("team.ticket_opened", department=new, **opening_params(ticket))
+                if shown := self._not_shown(ticket, ticket.attachments):
+                    customer("notice.files_not_shown", **shown)
             case QuoteOffered(agent_name=agent, price=typed, note=note):
                 price = self._price(typed)
                 customer(

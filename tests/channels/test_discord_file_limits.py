@@ -117,3 +117,35 @@ async def test_an_agents_file_the_customers_channel_cannot_take(
         told = [t for t in thread_texts(desk, number) if "export.png" in t]
         assert told and "Telegram" in told[-1] and "8 MB" in told[-1], told
         assert "small.png" not in told[-1]
+
+
+async def test_a_telegram_customers_file_the_discord_team_is_not_shown_is_told_to_them(
+    tmp_path: Path,
+) -> None:
+    """15 MB from a Telegram customer (Telegram lets the bot fetch 20 MB): kept, but over
+    the 10 MB the bot may upload to the team's Discord thread, where a notice stands in;
+    the customer is told so in their language (Polish here), so that they can send a
+    smaller file or a link."""
+    async with running_desk(tmp_path, telegram=True) as desk:
+        tg = desk.telegram
+        assert tg is not None
+        alice = Person(tg, 501, "Alice", language="pl")
+        number = await file_on_telegram_directly(
+            desk.app, 501, "bug", "Printer prints nothing", locale="pl"
+        )
+        await desk.relay()
+        mark = tg.mark()
+        tg.push_document(
+            501,
+            alice.user,
+            file_name="scan.pdf",
+            mime_type="application/pdf",
+            size=15 * MB,
+            caption="the whole scan",
+        )
+        await desk.wait_ticket(number, lambda t: any("whole scan" in e.text for e in t.entries))
+        await desk.relay()
+        said = [t for t in thread_texts(desk, number) if "scan.pdf" in t]
+        assert said and "15 MB" in said[-1] and "10 MB" in said[-1], said
+        notice = await alice.hears("«scan.pdf»", after=mark)
+        assert "Państwa" in notice and "Discord" in notice and "10 MB" in notice, notice
