@@ -1299,7 +1299,10 @@ def _filter_counts(counts: dict[Status, int]) -> list[Reply]:
     return [
         Reply(
             "desk.tickets_counts",
-            {which: _in_filter(counts, statuses) for which, statuses in TICKET_FILTERS.items()},
+            {
+                which: Text(f"desk.count.{which}", {"count": _in_filter(counts, statuses)})
+                for which, statuses in TICKET_FILTERS.items()
+            },
         )
     ]
 

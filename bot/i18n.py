@@ -35,6 +35,28 @@ log = logging.getLogger(__name__)
 # forms, in the order of the language's gettext plural rule.
 PluralForms = tuple[str, tuple[str, ...]]
 
+# The parameter names that hold a number of something ("{count} requests", "within
+# {days} days", "{min}-{max} characters"). A message with one of them has plural forms,
+# its ``msgid_plural`` one of them (the one the words agree with; another stands where
+# no word agrees, as "of {limit}"). A message counting several things gives each its
+# own phrase with plural forms, passed as a ``Text`` ("stats.count.open": "{count}
+# otevřené"). ``tests/unit/test_plurals.py`` holds every other parameter name to it.
+COUNTS = frozenset(
+    {
+        "count",
+        "days",
+        "minutes",
+        "left",
+        "limit",
+        "min",
+        "max",
+        "length",
+        "wanted",
+        "pages",
+        "size",
+    }
+)
+
 
 def _messages(directory: Path) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}

@@ -193,6 +193,11 @@ def _share(met: int, due: int) -> str:
     return f"{round(100 * met / due)} %" if due else "—"
 
 
+def _counted(key: str, count: int) -> Text:
+    """A number of something as a phrase with its own plural forms ("3 otevřené")."""
+    return Text(key, {"count": count})
+
+
 def report_replies(report: Report) -> list[Reply]:
     """The report as text: a header, a line per department, the agents' ratings."""
     out = [Reply("stats.header", {"days": report.days})]
@@ -203,17 +208,17 @@ def report_replies(report: Report) -> list[Reply]:
                 "stats.department",
                 {
                     "department": _department_label(s.department),
-                    "open": s.open,
-                    "filed": s.filed,
-                    "deflected": s.deflected,
+                    "open": _counted("stats.count.open", s.open),
+                    "filed": _counted("stats.count.filed", s.filed),
+                    "deflected": _counted("stats.count.deflected", s.deflected),
                     "deflection": f"{round(100 * rate)} %" if rate is not None else "—",
                     "first": _median(s.first_hours),
                     "first_met": _share(s.first_met, s.first_due),
                     "resolution": _median(s.resolution_hours),
                     "resolution_met": _share(s.resolution_met, s.resolution_due),
-                    "breaches": s.breaches,
+                    "breaches": _counted("stats.count.breaches", s.breaches),
                     "rating": f"{statistics.fmean(s.ratings):.1f}" if s.ratings else "—",
-                    "ratings": len(s.ratings),
+                    "ratings": _counted("stats.count.ratings", len(s.ratings)),
                 },
             )
         )
@@ -236,8 +241,8 @@ def report_replies(report: Report) -> list[Reply]:
                 {
                     "title": article.title,
                     "lang": article.lang,
-                    "helpful": article.helpful,
-                    "not_helpful": article.not_helpful,
+                    "helpful": _counted("stats.count.helpful", article.helpful),
+                    "not_helpful": _counted("stats.count.not_helpful", article.not_helpful),
                     **reasons,
                 },
             )

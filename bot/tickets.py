@@ -440,8 +440,7 @@ class TicketService:
                 # Some are left, just not enough for every part of a split description.
                 raise QuotaTooSmall(
                     f"{number}: {status.left} left, {wanted} wanted",
-                    left=status.left,
-                    limit=status.limit,
+                    quota=Text(QUOTA_LEFT, {"left": status.left, "limit": status.limit}),
                     wanted=wanted,
                 )
             reply = self.schedule.quota_reply(status, now)

@@ -117,7 +117,11 @@ def queue_counts(counts: Mapping[Status, int]) -> Reply:
     """The queue's open tickets per status (the first page's summary)."""
     return Reply(
         "view.queue_counts",
-        {status.value: counts.get(status, 0) for status in Status if status.is_open},
+        {
+            status.value: Text(f"view.count.{status.value}", {"count": counts.get(status, 0)})
+            for status in Status
+            if status.is_open
+        },
     )
 
 

@@ -100,7 +100,7 @@ async def test_incident_reaches_discord_customers_and_is_offered_at_intake(
         updated = await fake.command(
             AGENT, "incident", "update", channel_id=TECH, update="Poskytovatel to **opravuje**."
         )
-        assert "the update went to 1 customers" in updated.texts[-1]
+        assert "the update went to 1 customer." in updated.texts[-1]
         await desk.relay()
         dm = fake.dm_texts(ALICE)
         assert any("je součástí známého problému" in t or "známému problému" in t for t in dm)
@@ -172,9 +172,9 @@ async def test_stats_posts_the_figures_and_a_chart_with_deflections_and_ratings(
         assert "The last 30 days" in text
         line = next(t for t in text.splitlines() if t.startswith("Technical"))
         assert "1 filed, 1 solved by an article (deflection 50 %)" in line
-        assert "satisfaction 5.0/5 (1 ratings)" in line
+        assert "satisfaction 5.0/5 (1 rating)" in line
         assert "Tereza" in text
-        assert "[cs]: 0 yes · 1 no (out of date 1, unclear 0" in text
+        assert "[cs]: 0 votes yes · 1 vote no (out of date ×1, unclear ×0" in text
         name, data, caption = await _file_of(desk, posted)
         assert name == "dashboard.png" and data.startswith(b"\x89PNG")
         assert "30" in caption

@@ -45,7 +45,7 @@ async def test_queue_quote_accepted_by_the_customer_and_service_levels_on_the_ca
         # /queue in the chat's general area: the critical one first.
         mark = fake.mark()
         fake.push_message(TECH_CHAT, agent, "/queue@supportbot_test")
-        queue = await in_team_chat(fake, TECH_CHAT, "Open requests: 2", mark)
+        queue = await in_team_chat(fake, TECH_CHAT, "2 open requests", mark)
         assert queue.index("#2 ") < queue.index("#1 ")
         assert "The shop is down" in queue and "New banner on the home page" in queue
         stranger = fake.user(666, "Mallory")
@@ -222,8 +222,8 @@ async def test_a_long_queue_turns_its_pages_in_one_message(tmp_path: Path) -> No
         await wait_card(fake, 12)
         mark = fake.mark()
         fake.push_message(TECH_CHAT, agent, "/queue")
-        first = await in_team_chat(fake, TECH_CHAT, "Open requests: 12", mark)
-        assert "Page 1 of 2" in first and "New 12 · Accepted 0" in first
+        first = await in_team_chat(fake, TECH_CHAT, "12 open requests", mark)
+        assert "Page 1 of 2" in first and "12 new · 0 accepted" in first
         assert first.count("Problem number") == 10
         queue = next(
             m
@@ -290,5 +290,5 @@ async def test_the_queue_says_when_the_team_chat_is_behind(tmp_path: Path) -> No
             await uow.commit()
         mark = fake.mark()
         fake.push_message(TECH_CHAT, agent, "/queue")
-        queue = await in_team_chat(fake, TECH_CHAT, "Open requests: 1", mark)
+        queue = await in_team_chat(fake, TECH_CHAT, "1 open request,", mark)
         assert "This chat is behind: 4 messages" in queue and "for 7 min" in queue

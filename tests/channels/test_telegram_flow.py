@@ -229,14 +229,18 @@ async def test_a_flood_drops_no_message_the_rest_joins_the_ticket_once_it_is_ove
         await fake.wait_idle(0.5)
         texts = fake.sent_texts(501, after=mark)
         # In the customer's language, once: what happens to what they send.
-        [notice] = [t for t in texts if "Posíláte víc než 3 zpráv za 1 min" in t]
+        [notice] = [t for t in texts if "Posíláte víc než 3 zprávy za 1 min" in t]
         assert "Nic se neztratí" in notice
         assert len(fake.calls_of("setMessageReaction", after=mark)) == 2  # lines 1 and 2
 
         await asyncio.sleep(1.1)  # the flood's window is over; nobody writes
         await desk.app.ticker.tick()
         [told] = await fake.wait_call(
-            "sendMessage", lambda c: c.params["chat_id"] == 501 and "(9)" in c.params["text"]
+            "sendMessage",
+            lambda c: (
+                c.params["chat_id"] == 501
+                and "9 zpráv odeslaných rychle za sebou" in c.params["text"]
+            ),
         )
         assert f"#{number}" in told.params["text"]
         await fake.wait_call(

@@ -25,7 +25,7 @@ async def test_each_problem_of_a_split_request_gets_its_category_by_button(
             "1. The cart is broken since the update, products disappear from it.\n"
             "2. Also an SEO question: how do I set the meta titles of categories?"
         )
-        assert "several problems (2)" in offer
+        assert "describe 2 problems" in offer
         asked = await alice.presses("c:split")
         assert "Problem 2 of 2" in asked and "SEO question" in asked
         buttons = [b["callback_data"] for b in alice.last_buttons()]
@@ -35,7 +35,7 @@ async def test_each_problem_of_a_split_request_gets_its_category_by_button(
         await alice.presses("c:done")
         summary = await alice.says("/skip")
         assert "Purchase, modules, design, SEO → Sales department" in summary
-        assert "These tickets have been filed (2)" in await alice.presses("c:confirm")
+        assert "We have filed 2 tickets" in await alice.presses("c:confirm")
         cart = await wait_card(fake, 1)
         seo = await wait_card(fake, 2, SALES_CHAT)
         assert "The cart is broken" in cart["text"]

@@ -54,13 +54,13 @@ async def test_expectation_quota_quote_and_auto_close(tmp_path: Path) -> None:
         assert "#1" in filed
         # Babel's date in the customer's language; the zone by its city, never "UTC".
         assert "When to expect an answer: Wednesday, May 15, 2024, 12:00\u202fPM (Prague)" in filed
-        assert "Requests left this month: 0 of 1." in filed
+        assert "0 requests of 1 left this month." in filed
 
         # Over the quota: said as soon as the category is picked, before anything is
         # written, with the ways forward as buttons; the customer cancels.
         await alice.says("/new")
         refused = await alice.presses("c:bug")
-        assert "You have used this month's quota of 1 requests" in refused
+        assert "You have used this month's quota of 1 request;" in refused
         assert "How would you like to go on?" in refused
         assert [b["callback_data"] for b in alice.last_buttons()] == [
             "c:quota_sales",

@@ -49,10 +49,10 @@ async def test_stats_show_deflection_and_satisfaction_with_a_chart(tmp_path: Pat
         assert (
             "Sales department: 0 open · 1 filed, 1 solved by an article (deflection 50 %)" in text
         )
-        assert "satisfaction 5.0/5 (1 ratings)" in text
-        assert "Sam: satisfaction 5.0/5 (1 ratings)" in text
+        assert "satisfaction 5.0/5 (1 rating)" in text
+        assert "Sam: satisfaction 5.0/5 (1 rating)" in text
         assert "Help articles, “Was this helpful?”" in text
-        assert ": 0 yes · 1 no (out of date 0, unclear 1," in text
+        assert ": 0 votes yes · 1 vote no (out of date ×0, unclear ×1," in text
         [photo] = await fake.wait_call("sendPhoto", after=mark)
         assert photo.params["chat_id"] == SALES_CHAT
         [png] = photo.files.values()

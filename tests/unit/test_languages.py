@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import LANGUAGES, Translator, read_catalogs
+from bot.i18n import COUNTS, LANGUAGES, Translator, read_catalogs, read_plurals
 from bot.participant import Participant
 from bot.policy import EXAMPLE_POLICY, load_policy
 from bot.reply import Reply
@@ -44,6 +44,7 @@ from handlers.telegram.render import Renderer as TelegramRenderer
 
 POLICIES = Path(__file__).resolve().parents[2] / "docs" / "policies"
 CATALOGS = read_catalogs()
+PLURALS = read_plurals()
 ENGLISH = CATALOGS["en"]
 OTHERS = [lang for lang in LANGUAGES if lang != "en"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -53,10 +54,11 @@ SAME_EVERYWHERE = {f"language.{lang}" for lang in LANGUAGES}
 NUMERIC = re.compile(r"number|count|left|limit|min|max|days|hours|page|pages|score|files|size")
 
 
-def _sample(template: str) -> dict[str, object]:
-    """A value per placeholder: a number where one is meant, else neutral text."""
+def _sample(template: str, count: int = 3) -> dict[str, object]:
+    """A value per placeholder: a number where one is meant (``count`` for a count),
+    else neutral text."""
     return {
-        name: 3 if NUMERIC.search(name) else f"«{name[:1]}»"
+        name: count if name in COUNTS else 3 if NUMERIC.search(name) else f"«{name[:1]}»"
         for name in PLACEHOLDER.findall(template)
     }
 
@@ -67,7 +69,12 @@ def _words(text: str) -> set[str]:
 
 # Words of the English catalog no other language's catalog uses (loanwords and brand
 # names such as "Premium" or "SEO" are in both, so they never count as English).
-OWN_WORDS = {lang: set().union(*map(_words, CATALOGS[lang].values())) for lang in LANGUAGES}
+def _all_forms(lang: str) -> list[str]:
+    """Every template of ``lang``, each plural form included."""
+    return [*CATALOGS[lang].values(), *(f for _, forms in PLURALS[lang].values() for f in forms)]
+
+
+OWN_WORDS = {lang: set().union(*map(_words, _all_forms(lang))) for lang in LANGUAGES}
 ENGLISH_WORDS = OWN_WORDS["en"]
 
 
@@ -88,14 +95,16 @@ def test_every_message_is_translated_and_none_falls_back_to_english(lang: str) -
         if key not in CATALOGS[lang]:
             missing.append(key)
             continue
-        params = _sample(template)
-        english = translator.text(key, "en", params)
-        rendered = translator.text(key, lang, params)
-        if PLACEHOLDER.search(rendered):
-            broken.append(key)
-        # The same as English, though it has words of its own: English left in.
-        if rendered == english and _words(template) and key not in SAME_EVERYWHERE:
-            untranslated.append(key)
+        # Each plural form: 1, 3 and 5 pick every form of the four languages.
+        for count in (1, 3, 5) if key in PLURALS["en"] else (3,):
+            params = _sample(template, count)
+            english = translator.text(key, "en", params)
+            rendered = translator.text(key, lang, params)
+            if PLACEHOLDER.search(rendered):
+                broken.append(key)
+            # The same as English, though it has words of its own: English left in.
+            if rendered == english and _words(template) and key not in SAME_EVERYWHERE:
+                untranslated.append(key)
     assert (missing, untranslated, broken) == ([], [], [])
 
 
@@ -105,7 +114,8 @@ def test_no_message_has_english_words_the_language_never_uses(lang: str) -> None
     the language's catalog uses nowhere else."""
     leaks = {}
     for key, template in CATALOGS[lang].items():
-        english_only = _english_in(template, lang)
+        forms = PLURALS[lang][key][1] if key in PLURALS[lang] else (template,)
+        english_only = sorted({w for form in forms for w in _english_in(form, lang)})
         if english_only:
             leaks[key] = english_only
     assert leaks == {}

@@ -28,7 +28,7 @@ from bot.inputs import ChoicePicked, CommandGiven, TextSent
 from bot.notification import Audience
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy, PolicyError, load_policy, parse_policy
-from bot.reply import Money, Reply
+from bot.reply import Money, Reply, Text
 from bot.schedule import Schedule
 from bot.ticker import Ticker
 from bot.ticket import DeclineReason, QuoteState, RequestType, Status
@@ -109,7 +109,9 @@ async def test_a_quote_waits_for_the_customers_approval_visibly() -> None:
     assert any(r.params.get("number") == n for r in listed)
     counts = await world.tickets.queue_counts(EVA)
     assert counts == {Status.AWAITING_APPROVAL: 1}
-    assert queue_counts(counts).params["awaiting_approval"] == 1
+    assert queue_counts(counts).params["awaiting_approval"] == Text(
+        "view.count.awaiting_approval", {"count": 1}
+    )
     # Nothing but the decision (or declining it) moves it on.
     for command in (
         ResolveTicket(number=n),

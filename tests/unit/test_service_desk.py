@@ -25,6 +25,7 @@ from bot.errors import InvalidTransition
 from bot.notification import Audience
 from bot.participant import Actor, Participant, Role
 from bot.policy import DeskPolicy, load_policy
+from bot.reply import Text
 from bot.schedule import Schedule
 from bot.ticker import Ticker
 from bot.ticket import Priority, QuoteState, Status
@@ -123,7 +124,10 @@ async def test_split_over_the_quota_files_nothing() -> None:
     await world.file(count=9)
     with pytest.raises(QuotaTooSmall) as refused:
         await world.file(count=2)
-    assert refused.value.params == {"left": 1, "limit": 10, "wanted": 2}
+    assert refused.value.params == {
+        "quota": Text("sla.quota_left", {"left": 1, "limit": 10}),
+        "wanted": 2,
+    }
     assert len(world.uow.db.tickets) == 9
 
 

@@ -82,8 +82,8 @@ async def test_the_report_counts_what_happened_per_department_and_agent() -> Non
     assert "Technical department: 1 open · 2 filed, 2 solved by an article (deflection 50 %)" in (
         lines[2] if lines[2].startswith("Technical") else lines[1]
     )
-    assert any("satisfaction 4.0/5 (1 ratings)" in line for line in lines)
-    assert lines[-1] == "eva: satisfaction 4.0/5 (1 ratings)"
+    assert any("satisfaction 4.0/5 (1 rating)" in line for line in lines)
+    assert lines[-1] == "eva: satisfaction 4.0/5 (1 rating)"
     png = chart_png(report, translator, "cs")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
 
@@ -127,8 +127,8 @@ async def test_the_report_has_the_help_articles_feedback_of_the_period_and_depar
     lines = [translator.reply(r, "en") for r in report_replies(technical)]
     assert lines[-2] == "Help articles, “Was this helpful?” (most “no” first):"
     assert lines[-1] == (
-        "The shop is down [en]: 1 yes · 2 no (out of date 1, unclear 0, "
-        "did not solve the problem 0, other 1)"
+        "The shop is down [en]: 1 vote yes · 2 votes no (out of date ×1, unclear ×0, "
+        "did not solve the problem ×0, other ×1)"
     )
     png = chart_png(technical, translator, "pl")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

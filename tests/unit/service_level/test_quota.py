@@ -71,7 +71,7 @@ def test_quota_left_and_exhausted(policy: DeskPolicy, translator: Translator) ->
     reply = quota_reply(left, utc(2026, 1, 20), "Europe/Prague", policy.sales_department)
     assert reply is not None and reply.key == "sla.quota_left"
     assert reply.params == {"left": 3, "limit": 10}
-    assert translator.reply(reply, "en") == "Requests left this month: 3 of 10."
+    assert translator.reply(reply, "en") == "3 requests of 10 left this month."
     over = quota_status(standard, 12)
     assert (over.left, over.exhausted) == (0, True)
     reply = quota_reply(over, utc(2026, 1, 31, 23, 30), "Europe/Prague", "sales")
