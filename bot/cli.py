@@ -1,4 +1,10 @@
-"""Command line: run the bot, and the admin commands for accounts and tickets."""
+"""Command line: run the bot, and the admin commands for accounts and tickets.
+
+The admin commands speak the operator's language: ``--lang``, else the policy's
+``default_language`` (read from the file as it is, so a policy that cannot be used is
+still reported in it), with the desk's catalogs (``cli.*`` messages). argparse's own
+usage and help texts stay English.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,21 @@ import asyncio
 import csv
 import logging
 import sys
+import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.account import Account, normalise_domain, normalise_support_number
 from bot.app import App, build_app, run_terminal, serve_chats, serve_receiver, serve_worker
 from bot.clock import OffsetClock
 from bot.errors import DeskError
-from bot.i18n import Translator, pick_language
+from bot.i18n import FALLBACK, LANGUAGES, Translator, pick_language
 from bot.knowledge.article import ArticleError, parse_article, render_article
-from bot.policy import Plan, PolicyError
+from bot.policy import EXAMPLE_POLICY, Plan, PolicyError
 from bot.policy_report import check_policy, describe
+from bot.reply import Reply, Text
 from bot.settings import Settings
 from bot.stats import DEFAULT_DAYS, PERIODS, chart_png, report_replies
 from bot.ticket import Status
@@ -57,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
         "panel", help='post the "Open a ticket" panel message in a support channel'
     )
     panel.add_argument("channel", type=int, help="the channel's id")
+    _lang_option(panel)
 
     accounts = sub.add_parser("accounts", help="customer accounts (support numbers)")
     acc = accounts.add_subparsers(dest="action", required=True)
@@ -78,13 +87,15 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the licence was sold by a reseller, not bought directly from us",
     )
-    acc.add_parser("list", help="list accounts")
+    _lang_option(add)
+    _lang_option(acc.add_parser("list", help="list accounts"))
     imp = acc.add_parser(
         "import",
         help="import a CSV: support_number,domain,plan,valid_until"
         "[,purchased_on,organisation,admins,direct]",
     )
     imp.add_argument("file", type=Path)
+    _lang_option(imp)
 
     tickets = sub.add_parser("tickets", help="look at tickets")
     tic = tickets.add_subparsers(dest="action", required=True)
@@ -100,13 +111,13 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=sorted(FORMATS), default="md")
     exp.add_argument("--output", type=Path, default=None, help="a file (default: stdout)")
     for sp in (lst, show, exp):
-        sp.add_argument("--lang", default=None, help="en, cs, pl or ru")
+        _lang_option(sp)
 
     stats = sub.add_parser("stats", help="the lead's dashboard: tickets, SLA, deflection, ratings")
     stats.add_argument("--days", type=int, choices=sorted(PERIODS.values()), default=DEFAULT_DAYS)
     stats.add_argument("--department", action="append", help="repeatable (default: all)")
     stats.add_argument("--chart", type=Path, default=None, help="also write the PNG chart here")
-    stats.add_argument("--lang", default=None, help="en, cs, pl or ru")
+    _lang_option(stats)
 
     policy_cmd = sub.add_parser("policy", help="the desk policy file")
     pol = policy_cmd.add_subparsers(dest="action", required=True)
@@ -120,11 +131,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="the policy (default: DESK_POLICY_FILE, else the shipped example)",
     )
+    _lang_option(pc)
 
     help_ = sub.add_parser("help", help="the help centre's articles (the policy's [help] folder)")
     hlp = help_.add_subparsers(dest="action", required=True)
-    hlp.add_parser("reindex", help="read the article folder again and index it")
-    hlp.add_parser("check", help="check every article file; exit 1 if one cannot be used")
+    _lang_option(hlp.add_parser("reindex", help="read the article folder again and index it"))
+    _lang_option(
+        hlp.add_parser("check", help="check every article file; exit 1 if one cannot be used")
+    )
     hl = hlp.add_parser("list", help="the indexed articles")
     hl.add_argument("--lang", default=None)
     ha = hlp.add_parser("add", help="check a Markdown article and add it to the folder")
@@ -132,12 +146,65 @@ def parser() -> argparse.ArgumentParser:
     ha.add_argument("--lang", required=True, help="the article's language (en, cs, pl, ru)")
     ha.add_argument("--slug", default=None, help="its id (default: the file's name)")
     ha.add_argument("--replace", action="store_true", help="overwrite an article of that id")
-    hlp.add_parser("feedback", help='"Was this helpful?" per article, most "no" first')
+    _lang_option(
+        hlp.add_parser("feedback", help='"Was this helpful?" per article, most "no" first')
+    )
     hs = hlp.add_parser("search", help="what a customer's words find")
     hs.add_argument("text")
     hs.add_argument("--lang", default="en")
     hs.add_argument("--department", default=None)
     return p
+
+
+def _lang_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="the output's language (default: the policy's default_language)",
+    )
+
+
+def cli_language(lang: str | None, policy_file: Path | None) -> str:
+    """The admin output's language: ``lang`` (``--lang``), else the policy's
+    ``default_language``, read from the file without checking the rest of it (a policy
+    that cannot be used is reported in its own language), else English."""
+    if lang:
+        return pick_language(lang)
+    try:
+        data = tomllib.loads((policy_file or EXAMPLE_POLICY).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return FALLBACK
+    desk = data.get("desk")
+    value = desk.get("default_language") if isinstance(desk, dict) else None
+    return pick_language(value if isinstance(value, str) else None)
+
+
+class Say:
+    """Writes the ``cli.*`` messages (and any reply) in the operator's language."""
+
+    def __init__(self, translator: Translator, lang: str, out: TextIO) -> None:
+        self.translator = translator
+        self.lang = lang
+        self.out = out
+
+    def text(self, key: str, **params: Any) -> str:
+        return self.translator.text(key, self.lang, params)
+
+    def __call__(self, key: str, **params: Any) -> None:
+        self.out.write(self.text(key, **params) + "\n")
+
+    def reply(self, reply: Reply) -> None:
+        self.out.write(self.translator.reply(reply, self.lang) + "\n")
+
+
+class CliError(ValueError):
+    """A refusal of the CLI's own, said in the operator's language (``reply``); the
+    text is the English one, for logs and tracebacks."""
+
+    def __init__(self, english: str, key: str, **params: Any) -> None:
+        super().__init__(english)
+        self.reply = Reply(key, params)
 
 
 def _count(text: str) -> int:
@@ -156,38 +223,73 @@ def parse_account_row(row: dict[str, str], policy_plans: Mapping[str, Plan]) -> 
     """One CSV row -> Account; several domains are separated by ';' or spaces."""
     number = normalise_support_number(row.get("support_number", ""))
     if not number:
-        raise ValueError("support_number is empty")
+        raise CliError(
+            "support_number is empty", "cli.accounts.no_number", column="support_number"
+        )
     domains = tuple(
         normalise_domain(d) for d in row.get("domain", "").replace(";", " ").split() if d
     )
     if not domains:
-        raise ValueError(f"{number}: no domain")
+        raise CliError(f"{number}: no domain", "cli.accounts.no_domain", number=number)
     plan = row.get("plan", "").strip()
     if plan not in policy_plans:
-        raise ValueError(f"{number}: unknown plan {plan!r} (known: {', '.join(policy_plans)})")
+        known = ", ".join(policy_plans)
+        raise CliError(
+            f"{number}: unknown plan {plan!r} (known: {known})",
+            "cli.accounts.unknown_plan",
+            number=number,
+            plan=repr(plan),
+            plans=known,
+        )
     allowed = policy_plans[plan].domains_per_package
     if len(domains) > allowed:
-        raise ValueError(
-            f"{number}: {len(domains)} domains, but the {plan} plan covers {allowed} per package"
+        raise CliError(
+            f"{number}: {len(domains)} domains, but the {plan} plan covers {allowed} per package",
+            "cli.accounts.too_many_domains",
+            number=number,
+            count=len(domains),
+            plan=plan,
+            limit=allowed,
         )
-    valid = row.get("valid_until", "").strip()
-    purchased = row.get("purchased_on", "").strip()
+    valid = _row_date(row, "valid_until", number)
+    purchased = _row_date(row, "purchased_on", number)
     direct = (row.get("direct") or "yes").strip().lower()
     if direct not in YES | NO:
-        raise ValueError(f"{number}: direct is {direct!r} (yes or no)")
+        raise CliError(
+            f"{number}: direct is {direct!r} (yes or no)",
+            "cli.accounts.bad_direct",
+            number=number,
+            value=repr(direct),
+        )
     return Account(
         support_number=number,
         domains=domains,
         plan=plan,
-        valid_until=date.fromisoformat(valid) if valid else None,
-        purchased_on=date.fromisoformat(purchased) if purchased else None,
+        valid_until=valid,
+        purchased_on=purchased,
         organisation=row.get("organisation", "").strip(),
         admins=tuple(a for a in row.get("admins", "").replace(";", " ").split() if ":" in a),
         direct=direct in YES,
     )
 
 
-async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
+def _row_date(row: dict[str, str], column: str, number: str) -> date | None:
+    value = row.get(column, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"{number}: {column} is not a date (YYYY-MM-DD): {value}",
+            "cli.accounts.bad_date",
+            number=number,
+            column=column,
+            value=value,
+        ) from None
+
+
+async def _accounts(app: App, args: argparse.Namespace, say: Say) -> int:
     if args.action == "add":
         account = parse_account_row(
             {
@@ -205,7 +307,7 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
         async with app.uow() as uow:
             await uow.accounts.put(account)
             await uow.commit()
-        out.write(f"saved {account.support_number}\n")
+        say("cli.accounts.saved", number=account.support_number)
         return 0
     if args.action == "import":
         # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark.
@@ -215,28 +317,30 @@ async def _accounts(app: App, args: argparse.Namespace, out: TextIO) -> int:
         for i, row in enumerate(rows, start=2):
             try:
                 accounts.append(parse_account_row(row, app.policy.plans))
-            except ValueError as exc:
-                errors.append(f"line {i}: {exc}")
+            except CliError as exc:
+                errors.append((i, exc.reply))
         if errors:
-            out.write("nothing imported:\n" + "\n".join(errors) + "\n")
+            say("cli.accounts.nothing_imported")
+            for line, error in errors:
+                say("cli.accounts.line", line=line, error=Text(error.key, error.params))
             return 1
         async with app.uow() as uow:
             for account in accounts:
                 await uow.accounts.put(account)
             await uow.commit()
-        out.write(f"imported {len(accounts)} accounts\n")
+        say("cli.accounts.imported", count=len(accounts))
         return 0
     async with app.uow() as uow:
         accounts = await uow.accounts.all()
     for a in accounts:
         until = a.valid_until.isoformat() if a.valid_until else "-"
-        sold = "direct" if a.direct else "reseller"
-        out.write(f"{a.support_number}\t{a.plan}\t{until}\t{','.join(a.domains)}\t{sold}\n")
+        sold = say.text("cli.accounts.direct" if a.direct else "cli.accounts.reseller")
+        say.out.write(f"{a.support_number}\t{a.plan}\t{until}\t{','.join(a.domains)}\t{sold}\n")
     return 0
 
 
-async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
-    lang = pick_language(args.lang or app.policy.default_language)
+async def _tickets(app: App, args: argparse.Namespace, say: Say) -> int:
+    lang, out = say.lang, say.out
     if args.action == "list":
         async with app.uow() as uow:
             found = await uow.tickets.recent(
@@ -253,7 +357,7 @@ async def _tickets(app: App, args: argparse.Namespace, out: TextIO) -> int:
             out.write(exported.data.decode())
         else:
             args.output.write_bytes(exported.data)
-            out.write(f"wrote {args.output} ({len(exported.data)} bytes)\n")
+            say("cli.tickets.wrote", path=str(args.output), size=len(exported.data))
         return 0
     for reply in await app.tickets.transcript(args.number):
         out.write(app.translator.reply(reply, lang) + "\n")
@@ -264,7 +368,7 @@ def _chats_enabled(settings: Settings) -> bool:
     return settings.telegram_enabled or settings.discord_enabled
 
 
-async def _discord(app: App, args: argparse.Namespace, out: TextIO) -> int:
+async def _discord(app: App, args: argparse.Namespace, say: Say) -> int:
     """``discord panel CHANNEL``: the "Open a ticket" message in a support channel."""
     from handlers.discord import DiscordChannel
 
@@ -274,119 +378,136 @@ async def _discord(app: App, args: argparse.Namespace, out: TextIO) -> int:
         message = await channel.send_panel(args.channel)
     finally:
         await channel.close()
-    out.write(f"panel posted in {args.channel} (message {message})\n")
+    say("cli.discord.panel", channel=str(args.channel), message=str(message))
     return 0
 
 
-async def _stats(app: App, args: argparse.Namespace, out: TextIO) -> int:
-    lang = pick_language(args.lang or app.policy.default_language)
+async def _stats(app: App, args: argparse.Namespace, say: Say) -> int:
     departments = frozenset(args.department) if args.department else None
     if departments is not None and (unknown := departments - app.policy.departments.keys()):
-        out.write(f"unknown departments: {', '.join(sorted(unknown))}\n")
+        say("cli.stats.unknown_departments", departments=", ".join(sorted(unknown)))
         return 1
     report = await app.stats.report(departments, args.days)
     for reply in report_replies(report):
-        out.write(app.translator.reply(reply, lang) + "\n")
+        say.reply(reply)
     if args.chart is not None:
-        args.chart.write_bytes(chart_png(report, app.translator, lang))
-        out.write(f"wrote {args.chart}\n")
+        args.chart.write_bytes(chart_png(report, app.translator, say.lang))
+        say("cli.stats.wrote", path=str(args.chart))
     return 0
 
 
-async def _help(app: App, args: argparse.Namespace, out: TextIO) -> int:
+async def _help(app: App, args: argparse.Namespace, say: Say) -> int:
     centre = app.help
     if args.action == "reindex":
         loaded = await centre.reindex()
         for problem in loaded.problems:
-            out.write(f"left out: {problem}\n")
-        out.write(f"indexed {len(loaded.articles)} articles from {centre.folder}\n")
+            say("cli.help.left_out", problem=str(problem))
+        say("cli.help.indexed", count=len(loaded.articles), folder=str(centre.folder))
         return 0
     if args.action == "check":
         loaded = centre.load()
         for problem in loaded.problems:
-            out.write(f"problem: {problem}\n")
+            say("cli.help.problem", problem=str(problem))
         by_lang: dict[str, set[str]] = {}
         for article in loaded.articles:
             by_lang.setdefault(article.lang, set()).add(article.slug)
         every = set().union(*by_lang.values()) if by_lang else set()
         for lang in app.policy.languages:
             for slug in sorted(every - by_lang.get(lang, set())):
-                out.write(f"not translated: {lang}/{slug}.md (the English one is shown)\n")
-        out.write(f"{len(loaded.articles)} articles, {len(loaded.problems)} problems\n")
+                say("cli.help.not_translated", path=f"{lang}/{slug}.md")
+        say(
+            "cli.help.checked",
+            articles=Text("cli.help.articles", {"count": len(loaded.articles)}),
+            problems=Text("cli.help.problems", {"count": len(loaded.problems)}),
+        )
         return 1 if loaded.problems else 0
     if args.action == "add":
-        return await _help_add(app, args, out)
+        return await _help_add(app, args, say)
     if args.action == "feedback":
         async with app.uow() as uow:
             counts = await uow.articles.feedback()
         for c in counts:
-            reasons = ", ".join(f"{name} {n}" for name, n in sorted(c.reasons.items()))
-            out.write(
-                f"{c.lang}/{c.slug}\thelpful {c.helpful}\tnot helpful {c.not_helpful}"
-                + (f" ({reasons})" if reasons else "")
-                + "\n"
+            reasons = ", ".join(
+                f"{say.text(f'cli.help.reason.{name}')} ×{n}"
+                for name, n in sorted(c.reasons.items())
             )
+            line = say.text(
+                "cli.help.feedback",
+                article=f"{c.lang}/{c.slug}",
+                helpful=Text("stats.count.helpful", {"count": c.helpful}),
+                not_helpful=Text("stats.count.not_helpful", {"count": c.not_helpful}),
+            )
+            say.out.write(line + (f" ({reasons})" if reasons else "") + "\n")
             for comment in c.comments:
-                out.write(f"\t\u201c{comment}\u201d\n")
+                say.out.write(f"\t\u201c{comment}\u201d\n")
         if not counts:
-            out.write("no feedback yet\n")
+            say("cli.help.no_feedback")
         return 0
     if args.action == "search":
         lang = pick_language(args.lang, app.policy.languages)
         async with app.uow() as uow:
             found = await centre.search(uow, args.text, lang, department=args.department)
         for hit in found:
-            out.write(f"{hit.score:6.2f}  {hit.article.key}  {hit.article.title}\n")
+            say.out.write(f"{hit.score:6.2f}  {hit.article.key}  {hit.article.title}\n")
         if not found:
-            out.write("nothing found\n")
+            say("cli.help.nothing_found")
         return 0
     async with app.uow() as uow:
         articles = await uow.articles.all()
     for a in articles:
         if args.lang is None or a.lang == args.lang:
-            out.write(f"{a.lang}\t{a.slug}\t{','.join(a.departments)}\t{a.title}\n")
+            say.out.write(f"{a.lang}\t{a.slug}\t{','.join(a.departments)}\t{a.title}\n")
     return 0
 
 
-async def _help_add(app: App, args: argparse.Namespace, out: TextIO) -> int:
+async def _help_add(app: App, args: argparse.Namespace, say: Say) -> int:
     folder = app.help.folder
     if folder is None:
-        out.write("the policy names no help folder ([help] folder = ...)\n")
+        say("cli.help.no_folder")
         return 1
     if args.lang not in app.policy.languages:
         known = ", ".join(app.policy.languages)
-        out.write(f"unknown language {args.lang!r} (the desk's: {known})\n")
+        say("cli.help.unknown_language", lang=repr(args.lang), languages=known)
         return 1
     slug = args.slug or args.file.stem
     try:
         article = parse_article(args.file.read_text(encoding="utf-8"), slug, args.lang)
     except ArticleError as exc:
-        out.write(f"{args.file}: {exc}\n")
+        say("cli.help.article_error", path=str(args.file), detail=str(exc))
         return 1
     unknown = [d for d in article.departments if d not in app.policy.departments]
     if unknown:
-        out.write(f"{args.file}: unknown departments {', '.join(unknown)}\n")
+        say("cli.help.unknown_departments", path=str(args.file), departments=", ".join(unknown))
         return 1
     target = folder / args.lang / f"{slug}.md"
     if target.exists() and not args.replace:
-        out.write(f"{target} exists (--replace to overwrite)\n")
+        say("cli.help.exists", path=str(target))
         return 1
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_article(article), encoding="utf-8")
     loaded = await app.help.reindex()
-    out.write(f"added {article.key}; indexed {len(loaded.articles)} articles\n")
+    say("cli.help.added", article=article.key, count=len(loaded.articles))
     return 0
 
 
-def _policy(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+def _policy_problems(exc: PolicyError, say: Say) -> list[str]:
+    """Each problem in the operator's language where the loader said it in words
+    (unknown keys, a missing or unreadable file); else the loader's English text."""
+    return [say.translator.reply(line, say.lang) for line in exc.lines] or [str(exc)]
+
+
+def _policy(args: argparse.Namespace, settings: Settings, say: Say, err: TextIO) -> int:
     """``policy check``: no database, no channel; only the file is read."""
     path = args.file or settings.desk_policy_file
     try:
         policy, levels = check_policy(path)
     except PolicyError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        # Each problem in the operator's language where the loader said it in words
+        # (unknown keys, a missing or unreadable file); else the loader's English text.
+        for message in _policy_problems(exc, say):
+            err.write(say.text("cli.error", message=message) + "\n")
         return 2
-    out.write("\n".join(describe(policy, levels, path)) + "\n")
+    say.out.write("\n".join(describe(policy, levels, path, say.translator, say.lang)) + "\n")
     return 0
 
 
@@ -394,22 +515,29 @@ def _check_fleet(args: argparse.Namespace, settings: Settings) -> None:
     """Refuse the receiver/worker commands where they cannot work, before connecting."""
     workers = getattr(args, "workers", None)
     if workers is not None and args.command not in (None, "run"):
-        raise ValueError("--workers goes with serving: python -m bot --workers N")
+        raise CliError(
+            "--workers goes with serving: python -m bot --workers N", "cli.fleet.workers_alone"
+        )
     what = "--workers" if workers is not None else f"python -m bot {args.command}"
     if workers is None and args.command not in ("receiver", "worker"):
         return
     if not (settings.telegram_enabled or settings.discord_enabled):
-        raise ValueError(
+        raise CliError(
             f"{what} needs a chat channel (TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN); "
-            "the terminal channel "
-            "runs in one process: python -m bot console"
+            "the terminal channel runs in one process: python -m bot console",
+            "cli.fleet.no_channel",
+            what=what,
         )
     url = settings.database_url
     if url.startswith("sqlite") and (":memory:" in url or url.rstrip("/").endswith(":")):
-        raise ValueError(f"{what} needs a database the processes share, not in-memory SQLite")
+        raise CliError(
+            f"{what} needs a database the processes share, not in-memory SQLite",
+            "cli.fleet.memory_db",
+            what=what,
+        )
 
 
-async def _main(args: argparse.Namespace, settings: Settings) -> int:
+async def _main(args: argparse.Namespace, settings: Settings, lang: str) -> int:
     _check_fleet(args, settings)
     workers = getattr(args, "workers", None)
     terminal = args.command == "console" or (
@@ -421,17 +549,18 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         clock=OffsetClock() if terminal else None,
         platforms=("console",) if terminal else ("telegram",),
     )
+    say = Say(app.translator, lang, sys.stdout)
     try:
         if args.command == "accounts":
-            return await _accounts(app, args, sys.stdout)
+            return await _accounts(app, args, say)
         if args.command == "tickets":
-            return await _tickets(app, args, sys.stdout)
+            return await _tickets(app, args, say)
         if args.command == "discord":
-            return await _discord(app, args, sys.stdout)
+            return await _discord(app, args, say)
         if args.command == "help":
-            return await _help(app, args, sys.stdout)
+            return await _help(app, args, say)
         if args.command == "stats":
-            return await _stats(app, args, sys.stdout)
+            return await _stats(app, args, say)
         if terminal:
             await run_terminal(app)
         elif args.command == "receiver":
@@ -447,6 +576,15 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         await app.close()
 
 
+def _output_lang(args: argparse.Namespace) -> str | None:
+    """``--lang``, where it names the output's language (``help list``, ``add`` and
+    ``search`` have their own: the articles')."""
+    if args.command == "help" and args.action in ("list", "add", "search"):
+        return None
+    lang = getattr(args, "lang", None)
+    return lang if isinstance(lang, str) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
@@ -458,19 +596,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    policy_file = args.file if args.command == "policy" and args.file else None
+    lang = cli_language(_output_lang(args), policy_file or settings.desk_policy_file)
+    say = Say(Translator.load(), lang, sys.stdout)
     if args.command == "policy":
-        return _policy(args, settings, sys.stdout)
+        return _policy(args, settings, say, sys.stderr)
     # Migrations run at every start; their chatter is not news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_main(args, settings))
+        return asyncio.run(_main(args, settings, lang))
+    except PolicyError as exc:
+        # The policy the desk starts with cannot be used.
+        for message in _policy_problems(exc, say):
+            sys.stderr.write(say.text("cli.error", message=message) + "\n")
+        return 2
     except DeskError as exc:
-        # The admin reads the desk's own message, in the desk's language.
-        translator = Translator.load()
-        sys.stderr.write(f"error: {translator.text(exc.key, 'en', exc.params)} ({exc})\n")
+        # The admin reads the desk's own message, in the operator's language.
+        sys.stderr.write(say.text("cli.error", message=say.text(exc.key, **exc.params)) + "\n")
+        return 2
+    except CliError as exc:
+        message = say.translator.reply(exc.reply, lang)
+        sys.stderr.write(say.text("cli.error", message=message) + "\n")
         return 2
     except (ValueError, OSError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(say.text("cli.error", message=str(exc)) + "\n")
         return 2
     except KeyboardInterrupt:
         return 130

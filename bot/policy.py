@@ -20,6 +20,7 @@ from typing import Any
 from bot.errors import DeskError
 from bot.files import MB, FileLimits
 from bot.reactions import Reactions
+from bot.reply import Reply, Text
 from bot.ticket import QuoteRefusal, RequestType
 
 EXAMPLE_POLICY = Path(__file__).with_name("desk.example.toml")
@@ -36,7 +37,15 @@ OVER_QUOTA_WAYS = ("sales", "paid")
 
 
 class PolicyError(DeskError):
+    """A policy that cannot be used. ``lines`` say the problem in messages any language
+    has (``cli.policy.*``), for the operator reading ``python -m bot policy check``; the
+    exception's text is the same in English, for logs."""
+
     key = "error.policy"
+
+    def __init__(self, detail: str = "", *, lines: Sequence[Reply] = (), **params: Any) -> None:
+        super().__init__(detail, **params)
+        self.lines = tuple(lines)
 
 
 # -- the keys a policy file may hold ---------------------------------------------------
@@ -164,6 +173,19 @@ class UnknownKey:
         )
         return f"{at}unknown key {self.path[-1]!r} {where}; {hint}"
 
+    def reply(self, source: str = "", line: int | None = None) -> Reply:
+        """``describe`` as a message (``cli.policy.unknown_key_*``)."""
+        table = ".".join(self.path[:-1])
+        at = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        nearest = self.nearest
+        hint = (
+            Text("cli.policy.did_you_mean", {"key": nearest})
+            if nearest
+            else Text("cli.policy.valid_keys", {"keys": ", ".join(sorted(self.valid))})
+        )
+        key = "cli.policy.unknown_key_in" if table else "cli.policy.unknown_key_top"
+        return Reply(key, {"at": at, "key": self.path[-1], "table": table, "hint": hint})
+
 
 def unknown_keys(data: Mapping[str, Any], schema: Schema = SCHEMA) -> list[UnknownKey]:
     """Every key of ``data`` the schema does not know, in the file's order."""
@@ -228,8 +250,10 @@ def check_keys(data: Mapping[str, Any], source: Path | None = None, text: str = 
     if not found:
         return
     name = str(source) if source else ""
+    lines = [key_line(text, key.path) if text else None for key in found]
     raise PolicyError(
-        "\n".join(key.describe(name, key_line(text, key.path) if text else None) for key in found)
+        "\n".join(key.describe(name, line) for key, line in zip(found, lines, strict=True)),
+        lines=[key.reply(name, line) for key, line in zip(found, lines, strict=True)],
     )
 
 
@@ -793,9 +817,16 @@ def load_policy(path: Path | None = None) -> DeskPolicy:
         text = source.read_text(encoding="utf-8")
         data = tomllib.loads(text)
     except FileNotFoundError:
-        raise PolicyError(f"policy file not found: {source}") from None
+        raise PolicyError(
+            f"policy file not found: {source}",
+            lines=[Reply("cli.policy.not_found", {"path": str(source)})],
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{source}: {exc}") from None
+        # The parser's own words (where and what it expected) are kept as it says them.
+        raise PolicyError(
+            f"{source}: {exc}",
+            lines=[Reply("cli.policy.unreadable", {"path": str(source), "detail": str(exc)})],
+        ) from None
     # Checked here first, so the error can say the file and line.
     check_keys(data, source, text)
     return parse_policy(data, source.resolve().parent)

@@ -3,20 +3,27 @@
 The policy is read as the desk reads it at start-up (every key and cross-reference
 checked, the service levels parsed), then told back to the person who wrote it:
 departments and where their teams work, opening hours in each zone, targets per plan,
-quotas and request types. The report is for the deployment's administrator and is in
-English, as the CLI's other admin output is.
+quotas and request types. The report is for the deployment's administrator, in the
+language the CLI picked (``--lang``, else the policy's default): the words come from
+the ``cli.report.*`` messages; the policy's own keys (``technical``, ``premium``) stay as
+written, since they are what the file says.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+from bot.i18n import FALLBACK, Translator
 from bot.policy import (
+    CRITICAL_TARGET,
     KNOWN_PLATFORMS,
     WORDING,
     DeskPolicy,
     DueRule,
+    Hours,
     Plan,
     Target,
     TargetClock,
@@ -24,6 +31,7 @@ from bot.policy import (
     load_policy,
 )
 from bot.service_level import WEEKDAYS, BusinessCalendar, ServiceLevels, Span
+from bot.ticket import RequestType
 
 
 def check_policy(path: Path | None) -> tuple[DeskPolicy, ServiceLevels]:
@@ -33,15 +41,43 @@ def check_policy(path: Path | None) -> tuple[DeskPolicy, ServiceLevels]:
     return policy, ServiceLevels.from_policy(policy)
 
 
+class _Words:
+    """The report's words in one language."""
+
+    def __init__(self, translator: Translator, lang: str) -> None:
+        self.translator = translator
+        self.lang = lang
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self.translator.text(f"cli.report.{key}", self.lang, params)
+
+    def label(self, labels: Mapping[str, str]) -> str:
+        return labels.get(self.lang) or labels[FALLBACK]
+
+    def join(self, items: list[str]) -> str:
+        """ "a and b", "a, b and c" in the language."""
+        if len(items) < 2:
+            return "".join(items)
+        return self("and", first=", ".join(items[:-1]), last=items[-1])
+
+    def kind(self, key: str) -> str:
+        """A target table's key: a request type or critical requests."""
+        if key == CRITICAL_TARGET:
+            return self("kind.critical")
+        if key in {t.value for t in RequestType}:
+            return self(f"type.{key}")
+        return key
+
+
 def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _spans(spans: tuple[Span, ...]) -> str:
-    return ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in spans) if spans else "closed"
+def _spans(spans: tuple[Span, ...], words: _Words) -> str:
+    return ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in spans) if spans else words("closed")
 
 
-def week_hours(calendar: BusinessCalendar) -> str:
+def week_hours(calendar: BusinessCalendar, words: _Words) -> str:
     """``mon-fri 08:00-16:00; sat-sun closed``: runs of weekdays with the same hours."""
     runs: list[tuple[int, int, tuple[Span, ...]]] = []
     for day, spans in enumerate(calendar.week):
@@ -51,196 +87,217 @@ def week_hours(calendar: BusinessCalendar) -> str:
             runs.append((day, day, spans))
     parts = []
     for first, last, spans in runs:
-        days = WEEKDAYS[first] if first == last else f"{WEEKDAYS[first]}-{WEEKDAYS[last]}"
-        parts.append(f"{days} {_spans(spans)}")
+        name = words(f"day.{WEEKDAYS[first]}")
+        days = name if first == last else f"{name}-{words(f'day.{WEEKDAYS[last]}')}"
+        parts.append(f"{days} {_spans(spans, words)}")
     return "; ".join(parts)
 
 
-def _holidays(days: frozenset[date]) -> str:
+def _holidays(days: frozenset[date], words: _Words) -> str:
     if not days:
-        return "none"
+        return words("none")
     ordered = sorted(days)
-    return f"{len(ordered)} days, {ordered[0].isoformat()} to {ordered[-1].isoformat()}"
+    return words(
+        "closed_days",
+        count=len(ordered),
+        first=ordered[0].isoformat(),
+        last=ordered[-1].isoformat(),
+    )
 
 
-def _hours(value: float) -> str:
-    return f"{value:g} h"
+def _hours(hours: Hours, words: _Words) -> str:
+    if hours.is_range:
+        return words("hours_range", low=f"{hours.low:g}", high=f"{hours.high:g}")
+    return words("hours", hours=f"{hours.high:g}")
 
 
-def _target(target: Target) -> str:
-    hours = target.hours
-    span = _hours(hours.high) if not hours.is_range else f"{hours.low:g}-{hours.high:g} h"
-    clock = "business hours" if target.clock is TargetClock.BUSINESS else "calendar hours"
-    return f"{span} ({clock})"
+def _target(target: Target, words: _Words) -> str:
+    clock = "business" if target.clock is TargetClock.BUSINESS else "calendar"
+    return words("target", hours=_hours(target.hours, words), clock=words(f"clock.{clock}"))
 
 
-def _rule(rule: TargetRule) -> str:
+def _rule(rule: TargetRule, words: _Words) -> str:
     parts = []
-    for what, hours in (
-        ("first response", rule.first_response_hours),
-        ("resolution", rule.resolution_hours),
-    ):
-        if hours is not None:
-            span = _hours(hours.high) if not hours.is_range else f"{hours.low:g}-{hours.high:g} h"
-            parts.append(f"{what} within {span}")
+    if rule.first_response_hours is not None:
+        parts.append(words("rule.first", hours=_hours(rule.first_response_hours, words)))
+    if rule.resolution_hours is not None:
+        parts.append(words("rule.resolution", hours=_hours(rule.resolution_hours, words)))
     if rule.clock is not None:
-        parts.append(f"in {rule.clock.value} hours")
+        parts.append(words(f"rule.clock.{rule.clock.value}"))
     if rule.due is not None and rule.due is not DueRule.PLAN:
-        parts.append("resolved the same business day")
+        parts.append(words("rule.same_day"))
     if rule.departments:
-        parts.append(f"in {', '.join(sorted(rule.departments))} only")
-    return ", ".join(parts) or "as the plan"
+        parts.append(words("rule.departments", departments=", ".join(sorted(rule.departments))))
+    return ", ".join(parts) or words("rule.as_plan")
 
 
-def _plan_line(policy: DeskPolicy, levels: ServiceLevels, plan: Plan) -> list[str]:
-    out = [f"  {plan.key} - {plan.labels['en']}"]
-    out.append(f"    may file with: {', '.join(sorted(plan.departments))}")
+def _plan_line(policy: DeskPolicy, levels: ServiceLevels, plan: Plan, words: _Words) -> list[str]:
+    out = [f"  {plan.key} - {words.label(plan.labels)}"]
+    out.append("    " + words("plan.departments", departments=", ".join(sorted(plan.departments))))
     out.append(
-        f"    targets: first response within {_target(plan.first_response)}, "
-        f"resolution within {_target(plan.resolution)}"
+        "    "
+        + words(
+            "plan.targets",
+            first=_target(plan.first_response, words),
+            resolution=_target(plan.resolution, words),
+        )
     )
     for key, rule in plan.targets.items():
-        out.append(f"    {key} requests on this plan: {_rule(rule)}")
+        out.append("    " + words("plan.rule", kind=words.kind(key), rule=_rule(rule, words)))
     quota = (
-        f"{plan.monthly_quota} requests a calendar month"
+        words("plan.quota", count=plan.monthly_quota)
         if plan.monthly_quota is not None
-        else "no monthly quota"
+        else words("plan.no_quota")
     )
-    out.append(f"    quota: {quota}")
+    out.append("    " + words("plan.quota_line", quota=quota))
     support = (
-        f"{plan.support_months} months from the licence purchase"
+        words("plan.support", count=plan.support_months)
         if plan.support_months is not None
-        else "no end set"
+        else words("plan.no_end")
     )
-    out.append(f"    support period: {support}")
-    out.append(f"    domains per package: {plan.domains_per_package}")
+    out.append("    " + words("plan.support_line", support=support))
+    out.append("    " + words("plan.domains", count=plan.domains_per_package))
     asks = [
-        what
+        words(what)
         for what, on in (
-            ("the support number", plan.ask_support_number),
-            ("the domain", plan.ask_domain),
+            ("plan.ask_support_number", plan.ask_support_number),
+            ("plan.ask_domain", plan.ask_domain),
         )
         if on
     ]
     if asks:
-        out.append(f"    asked with every request: {' and '.join(asks)}")
+        out.append("    " + words("plan.asks", what=words.join(asks)))
     if plan.direct_only:
-        out.append("    only licences bought directly from the vendor (not via a reseller)")
+        out.append("    " + words("plan.direct_only"))
     if boost := levels.priority_boost(plan.key):
-        out.append(f"    priority: {boost} step(s) up for non-critical requests")
+        out.append("    " + words("plan.priority", count=boost))
     if plan.key == policy.default_plan:
-        out.append("    the plan of customers without a support number")
+        out.append("    " + words("plan.default"))
     return out
 
 
-def describe(policy: DeskPolicy, levels: ServiceLevels, source: Path | None = None) -> list[str]:
-    """The policy in plain words, a line each; warnings (legal but probably unmeant
-    settings) come last, each starting with ``warning:``."""
-    out = [f"policy: {source or 'the shipped example'}: valid"]
-    out.append(f"languages: {', '.join(policy.languages)} (default {policy.default_language})")
+def describe(
+    policy: DeskPolicy,
+    levels: ServiceLevels,
+    source: Path | None = None,
+    translator: Translator | None = None,
+    lang: str = FALLBACK,
+) -> list[str]:
+    """The policy in plain words, a line each, in ``lang``; warnings (legal but probably
+    unmeant settings) come last, each starting with the language's "warning:"."""
+    words = _Words(translator or Translator.load(), lang)
+    out = [words("valid", source=str(source) if source else words("example"))]
+    out.append(
+        words(
+            "languages",
+            languages=", ".join(policy.languages),
+            default=policy.default_language,
+        )
+    )
     warnings: list[str] = []
-    out.append("departments:")
+    out.append(words("departments"))
     for dep in policy.departments.values():
         calendar = levels.calendar(dep.key)
-        out.append(f"  {dep.key} - {dep.labels['en']}")
+        out.append(f"  {dep.key} - {words.label(dep.labels)}")
         chats = [
             f"{platform}: {', '.join(ids)}" for platform, ids in sorted(dep.team_channels.items())
         ]
-        out.append(f"    team channels: {'; '.join(chats) if chats else 'none'}")
+        out.append("    " + words("team_channels", chats="; ".join(chats) or words("none")))
         for platform in dep.team_channels:
             if platform not in KNOWN_PLATFORMS:
                 warnings.append(
-                    f"warning: departments.{dep.key}.team_channels: {platform!r} is none of "
-                    f"the desk's channels ({', '.join(KNOWN_PLATFORMS)})"
+                    words(
+                        "warning.platform",
+                        where=f"departments.{dep.key}.team_channels",
+                        platform=repr(platform),
+                        channels=", ".join(KNOWN_PLATFORMS),
+                    )
                 )
-        out.append(f"    hours ({calendar.timezone}): {week_hours(calendar)}")
+        out.append(
+            "    " + words("hours_line", zone=calendar.timezone, week=week_hours(calendar, words))
+        )
         if calendar.holiday_country:
             region = calendar.holiday_country + (
                 f"-{calendar.holiday_subdivision}" if calendar.holiday_subdivision else ""
             )
-            out.append(f"    public holidays: {region} (the holidays package)")
-        out.append(f"    own closed days: {_holidays(calendar.holidays)}")
+            out.append("    " + words("public_holidays", region=region))
+        out.append("    " + words("own_closed_days", dates=_holidays(calendar.holidays, words)))
         if dep.hotline:
-            out.append(f"    hotline: {dep.hotline['en']}")
+            out.append("    " + words("hotline", hotline=words.label(dep.hotline)))
         out.append(
-            "    outside the hours: "
-            + (
-                "only critical requests are handled (the team is told at once)"
-                if calendar.off_hours_critical_only
-                else "requests wait for the next opening"
+            "    "
+            + words(
+                "off_hours.critical_only" if calendar.off_hours_critical_only else "off_hours.wait"
             )
         )
         if calendar.peak is not None:
-            out.append(
-                f"    busy hours: {_spans((calendar.peak,))} (customers are told replies "
-                "may take longer)"
-            )
-    out.append(f"sales department: {policy.sales_department} (never counted against quotas)")
-    out.append("plans:")
+            out.append("    " + words("peak", hours=_spans((calendar.peak,), words)))
+    out.append(words("sales", department=policy.sales_department))
+    out.append(words("plans"))
     for plan in policy.plans.values():
-        out.extend(_plan_line(policy, levels, plan))
+        out.extend(_plan_line(policy, levels, plan, words))
         reachable = [c.key for c in policy.listed_categories() if c.department in plan.departments]
         if not reachable:
-            warnings.append(f"warning: plans.{plan.key}: no listed category it may file")
+            warnings.append(words("warning.unreachable_plan", plan=plan.key))
     if policy.targets:
-        out.append("targets over every plan's:")
+        out.append(words("targets"))
         for key, rule in policy.targets.items():
-            out.append(f"  {key} requests: {_rule(rule)}")
-    ways = {"sales": "the sales department", "paid": "a paid request (quoted first)"}
+            out.append("  " + words("targets_line", kind=words.kind(key), rule=_rule(rule, words)))
     out.append(
-        f"quota: counted per calendar month in {levels.desk_timezone}; when used up: "
-        + ", ".join(ways[w] for w in policy.over_quota)
-        + "; critical requests "
-        + ("exempt" if policy.quota_exempts_critical else "counted like any other")
+        words(
+            "quota",
+            zone=levels.desk_timezone,
+            ways=", ".join(words(f"over.{w}") for w in policy.over_quota),
+            critical=words(
+                "critical.exempt" if policy.quota_exempts_critical else "critical.counted"
+            ),
+        )
     )
-    out.append("request types (categories):")
+    out.append(words("categories"))
     for cat in policy.categories.values():
-        traits = [cat.request_type.value, f"to {cat.department}"]
+        traits = [words(f"type.{cat.request_type.value}"), words("to", department=cat.department)]
         if cat.critical:
-            traits.append("critical")
+            traits.append(words("trait.critical"))
         if cat.paid:
-            traits.append("paid: quoted before work")
-        if levels.terms(cat.key).due.value != "plan":
-            traits.append(f"due {levels.terms(cat.key).due.value.replace('_', ' ')}")
+            traits.append(words("trait.paid"))
+        if levels.terms(cat.key).due is not DueRule.PLAN:
+            traits.append(words("trait.same_day"))
         if cat.plans:
-            traits.append(f"only plans {', '.join(sorted(cat.plans))}")
+            traits.append(words("trait.plans", plans=", ".join(sorted(cat.plans))))
         if cat.once_per_account:
-            traits.append("once per account")
+            traits.append(words("trait.once"))
         if not cat.counts_toward_quota:
-            traits.append("not counted against the quota")
+            traits.append(words("trait.uncounted"))
         if not cat.listed:
-            traits.append("not in the intake menu")
-        out.append(f"  {cat.key} - {cat.labels['en']}: {'; '.join(traits)}")
-    refusal = {
-        "decline": "declines the request (by the customer)",
-        "consultation": "goes on as a consultation",
-    }
-    out.append(f"quotes: a refused quote {refusal[policy.quote_refusal.value]}")
+            traits.append(words("trait.unlisted"))
+        out.append(f"  {cat.key} - {words.label(cat.labels)}: {'; '.join(traits)}")
+    out.append(words("quotes", refusal=words(f"refusal.{policy.quote_refusal.value}")))
     rem = levels.reminders
     out.append(
-        f"waiting for the customer: reminded after {_hours(rem.waiting_reminder_hours)}, "
-        f"closed after {_hours(rem.waiting_close_hours)} (business hours); a resolved "
-        f"request closes after {rem.resolved_close_days} days"
+        words(
+            "waiting",
+            reminded=words("hours", hours=f"{rem.waiting_reminder_hours:g}"),
+            closed=words("hours", hours=f"{rem.waiting_close_hours:g}"),
+            days=rem.resolved_close_days,
+        )
     )
-    out.append(f"SLA warning at {levels.sla.warn_at:.0%} of a target")
+    out.append(words("sla_warning", share=f"{levels.sla.warn_at:.0%}"))
     onboarding = levels.onboarding
     if onboarding.offered(policy):
-        who = sorted(onboarding.plans) + (["trial users"] if onboarding.trial else [])
-        out.append(
-            f"training: for {', '.join(who)}, within {onboarding.days} days of the purchase"
-        )
+        who = sorted(onboarding.plans) + ([words("trial")] if onboarding.trial else [])
+        out.append(words("training", who=", ".join(who), days=onboarding.days))
     else:
-        out.append("training: not offered")
+        out.append(words("no_training"))
     names = {key: name for name, key in WORDING.items()}
     for key, labels in policy.wording.items():
-        out.append(f"wording: {names[key]} = {labels['en']!r}")
+        out.append(words("wording", name=names[key], text=repr(words.label(labels))))
     missing = [
         f"{where}.{key}.name"
         for where, key, labels in _all_labels(policy)
         if set(policy.languages) - set(labels)
     ]
     for name in missing:
-        warnings.append(f"warning: {name}: not every language has its label (English is used)")
+        warnings.append(words("warning.label", name=name))
     return out + warnings
 
 

@@ -588,7 +588,7 @@ def test_a_customer_reads_an_article_says_why_it_did_not_help_and_the_lead_sees_
     assert "What was wrong with it?" in out
     assert "Thank you for your feedback!" in out
     report = desk.run("help", "feedback")
-    assert "en/emails-not-sent\thelpful 0\tnot helpful 1 (outdated 1)" in report
+    assert "en/emails-not-sent\t0 votes yes\t1 vote no (out of date ×1)" in report
     # The lead's dashboard has the same counts for the period.
     stats = desk.run("stats", "--days", "7")
     assert "Help articles, “Was this helpful?” (most “no” first):" in stats

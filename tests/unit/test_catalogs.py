@@ -17,7 +17,7 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Literal keys in the code: "prefix.name" strings under the message families.
 KEY_LITERAL = re.compile(
     r"[\"']((?:desk|notice|team|view|choice|error|community|console|intake|files|followup|sla|"
-    r"weekday|telegram|tg|quote|training|discord|help|rating|find|transcript|incident|stats)"
+    r"weekday|telegram|tg|quote|training|discord|help|rating|find|transcript|incident|stats|cli)"
     r"\.[a-z0-9_.]+)[\"']"
 )
 CATALOGS = read_catalogs()
