@@ -175,7 +175,8 @@ async def build_app(
         dialogs or default_dialogs,
         limiter=limiter,
         flood=FloodRule(settings.flood_limit, settings.flood_window_seconds),
-        # PostgreSQL: a customer's profile read holds their row across the fleet.
+        # PostgreSQL: a customer's profile is written at the version its step read,
+        # and the update queue gives a chat to one worker at a time.
         locks=MemoryLocks() if engine.dialect.name == "postgresql" else locks,
         help_centre=help_centre,
     )

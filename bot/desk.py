@@ -234,9 +234,9 @@ class Desk:
         self._gate = gate or tickets.gate
         self._limiter = limiter
         self._flood = flood or FloodRule()
-        # A customer's updates one at a time (None: the gate's locks). The store may
-        # hold the customer's row from the profile's read on (PostgreSQL), and then
-        # this process's queue suffices (``CustomerRepository.profile``).
+        # A customer's updates one at a time (None: the gate's locks). Where the store
+        # writes a profile only at the version it read (PostgreSQL) and the update
+        # queue gives a chat to one worker at a time, this process's queue suffices.
         self._locks = locks
         self._dialogs = {dialog.kind: dialog for dialog in dialogs}
         if "intake" not in self._dialogs:

@@ -67,8 +67,8 @@ class Gate:
     ) -> T:
         """Run ``work`` as the update ``update`` of ``who``; ``keep`` turns its result
         into what the inbox keeps to answer a redelivery (``Inbox.answer``); ``locks``
-        for ``who`` instead of the gate's (a customer's, when the unit's first read
-        holds their row across the fleet: this process's queue is then enough)."""
+        for ``who`` instead of the gate's (a customer's, when the store refuses a
+        profile written meanwhile: this process's queue is then enough)."""
         async with contextlib.AsyncExitStack() as held:
             await held.enter_async_context((locks or self._locks).hold(who.key))
             if ticket is not None:

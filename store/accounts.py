@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, insert, select, update
+from sqlalchemy import Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,27 +89,37 @@ _PROFILE = (
     .outerjoin(_ACCOUNTS, _ACCOUNTS.c.support_number == _CUSTOMERS.c.support_number)
     .where(_CUSTOMERS.c.key == bindparam("key"))
 )
-# On PostgreSQL the read holds the customer's row for the rest of the unit: one
-# customer's updates in a fleet of workers are serialised by it, in the transaction
-# that reads the state anyway (no lock service, no extra round trip). Waiting for the
-# lock, PostgreSQL reads the row as the holder committed it.
-_PROFILE_LOCKED = _PROFILE.with_for_update(of=_CUSTOMERS)
 _READ_PROFILE = Prepared(_PROFILE)
-_READ_PROFILE_LOCKED = Prepared(_PROFILE_LOCKED)
+
+# What a profile's version was when this unit read it: not there at all (a write then
+# must create it), or not read in this unit (a write then is unconditional).
+ABSENT = -1
+_PROFILE_VALUES = {
+    c.name: bindparam(c.name, type_=c.type) for c in _CUSTOMERS.c if c.name != "version"
+}
 
 
-def _saving_profile(insert: Any) -> Prepared:
-    saved = insert(_CUSTOMERS)
-    return Prepared(
-        saved.on_conflict_do_update(
-            index_elements=["key"],
-            set_={c.name: saved.excluded[c.name] for c in _CUSTOMERS.c if c.name != "key"},
-        )
-    )
+def saving_profile(insert: Any, *, checked: bool) -> Any:
+    """The profile's upsert. ``checked`` (PostgreSQL): only over the version this unit
+    read (``read_version``; NULL when it read none), moving it on, and returning the
+    key when it wrote; no row back means another worker wrote the profile meanwhile.
+    SQLite (one writing process) writes unconditionally and keeps the version."""
+    saved = insert(_CUSTOMERS).values(_PROFILE_VALUES)
+    changed: dict[str, Any] = {
+        c.name: saved.excluded[c.name] for c in _CUSTOMERS.c if c.name not in ("key", "version")
+    }
+    if not checked:
+        return saved.on_conflict_do_update(index_elements=["key"], set_=changed)
+    read = bindparam("read_version", type_=_CUSTOMERS.c.version.type)
+    return saved.on_conflict_do_update(
+        index_elements=["key"],
+        set_=changed | {"version": _CUSTOMERS.c.version + 1},
+        where=or_(read.is_(None), _CUSTOMERS.c.version == read),
+    ).returning(_CUSTOMERS.c.key)
 
 
-_SAVE_PROFILE = {"postgresql": _saving_profile(postgresql.insert)}
-_SAVE_PROFILE_SQLITE = _saving_profile(sqlite.insert)
+_SAVE_PROFILE = {"postgresql": Prepared(saving_profile(postgresql.insert, checked=True))}
+_SAVE_PROFILE_SQLITE = Prepared(saving_profile(sqlite.insert, checked=False))
 _ADD_CUSTOMER = Prepared(insert(_CUSTOMERS))
 _GET_ACCOUNT = Prepared(
     select(_ACCOUNTS).where(_ACCOUNTS.c.support_number == bindparam("support_number"))
@@ -117,43 +127,75 @@ _GET_ACCOUNT = Prepared(
 
 
 class SqlCustomerRepository:
-    """``bot.ports.CustomerRepository`` on the unit of work's session."""
+    """``bot.ports.CustomerRepository`` on the unit of work's session.
+
+    A profile is written back at the version the unit read (PostgreSQL): when another
+    worker wrote it meanwhile the write changes nothing and raises ``ConcurrentUpdate``,
+    and the gate runs the update again on the profile as it is now. A customer's
+    updates reach one worker at a time (the update queue keeps each chat in order), so
+    this is the rare case, paid for then, instead of a row lock on every step (a
+    transaction of its own: BEGIN, the read FOR UPDATE, the write, COMMIT).
+    """
 
     def __init__(self, session: AsyncSession, accounts: dict[str, Account | None]) -> None:
         self._session = session
         self._accounts = accounts  # the unit's identity map (SqlAccountRepository)
         # A profile ``put`` keeps for the unit's next statement: the inbox row then
-        # writes both in one statement on PostgreSQL (``SqlInbox.record``).
+        # writes both in one statement (``SqlInbox.record``).
         self._pending: dict[str, Any] | None = None
+        # The version of each profile as this unit read (or wrote) it.
+        self._versions: dict[str, int] = {}
 
     def take_pending(self) -> dict[str, Any] | None:
-        """The profile kept to write, handed to whoever writes it now."""
+        """The profile kept to write, with the version it must find (``read_version``),
+        handed to whoever writes it now."""
         pending, self._pending = self._pending, None
         return pending
 
-    async def flush(self) -> None:
-        """Write the profile kept by ``put``, if any."""
+    def written(self, key: str, wrote: int) -> None:
+        """The kept profile of ``key`` was written (``wrote`` rows) by whoever took it:
+        its version moved on, or another worker's write was there first."""
+        read = self._versions.pop(key, None)
+        if not wrote:
+            raise ConcurrentUpdate(f"customer {key} was written meanwhile")
+        if read is not None:
+            self._versions[key] = read + 1 if read != ABSENT else 0
+
+    @property
+    def checks_versions(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    async def flush(self, *, last: bool = False) -> None:
+        """Write the profile kept by ``put``, if any (``last``: the unit's last write)."""
         if (pending := self.take_pending()) is not None:
             dialect = self._session.get_bind().dialect.name
-            save = _SAVE_PROFILE.get(dialect, _SAVE_PROFILE_SQLITE)
-            await save.execute(self._session, pending)
+            save = _SAVE_PROFILE.get(dialect)
+            if save is None:
+                await _SAVE_PROFILE_SQLITE.execute(self._session, _without_version(pending))
+                return
+            self.written(pending["key"], await save.execute(self._session, pending, last=last))
 
     def forget(self) -> None:
-        """Rolled back: the kept profile is gone with the transaction."""
+        """Rolled back: the kept profile is gone with the transaction, and what was
+        read may be old by the next try."""
         self._pending = None
+        self._versions.clear()
 
     async def get(self, participant: Participant) -> Customer | None:
         await self.flush()
         row = await self._session.get(CustomerRow, participant.key, populate_existing=True)
+        self._versions[participant.key] = ABSENT if row is None else row.version
         return None if row is None else _customer(row)
 
     async def profile(self, participant: Participant) -> Profile:
         await self.flush()
-        postgres = self._session.get_bind().dialect.name == "postgresql"
-        read = _READ_PROFILE_LOCKED if postgres else _READ_PROFILE
-        values = next(iter(await read.rows(self._session, {"key": participant.key})), None)
+        values = next(
+            iter(await _READ_PROFILE.rows(self._session, {"key": participant.key})), None
+        )
         if values is None:
+            self._versions[participant.key] = ABSENT
             return Profile(None)
+        self._versions[participant.key] = values["version"]
         customer = _customer(values)
         account = None
         if values["account_support_number"] is not None:
@@ -165,7 +207,8 @@ class SqlCustomerRepository:
 
     async def put(self, customer: Customer) -> None:
         # Written before the unit's next statement, or with its inbox row.
-        self._pending = _row(customer)
+        key = customer.participant.key
+        self._pending = _row(customer) | {"read_version": self._versions.get(key)}
 
     async def create(self, customer: Customer) -> None:
         await self.flush()
@@ -173,6 +216,7 @@ class SqlCustomerRepository:
             await _ADD_CUSTOMER.execute(self._session, _row(customer))
         except IntegrityError as exc:
             raise ConcurrentUpdate(f"customer {customer.participant.key} exists") from exc
+        self._versions[customer.participant.key] = 0
 
     async def add(self, customer: Customer) -> None:
         await self.flush()
@@ -194,7 +238,8 @@ class SqlCustomerRepository:
         result = await self._session.execute(
             update(_CUSTOMERS)
             .where(_CUSTOMERS.c.key == participant.key, _CUSTOMERS.c.unreachable.is_(False))
-            .values(unreachable=True)
+            # A step reading the profile before this must not write it back reachable.
+            .values(unreachable=True, version=_CUSTOMERS.c.version + 1)
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -214,6 +259,10 @@ def _row(customer: Customer) -> dict[str, Any]:
         # A state that is not plain JSON fails here, at the step that made it.
         "conversation": customer.conversation,
     }
+
+
+def _without_version(pending: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in pending.items() if name != "read_version"}
 
 
 def _customer(row: CustomerRow | Mapping[Any, Any]) -> Customer:

@@ -19,6 +19,13 @@ or not. So:
 Either way the engine's ``before_cursor_execute`` listeners see every statement, so
 whoever counts statements counts these too.
 
+- On PostgreSQL ``Prepared`` runs on asyncpg's own connection the same way: a read
+  inside the unit's transaction when one is open, else on its own (at READ COMMITTED
+  a statement sees what was committed before it either way); a write inside the
+  transaction, or, when it is the unit's last and only write (``last=True``: the inbox
+  row with the profile, a profile alone at commit), on its own as its own transaction:
+  no BEGIN and no COMMIT round trips, as in SQLite's autocommit.
+
 - ``Shelf`` keeps a few of the engine's connections between units: a unit takes one
   and gives it back when its transaction is over, instead of a check-out and check-in
   of the pool each time (its events, the reset's rollback: ~100 us a unit, as much as
@@ -64,7 +71,13 @@ class UnitConnection:
         self._connection: AsyncConnection | None = None
         self._sync: Connection | None = None
         self.sqlite: sqlite3.Connection | None = None
+        # PostgreSQL: asyncpg's connection, and SQLAlchemy's adapter around it (whose
+        # transaction, once begun, the driver's statements join).
+        self.asyncpg: Any = None
+        self._adapted: Any = None
         self._session: AsyncSession | None = None
+        # The unit's last write ran on its own (``last=True``): nothing may follow.
+        self.ended = False
 
     @property
     def dialect(self) -> Dialect:
@@ -74,8 +87,28 @@ class UnitConnection:
         connection = Shelf.of(self.engine).take() or await self.engine.connect()
         self._connection = connection
         self._sync = connection.sync_connection
-        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        fairy = connection.sync_connection.connection  # type: ignore[union-attr]
+        driver = fairy.driver_connection
         self.sqlite = driver.sqlite if isinstance(driver, InlineConnection) else None
+        if self.engine.dialect.driver == "asyncpg":
+            self.asyncpg, self._adapted = driver, fairy.dbapi_connection
+        self.ended = False
+
+    def in_transaction(self) -> bool:
+        """A transaction is open at the server (PostgreSQL: BEGIN was sent)."""
+        return self._adapted is not None and self._adapted._transaction is not None
+
+    def may_write_alone(self, last: bool) -> bool | None:
+        """PostgreSQL: how the driver runs a write. True: inside the open transaction;
+        False: on its own (the unit's last write, with no transaction open); None: not
+        on the driver (SQLAlchemy begins the transaction)."""
+        if self.ended:
+            raise RuntimeError("a write after the unit's last write, which committed")
+        if self.in_transaction():
+            return True
+        if last and self._session is None and not self.connection.in_transaction():
+            return False
+        return None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -102,6 +135,7 @@ class UnitConnection:
     async def commit(self) -> None:
         if self._session is not None:
             await self._session.flush()
+        self.ended = False
         if self.connection.in_transaction():
             # SQLAlchemy's transaction (a session or a statement through it): the
             # driver's statements are on the same connection and commit with it.
@@ -116,6 +150,7 @@ class UnitConnection:
     async def rollback(self) -> None:
         if self._connection is None:
             return
+        self.ended = False
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
@@ -230,6 +265,8 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._dml = isinstance(statement, ValuesBase)
+        # SELECT ... FOR UPDATE needs the transaction SQLAlchemy begins.
+        self._locking = getattr(statement, "_for_update_arg", None) is not None
         self._table = getattr(statement, "table", None) if self._dml else None
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
@@ -283,6 +320,18 @@ class Prepared:
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows the statement reads (or returns), each as a mapping of column names."""
         unit = _unit(session)
+        if unit is not None and unit.asyncpg is not None and self._on_asyncpg(unit):
+            compiled = self._for(unit.dialect, params)
+            records = await self._run_asyncpg(unit, compiled, params, "fetch")
+            return [
+                {
+                    name: (value if process is None else process(value))
+                    for name, process, value in zip(
+                        compiled.columns, compiled.results, record, strict=True
+                    )
+                }
+                for record in records
+            ]
         if unit is None or unit.sqlite is None:
             result = await _executor(session, unit).execute(self.statement, dict(params))
             return [dict(row._mapping) for row in result]
@@ -307,8 +356,24 @@ class Prepared:
         found = await self.rows(session, params)
         return next(iter(found[0].values())) if found else None
 
-    async def execute(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
-        """Run a write; the number of rows it changed."""
+    async def execute(
+        self, session: AsyncSession, params: Mapping[str, Any], *, last: bool = False
+    ) -> int:
+        """Run a write; the number of rows it changed. ``last``: the unit's last write
+        (its commit follows at once): with no transaction open it commits on its own."""
+        unit = _unit(session)
+        if unit is not None and unit.asyncpg is not None:
+            inside = unit.may_write_alone(last)
+            if inside is not None:
+                compiled = self._for(unit.dialect, params)
+                status = await self._run_asyncpg(unit, compiled, params, "execute")
+                # "INSERT 0 1", "UPDATE 3": the count is the last word.
+                changed = int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
+                if not inside:
+                    unit.ended = True
+                    if changed:  # its own transaction, which wrote: a commit
+                        unit.sync.dispatch.commit(unit.sync)
+                return changed
         return await self.execute_many(session, [params])
 
     async def execute_many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -328,6 +393,33 @@ class Prepared:
             return cursor.rowcount
         finally:
             cursor.close()
+
+    def _on_asyncpg(self, unit: UnitConnection) -> bool:
+        """Whether ``rows`` runs on asyncpg's connection: a read (not FOR UPDATE), or a
+        write returning rows inside the transaction already open."""
+        if self._dml:
+            return unit.may_write_alone(last=False) is True
+        return not self._locking
+
+    @staticmethod
+    async def _run_asyncpg(
+        unit: UnitConnection, compiled: _Compiled, params: Mapping[str, Any], how: str
+    ) -> Any:
+        """``compiled`` on asyncpg's connection (its statement cache prepares it once):
+        ``fetch`` for the rows, ``execute`` for the command's status."""
+        values = {**compiled.fixed, **params} if compiled.fixed else params
+        args = [
+            values[name] if process is None else process(values[name])
+            for name, process in zip(compiled.names, compiled.binds, strict=True)
+        ]
+        connection = unit.sync
+        connection.dispatch.before_cursor_execute(
+            connection, None, compiled.sql, args, None, False
+        )
+        try:
+            return await getattr(unit.asyncpg, how)(compiled.sql, *args)
+        except Exception as error:
+            raise _translated(unit, compiled.sql, args, error) from error
 
     @staticmethod
     async def _run(
@@ -368,6 +460,27 @@ class Prepared:
             cursor.close()
             raise
         return cursor
+
+
+def _translated(unit: UnitConnection, sql: str, args: list[Any], error: Exception) -> Exception:
+    """An error of asyncpg's as SQLAlchemy raises it (``IntegrityError``...), the
+    connection invalidated when it is lost (the unit then ends as ``StoreInterrupted``)."""
+    dialect = unit.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        unit._adapted._handle_exception(error)  # raises asyncpg's error as the DBAPI's
+    except Exception as as_dbapi:
+        translated = as_dbapi
+    else:  # pragma: no cover - it always raises
+        translated = error
+    if not isinstance(translated, dbapi_error):
+        return translated
+    lost = dialect.is_disconnect(translated, unit._adapted, None)
+    if lost:
+        unit.sync.invalidate(translated)
+    return DBAPIError.instance(
+        sql, args, translated, dbapi_error, dialect=dialect, connection_invalidated=lost
+    )
 
 
 _SHELVES: weakref.WeakKeyDictionary[AsyncEngine, Shelf] = weakref.WeakKeyDictionary()

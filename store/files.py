@@ -44,7 +44,7 @@ class SqlFileStore:
         unit = UnitConnection(self._sessions)
         await unit.open()
         try:
-            if await _keeping(unit.dialect.name).execute(on_demand(unit), values):
+            if await _keeping(unit.dialect.name).execute(on_demand(unit), values, last=True):
                 await unit.commit()
         finally:
             await unit.rollback()

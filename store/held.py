@@ -9,6 +9,7 @@ from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.errors import ConcurrentUpdate
 from bot.held import HeldMessage
 from bot.participant import Participant
 from bot.ticket import Attachment
@@ -70,7 +71,12 @@ class SqlHeldMessages:
         rows = (await self._session.execute(_HELD_NOW, {"key": who.key})).all()
         if not rows:
             return []
-        await self._session.execute(delete(_HELD).where(_HELD.c.id.in_([row.id for row in rows])))
+        taken = await self._session.execute(
+            delete(_HELD).where(_HELD.c.id.in_([row.id for row in rows]))
+        )
+        if getattr(taken, "rowcount", len(rows)) != len(rows):
+            # Another worker (the clock's release, say) took them meanwhile.
+            raise ConcurrentUpdate(f"held messages of {who.key} taken meanwhile")
         return [
             HeldMessage(row.text, row.held_at, tuple(_attachment(f) for f in row.files or ()))
             for row in rows

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DuplicateUpdate
 from bot.inputs import UpdateRef
-from store.accounts import SqlCustomerRepository
+from store.accounts import SqlCustomerRepository, saving_profile
 from store.driver import Prepared
 from store.models import CustomerRow, InboxRow
+from store.outbox import SqlOutbox
 
 _INBOX = cast(Table, InboxRow.__table__)
 _CUSTOMERS = cast(Table, CustomerRow.__table__)
@@ -23,36 +24,31 @@ _RECORD = insert(_INBOX)
 
 
 def _recording_with_profile() -> Any:
-    """PostgreSQL: the customer's profile upserted and the inbox row inserted in one
-    statement (a data-modifying WITH runs whether or not the rest reads it): a round
-    trip less on every customer step. The two tables' columns share no name, so each
-    value is one parameter."""
-    saved = postgresql.insert(_CUSTOMERS).values(
-        {c.name: bindparam(c.name, type_=c.type) for c in _CUSTOMERS.c}
-    )
-    saved = saved.on_conflict_do_update(
-        index_elements=["key"],
-        set_={c.name: saved.excluded[c.name] for c in _CUSTOMERS.c if c.name != "key"},
-    )
-    return (
-        insert(_INBOX)
-        .values({c.name: bindparam(c.name, type_=c.type) for c in _INBOX.c})
-        .add_cte(saved.cte("saved"))
-    )
+    """PostgreSQL: the customer's profile upserted at the version the unit read and the
+    inbox row inserted, in one statement (a data-modifying WITH): the inbox row only
+    when the profile was written (``SELECT ... FROM saved``), so a profile written
+    meanwhile by another worker leaves no trace and the update runs again. The two
+    tables' columns share no name, so each value is one parameter."""
+    saved = saving_profile(postgresql.insert, checked=True).cte("saved")
+    row = select(*(bindparam(c.name, type_=c.type) for c in _INBOX.c)).select_from(saved)
+    return insert(_INBOX).from_select([c.name for c in _INBOX.c], row).add_cte(saved)
 
 
 # SQLite has no data-modifying WITH: there the two go through a view whose INSTEAD OF
-# trigger writes both tables (migration customer_steps), still one statement.
+# trigger writes both tables (migration customer_steps), still one statement; SQLite's
+# one writing process needs no version check.
 CUSTOMER_STEPS = Table(
     "customer_steps",
     MetaData(),
-    *(Column(column.name, column.type) for column in (*_CUSTOMERS.c, *_INBOX.c)),
+    *(
+        Column(column.name, column.type)
+        for column in (*_CUSTOMERS.c, *_INBOX.c)
+        if column.name != "version"
+    ),
 )
 _RECORD_ONLY = Prepared(_RECORD)
-_RECORD_WITH_PROFILE = {
-    "postgresql": Prepared(_recording_with_profile()),
-    "sqlite": Prepared(insert(CUSTOMER_STEPS)),
-}
+_RECORD_WITH_PROFILE = Prepared(_recording_with_profile())
+_RECORD_WITH_PROFILE_SQLITE = Prepared(insert(CUSTOMER_STEPS))
 
 
 _WHERE = (
@@ -78,11 +74,16 @@ class SqlInbox:
     """
 
     def __init__(
-        self, session: AsyncSession, customers: SqlCustomerRepository | None = None
+        self,
+        session: AsyncSession,
+        customers: SqlCustomerRepository | None = None,
+        outbox: SqlOutbox | None = None,
     ) -> None:
         self._session = session
         # Whose kept profile write goes with the row (``SqlCustomerRepository.put``).
         self._customers = customers
+        # Whose kept notifications are written before it (``SqlOutbox.flush``).
+        self._outbox = outbox
 
     async def record(
         self, update: UpdateRef, at: datetime, answer: list[Any] | None = None
@@ -95,16 +96,23 @@ class SqlInbox:
             "answer": answer,
         }
         customers = self._customers
-        together = _RECORD_WITH_PROFILE.get(self._session.get_bind().dialect.name)
+        dialect = self._session.get_bind().dialect.name
+        key = f"{update.channel}/{update.bot}/{update.update_id}"
         try:
-            if together and customers and (profile := customers.take_pending()) is not None:
-                await together.execute(self._session, profile | row)
+            # The row is the unit's last write: whatever else is kept for the unit's
+            # end goes first (with it, the unit is a transaction again).
+            if self._outbox is not None:
+                await self._outbox.flush()
+            if customers is None or (profile := customers.take_pending()) is None:
+                await _RECORD_ONLY.execute(self._session, row, last=True)
+            elif dialect == "postgresql":
+                wrote = await _RECORD_WITH_PROFILE.execute(self._session, profile | row, last=True)
+                customers.written(profile["key"], wrote)
             else:
-                if customers is not None:
-                    await customers.flush()
-                await _RECORD_ONLY.execute(self._session, row)
+                given = {k: v for k, v in profile.items() if k != "read_version"} | row
+                await _RECORD_WITH_PROFILE_SQLITE.execute(self._session, given)
         except IntegrityError as exc:
-            raise DuplicateUpdate(f"{update.channel}/{update.bot}/{update.update_id}") from exc
+            raise DuplicateUpdate(key) from exc
 
     async def seen(self, update: UpdateRef) -> bool:
         found = await self._session.scalar(_SEEN, _key(update))

@@ -118,6 +118,9 @@ class CustomerRow(Base):
     # The running conversation ({"kind", "data", "at"}), beside the profile it belongs
     # to: one read and one write per step (migration 0006).
     conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Moved on by every write on PostgreSQL, where a step writes the profile back only
+    # at the version it read (migration 0019; SQLite's single writer keeps 0).
+    version: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         # Customers in the middle of a conversation, found at start-up (migration 0011).

@@ -72,7 +72,7 @@ class SqlUnitOfWork:
         self.customers = self._customers
         self._outbox = SqlOutbox(session)
         self.outbox = self._outbox
-        self.inbox = SqlInbox(self._session, self._customers)
+        self.inbox = SqlInbox(self._session, self._customers, self._outbox)
         self._quota = SqlQuotaCounter(self._session)
         self.quota = self._quota
         self.held = SqlHeldMessages(self._session)
@@ -106,8 +106,9 @@ class SqlUnitOfWork:
             raise StoreInterrupted(str(exc.orig)) from exc
 
     async def commit(self) -> None:
-        await self._customers.flush()
         await self._outbox.flush()
+        # With nothing else written, the profile commits on its own (PostgreSQL).
+        await self._customers.flush(last=True)
         await self._unit.commit()
 
     async def rollback(self) -> None:

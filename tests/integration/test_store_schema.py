@@ -45,13 +45,17 @@ async def test_the_customer_steps_view_has_every_column_of_customers_and_inbox(
 ) -> None:
     """A customer's step writes its profile through this view on SQLite (migration
     customer_steps): a column added to ``customers`` without the view would be dropped on every
-    step."""
+    step. The profile's version is not written there (SQLite's one writer checks none)."""
     if backend.name != "sqlite":
         return  # PostgreSQL writes both tables with a data-modifying WITH instead
     async with backend.engine.connect() as connection:
         found = await connection.execute(text("PRAGMA table_info(customer_steps)"))
         columns = [row[1] for row in found]
-    expected = [c.name for c in (*CustomerRow.__table__.columns, *InboxRow.__table__.columns)]
+    expected = [
+        c.name
+        for c in (*CustomerRow.__table__.columns, *InboxRow.__table__.columns)
+        if c.name != "version"
+    ]
     assert columns == expected
     assert [c.name for c in CUSTOMER_STEPS.columns] == expected
 
