@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -466,7 +466,12 @@ class UnitOfWork(Protocol):
     async def rollback(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """A new, independent unit of work per call. ``read_only``: the unit only reads
+    (and never commits); a store may then skip the transaction (PostgreSQL: no BEGIN
+    and ROLLBACK round trips around the reads, each seeing what was committed)."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 
 
 class OutboxStore(Protocol):
@@ -618,6 +623,12 @@ class LinkStore(Protocol):
     keep its writes for the relay to record with the delivery (read back at once)."""
 
     async def get(self, channel: str, kind: str, key: str) -> str | None: ...
+
+    async def get_many(
+        self, links: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], str]:
+        """Several links (channel, kind, key) at once: those found, by link."""
+        ...
 
     async def set(self, channel: str, kind: str, key: str, value: str) -> None: ...
 

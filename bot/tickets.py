@@ -204,7 +204,7 @@ class TicketService:
         return self._clock.now()
 
     async def get(self, number: int) -> Ticket:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.tickets.get(number)
 
     # -- one person across platforms --------------------------------------------------

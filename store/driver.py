@@ -62,12 +62,17 @@ class UnitConnection:
     goes through it; else SQLite's own, at the driver's first write (see ``commit``).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
+    ) -> None:
         engine = sessions.kw.get("bind")
         if not isinstance(engine, AsyncEngine):
             raise TypeError("the unit of work's sessions must be bound to an AsyncEngine")
         self.engine = engine
         self._sessions = sessions
+        # Only reads, on PostgreSQL outside any transaction (the connection in
+        # autocommit): no BEGIN and ROLLBACK round trips around them.
+        self.read_only = read_only and engine.dialect.driver == "asyncpg"
         self._connection: AsyncConnection | None = None
         self._sync: Connection | None = None
         self.sqlite: sqlite3.Connection | None = None
@@ -84,7 +89,13 @@ class UnitConnection:
         return self.engine.dialect
 
     async def open(self) -> None:
-        connection = Shelf.of(self.engine).take() or await self.engine.connect()
+        shelf = Shelf.of(self.engine)
+        connection = shelf.take(self.read_only)
+        if connection is None:
+            connection = await self.engine.connect()
+            if self.read_only:
+                # Until the connection goes back to the pool, which resets it.
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
         self._connection = connection
         self._sync = connection.sync_connection
         fairy = connection.sync_connection.connection  # type: ignore[union-attr]
@@ -186,6 +197,7 @@ class Shelf:
 
     def __init__(self) -> None:
         self._kept: list[AsyncConnection] = []
+        self._autocommit: list[AsyncConnection] = []  # read-only units' (PostgreSQL)
 
     @classmethod
     def of(cls, engine: AsyncEngine) -> Shelf:
@@ -195,16 +207,19 @@ class Shelf:
             event.listen(engine.sync_engine, "engine_disposed", shelf._on_dispose)
         return shelf
 
-    def take(self) -> AsyncConnection | None:
-        return self._kept.pop() if self._kept else None
+    def take(self, autocommit: bool = False) -> AsyncConnection | None:
+        kept = self._autocommit if autocommit else self._kept
+        return kept.pop() if kept else None
 
     def keep(self, connection: AsyncConnection) -> bool:
         """Keep ``connection`` for the next unit; False when it must be closed (the
         shelf is full, or the connection is not clean: invalidated, closed, or in a
         transaction SQLAlchemy or SQLite itself began)."""
         sync = connection.sync_connection
+        options = sync.get_execution_options() if sync is not None else {}
+        kept = self._autocommit if options.get("isolation_level") == "AUTOCOMMIT" else self._kept
         if (
-            len(self._kept) >= self.SIZE
+            len(kept) >= self.SIZE
             or sync is None
             or sync.closed
             or sync.invalidated
@@ -214,13 +229,13 @@ class Shelf:
         driver = sync.connection.driver_connection
         if isinstance(driver, InlineConnection) and driver.sqlite.in_transaction:
             return False
-        self._kept.append(connection)
+        kept.append(connection)
         return True
 
     def _on_dispose(self, _engine: Any) -> None:
         # Inside ``AsyncEngine.dispose``'s greenlet. Given back, they would wait in the
         # old pool until the garbage collector found them; closed for good instead.
-        kept, self._kept = self._kept, []
+        kept, self._kept, self._autocommit = [*self._kept, *self._autocommit], [], []
         for connection in kept:
             sync = connection.sync_connection
             if sync is not None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store.models import ChannelLinkRow
 from store.upsert import upsert
 
-_LINKS = cast(Table, ChannelLinkRow.__table__)
+_LINKS = LINKS_TABLE = cast(Table, ChannelLinkRow.__table__)
 _GET = select(_LINKS.c.value).where(
     _LINKS.c.channel == bindparam("channel"),
     _LINKS.c.kind == bindparam("kind"),
@@ -103,6 +104,24 @@ class SqlLinkStore:
                 return found
         async with self._sessions() as session:
             return await session.scalar(_GET, params)
+
+    async def get_many(self, links: Sequence[LinkKey]) -> dict[LinkKey, str]:
+        found: dict[LinkKey, str] = {}
+        if self._deferred is not None:
+            found = {link: kept for link in links if (kept := self._deferred.get(link))}
+        asked = [link for link in links if link not in found]
+        if not asked:
+            return found
+        query = select(_LINKS.c.channel, _LINKS.c.kind, _LINKS.c.key, _LINKS.c.value).where(
+            tuple_(_LINKS.c.channel, _LINKS.c.kind, _LINKS.c.key).in_(asked)
+        )
+        if self._reads is not None:
+            async with self._reads.connect() as connection:
+                rows = (await connection.execute(query)).all()
+        else:
+            async with self._sessions() as session:
+                rows = (await session.execute(query)).all()
+        return found | {(str(c), str(t), str(k)): str(v) for c, t, k, v in rows}
 
     async def set(self, channel: str, kind: str, key: str, value: str) -> None:
         if self._deferred is not None:

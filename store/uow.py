@@ -58,10 +58,12 @@ class SqlUnitOfWork:
     articles: HelpArticles
     incidents: IncidentRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
+    ) -> None:
         # The connection is taken on entering; a session on it only if a repository
         # uses one (store/driver.py): most customer steps never do.
-        self._unit = UnitConnection(sessions)
+        self._unit = UnitConnection(sessions, read_only=read_only)
         self._session = session = on_demand(self._unit)
         self._tickets = SqlTicketRepository(session)
         self.tickets = self._tickets
@@ -106,6 +108,8 @@ class SqlUnitOfWork:
             raise StoreInterrupted(str(exc.orig)) from exc
 
     async def commit(self) -> None:
+        if self._unit.read_only:
+            raise RuntimeError("a read-only unit of work does not commit")
         await self._outbox.flush()
         # With nothing else written, the profile commits on its own (PostgreSQL).
         await self._customers.flush(last=True)
@@ -126,5 +130,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions, read_only=read_only)

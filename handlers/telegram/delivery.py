@@ -144,6 +144,23 @@ def topic_name(ticket: Ticket) -> str:
     return ticket.label[:TOPIC_NAME_LIMIT]
 
 
+LinkKey = tuple[str, str, str]
+
+
+class Prefetched:
+    """Links read together at the start of a delivery. Each is used once: a second
+    read of it goes to the store (the delivery may have written it since)."""
+
+    def __init__(self, asked: Sequence[LinkKey], found: dict[LinkKey, str]) -> None:
+        self._values = {link: found.get(link) for link in asked}
+
+    def has(self, link: LinkKey) -> bool:
+        return link in self._values
+
+    def take(self, link: LinkKey) -> str | None:
+        return self._values.pop(link)
+
+
 class TelegramNotifier:
     """``bot.ports.Notifier`` for channel ``telegram``."""
 
@@ -379,13 +396,20 @@ class TelegramNotifier:
             ticket = await self.tickets(number)
         except TicketNotFound:
             ticket = None
+        # The links this delivery reads, in one round trip: the topic, the card, how far
+        # each notification got.
+        key = ticket_key(number, chat_id)
+        known = await self._prefetch(
+            [(CHANNEL, KIND_TOPIC, key), (CHANNEL, KIND_CARD, key)]
+            + [(CHANNEL, KIND_SENT, n.id) for n in ns]
+        )
         thread_id: int | None = None
         if ticket is not None and await self.is_forum(chat_id):
-            thread_id = await self._topic(chat_id, ticket)
+            thread_id = await self._topic(chat_id, ticket, known)
         # A new card carries the opening when it fits: that call is the opening's.
         openings = [n.id for n in ns if n.key == OPENING]
         card_id, opening_on_card = (
-            await self._card(chat_id, thread_id, ticket, openings, track)
+            await self._card(chat_id, thread_id, ticket, openings, track, known)
             if ticket is not None
             else (None, False)
         )
@@ -412,7 +436,7 @@ class TelegramNotifier:
             pieces.clear()
 
         for n in ns:
-            skip = await self._progress(n)
+            skip = await self._progress(n, known)
             # Choices on a team notice (e.g. "Send it again") go on its last part.
             rendered = self.renderer.reply(
                 Reply(n.key, decode_params(n.params), n.choices), n.locale
@@ -510,10 +534,10 @@ class TelegramNotifier:
             self._forum[chat_id] = bool(chat.is_forum)
         return self._forum[chat_id]
 
-    async def _topic(self, chat_id: int, ticket: Ticket) -> int:
+    async def _topic(self, chat_id: int, ticket: Ticket, known: Prefetched | None = None) -> int:
         assert ticket.number is not None
         key = ticket_key(ticket.number, chat_id)
-        found = parse_ref(await self.links.get(CHANNEL, KIND_TOPIC, key))
+        found = parse_ref(await self._link(KIND_TOPIC, key, known))
         if found is not None:
             return found[1]
         await self.pacer.wait(chat_id)
@@ -528,12 +552,13 @@ class TelegramNotifier:
         ticket: Ticket,
         openings: Collection[str] = (),
         progress: RunProgress | None = None,
+        known: Prefetched | None = None,
     ) -> tuple[int, bool]:
         """Send the ticket card, or edit it to the ticket's current state; its message
         id, and whether it was sent now with the whole opening on it (then it carries
         the ``openings`` notifications, told to ``progress`` before it goes)."""
         assert ticket.number is not None
-        found = await self.refresh_card(chat_id, ticket)
+        found = await self.refresh_card(chat_id, ticket, known)
         if found is not None:
             return found, False
         text, markup = self._card_content(chat_id, ticket)
@@ -549,13 +574,15 @@ class TelegramNotifier:
         await self.links.set(CHANNEL, KIND_MESSAGE, ref(chat_id, message_id), str(ticket.number))
         return message_id, opening_on_card
 
-    async def refresh_card(self, chat_id: int, ticket: Ticket) -> int | None:
+    async def refresh_card(
+        self, chat_id: int, ticket: Ticket, known: Prefetched | None = None
+    ) -> int | None:
         """Edit the ticket's card in ``chat_id`` to the ticket's current state (not every
         change is announced to the team, e.g. an answer that took the ticket); the card's
         message id, None when the chat has no card for it yet."""
         assert ticket.number is not None
         key = ticket_key(ticket.number, chat_id)
-        value = await self.links.get(CHANNEL, KIND_CARD, key)
+        value = await self._link(KIND_CARD, key, known)
         found = parse_ref((value or "").partition("#")[0])
         if value is None or found is None:
             return None
@@ -771,9 +798,19 @@ class TelegramNotifier:
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    async def _progress(self, n: Notification) -> int:
+    async def _prefetch(self, links: list[LinkKey]) -> Prefetched:
+        return Prefetched(links, await self.links.get_many(links))
+
+    async def _link(self, kind: str, key: str, known: Prefetched | None) -> str | None:
+        """A link of this channel: as prefetched for this delivery, else as stored."""
+        link = (CHANNEL, kind, key)
+        if known is not None and known.has(link):
+            return known.take(link)
+        return await self.links.get(*link)
+
+    async def _progress(self, n: Notification, known: Prefetched | None = None) -> int:
         """How many parts of this notification a previous attempt already delivered."""
-        value = await self.links.get(CHANNEL, KIND_SENT, n.id)
+        value = await self._link(KIND_SENT, n.id, known)
         return int(value) if value and value.isdigit() else 0
 
     async def _advance(self, n: Notification, parts: int) -> None:

@@ -18,6 +18,9 @@ class MemoryLinks:
     async def get(self, channel: str, kind: str, key: str) -> str | None:
         return self.rows.get((channel, kind, key))
 
+    async def get_many(self, links: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        return {link: self.rows[link] for link in links if link in self.rows}
+
     async def set(self, channel: str, kind: str, key: str, value: str) -> None:
         self.rows[(channel, kind, key)] = value
 

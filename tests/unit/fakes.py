@@ -625,7 +625,7 @@ class FakeUnitOfWorkFactory:
     def __init__(self) -> None:
         self.db = Db()
 
-    def __call__(self) -> FakeUnitOfWork:
+    def __call__(self, *, read_only: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.db)
 
 
