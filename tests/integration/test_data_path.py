@@ -447,6 +447,57 @@ async def test_conversations_left_in_redis_by_the_earlier_layout_carry_on(
         await client.aclose()
 
 
+async def test_held_messages_released_by_two_tickers_and_a_worker_join_once(
+    backend: Backend, lock_kind: str | None
+) -> None:
+    """Messages held back by flood control, released at the same moment by the clock
+    in two workers and by the customer's next message in a third: each joins the
+    ticket once, before the new one (two takers of the same held rows: the later one's
+    DELETE finds them gone and its update runs again)."""
+    # A short window: Redis counts it in real time, the in-process limiter by the clock.
+    settings = _settings(backend, lock_kind).model_copy(
+        update={"flood_limit": 3, "flood_window_seconds": 1.0}
+    )
+    fleet = [
+        await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY)) for _ in range(3)
+    ]
+    first, second, third = fleet
+    try:
+        async with first.uow() as uow:
+            await uow.accounts.put(
+                Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
+            )
+            await uow.commit()
+        who = Participant("chat", f"held-{lock_kind is not None}-{backend.name}")
+        number = await _file(first, who)
+        for i in range(5):
+            await first.desk.answer(
+                who, TextSent(f"message {i}"), name="Flo", update=UpdateRef("chat", "b", f"h{i}")
+            )
+        async with first.uow() as uow:
+            held = await uow.held.take(who)  # looked at, not taken: no commit
+        assert held, "nothing was held back: the test would prove nothing"
+        await asyncio.sleep(1.1)
+        for app in fleet:
+            assert isinstance(app.clock, ManualClock)
+            app.clock.advance(seconds=2)
+        await asyncio.gather(
+            first.desk.release_held(),
+            second.desk.release_held(),
+            third.desk.answer(
+                who, TextSent("message 5"), name="Flo", update=UpdateRef("chat", "b", "h5")
+            ),
+        )
+        ticket = await first.tickets.get(number)
+        texts = "\n".join(e.text for e in ticket.entries if e.kind is EntryKind.CUSTOMER)
+        for i in range(6):
+            assert texts.count(f"message {i}") == 1, texts
+        assert texts.index("message 4") < texts.index("message 5")
+    finally:
+        for app in fleet:
+            await app.close()
+
+
 async def test_a_profile_written_meanwhile_by_another_worker_is_not_overwritten(
     backend: Backend,
 ) -> None:
