@@ -466,11 +466,14 @@ class Desk:
         self, who: Participant, *, name: str = "", locale: str | None = None
     ) -> Customer:
         """The customer's profile, created on first contact."""
-        async with self._uow() as uow:
+
+        async def work(uow: UnitOfWork) -> Customer:
             turn = await self._turn(uow, who, name, locale)
             await turn.flush()
-            await uow.commit()
-        return turn.customer
+            return turn.customer
+
+        # Through the gate: a profile another worker wrote meanwhile is read again.
+        return await self._gate.run(who, None, work, locks=self._locks)
 
     async def remind_interrupted(self, within: timedelta = RESUME_WINDOW) -> int:
         """At start-up: customers whose conversation took its last step shortly before
