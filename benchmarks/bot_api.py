@@ -155,6 +155,10 @@ class ApiError(Exception):
     """A method the fake does not answer (or a call it refuses), as Telegram's 400."""
 
 
+# What a chat log shows for a message whose keyboard was taken away.
+EDITED_KEYBOARD = "(edited)"
+
+
 @dataclass
 class Sent:
     """A message the bot sent (or edited) in one chat."""
@@ -204,7 +208,7 @@ class MemoryBotAPI(BaseSession):
             "getMe": lambda p: BOT_USER,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
-            "editMessageReplyMarkup": lambda p: self._message(p, text="(edited)"),
+            "editMessageReplyMarkup": lambda p: self._message(p, text=EDITED_KEYBOARD),
             "answerCallbackQuery": lambda p: True,
             "setMessageReaction": lambda p: True,
             "readBusinessMessage": lambda p: True,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from benchmarks.bot_api import MemoryBotAPI, Sent, UpdateMaker
+from benchmarks.bot_api import EDITED_KEYBOARD, MemoryBotAPI, Sent, UpdateMaker
 from benchmarks.probes import Stopwatch
 
 Feed = Callable[[Update], Awaitable[object]]
@@ -158,7 +158,11 @@ class Crowd:
         while waiting:
             for user_id, (at, before) in list(waiting.items()):
                 log = self.api.log(user_id)
-                if log.count > before:
+                # Answered by a message, not only by the used keyboard taken away (the
+                # bot does that first; the next question, or "filed", comes after it).
+                if log.count > before and any(
+                    s.at >= at and s.text != EDITED_KEYBOARD for s in log.sent
+                ):
                     first = next(s.at for s in log.sent if s.at >= at)
                     watch.record(first - at)
                     del waiting[user_id]

@@ -33,6 +33,8 @@ class LoopbackBotAPI:
     async def __aenter__(self) -> LoopbackBotAPI:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._on_method)
+        # Files (a customer's screenshot the desk downloads to keep its copy).
+        app.router.add_get("/file/bot{token}/{path:.+}", self._on_file)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -65,6 +67,11 @@ class LoopbackBotAPI:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the bot did not poll for updates within {timeout:.0f} s")
             await asyncio.sleep(0.1)
+
+    async def _on_file(self, request: web.Request) -> web.Response:
+        url = str(request.url)
+        body = b"".join([chunk async for chunk in self.api.stream_content(url)])
+        return web.Response(body=body, content_type="application/octet-stream")
 
     async def _on_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
