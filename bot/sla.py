@@ -373,9 +373,11 @@ def expectation(
     opens = moment_params(calendar.next_open(filed_at), tz)
     if alerted:
         return Reply(EXPECT_CRITICAL_OFF_HOURS, opens)
+    # When the team is back, and the promise itself (a range is told as a range): an
+    # answer is not due the moment the team is back.
     if calendar.off_hours_critical_only:
-        return Reply(EXPECT_CLOSED_CRITICAL_ONLY, opens)
-    return Reply(EXPECT_CLOSED, opens)
+        return Reply(EXPECT_CLOSED_CRITICAL_ONLY, opens | due)
+    return Reply(EXPECT_CLOSED, opens | due)
 
 
 def critical_alert(number: int, filed_at: datetime, tz: str) -> Reply:

@@ -101,6 +101,20 @@ async def test_a_range_is_told_warned_at_its_lower_bound_and_breached_at_its_upp
     ]
 
 
+async def test_a_business_hours_range_filed_off_hours_is_told_with_the_team_back() -> None:
+    """Filed on Saturday night against "24-48" business hours: the customer hears when
+    the team is back and the range itself (not an answer the moment it is back)."""
+    policy = policy_with(**{"plans.standard": {"first_response_hours": "24-48"}})
+    world = World(SATURDAY_NIGHT, policy)
+    n = await world.file()
+    text = told(world, n)[0]
+    assert "Monday, November 30, 2026" in text  # back on Monday morning
+    assert "between " in text and " and " in text.split("between ", 1)[1], text
+    for lang in ("cs", "pl", "ru"):
+        rendered = told(world, n, lang)[0]
+        assert "{" not in rendered and "between" not in rendered, rendered
+
+
 def test_hours_parse_as_a_number_a_range_or_a_pair() -> None:
     for value, low, high in (
         (24, 24, 24),

@@ -291,7 +291,9 @@ def test_weekend_non_critical_is_queued_until_monday_8(
     assert reply.params["time"] == "8:00"
     assert not off_hours_alert(prague, saturday, False)
     texts = _rendered(translator, reply)
-    assert "once working hours start: Monday, June 8, 2026, 8:00 AM (Prague)" in texts["en"]
+    assert "start again Monday, June 8, 2026, 8:00 AM (Prague)" in texts["en"]
+    # The answer is due 24 business hours on, not at 8:00 on Monday.
+    assert "When to expect an answer: Wednesday, June 10, 2026, 4:00 PM (Prague)" in texts["en"]
     assert "pondělí 8. června 2026 8:00 (Praha)" in texts["cs"]
 
 
