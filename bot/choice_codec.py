@@ -8,6 +8,7 @@ read it back. The prefixes never change: buttons sent long ago must keep working
 
 from __future__ import annotations
 
+import abc
 import base64
 import hashlib
 
@@ -18,7 +19,7 @@ TOKEN_PREFIX = "k:"
 LINK_KIND_CHOICE = "choice"
 
 
-class ChoiceCodec:
+class ChoiceCodec(abc.ABC):
     """Encodes choices for ``channel``; a subclass says what fits (``fits``)."""
 
     def __init__(self, channel: str, links: LinkStore | None = None) -> None:
@@ -27,8 +28,9 @@ class ChoiceCodec:
         self._tokens: dict[str, str] = {}
         self._unsaved: dict[str, str] = {}
 
+    @abc.abstractmethod
     def fits(self, data: str) -> bool:
-        raise NotImplementedError
+        """Whether ``data`` fits the platform's field as it is."""
 
     def encode(self, value: str) -> str:
         data = CHOICE_PREFIX + value

@@ -617,6 +617,10 @@ class RateLimiter(Protocol):
         ...
 
 
+# A channel link's address: (channel, kind, key).
+LinkKey = tuple[str, str, str]
+
+
 class LinkStore(Protocol):
     """A channel's own references to desk objects (a ticket's forum topic, its card
     message), kept by the desk so channels stay free of SQL. A notifier's store may
@@ -624,9 +628,7 @@ class LinkStore(Protocol):
 
     async def get(self, channel: str, kind: str, key: str) -> str | None: ...
 
-    async def get_many(
-        self, links: Sequence[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], str]:
+    async def get_many(self, links: Sequence[LinkKey]) -> dict[LinkKey, str]:
         """Several links (channel, kind, key) at once: those found, by link."""
         ...
 

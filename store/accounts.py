@@ -161,10 +161,6 @@ class SqlCustomerRepository:
         if read is not None:
             self._versions[key] = read + 1 if read != ABSENT else 0
 
-    @property
-    def checks_versions(self) -> bool:
-        return self._session.get_bind().dialect.name == "postgresql"
-
     async def flush(self, *, last: bool = False) -> None:
         """Write the profile kept by ``put``, if any (``last``: the unit's last write)."""
         if (pending := self.take_pending()) is not None:

@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.ports import LinkKey
 from store.models import ChannelLinkRow
 from store.upsert import upsert
 
@@ -19,7 +20,6 @@ _GET = select(_LINKS.c.value).where(
     _LINKS.c.kind == bindparam("kind"),
     _LINKS.c.key == bindparam("key"),
 )
-LinkKey = tuple[str, str, str]  # (channel, kind, key)
 
 
 class LinkWrites:

@@ -642,12 +642,14 @@ def _backlog(dialect: str) -> Any:
     )
 
 
-def _delivering(ids: list[str], at: datetime) -> Update:
-    """``_deliver`` for these ``ids`` written into the statement (no expanding list)."""
+def _delivering(ids: Any, at: Any) -> Update:
+    """Mark ``ids`` delivered at ``at``: values (written into ``mark_progress``'s one
+    statement) or bind parameters (``_deliver``)."""
     return (
         update(OutboxRow)
         .where(
             OutboxRow.id.in_(ids),
+            # UNCERTAIN too: a send that outlived its lease did go out after all.
             OutboxRow.status.in_((DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value)),
         )
         .values(status=DeliveryStatus.DELIVERED.value, delivered_at=at, lease_until=None)
@@ -656,20 +658,9 @@ def _delivering(ids: list[str], at: datetime) -> Update:
 
 @functools.cache
 def _deliver() -> Update:
-    return (
-        update(OutboxRow)
-        .where(
-            OutboxRow.id.in_(bindparam("ids", expanding=True)),
-            # UNCERTAIN too: a send that outlived its lease did go out after all.
-            OutboxRow.status.in_((DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value)),
-        )
-        .values(
-            status=DeliveryStatus.DELIVERED.value,
-            delivered_at=bindparam("at", type_=OutboxRow.delivered_at.type),
-            lease_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    return _delivering(
+        bindparam("ids", expanding=True), bindparam("at", type_=OutboxRow.delivered_at.type)
+    ).execution_options(synchronize_session=False)
 
 
 async def _mark_delivered(session: AsyncSession, ids: Collection[str], at: datetime) -> int:

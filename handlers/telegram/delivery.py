@@ -43,7 +43,7 @@ from aiogram.types import (
 from bot.errors import TicketNotFound
 from bot.files import DEFAULT_LIMITS, FileLimits, too_large
 from bot.notification import Audience, Notification, is_urgent
-from bot.ports import DeliveryError, LinkStore, RecipientUnreachable, RunProgress
+from bot.ports import DeliveryError, LinkKey, LinkStore, RecipientUnreachable, RunProgress
 from bot.reactions import confirmable
 from bot.reply import Reply, decode_params
 from bot.ticket import Attachment, EntryKind, Ticket
@@ -142,9 +142,6 @@ def deep_link(bot_username: str, number: int) -> str:
 
 def topic_name(ticket: Ticket) -> str:
     return ticket.label[:TOPIC_NAME_LIMIT]
-
-
-LinkKey = tuple[str, str, str]
 
 
 class Prefetched:

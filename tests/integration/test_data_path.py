@@ -78,15 +78,20 @@ def lock_kind(request: pytest.FixtureRequest) -> str | None:
 async def app(backend: Backend, lock_kind: str | None) -> AsyncIterator[App]:
     settings = _settings(backend, lock_kind)
     built = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
-    async with built.uow() as uow:
-        await uow.accounts.put(
-            Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
-        )
-        await uow.commit()
+    await _with_account(built)
     try:
         yield built
     finally:
         await built.close()
+
+
+async def _with_account(app: App) -> None:
+    """The account SN-1 (standard plan, one domain) in ``app``'s store."""
+    async with app.uow() as uow:
+        await uow.accounts.put(
+            Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
+        )
+        await uow.commit()
 
 
 async def _file(app: App, who: Participant = ALICE, number: str = "SN-1") -> int:
@@ -173,11 +178,7 @@ async def test_a_flood_is_held_back_on_every_limiter(
     settings = _settings(backend, lock_kind).model_copy(update={"flood_limit": 3})
     flooded = await build_app(settings, policy=_policy(), clock=MovingClock(MONDAY))
     try:
-        async with flooded.uow() as uow:
-            await uow.accounts.put(
-                Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
-            )
-            await uow.commit()
+        await _with_account(flooded)
         who = Participant("chat", f"flood-{lock_kind is not None}-{backend.name}")
         number = await _file(flooded, who)
         answers = [
@@ -463,11 +464,7 @@ async def test_held_messages_released_by_two_tickers_and_a_worker_join_once(
     ]
     first, second, third = fleet
     try:
-        async with first.uow() as uow:
-            await uow.accounts.put(
-                Account("SN-1", ("shop.cz",), "standard", valid_until=date(2099, 1, 1))
-            )
-            await uow.commit()
+        await _with_account(first)
         who = Participant("chat", f"held-{lock_kind is not None}-{backend.name}")
         number = await _file(first, who)
         for i in range(5):
