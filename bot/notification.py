@@ -84,3 +84,5 @@ class OutboxItem:
     last_error: str = ""
     # The claim that holds it while SENDING (one token per claim, kept by renewals).
     lease: str | None = None
+    # A call carrying it may have gone out (SENDING only): a crash leaves it in doubt.
+    started: bool = False

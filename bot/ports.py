@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -494,6 +494,7 @@ class OutboxStore(Protocol):
         *,
         delivered: Collection[str] = (),
         run: int = 1,
+        leading: Callable[[Sequence[Notification]], str] | None = None,
     ) -> list[OutboxItem]:
         """In one transaction: mark the ``delivered`` rows DELIVERED at ``now``, then move
         to SENDING, leased until ``now + lease_seconds``, the oldest unfinished row of up
@@ -503,8 +504,10 @@ class OutboxStore(Protocol):
         team chat's claimed row brings up to ``run - 1`` of the chat's next rows along,
         and up to ``2 * run`` later rows of the same tickets (a run, for
         ``deliver_run``: each ticket's first waiting rows, in order). A row claimed
-        alone is started at once (it goes straight to its send); a run's rows are
-        started as their calls come (``mark_progress``)."""
+        alone is started at once (it goes straight to its send); of a run, the row
+        ``leading`` names (its notifier sends it first; the head without it) is
+        started with the claim and the others as their calls come
+        (``mark_progress``). Each item says whether it is started."""
         ...
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None: ...
@@ -713,6 +716,11 @@ class RunNotifier(Notifier, Protocol):
         does; parts that went out before the error are not sent again on the retry.
         With ``progress``, tell it each call's notifications before the call, and each
         notification once all of it went out."""
+        ...
+
+    def leading(self, notifications: Sequence[Notification]) -> str:
+        """The id of the notification ``deliver_run`` sends first of these (a run, in
+        the order claimed): the claim starts it, so its first call costs no commit."""
         ...
 
 

@@ -108,8 +108,8 @@ class _Progress:
         self._clock = clock
         self._ids = {item.notification.id for item in run}
         self.lease = run[0].lease or ""
-        # A row claimed alone goes straight to its send: its claim started it.
-        self.started: set[str] = {run[0].notification.id} if len(run) == 1 else set()
+        # Started by the claim: a row claimed alone, or the one a run goes first with.
+        self.started: set[str] = {item.notification.id for item in run if item.started}
         self.done: list[str] = []  # delivered, in the order they finished
         self.marked: set[str] = set()  # of those, already marked in the store
 
@@ -219,7 +219,12 @@ class Relay:
                 room = self._batch_size - len(sending)
                 if room > 0 or delivered:
                     claimed = await self._outbox.claim_due(
-                        now, room, self._lease_seconds, delivered=delivered, run=self._run_size
+                        now,
+                        room,
+                        self._lease_seconds,
+                        delivered=delivered,
+                        run=self._run_size,
+                        leading=self._leading,
                     )
                     delivered = []
                     # Every claimed row goes to its notifier at once: none waits behind
@@ -367,6 +372,13 @@ class Relay:
                         await self._on_unreachable(n)
                     except Exception:
                         log.exception("reporting unreachable %s failed", n.recipient)
+
+    def _leading(self, run: Sequence[Notification]) -> str:
+        """The notification of a run its notifier sends first."""
+        notifier = self._notifiers.get(run[0].channel)
+        if isinstance(notifier, RunNotifier):
+            return notifier.leading(run)
+        return run[0].id  # one by one, in order
 
     async def _attempt(self, progress: _Progress) -> _Outcome:
         run = progress.run

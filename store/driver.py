@@ -35,19 +35,22 @@ whoever counts statements counts these too.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, event
+from sqlalchemy import ARRAY, Float, Select, String, Table, any_, bindparam, event, func, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import ValuesBase
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from store.sqlite import InlineConnection, patiently
 
@@ -327,9 +330,7 @@ class Prepared:
                 for d in getattr(self.statement, "returning_column_descriptions", ())
             ]
         columns = tuple(name for name, _ in given)
-        results = tuple(
-            type_.dialect_impl(dialect).result_processor(dialect, None) for _, type_ in given
-        )
+        results = tuple(_result_processor(type_, dialect) for _, type_ in given)
         return _Compiled(compiled.string, names, binds, fixed, columns, results)
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -475,6 +476,35 @@ class Prepared:
             cursor.close()
             raise
         return cursor
+
+
+class _JsonList(TypeDecorator[list[Any]]):
+    """A list bound as one JSON text (SQLite's ``json_each`` reads it)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        return json.dumps(list(value))
+
+
+def among(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN`` the list given as the one parameter ``name``: the same statement
+    for any number of values (``Prepared`` compiles no IN lists): ``= ANY`` of an array
+    on PostgreSQL, ``IN json_each`` of a JSON text on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    listed = func.json_each(bindparam(name, type_=_JsonList())).table_valued("value")
+    return column.in_(select(listed.c.value).scalar_subquery())
+
+
+def _result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """How a column's value is read back. asyncpg gives floats as Python floats: its
+    dialect's processor for them wants the column's type code (a cursor's, which the
+    driver's path has not) only to choose a conversion to Decimal, never asked for."""
+    if dialect.driver == "asyncpg" and isinstance(type_, Float) and not type_.asdecimal:
+        return None
+    return cast(Processor, type_.dialect_impl(dialect).result_processor(dialect, None))
 
 
 def _translated(unit: UnitConnection, sql: str, args: list[Any], error: Exception) -> Exception:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     Integer,
     Select,
     String,
@@ -21,25 +23,28 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.notification import Audience, Backlog, DeliveryStatus, Notification, OutboxItem
 from bot.reply import Choice, decode_params, encode_params
-from store.driver import Prepared
+from store.driver import Prepared, UnitConnection, among, on_demand
 from store.links import LINKS_TABLE as _LINKS
 from store.links import LinkWrites, write_links
 from store.models import OutboxRow
 
 log = logging.getLogger(__name__)
 
-_ADD = Prepared(insert(cast(Table, OutboxRow.__table__)))
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_ADD = Prepared(insert(_OUTBOX))
 # How many runs' worth of a team chat's later rows of the same tickets come along.
 SAME_TICKET_RUNS = 2
 
@@ -80,11 +85,6 @@ class SqlOutboxStore:
     ) -> None:
         self._sessions = sessions
         self._links = links
-        # PostgreSQL: a relay's report of its sends as one statement in autocommit.
-        bind = sessions.kw.get("bind")
-        self._at_once: AsyncEngine | None = None
-        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-            self._at_once = bind.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextlib.asynccontextmanager
     async def _links_in(self, session: AsyncSession) -> AsyncIterator[bool]:
@@ -107,8 +107,10 @@ class SqlOutboxStore:
         *,
         delivered: Collection[str] = (),
         run: int = 1,
+        leading: Callable[[Sequence[Notification]], str] | None = None,
     ) -> list[OutboxItem]:
         lease = uuid.uuid4().hex
+        restarted: dict[str, bool] = {}  # started flags the claim changed after RETURNING
         async with self._sessions() as session, self._links_in(session) as changed:
             if delivered:
                 # The deliveries since the last claim, marked in the transaction of the
@@ -138,15 +140,20 @@ class SqlOutboxStore:
                         session, list(tickets), run * SAME_TICKET_RUNS, lease_until, lease, tickets
                     )
                 if runs := {(r.channel, r.recipient) for r in rows[heads:]}:
-                    # A head that brought followers is not sent first (urgent tickets
-                    # go ahead): it is started with its own call, like the rest.
-                    led = [r for r in rows[:heads] if (r.channel, r.recipient) in runs]
-                    await session.execute(_unstart(), {"ids": [r.id for r in led]})
+                    restarted = await _lead_runs(session, rows, heads, runs, leading)
             # A poll that found nothing changed nothing: it ends without a commit.
             if changed or rows:
                 await session.commit()
         rows.sort(key=lambda r: (r.created_at, r.position, r.id))
-        return [_item(row) for row in rows]
+        items = [_item(row) for row in rows]
+        if restarted:
+            items = [
+                dataclasses.replace(i, started=restarted[i.notification.id])
+                if i.notification.id in restarted
+                else i
+                for i in items
+            ]
+        return items
 
     async def mark_delivered(self, notification_id: str, at: datetime) -> None:
         await self.mark_all_delivered((notification_id,), at)
@@ -210,72 +217,44 @@ class SqlOutboxStore:
     async def mark_progress(
         self, started: Collection[str], delivered: Collection[str], at: datetime, lease: str
     ) -> int:
-        if self._at_once is not None:
-            return await self._mark_progress_at_once(started, delivered, at, lease)
-        async with self._sessions() as session, self._links_in(session):
-            if delivered:
-                await _mark_delivered(session, delivered, at)
-            held = 0
-            if started:
-                held = _rowcount(
-                    await session.execute(_start(), {"ids": list(started), "lease": lease})
-                )
-            await session.commit()
-        return held
-
-    async def _mark_progress_at_once(
-        self, started: Collection[str], delivered: Collection[str], at: datetime, lease: str
-    ) -> int:
-        """PostgreSQL: ``mark_progress`` as one statement on its own (data-modifying
-        WITHs: the kept links, the delivered rows, the started ones), one round trip
-        instead of BEGIN, two or three statements and COMMIT."""
-        assert self._at_once is not None
-        taken = self._links.take() if self._links is not None else {}
-        parts: list[Any] = []
-        if taken:
-            rows = [
-                {"channel": c, "kind": t, "key": k, "value": v} for (c, t, k), v in taken.items()
-            ]
-            links = postgresql.insert(_LINKS).values(rows)
-            parts.append(
-                links.on_conflict_do_update(
-                    index_elements=["channel", "kind", "key"], set_={"value": links.excluded.value}
-                )
-                .returning(_LINKS.c.key)
-                .cte("links")
-            )
-        if delivered:
-            parts.append(_delivering(list(delivered), at).returning(OutboxRow.id).cte("delivered"))
         # A row delivered now is not started any more (it was SENDING; now it is not).
         starting = [i for i in started if i not in set(delivered)]
-        held: Any = literal(0)
-        if starting:
-            marked = (
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(starting),
-                    OutboxRow.status == DeliveryStatus.SENDING.value,
-                    OutboxRow.lease_token == lease,
-                )
-                .values(started=True)
-                .returning(OutboxRow.id)
-                .cte("started")
-            )
-            parts.append(marked)
-            held = select(func.count()).select_from(marked).scalar_subquery()
-        if not parts:
+        taken = self._links.take() if self._links is not None else {}
+        if not (starting or delivered or taken):
             return 0
+        params: dict[str, Any] = {"lease": lease, "at": at}
+        params["done_ids"], params["start_ids"] = list(delivered), starting
+        unit = UnitConnection(self._sessions)
         try:
-            async with self._at_once.connect() as connection:
-                count = await connection.scalar(select(held).add_cte(*parts))
-                sync = connection.sync_connection
-                if sync is not None:  # its own transaction, which wrote: a commit
-                    sync.dispatch.commit(sync)
+            await unit.open()
+            session = on_demand(unit)
+            if unit.asyncpg is not None:
+                # One statement on its own (data-modifying WITHs), one round trip.
+                for name, values in zip(_LINK_COLUMNS, zip(*taken, strict=True), strict=False):
+                    params[f"l_{name}"] = list(values)
+                params["l_value"] = list(taken.values())
+                report = _report(bool(taken), bool(delivered), bool(starting))
+                held = int(await report.scalar(session, params) or 0)
+                unit.sync.dispatch.commit(unit.sync)  # its own transaction, which wrote
+                return held
+            # SQLite: the same three writes in one transaction, on the driver.
+            rows = [
+                dict(zip(_LINK_COLUMNS, key, strict=True)) | {"value": v}
+                for key, v in taken.items()
+            ]
+            await _WRITE_LINKS.execute_many(session, rows)
+            if delivered:
+                await _DELIVERED.execute(session, params)
+            held = await _STARTED.execute(session, params) if starting else 0
+            await unit.commit()
+            return held
         except BaseException:
             if self._links is not None and taken:
                 self._links.give_back(taken)
             raise
-        return int(count or 0)
+        finally:
+            await unit.rollback()
+            await unit.close()
 
     async def _update_sending(
         self, notification_ids: Collection[str], lease: str | None = None, **values: Any
@@ -431,7 +410,7 @@ def _claim(dialect: str) -> ReturningUpdate[OutboxRow]:
             status=DeliveryStatus.SENDING.value,
             lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
             lease_token=bindparam("lease_token", type_=String),
-            # Straight to its send (unless it leads a run: ``_unstart``).
+            # Straight to its send (unless its run goes first with another: ``_lead_runs``).
             started=True,
         )
         .returning(OutboxRow)
@@ -439,27 +418,45 @@ def _claim(dialect: str) -> ReturningUpdate[OutboxRow]:
     )
 
 
+async def _lead_runs(
+    session: AsyncSession,
+    rows: Sequence[OutboxRow],
+    heads: int,
+    runs: Collection[tuple[str, str]],
+    leading: Callable[[Sequence[Notification]], str] | None,
+) -> dict[str, bool]:
+    """Of each run that brought followers, start the row its notifier sends first
+    (``leading``) instead of its head, where they differ: the first call of a run costs
+    no commit of its own, and a crash before it leaves in doubt only that row, as it
+    does a row claimed alone. The started flags changed, by id."""
+    if leading is None:
+        return {}
+    ordered = sorted(rows, key=lambda r: (r.created_at, r.position, r.id))
+    changed: dict[str, bool] = {}
+    for head in rows[:heads]:
+        queue = (head.channel, head.recipient)
+        if queue not in runs:
+            continue
+        run = [_item(r).notification for r in ordered if (r.channel, r.recipient) == queue]
+        lead = leading(run)
+        if lead != head.id:
+            changed[head.id] = False
+            changed[lead] = True
+    if changed:
+        await session.execute(
+            _restart(),
+            {"ids": list(changed), "started": [i for i, on in changed.items() if on]},
+        )
+    return changed
+
+
 @functools.cache
-def _unstart() -> Update:
+def _restart() -> Update:
+    """Of ``:ids``, started exactly those in ``:started``."""
     return (
         update(OutboxRow)
         .where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
-        .values(started=False)
-        .execution_options(synchronize_session=False)
-    )
-
-
-@functools.cache
-def _start() -> Update:
-    """Mark ``:ids`` started where they are still SENDING under claim ``:lease``."""
-    return (
-        update(OutboxRow)
-        .where(
-            OutboxRow.id.in_(bindparam("ids", expanding=True)),
-            OutboxRow.status == DeliveryStatus.SENDING.value,
-            OutboxRow.lease_token == bindparam("lease", type_=String),
-        )
-        .values(started=True)
+        .values(started=OutboxRow.id.in_(bindparam("started", expanding=True)))
         .execution_options(synchronize_session=False)
     )
 
@@ -642,24 +639,90 @@ def _backlog(dialect: str) -> Any:
     )
 
 
-def _delivering(ids: Any, at: Any) -> Update:
-    """Mark ``ids`` delivered at ``at``: values (written into ``mark_progress``'s one
-    statement) or bind parameters (``_deliver``)."""
+def _delivering(ids: ColumnElement[bool], at: Any) -> Update:
+    """Mark the rows ``ids`` picks delivered at ``at``."""
     return (
         update(OutboxRow)
         .where(
-            OutboxRow.id.in_(ids),
+            ids,
             # UNCERTAIN too: a send that outlived its lease did go out after all.
-            OutboxRow.status.in_((DeliveryStatus.SENDING.value, DeliveryStatus.UNCERTAIN.value)),
+            or_(
+                OutboxRow.status == DeliveryStatus.SENDING.value,
+                OutboxRow.status == DeliveryStatus.UNCERTAIN.value,
+            ),
         )
         .values(status=DeliveryStatus.DELIVERED.value, delivered_at=at, lease_until=None)
     )
 
 
+_LINK_COLUMNS = ("channel", "kind", "key")
+
+
+@functools.cache
+def _report(links: bool, delivered: bool, started: bool) -> Prepared:
+    """PostgreSQL: ``mark_progress`` as one statement (the kept links from arrays, the
+    delivered rows, the started ones, each a data-modifying WITH); it returns how many
+    rows were started."""
+    parts: list[Any] = []
+    if links:
+        given = (
+            func.unnest(
+                *(bindparam(f"l_{c}", type_=ARRAY(String)) for c in (*_LINK_COLUMNS, "value"))
+            )
+            .table_valued(*_LINK_COLUMNS, "value")
+            .render_derived()
+        )
+        rows = postgresql.insert(_LINKS).from_select([*_LINK_COLUMNS, "value"], select(*given.c))
+        parts.append(
+            rows.on_conflict_do_update(
+                index_elements=list(_LINK_COLUMNS), set_={"value": rows.excluded.value}
+            )
+            .returning(_LINKS.c.key)
+            .cte("links")
+        )
+    if delivered:
+        parts.append(_delivered("postgresql").returning(OutboxRow.id).cte("delivered"))
+    held: Any = literal(0)
+    if started:
+        marked = _started("postgresql").returning(OutboxRow.id).cte("started")
+        parts.append(marked)
+        held = select(func.count()).select_from(marked).scalar_subquery()
+    return Prepared(select(held.label("held")).add_cte(*parts))
+
+
+def _delivered(dialect: str) -> Update:
+    """The rows in ``:done_ids`` marked delivered at ``:at``."""
+    at = bindparam("at", type_=OutboxRow.delivered_at.type)
+    return _delivering(among(_OUTBOX.c.id, "done_ids", dialect), at)
+
+
+def _started(dialect: str) -> Update:
+    """The rows in ``:start_ids`` marked started, where still SENDING under ``:lease``."""
+    return (
+        update(OutboxRow)
+        .where(
+            among(_OUTBOX.c.id, "start_ids", dialect),
+            OutboxRow.status == DeliveryStatus.SENDING.value,
+            OutboxRow.lease_token == bindparam("lease", type_=String),
+        )
+        .values(started=True)
+    )
+
+
+_WRITE_LINKS = Prepared(
+    (_upsert := sqlite.insert(_LINKS)).on_conflict_do_update(
+        index_elements=list(_LINK_COLUMNS), set_={"value": _upsert.excluded.value}
+    )
+)
+_DELIVERED = Prepared(_delivered("sqlite"))
+_STARTED = Prepared(_started("sqlite"))
+
+
 @functools.cache
 def _deliver() -> Update:
     return _delivering(
-        bindparam("ids", expanding=True), bindparam("at", type_=OutboxRow.delivered_at.type)
+        OutboxRow.id.in_(bindparam("ids", expanding=True)),
+        bindparam("at", type_=OutboxRow.delivered_at.type),
     ).execution_options(synchronize_session=False)
 
 
@@ -718,5 +781,6 @@ def _item(row: OutboxRow) -> OutboxItem:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        started=bool(row.started),
         lease=row.lease_token,
     )

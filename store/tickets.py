@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -22,7 +22,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from bot.dialog import TicketBrief
 from bot.errors import ConcurrentUpdate, DuplicateEscalation, TicketNotFound
@@ -225,10 +224,9 @@ class SqlTicketRepository:
     async def _compare_with_stored(self, ticket: Ticket, number: int) -> _Stored:
         """Counts for a ticket loaded in another unit, after checking that it extends
         what is stored: a stale copy must not overwrite a newer status silently."""
-        current = await self._load(_aggregate().where(TicketRow.number == number), track=False)
-        if not current:
+        stored = await self._load_one(number, track=False)
+        if stored is None:
             raise TicketNotFound(str(number), number=number)
-        stored = current[0]
         if (
             ticket.entries[: len(stored.entries)] != stored.entries
             or ticket.history[: len(stored.history)] != stored.history
@@ -245,10 +243,10 @@ class SqlTicketRepository:
     # -- reads -------------------------------------------------------------------------
 
     async def get(self, number: int) -> Ticket:
-        tickets = await self._load(_GET, {"number": number})
-        if not tickets:
+        ticket = await self._load_one(number)
+        if ticket is None:
             raise TicketNotFound(str(number), number=number)
-        return tickets[0]
+        return ticket
 
     async def for_customer(
         self,
@@ -468,12 +466,46 @@ class SqlTicketRepository:
 
     async def _load(
         self,
-        query: Select[TicketRow],
+        query: Select[Any],
         params: dict[str, Any] | None = None,
         track: bool = True,
     ) -> list[Ticket]:
-        rows = (await self._session.scalars(query, params)).all()
-        tickets = [_ticket(row) for row in rows]
+        """The tickets ``query`` selects (root rows of ``_aggregate()``), each with its
+        thread, files and history read by number: Core reads, no ORM objects."""
+        roots = [dict(row._mapping) for row in await self._session.execute(query, params)]
+        numbers = [root["number"] for root in roots]
+        children: dict[str, dict[int, list[dict[str, Any]]]] = {}
+        for name, table, order in _CHILDREN:
+            found = children[name] = {number: [] for number in numbers}
+            for start in range(0, len(numbers), _CHUNK):
+                chunk = numbers[start : start + _CHUNK]
+                rows = await self._session.execute(
+                    select(table)
+                    .where(table.c.ticket_number.in_(chunk))
+                    .order_by(table.c.ticket_number, order(table))
+                )
+                for row in rows:
+                    found[row.ticket_number].append(dict(row._mapping))
+        return self._built(
+            [
+                _ticket(root, *(children[name][root["number"]] for name, _, _ in _CHILDREN))
+                for root in roots
+            ],
+            track,
+        )
+
+    async def _load_one(self, number: int, track: bool = True) -> Ticket | None:
+        """The one ticket by number, the most frequent read: four prepared reads."""
+        params = {"number": number}
+        roots = await _GET.rows(self._session, params)
+        if not roots:
+            return None
+        entries = await _GET_ENTRIES.rows(self._session, params)
+        attachments = await _GET_ATTACHMENTS.rows(self._session, params)
+        history = await _GET_HISTORY.rows(self._session, params)
+        return self._built([_ticket(roots[0], entries, attachments, history)], track)[0]
+
+    def _built(self, tickets: list[Ticket], track: bool) -> list[Ticket]:
         if track:
             for ticket in tickets:
                 self._track(ticket)
@@ -519,37 +551,48 @@ def _brief(row: Mapping[str, Any]) -> TicketBrief:
     )
 
 
-def _aggregate() -> Select[TicketRow]:
-    # selectinload: one query per child table for the whole list, not per ticket.
-    # populate_existing: a second read in the same unit sees rows written since the first.
-    return (
-        select(TicketRow)
-        .options(
-            selectinload(TicketRow.entries),
-            selectinload(TicketRow.attachments),
-            selectinload(TicketRow.history),
-        )
-        .execution_options(populate_existing=True)
+def _aggregate() -> Select[Any]:
+    """The tickets' root rows; ``_load`` reads their children by number."""
+    return select(_TICKETS)
+
+
+_ENTRIES = cast(Table, EntryRow.__table__)
+_ATTACHMENTS = cast(Table, AttachmentRow.__table__)
+_HISTORY = cast(Table, StatusChangeRow.__table__)
+# Each child table with its order in the aggregate (as the thread, files and history
+# grew), by the name ``_ticket`` takes it under.
+_CHILDREN: tuple[tuple[str, Table, Callable[[Table], Any]], ...] = (
+    ("entries", _ENTRIES, lambda t: t.c.seq),
+    ("attachments", _ATTACHMENTS, lambda t: t.c.id),
+    ("history", _HISTORY, lambda t: t.c.seq),
+)
+_CHUNK = 500  # numbers per IN list
+
+
+def _child(table: Table, order: Any) -> Prepared:
+    return Prepared(
+        select(table).where(table.c.ticket_number == bindparam("number")).order_by(order)
     )
 
 
 # The one ticket by number, the most frequent read: built once.
-_GET = _aggregate().where(TicketRow.number == bindparam("number"))
+_GET = Prepared(select(_TICKETS).where(_TICKETS.c.number == bindparam("number")))
+_GET_ENTRIES = _child(_ENTRIES, _ENTRIES.c.seq)
+_GET_ATTACHMENTS = _child(_ATTACHMENTS, _ATTACHMENTS.c.id)
+_GET_HISTORY = _child(_HISTORY, _HISTORY.c.seq)
 
 
-def _with_statuses(
-    query: Select[TicketRow], statuses: frozenset[Status] | None
-) -> Select[TicketRow]:
+def _with_statuses(query: Select[Any], statuses: frozenset[Status] | None) -> Select[Any]:
     if statuses is None:
         return query
     return query.where(TicketRow.status.in_(sorted(status.value for status in statuses)))
 
 
-def _newest_first(query: Select[TicketRow]) -> Select[TicketRow]:
+def _newest_first(query: Select[Any]) -> Select[Any]:
     return query.order_by(TicketRow.created_at.desc(), TicketRow.number.desc())
 
 
-def _paged(query: Select[TicketRow], page: Page | None) -> Select[TicketRow]:
+def _paged(query: Select[Any], page: Page | None) -> Select[Any]:
     return query if page is None else query.limit(page.size).offset(page.offset)
 
 
@@ -569,8 +612,8 @@ def _of_person(customer: Participant, linked: Collection[Participant]) -> tuple[
 
 
 def _in_queue(
-    query: Select[TicketRow], departments: frozenset[str] | None, statuses: frozenset[Status]
-) -> Select[TicketRow]:
+    query: Select[Any], departments: frozenset[str] | None, statuses: frozenset[Status]
+) -> Select[Any]:
     if statuses <= OPEN_STATUSES:
         # The partial index's own condition: the queue is read from it, in its order.
         query = query.where(text(OPEN_TICKETS))
@@ -642,43 +685,43 @@ def _service_values(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _rating(row: TicketRow) -> Rating | None:
-    if row.rating_score is None or row.rated_at is None:
+def _rating(row: Mapping[str, Any]) -> Rating | None:
+    if row["rating_score"] is None or row["rated_at"] is None:
         return None
-    return Rating(row.rating_score, row.rated_at, row.rating_comment or "")
+    return Rating(row["rating_score"], row["rated_at"], row["rating_comment"] or "")
 
 
-def _terms(row: TicketRow) -> ServiceTerms | None:
+def _terms(row: Mapping[str, Any]) -> ServiceTerms | None:
     if (
-        row.first_response_due is None
-        or row.resolution_due is None
-        or row.first_response_budget is None
-        or row.resolution_budget is None
+        row["first_response_due"] is None
+        or row["resolution_due"] is None
+        or row["first_response_budget"] is None
+        or row["resolution_budget"] is None
     ):
         return None
     return ServiceTerms(
-        plan=row.plan,
-        first_response_due=row.first_response_due,
-        resolution_due=row.resolution_due,
-        first_response_budget=row.first_response_budget,
-        resolution_budget=row.resolution_budget,
+        plan=row["plan"],
+        first_response_due=row["first_response_due"],
+        resolution_due=row["resolution_due"],
+        first_response_budget=row["first_response_budget"],
+        resolution_budget=row["resolution_budget"],
         # Tickets filed before targets had clocks counted business hours.
-        first_response_clock=row.first_response_clock or "business",
-        resolution_clock=row.resolution_clock or "business",
-        first_response_warn=row.first_response_warn,
-        resolution_warn=row.resolution_warn,
+        first_response_clock=row["first_response_clock"] or "business",
+        resolution_clock=row["resolution_clock"] or "business",
+        first_response_warn=row["first_response_warn"],
+        resolution_warn=row["resolution_warn"],
     )
 
 
-def _quote(row: TicketRow) -> Quote | None:
-    if row.quote_state is None or row.quote_at is None:
+def _quote(row: Mapping[str, Any]) -> Quote | None:
+    if row["quote_state"] is None or row["quote_at"] is None:
         return None
     return Quote(
-        price=row.quote_price or "",
-        note=row.quote_note or "",
-        state=QuoteState(row.quote_state),
-        at=row.quote_at,
-        decided_at=row.quote_decided_at,
+        price=row["quote_price"] or "",
+        note=row["quote_note"] or "",
+        state=QuoteState(row["quote_state"]),
+        at=row["quote_at"],
+        decided_at=row["quote_decided_at"],
     )
 
 
@@ -707,84 +750,89 @@ def _participant(platform: str | None, external_id: str | None) -> Participant |
     return Participant(platform, external_id)
 
 
-def _ticket(row: TicketRow) -> Ticket:
+def _ticket(
+    row: Mapping[str, Any],
+    entry_rows: Sequence[Mapping[str, Any]],
+    attachment_rows: Sequence[Mapping[str, Any]],
+    history_rows: Sequence[Mapping[str, Any]],
+) -> Ticket:
     attachments: list[Attachment] = []
     by_entry: dict[int, list[Attachment]] = {}
-    for stored in row.attachments:  # in insertion order, like Ticket.attachments grew
+    for stored in attachment_rows:  # in insertion order, like Ticket.attachments grew
         attachment = Attachment(
-            file_ref=stored.file_ref,
-            file_name=stored.file_name,
-            mime_type=stored.mime_type,
-            size=stored.size,
-            platform=stored.platform,
-            kind=stored.kind,
-            stored=stored.stored,
+            file_ref=stored["file_ref"],
+            file_name=stored["file_name"],
+            mime_type=stored["mime_type"],
+            size=stored["size"],
+            platform=stored["platform"],
+            kind=stored["kind"],
+            stored=stored["stored"],
         )
         attachments.append(attachment)
-        if stored.entry_seq is not None:
-            by_entry.setdefault(stored.entry_seq, []).append(attachment)
+        if stored["entry_seq"] is not None:
+            by_entry.setdefault(stored["entry_seq"], []).append(attachment)
     entries = [
         ThreadEntry(
-            kind=EntryKind(entry.kind),
-            text=entry.text,
-            at=entry.at,
-            author=_participant(entry.author_platform, entry.author_id),
-            author_name=entry.author_name,
-            attachments=tuple(by_entry.get(entry.seq, ())),
+            kind=EntryKind(entry["kind"]),
+            text=entry["text"],
+            at=entry["at"],
+            author=_participant(entry["author_platform"], entry["author_id"]),
+            author_name=entry["author_name"],
+            attachments=tuple(by_entry.get(entry["seq"], ())),
         )
-        for entry in row.entries
+        for entry in entry_rows
     ]
     history = [
         StatusChange(
-            old=Status(change.old) if change.old is not None else None,
-            new=Status(change.new),
-            at=change.at,
-            by=change.by,
-            reason=change.reason,
+            old=Status(change["old"]) if change["old"] is not None else None,
+            new=Status(change["new"]),
+            at=change["at"],
+            by=change["by"],
+            reason=change["reason"],
         )
-        for change in row.history
+        for change in history_rows
     ]
     return Ticket(
-        customer=Participant(row.customer_platform, row.customer_id),
-        customer_name=row.customer_name,
-        department=row.department,
-        category=row.category,
-        request_type=RequestType(row.request_type),
-        title=row.title,
-        description=row.description,
+        customer=Participant(row["customer_platform"], row["customer_id"]),
+        customer_name=row["customer_name"],
+        department=row["department"],
+        category=row["category"],
+        request_type=RequestType(row["request_type"]),
+        title=row["title"],
+        description=row["description"],
         origin=Origin(
-            channel=row.origin_channel,
-            post_ref=row.origin_post_ref,
-            post_link=row.origin_post_link,
-            escalated_by=row.escalated_by,
+            channel=row["origin_channel"],
+            post_ref=row["origin_post_ref"],
+            post_link=row["origin_post_link"],
+            escalated_by=row["escalated_by"],
         ),
-        created_at=row.created_at,
-        critical=row.critical,
-        steps=row.steps,
+        created_at=row["created_at"],
+        critical=row["critical"],
+        steps=row["steps"],
         attachments=attachments,
-        support_number=row.support_number,
-        domain=row.domain,
-        phone=row.phone,
-        locale=row.locale,
-        status=Status(row.status),
-        priority=Priority(row.priority),
-        assignee=_participant(row.assignee_platform, row.assignee_id),
-        assignee_name=row.assignee_name,
-        decline_reason=DeclineReason(row.decline_reason) if row.decline_reason else None,
-        follow_up_of=row.follow_up_of,
-        number=row.number,
-        updated_at=row.updated_at,
+        support_number=row["support_number"],
+        domain=row["domain"],
+        phone=row["phone"],
+        locale=row["locale"],
+        status=Status(row["status"]),
+        priority=Priority(row["priority"]),
+        assignee=_participant(row["assignee_platform"], row["assignee_id"]),
+        assignee_name=row["assignee_name"],
+        decline_reason=DeclineReason(row["decline_reason"]) if row["decline_reason"] else None,
+        follow_up_of=row["follow_up_of"],
+        number=row["number"],
+        updated_at=row["updated_at"],
         entries=entries,
         history=history,
         terms=_terms(row),
-        first_response_at=row.first_response_at,
-        sla_alerts=frozenset(a for a in row.sla_alerts.split(",") if a),
-        next_check_at=row.next_check_at,
-        queue_due=row.queue_due,
-        reminded_at=row.reminded_at,
-        off_hours=row.off_hours,
-        paid=row.paid,
+        first_response_at=row["first_response_at"],
+        sla_alerts=frozenset(a for a in row["sla_alerts"].split(",") if a),
+        next_check_at=row["next_check_at"],
+        queue_due=row["queue_due"],
+        reminded_at=row["reminded_at"],
+        off_hours=row["off_hours"],
+        paid=row["paid"],
         quote=_quote(row),
         rating=_rating(row),
-        version=row.version,
+        version=row["version"],
     )

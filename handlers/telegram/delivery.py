@@ -220,6 +220,10 @@ class TelegramNotifier:
                         await self._deliver(n)
                         track.delivered(n.id)
 
+    def leading(self, notifications: Sequence[Notification]) -> str:
+        """The one ``deliver_run`` sends first: its first ticket's first."""
+        return _by_ticket(notifications)[0][0].id
+
     @contextlib.contextmanager
     def _as_delivery(self) -> Iterator[None]:
         """Sends made inside are routine (direct answers go first within a group's
@@ -558,10 +562,12 @@ class TelegramNotifier:
         found = await self.refresh_card(chat_id, ticket, known)
         if found is not None:
             return found, False
-        text, markup = self._card_content(chat_id, ticket)
+        lines, opening = self._card_parts(ticket)
+        text = _folded(lines, opening, TEXT_LIMIT)[0]
+        markup = self._card_markup(chat_id, ticket)
         # Folded into the card only with room to spare: edits as the ticket goes on
         # (a quote, the SLA lines) must keep it on.
-        opening_on_card = self._card_text(ticket, spare=CARD_SPARE)[1]
+        opening_on_card = _folded(lines, opening, TEXT_LIMIT - CARD_SPARE)[1]
         if opening_on_card and openings:
             await (progress or UNTRACKED).sending(openings)
         reclose = not self._active_here(chat_id, ticket)
@@ -636,10 +642,12 @@ class TelegramNotifier:
     def _card_content(
         self, chat_id: int, ticket: Ticket
     ) -> tuple[str, InlineKeyboardMarkup | None]:
-        markup = card_keyboard(self.renderer, ticket, self.team_language)
+        return self.card_text(ticket), self._card_markup(chat_id, ticket)
+
+    def _card_markup(self, chat_id: int, ticket: Ticket) -> InlineKeyboardMarkup | None:
         if not self._works_here(chat_id, ticket):
-            markup = None  # transferred away: this chat no longer works on it
-        return self.card_text(ticket), markup
+            return None  # transferred away: this chat no longer works on it
+        return card_keyboard(self.renderer, ticket, self.team_language)
 
     def _works_here(self, chat_id: int, ticket: Ticket) -> bool:
         """Whether the ticket's department works in this team chat (unknown: yes)."""
@@ -649,20 +657,18 @@ class TelegramNotifier:
         return ticket.is_open and self._works_here(chat_id, ticket)
 
     def card_text(self, ticket: Ticket) -> str:
-        return self._card_text(ticket)[0]
-
-    def _card_text(self, ticket: Ticket, spare: int = 0) -> tuple[str, bool]:
         """The card as of now: the ticket, then its service levels and quote, then what
-        the customer wrote when filing if all of it fits in one message (whether it
-        did: otherwise the opening notification says it in a message of its own)."""
+        the customer wrote when filing if all of it fits in one message (otherwise the
+        opening notification says it in a message of its own)."""
+        return _folded(*self._card_parts(ticket), TEXT_LIMIT)[0]
+
+    def _card_parts(self, ticket: Ticket) -> tuple[str, str | None]:
+        """The card's lines, and the opening when it is one message."""
         # The channel's card (times in the department's zone), or a bare one.
         lines = self.card_lines(ticket) if self.card_lines else [card(ticket)]
         text = "\n".join(self.renderer.reply(line, self.team_language).parts[0] for line in lines)
         opening = self.renderer.reply(card_opening(ticket), self.team_language).parts
-        room = TEXT_LIMIT - spare
-        if len(opening) == 1 and len(text) + len(JOINER) + len(opening[0]) <= room:
-            return f"{text}{JOINER}{opening[0]}", True
-        return text, False
+        return text, opening[0] if len(opening) == 1 else None
 
     async def _in_thread(
         self,
@@ -884,6 +890,14 @@ def _joined(pieces: Sequence[_Piece], limit: int = TEXT_LIMIT) -> list[list[_Pie
             messages.append([piece])
             size = len(piece.text)
     return messages
+
+
+def _folded(lines: str, opening: str | None, room: int) -> tuple[str, bool]:
+    """The card's text with the opening after its lines when it fits in ``room``, and
+    whether it did."""
+    if opening is not None and len(lines) + len(JOINER) + len(opening) <= room:
+        return f"{lines}{JOINER}{opening}", True
+    return lines, False
 
 
 def _by_ticket(notifications: Sequence[Notification]) -> list[list[Notification]]:

@@ -67,6 +67,9 @@ class FileNotifier:
     async def deliver(self, notification: Notification) -> None:
         await self._call([notification])
 
+    def leading(self, notifications: Sequence[Notification]) -> str:
+        return notifications[0].id  # sent in the order given
+
     async def deliver_run(
         self, notifications: Sequence[Notification], progress: RunProgress | None = None
     ) -> None:

@@ -46,6 +46,9 @@ class Joining:
     async def deliver(self, n: Notification) -> None:
         await self.deliver_run([n])
 
+    def leading(self, notifications: Sequence[Notification]) -> str:
+        return notifications[0].id  # sent in the order given
+
     async def deliver_run(
         self, notifications: Sequence[Notification], progress: RunProgress | None = None
     ) -> None:
@@ -327,6 +330,9 @@ class Calls:
 
     async def deliver(self, n: Notification) -> None:
         await self._call([n])
+
+    def leading(self, notifications: Sequence[Notification]) -> str:
+        return notifications[0].id  # sent in the order given
 
     async def deliver_run(
         self, notifications: Sequence[Notification], progress: RunProgress | None = None

@@ -4,6 +4,7 @@ recipient), leased and settled by the relay."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -460,17 +461,41 @@ async def test_a_relay_that_lost_its_lease_cannot_start_nor_give_back_rows_claim
     store = SqlOutboxStore(backend.sessions)
     stalled = (await store.claim_due(at(10), 10, 60, run=10))[0].lease
     assert stalled is not None
-    assert await store.take_expired(at(12), 60) == []  # nothing had started
+    # Only the run's lead was started (by the claim): it alone is in doubt.
+    assert claimed(await store.take_expired(at(12), 60)) == ["t0"]
+    await store.mark_uncertain(["t0"])
     retaken = await store.claim_due(at(12), 10, 60, run=10)
-    assert claimed(retaken) == ["t0", "t1", "t2"]
+    assert claimed(retaken) == ["t1", "t2"]
     assert retaken[0].lease not in (None, stalled)
 
     # The stalled relay wakes up: its rows are another claim's now.
-    assert await store.mark_progress(["t0", "t1"], [], at(12), stalled) == 0
-    await store.release(["t0", "t1", "t2"], stalled)
-    await store.reschedule("t0", at(20), "429", lease=stalled)
-    assert await ids(store, DeliveryStatus.SENDING) == ["t0", "t1", "t2"]
-    assert await store.mark_progress(["t0"], [], at(12), str(retaken[0].lease)) == 1
+    assert await store.mark_progress(["t1", "t2"], [], at(12), stalled) == 0
+    await store.release(["t1", "t2"], stalled)
+    await store.reschedule("t1", at(20), "429", lease=stalled)
+    assert await ids(store, DeliveryStatus.SENDING) == ["t1", "t2"]
+    assert await store.mark_progress(["t2"], [], at(12), str(retaken[0].lease)) == 1
+
+
+async def test_a_run_is_started_at_the_row_its_notifier_sends_first(backend: Backend) -> None:
+    """The claim starts the row the notifier names (``leading``; the head without it),
+    so a run's first call costs no commit of its own; the others wait for theirs."""
+    team = {"audience": Audience.TEAM, "recipient": "telegram:-100"}
+    await queue(backend, *(note(f"t{i}", i, **team) for i in range(3)))
+    store = SqlOutboxStore(backend.sessions)
+    seen: list[list[str]] = []
+
+    def second(run: Sequence[Notification]) -> str:
+        seen.append([n.id for n in run])
+        return run[1].id
+
+    taken = await store.claim_due(at(10), 10, 60, run=10, leading=second)
+
+    assert seen == [["t0", "t1", "t2"]]  # the run, in its order
+    assert {i.notification.id: i.started for i in taken} == {"t0": False, "t1": True, "t2": False}
+    async with backend.sessions() as session:
+        started = dict((await session.execute(select(OutboxRow.id, OutboxRow.started))).all())
+    assert started == {"t0": False, "t1": True, "t2": False}
+    assert claimed(await store.take_expired(at(12), 60)) == ["t1"]  # in doubt: it alone
 
 
 async def test_a_row_claimed_alone_is_started_by_its_claim(backend: Backend) -> None:
