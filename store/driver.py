@@ -42,7 +42,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, Float, Select, String, Table, any_, bindparam, event, func, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Float,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlalchemy import (
+    cast as sql_cast,
+)
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -488,14 +505,31 @@ class _JsonList(TypeDecorator[list[Any]]):
         return json.dumps(list(value))
 
 
-def among(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
-    """``column IN`` the list given as the one parameter ``name``: the same statement
-    for any number of values (``Prepared`` compiles no IN lists): ``= ANY`` of an array
-    on PostgreSQL, ``IN json_each`` of a JSON text on SQLite."""
+def among(
+    columns: ColumnElement[Any] | Sequence[ColumnElement[Any]], name: str, dialect: str
+) -> ColumnElement[bool]:
+    """``columns IN`` the list given as the one parameter ``name`` (values, or tuples
+    for several columns): the same statement for any number of them (``Prepared``
+    compiles no IN lists). One column: ``= ANY`` of an array on PostgreSQL, ``IN``
+    SQLite's ``json_each`` of a JSON text; several: the tuples as one JSON text."""
+    given = [columns] if isinstance(columns, ColumnElement) else list(columns)
+    if len(given) == 1:
+        if dialect == "postgresql":
+            return given[0] == any_(bindparam(name, type_=ARRAY(given[0].type)))
+        listed = func.json_each(bindparam(name, type_=_JsonList())).table_valued("value")
+        return given[0].in_(select(listed.c.value).scalar_subquery())
+    text = bindparam(name, type_=_JsonList())
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    listed = func.json_each(bindparam(name, type_=_JsonList())).table_valued("value")
-    return column.in_(select(listed.c.value).scalar_subquery())
+        rows = func.json_array_elements(sql_cast(text, JSON)).table_valued("value")
+        picked: list[Any] = [
+            rows.c.value.op("->>")(literal_column(str(i))) for i in range(len(given))
+        ]
+    else:
+        rows = func.json_each(text).table_valued("value")
+        picked = [
+            func.json_extract(rows.c.value, literal_column(f"'$[{i}]'")) for i in range(len(given))
+        ]
+    return tuple_(*given).in_(select(*picked))
 
 
 def _result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:

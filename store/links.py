@@ -6,11 +6,12 @@ import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.ports import LinkKey
+from store.driver import Prepared, UnitConnection, among, on_demand
 from store.models import ChannelLinkRow
 from store.upsert import upsert
 
@@ -20,6 +21,13 @@ _GET = select(_LINKS.c.value).where(
     _LINKS.c.kind == bindparam("kind"),
     _LINKS.c.key == bindparam("key"),
 )
+
+
+@functools.cache
+def _many(dialect: str) -> Prepared:
+    """The links of ``:links``, a list of (channel, kind, key)."""
+    key = (_LINKS.c.channel, _LINKS.c.kind, _LINKS.c.key)
+    return Prepared(select(*key, _LINKS.c.value).where(among(key, "links", dialect)))
 
 
 class LinkWrites:
@@ -112,15 +120,14 @@ class SqlLinkStore:
         asked = [link for link in links if link not in found]
         if not asked:
             return found
-        query = select(_LINKS.c.channel, _LINKS.c.kind, _LINKS.c.key, _LINKS.c.value).where(
-            tuple_(_LINKS.c.channel, _LINKS.c.kind, _LINKS.c.key).in_(asked)
-        )
-        if self._reads is not None:
-            async with self._reads.connect() as connection:
-                rows = (await connection.execute(query)).all()
-        else:
-            async with self._sessions() as session:
-                rows = (await session.execute(query)).all()
+        # One prepared statement for any number of links, on the driver.
+        unit = UnitConnection(self._sessions, read_only=True)
+        try:
+            await unit.open()
+            found_rows = await _many(unit.dialect.name).rows(on_demand(unit), {"links": asked})
+        finally:
+            await unit.close()
+        rows = [(r["channel"], r["kind"], r["key"], r["value"]) for r in found_rows]
         return found | {(str(c), str(t), str(k)): str(v) for c, t, k, v in rows}
 
     async def set(self, channel: str, kind: str, key: str, value: str) -> None:
