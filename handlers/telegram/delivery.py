@@ -13,6 +13,7 @@ off), a blocked bot or a missing chat -> ``RecipientUnreachable``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -393,16 +394,16 @@ class TelegramNotifier:
         card (sent, or edited once to the ticket's state), then their texts joined into
         as few messages as fit, each one's files right after its text."""
         track = progress or UNTRACKED
-        try:
-            ticket = await self.tickets(number)
-        except TicketNotFound:
-            ticket = None
-        # The links this delivery reads, in one round trip: the topic, the card, how far
-        # each notification got.
+        # The ticket, and the links this delivery reads (the topic, the card, how far
+        # each notification got) in one round trip, both at once: two connections on
+        # PostgreSQL, one wait.
         key = ticket_key(number, chat_id)
-        known = await self._prefetch(
-            [(CHANNEL, KIND_TOPIC, key), (CHANNEL, KIND_CARD, key)]
-            + [(CHANNEL, KIND_SENT, n.id) for n in ns]
+        ticket, known = await asyncio.gather(
+            self._ticket(number),
+            self._prefetch(
+                [(CHANNEL, KIND_TOPIC, key), (CHANNEL, KIND_CARD, key)]
+                + [(CHANNEL, KIND_SENT, n.id) for n in ns]
+            ),
         )
         thread_id: int | None = None
         if ticket is not None and await self.is_forum(chat_id):
@@ -467,6 +468,12 @@ class TelegramNotifier:
         if ticket is not None and thread_id is not None and not self._active_here(chat_id, ticket):
             # Closed, or transferred to a department working elsewhere: nobody acts here.
             await self._close_topic(chat_id, thread_id)
+
+    async def _ticket(self, number: int) -> Ticket | None:
+        try:
+            return await self.tickets(number)
+        except TicketNotFound:
+            return None
 
     async def _files_of(self, n: Notification, ticket: Ticket | None) -> list[Attachment]:
         """The Telegram files a team notification carries."""
