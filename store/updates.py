@@ -255,6 +255,49 @@ for i, key in ipairs(KEYS) do
 end
 return out
 """
+# Read up to ARGV[3] new entries of the streams KEYS (in that order) for consumer ARGV[2]
+# of group ARGV[1]: first each stream's even share, then whatever is left from the first
+# ones that have more. Returns {1, {{stream number, entries}, ...}}; or, when no stream
+# had any, {0, {each stream's last generated id}} to wait from.
+_CLAIM = """
+local limit = tonumber(ARGV[3])
+local share = math.max(1, math.floor(limit / #KEYS))
+local out = {}
+local got = 0
+for pass = 1, 2 do
+    for i, key in ipairs(KEYS) do
+        if got >= limit then
+            break
+        end
+        local want = limit - got
+        if pass == 1 and want > share then
+            want = share
+        end
+        local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want,
+            'STREAMS', key, '>')
+        if reply and #reply[1][2] > 0 then
+            got = got + #reply[1][2]
+            out[#out + 1] = {i, reply[1][2]}
+        end
+    end
+    if got == 0 then
+        break
+    end
+end
+if got > 0 then
+    return {1, out}
+end
+local last = {}
+for i, key in ipairs(KEYS) do
+    local info = redis.call('XINFO', 'STREAM', key)
+    for j = 1, #info, 2 do
+        if info[j] == 'last-generated-id' then
+            last[i] = info[j + 1]
+        end
+    end
+end
+return {0, last}
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
@@ -332,6 +375,7 @@ class RedisUpdateQueue:
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._read = client.register_script(_CLAIM)
         self._members: dict[str, _Member] = {}
 
     # -- names ---------------------------------------------------------------------------
@@ -411,23 +455,33 @@ class RedisUpdateQueue:
                 # Not longer than until the next look for a partition to take.
                 await asyncio.sleep(min(wait, self._maintain_interval(member)))
             return []
-        # At most ``limit`` partitions per call (taking turns), at most ``limit`` in all.
+        # Every partition it reads, starting from another one each time (so that none
+        # is always served last when ``limit`` is short): one script call, at most
+        # ``limit`` entries. When all are empty, wait (without reading) for an entry
+        # newer than each partition's last, then read again.
         start = member.turn % len(readable)
         member.turn += 1
-        picked = (readable[start:] + readable[:start])[:limit]
-        response = await self._client.xreadgroup(
-            GROUP,
-            worker,
-            {self.stream(p): ">" for p in picked},
-            count=max(1, limit // len(picked)),
-            block=max(1, int(wait * 1000)) if wait > 0 else None,
-        )
-        by_stream = {self.stream(p): p for p in picked}
-        for stream, entries in response or ():
-            partition = by_stream[_text(stream)]
-            for entry_id, fields in entries:
+        order = readable[start:] + readable[:start]
+        streams = [self.stream(p) for p in order]
+        found, result = await self._read(keys=streams, args=[GROUP, worker, limit])
+        if not int(found) and wait > 0:
+            newer = await self._client.xread(
+                {s: _text(last) for s, last in zip(streams, result, strict=True)},
+                count=1,
+                block=max(1, int(wait * 1000)),
+            )
+            if not newer:
+                return []
+            found, result = await self._read(keys=streams, args=[GROUP, worker, limit])
+        if not int(found):
+            return []
+        for number, entries in result:
+            partition = order[int(number) - 1]
+            inflight = member.inflight.setdefault(partition, set())
+            for entry_id, flat in entries:
+                fields = dict(zip(flat[::2], flat[1::2], strict=True))
                 claimed = self._claimed(partition, _text(entry_id), fields, 1)
-                member.inflight.setdefault(partition, set()).add(_text(entry_id))
+                inflight.add(_text(entry_id))
                 out.append(claimed)
         return out
 

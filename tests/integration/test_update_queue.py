@@ -76,7 +76,19 @@ def queue_kind(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str
 
 @pytest.fixture
 async def shared(queue_kind: tuple[str, str]) -> AsyncIterator[Shared]:
-    kind, url = queue_kind
+    async with storage(*queue_kind) as store:
+        yield store
+
+
+@pytest.fixture
+async def redis_shared(redis_url: str) -> AsyncIterator[Shared]:
+    async with storage("redis", redis_url) as store:
+        yield store
+
+
+@contextlib.asynccontextmanager
+async def storage(kind: str, url: str) -> AsyncIterator[Shared]:
+    """A queue's storage, empty, and emptied again after."""
     prefix = f"supportbot-test:{uuid.uuid4().hex}:"
     if kind != "redis":
         engine = create_engine(url)
@@ -335,6 +347,55 @@ async def test_two_workers_handle_each_update_once_and_a_chats_in_order(
         mine = recorder.of(key)
         assert mine == sorted(mine)
     assert sum(by_worker.values()) == 60
+
+
+async def test_a_claim_for_one_more_finds_it_whichever_chat_it_waits_in(
+    shared: Shared,
+) -> None:
+    """A worker with room for one more update (its batch nearly full) gets one at once,
+    wherever it waits. Redis used to read one partition per short claim, in turn, and
+    came back empty-handed (or waited there) while the update sat in another."""
+    queue = shared.queue()
+    keys = [f"chat{i}" for i in range(100)]
+    if isinstance(queue, RedisUpdateQueue):
+        # All in the partition a worker reads last.
+        keys = [k for k in keys if queue.partition(k) == queue.partitions - 1]
+    await queue.put([update(n, keys[n]) for n in range(1, 4)])
+    got = [numbers(await queue.claim("w1", 1, 0.0)) for _ in range(3)]
+    assert got == [[1], [2], [3]]
+
+
+@pytest.mark.redis
+async def test_redis_claims_at_most_the_limit_from_every_partition(
+    redis_shared: Shared,
+) -> None:
+    queue = redis_shared.queue(partitions=8)
+    assert isinstance(queue, RedisUpdateQueue)
+    keys: dict[int, str] = {}
+    for i in range(200):
+        keys.setdefault(queue.partition(f"chat{i}"), f"chat{i}")
+    assert len(keys) == 8
+    await queue.put([update(n, keys[n % 8]) for n in range(24)])  # three in each
+    sizes = [len(await queue.claim("w1", 5, 0.0)) for _ in range(5)]
+    assert sizes == [5, 5, 5, 5, 4]
+    assert await queue.claim("w1", 5, 0.0) == []
+
+
+@pytest.mark.redis
+async def test_a_waiting_redis_claim_returns_when_an_update_arrives(
+    redis_shared: Shared,
+) -> None:
+    """It waits for any of its partitions, and reads nothing while it waits."""
+    # A long lease: a claim waits at most a quarter of it.
+    worker, receiver = redis_shared.queue(lease=60.0), redis_shared.queue(lease=60.0)
+    assert await worker.claim("w1", 10, 0.0) == []  # its partitions taken
+    waiting = asyncio.create_task(worker.claim("w1", 10, 30.0))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await receiver.put([update(1, "chat1"), update(2, "chat2")])
+    first = await asyncio.wait_for(waiting, 10.0)
+    rest = await worker.claim("w1", 10, 0.0)
+    assert sorted(numbers(first + rest)) == [1, 2]
 
 
 @pytest.mark.redis
