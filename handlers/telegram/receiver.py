@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
-from aiogram.types import Update
+from aiogram.methods.base import TelegramMethod
 from aiohttp import web
 
 from bot.ports import QueuedUpdate, UpdateQueue
@@ -56,9 +57,33 @@ def queued(raw: dict[str, Any]) -> QueuedUpdate:
     return QueuedUpdate(update_id=str(raw["update_id"]), key=update_key(raw), payload=raw)
 
 
-def raw_update(update: Update) -> dict[str, Any]:
-    """The Bot API JSON object an aiogram ``Update`` was parsed from."""
-    return update.model_dump(mode="json", exclude_unset=True, by_alias=True)
+class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """getUpdates answered with the updates as Telegram sent them: the receiver only
+    queues them, and the worker that takes one parses it. Parsing each into aiogram's
+    models here and dumping it back cost the one receiver of a fleet more than all its
+    other work together. Errors are aiogram's as for any call (``TelegramRetryAfter``...)."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
+def _updates(answer: list[dict[str, Any]]) -> tuple[list[QueuedUpdate], int | None]:
+    """What of a getUpdates answer is queued, and the offset that confirms it all."""
+    queue: list[QueuedUpdate] = []
+    newest: int | None = None
+    for raw in answer:
+        update_id = raw.get("update_id")
+        if not isinstance(update_id, int):
+            log.warning("an update without an update_id was dropped: %.200s", raw)
+            continue
+        newest = update_id if newest is None else max(newest, update_id)
+        queue.append(queued(raw))
+    return queue, None if newest is None else newest + 1
 
 
 class PollingReceiver:
@@ -110,25 +135,21 @@ class PollingReceiver:
         if self.bot.session.timeout:
             # The long poll itself lasts up to ``timeout``: the request may take longer.
             request_timeout = int(self.bot.session.timeout + self.timeout)
-        done, updates = await unless_stopped(
-            self.bot.get_updates(
-                offset=self.offset,
-                timeout=self.timeout,
-                allowed_updates=self.allowed_updates,
-                request_timeout=request_timeout,
-            ),
-            stop,
+        poll = RawGetUpdates(
+            offset=self.offset, timeout=self.timeout, allowed_updates=self.allowed_updates
         )
+        call: Awaitable[list[dict[str, Any]]] = self.bot(poll, request_timeout=request_timeout)
+        done, answer = await unless_stopped(call, stop)
         if not done:
             return False
+        updates, offset = _updates(answer or [])
         if updates:
             # Stopped while queueing: not confirmed, so Telegram sends them again.
-            stored, _ = await unless_stopped(
-                self.queue.put([queued(raw_update(u)) for u in updates]), stop
-            )
+            stored, _ = await unless_stopped(self.queue.put(updates), stop)
             if not stored:
                 return False
-            self.offset = max(u.update_id for u in updates) + 1
+        if offset is not None:
+            self.offset = offset
         return True
 
     async def _confirm(self) -> None:
