@@ -144,6 +144,21 @@ async def test_a_pacer_takes_the_shared_budget_a_few_sends_at_a_time(limiter: Li
     assert await rate.take("telegram:send", 30, 1.0, 100) == 21  # 9 of 30 used
 
 
+async def test_a_faster_bot_takes_a_tenth_of_its_second_a_round_trip(limiter: Limiter) -> None:
+    """At 1,000 sends a second (Telegram's paid broadcasts) three slots a round trip
+    made every worker wait on Redis before each third send."""
+    from handlers.telegram.pacing import Limits, SendPacer
+
+    rate, _ = limiter
+    calls = count_takes(rate)
+    fast = Limits(per_bot_per_second=1000, per_chat_per_second=1000, chat_burst=1000)
+    pacer = SendPacer(fast, rate)
+    for i in range(250):
+        await pacer.wait(501 + i)
+    assert calls == [3]  # a hundred slots a round trip
+    assert await rate.take("telegram:send", 1000, 1.0, 1000) == 700
+
+
 async def test_concurrent_sends_share_the_slots_one_round_trip_took(limiter: Limiter) -> None:
     """Regression: sends waiting together each took a block and overwrote each other's
     leftover slots, so the fleet's budget ran out at a third of its size."""
