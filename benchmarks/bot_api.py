@@ -14,11 +14,13 @@ after N" with ``parameters.retry_after``, which aiogram turns into a real
 accepted ones in ``limited`` (when, which chat, which method).
 
 ``UpdateMaker`` builds the updates a user would cause (text, command, photo, button
-press) as ``aiogram.types.Update`` validated the way polling validates them.
+press) as the Bot API's JSON objects, and ``parse`` validates one into an
+``aiogram.types.Update`` the way polling does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -176,6 +178,21 @@ class ChatLog:
 
     sent: deque[Sent] = field(default_factory=lambda: deque(maxlen=12))
     count: int = 0
+    # Set when the bot sends the chat a message; a driver waiting for one creates it.
+    arrived: asyncio.Event | None = None
+
+    def add(self, sent: Sent) -> None:
+        self.count += 1
+        self.sent.append(sent)
+        if self.arrived is not None:
+            self.arrived.set()
+
+    async def next_message(self) -> None:
+        """Until the bot sends this chat another message."""
+        if self.arrived is None:
+            self.arrived = asyncio.Event()
+        self.arrived.clear()
+        await self.arrived.wait()
 
 
 class MemoryBotAPI(BaseSession):
@@ -328,9 +345,7 @@ class MemoryBotAPI(BaseSession):
         markup = p.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup
-        log = self.log(chat_id)
-        log.count += 1
-        log.sent.append(
+        self.log(chat_id).add(
             Sent(message["message_id"], str(content.get("text", "")), _buttons(markup), message)
         )
         return message
@@ -424,10 +439,14 @@ def make_bot(session: MemoryBotAPI) -> Bot:
     return Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
+RawUpdate = dict[str, Any]
+
+
 class UpdateMaker:
-    """Updates from users in private chats, validated as polling validates them.
-    Update ids count from ``first_id``: a fresh range per run, as a store that has
-    seen an update id (the inbox, the receiver's Redis) refuses it the second time."""
+    """Updates from users in private chats, as the Bot API's JSON (``parse`` makes one
+    the ``Update`` polling would hand over). Update ids count from ``first_id``: a
+    fresh range per run, as a store that has seen an update id (the inbox, the
+    receiver's Redis) refuses it the second time."""
 
     def __init__(self, bot: Bot, first_id: int = 1) -> None:
         self.bot = bot
@@ -444,9 +463,12 @@ class UpdateMaker:
             "language_code": "en",
         }
 
-    def _update(self, **content: Any) -> Update:
-        data = {"update_id": next(self._update_ids), **content}
-        return Update.model_validate(data, context={"bot": self.bot})
+    def parse(self, raw: RawUpdate) -> Update:
+        """``raw`` validated as polling validates what getUpdates returns."""
+        return Update.model_validate(raw, context={"bot": self.bot})
+
+    def _update(self, **content: Any) -> RawUpdate:
+        return {"update_id": next(self._update_ids), **content}
 
     def _message(self, user_id: int, **content: Any) -> dict[str, Any]:
         return {
@@ -457,7 +479,7 @@ class UpdateMaker:
             **content,
         }
 
-    def text(self, user_id: int, text: str) -> Update:
+    def text(self, user_id: int, text: str) -> RawUpdate:
         """A message; one starting with ``/`` is a command (Telegram marks it so)."""
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
@@ -465,7 +487,7 @@ class UpdateMaker:
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return self._update(message=self._message(user_id, **content))
 
-    def photo(self, user_id: int, caption: str | None = None) -> Update:
+    def photo(self, user_id: int, caption: str | None = None) -> RawUpdate:
         n = next(self._file_ids)
         sizes = [
             {"file_id": f"AgACsmall{n:08d}", "file_unique_id": f"s{n}", "width": 90,
@@ -478,7 +500,7 @@ class UpdateMaker:
             content["caption"] = caption
         return self._update(message=self._message(user_id, **content))
 
-    def press(self, user_id: int, message: dict[str, Any], data: str) -> Update:
+    def press(self, user_id: int, message: dict[str, Any], data: str) -> RawUpdate:
         """The user presses the button ``data`` under ``message`` (a bot message)."""
         query = {
             "id": f"q{next(self._update_ids)}",

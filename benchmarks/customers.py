@@ -15,15 +15,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from benchmarks.bot_api import EDITED_KEYBOARD, MemoryBotAPI, Sent, UpdateMaker
+from benchmarks.bot_api import EDITED_KEYBOARD, MemoryBotAPI, RawUpdate, Sent, UpdateMaker
 from benchmarks.probes import Stopwatch
 
 Feed = Callable[[Update], Awaitable[object]]
-REPLY_TIMEOUT = 120.0  # seconds a wave of updates may take to be answered
+Push = Callable[[RawUpdate], Awaitable[object]]
+REPLY_TIMEOUT = 120.0  # seconds a customer waits for the bot's answer before the run fails
 TICKET_FILED = re.compile(r"#(\d+)")
 
 
@@ -127,7 +129,7 @@ class Crowd:
         for step_index in range(self.steps_per_customer()):
             for i, script in enumerate(scripts):
                 user_id = self.first_id + i
-                update = self._update(user_id, script[step_index], strict)
+                update = self.updates.parse(self._update(user_id, script[step_index], strict))
                 with watch.lap():
                     await feed(update)
                 fed += 1
@@ -135,46 +137,55 @@ class Crowd:
             self._collect_tickets()
         return fed
 
-    async def run_waves(self, push: Feed, watch: Stopwatch) -> int:
-        """For a bot in another process: every customer's next step is pushed at once
-        (``push`` queues it for ``getUpdates``), then every customer's reply awaited
-        (its latency is the time to the first message back). The number pushed."""
-        scripts = [intake(self.first_account + i) for i in range(self.count)]
-        pushed = 0
-        for step_index in range(self.steps_per_customer()):
-            waiting: dict[int, tuple[float, int]] = {}  # user -> (pushed at, messages then)
-            for i, script in enumerate(scripts):
-                user_id = self.first_id + i
-                update = self._update(user_id, script[step_index], True)
-                waiting[user_id] = (time.perf_counter(), self.api.log(user_id).count)
-                await push(update)
-                pushed += 1
-            await self._answered(waiting, watch)
+    async def run_apart(self, push: Push, watch: Stopwatch) -> int:
+        """For a bot in another process: every customer at their own pace, all at once.
+        Each pushes a step (``push`` queues it for ``getUpdates``), waits for the bot's
+        answer (its latency: the time to the first message back) and takes the next
+        step, pressing a button once the bot has shown it. The number pushed."""
+        pushed = await asyncio.gather(
+            *(self._one_apart(i, push, watch) for i in range(self.count))
+        )
         self._collect_tickets()
-        return pushed
+        return sum(pushed)
 
-    async def _answered(self, waiting: dict[int, tuple[float, int]], watch: Stopwatch) -> None:
-        deadline = time.monotonic() + REPLY_TIMEOUT
-        while waiting:
-            for user_id, (at, before) in list(waiting.items()):
-                log = self.api.log(user_id)
-                # Answered by a message, not only by the used keyboard taken away (the
-                # bot does that first; the next question, or "filed", comes after it).
-                if log.count > before and any(
-                    s.at >= at and s.text != EDITED_KEYBOARD for s in log.sent
-                ):
-                    first = next(s.at for s in log.sent if s.at >= at)
-                    watch.record(first - at)
-                    del waiting[user_id]
-            if time.monotonic() > deadline:
-                some = next(iter(waiting))
-                raise FlowChanged(
-                    f"{len(waiting)} customers got no reply within {REPLY_TIMEOUT:.0f} s, "
-                    f"e.g. {some}: {_said(self.api.log(some).sent)}"
-                )
-            await asyncio.sleep(0.01)
+    async def _one_apart(self, i: int, push: Push, watch: Stopwatch) -> int:
+        user_id = self.first_id + i
+        log = self.api.log(user_id)
+        steps = intake(self.first_account + i)
+        for step in steps:
+            if isinstance(step, Press):
+                await self._until(user_id, partial(self._shown, user_id, step))
+            at, before = time.perf_counter(), log.count
+            await push(self._update(user_id, step, True))
+            await self._until(user_id, partial(self._answered, user_id, at, before))
+            watch.record(next(s.at for s in log.sent if s.at >= at) - at)
+        return len(steps)
 
-    def _update(self, user_id: int, step: Step, strict: bool) -> Update:
+    async def _until(self, user_id: int, seen: Callable[[], bool]) -> None:
+        """Until ``seen()`` holds, looked at whenever the bot writes to the chat."""
+        log = self.api.log(user_id)
+        try:
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                while not seen():
+                    await log.next_message()
+        except TimeoutError:
+            raise FlowChanged(
+                f"customer {user_id}: nothing within {REPLY_TIMEOUT:.0f} s; "
+                f"the bot said: {_said(log.sent)}"
+            ) from None
+
+    def _answered(self, user_id: int, at: float, before: int) -> bool:
+        """Answered by a message, not only by the used keyboard taken away (the bot
+        does that first; the next question, or "filed", comes after it)."""
+        log = self.api.log(user_id)
+        return log.count > before and any(
+            s.at >= at and s.text != EDITED_KEYBOARD for s in log.sent
+        )
+
+    def _shown(self, user_id: int, step: Press) -> bool:
+        return any(data == step.data for s in self.api.log(user_id).sent for _, data in s.buttons)
+
+    def _update(self, user_id: int, step: Step, strict: bool) -> RawUpdate:
         match step:
             case Say(text):
                 return self.updates.text(user_id, text)

@@ -13,10 +13,9 @@ import time
 from types import TracebackType
 from typing import Any
 
-from aiogram.types import Update
 from aiohttp import web
 
-from benchmarks.bot_api import MemoryBotAPI, decode_form
+from benchmarks.bot_api import MemoryBotAPI, RawUpdate, decode_form
 
 MAX_POLL_SECONDS = 50.0
 
@@ -54,9 +53,9 @@ class LoopbackBotAPI:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def push(self, update: Update) -> None:
-        """Queue ``update`` for ``getUpdates``, as Telegram would."""
-        self._pending.append(update.model_dump(mode="json", by_alias=True, exclude_none=True))
+    async def push(self, update: RawUpdate) -> None:
+        """Queue ``update`` (the Bot API's JSON object) for ``getUpdates``."""
+        self._pending.append(update)
         async with self._changed:
             self._changed.notify_all()
 

@@ -2,11 +2,14 @@
 (``python -m bot --workers N``), N = 1, 2 and 4; each fleet against one worker.
 
 The fleet lives in other processes, so it talks to the loopback Bot API (HTTP on
-127.0.0.1 through ``TELEGRAM_API_URL``) and customers go in waves: every customer's
-next update is queued for ``getUpdates`` at once, then every reply awaited, so the
-workers can share the load. The figures are updates/s and tickets/s from the first
-update of the timed crowd to its last reply, p50/p99 from an update's queueing to
-the first message back.
+127.0.0.1 through ``TELEGRAM_API_URL``), and every customer goes at their own pace,
+all at once: a step is queued for ``getUpdates``, the bot's answer awaited, the next
+step taken (a button pressed once the bot has shown it). No customer waits for
+another: the first version went in waves (every customer's step queued, then every
+answer awaited), so each wave lasted as long as its busiest worker and the fleet was
+measured at the pace of its most loaded member. The figures are updates/s and
+tickets/s from the first update of the timed crowd to its last answer, p50/p99 from
+an update's queueing to the first message back.
 
 Telegram's pacing (30 messages a second for the whole bot) would make every fleet
 as fast as the pacer; as in the other benchmarks it is lifted, here in every process
@@ -213,7 +216,7 @@ async def measure_fleet(
                     first_id = fresh_id()
                     updates = UpdateMaker(make_bot(MemoryBotAPI()), first_id)
                     warm_up = Crowd(api, updates, first_id=first_id, count=WARM_UP)
-                    await warm_up.run_waves(server.push, Stopwatch())
+                    await warm_up.run_apart(server.push, Stopwatch())
                     crowd = Crowd(
                         api,
                         updates,
@@ -223,7 +226,7 @@ async def measure_fleet(
                     )
                     watch = Stopwatch()
                     watch.start()
-                    pushed = await crowd.run_waves(server.push, watch)
+                    pushed = await crowd.run_apart(server.push, watch)
                     seconds = watch.stop()
     return {
         "updates": pushed,
@@ -239,7 +242,7 @@ async def measure_fleet(
 def main() -> bool:
     """Print the fleets' figures (or why they are skipped); False when one failed."""
     n = fleet_customers()
-    print(f"{TITLE}: {n} customers (BENCH_WORKER_CUSTOMERS) in waves")
+    print(f"{TITLE}: {n} customers (BENCH_WORKER_CUSTOMERS), each at their own pace")
     backend = served_backend()
     if isinstance(backend, str):
         print(f"  {backend}")
