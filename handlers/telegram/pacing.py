@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ SHARED_SHARE = 10
 SHARED_BLOCK_MOST = 100
 # Chats whose pacing is remembered before idle ones are forgotten.
 _KEPT_CHATS = 10_000
+# How long a group's fleet-wide 429 hold, once read, is trusted before it is read again:
+# the calls of one notification into a group (topic, card, photo) read it once, and
+# another worker's 429 there is seen here within this. Telegram's holds last seconds;
+# a call that slips through meanwhile meets the 429 itself and waits it out.
+SHARED_HOLD_FRESH = 1.0
 # Longest a send counts as in flight (unanswered, so made "now"); and how soon a wait
 # on an unanswered send looks again.
 IN_FLIGHT = 10.0
@@ -196,6 +202,8 @@ class SendPacer:
         self._chats: dict[int, TokenBucket | SlidingWindow] = {}
         # Chats that answered 429: nothing goes to them before this (monotonic) time.
         self._holds: dict[int, float] = {}
+        # Groups whose fleet-wide hold was read, and when (``SHARED_HOLD_FRESH``).
+        self._hold_read: dict[int, float] = {}
         # Shared slots taken and not used yet, and when they lapse (``_shared_slot``).
         self._leased = 0
         self._leased_until = 0.0
@@ -252,6 +260,19 @@ class SendPacer:
             self._chats[chat_id] = limit
         return limit
 
+    def _hold_stale(self, chat_id: int) -> bool:
+        """Whether the fleet's hold on group ``chat_id`` is to be read (again) now; if
+        so, it counts as read."""
+        now = self._clock()
+        if now - self._hold_read.get(chat_id, -math.inf) < SHARED_HOLD_FRESH:
+            return False
+        if len(self._hold_read) > _KEPT_CHATS:
+            self._hold_read = {
+                k: at for k, at in self._hold_read.items() if now - at < SHARED_HOLD_FRESH
+            }
+        self._hold_read[chat_id] = now
+        return True
+
     async def hold_shared(self, chat_id: int, seconds: float) -> None:
         """``hold``, and for a group also in the fleet's shared store: no worker sends
         into a group that answered 429 before the time it gave."""
@@ -262,10 +283,9 @@ class SendPacer:
     async def wait(self, chat_id: int, count: int = 1) -> None:
         """Return when a send of ``count`` messages (an album: its size) to ``chat_id``
         is within every limit, and count it."""
-        # A group's 429 may have been another worker's (one round trip: a group gets at
-        # most 20 a minute).
+        # A group's 429 may have been another worker's.
         shared = self._shared
-        if shared is not None and chat_id < 0:
+        if shared is not None and chat_id < 0 and self._hold_stale(chat_id):
             self.hold(chat_id, await shared.held_for(f"{self._shared_key}:{chat_id}"))
         chat = self._chat_limit(chat_id)
         keep = self.limits.group_reserve if _ROUTINE.get() and chat_id < 0 else 0

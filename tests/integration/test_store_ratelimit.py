@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -196,3 +197,35 @@ async def test_a_groups_429_in_one_worker_holds_the_group_in_every_worker(
     assert loop.time() - start < 0.2
     await other.wait(-100)
     assert loop.time() - start >= 0.25
+
+
+async def test_a_groups_fleet_hold_is_read_once_a_second(limiter: Limiter) -> None:
+    """The calls of one notification into a group (topic, card, photo) read the fleet's
+    hold on it once; another worker's 429 there is seen within a second."""
+    from handlers.telegram.pacing import SHARED_HOLD_FRESH, Limits, SendPacer
+
+    rate, _ = limiter
+    reads = [0]
+    held_for = rate.held_for
+
+    async def counted(key: str) -> float:
+        reads[0] += 1
+        return await held_for(key)
+
+    rate.held_for = counted  # type: ignore[method-assign]
+    now = [100.0]
+    fast = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=6000)
+    one, other = SendPacer(fast, rate, clock=lambda: now[0]), SendPacer(fast, rate)
+    for _ in range(3):
+        await one.wait(-100)
+    assert reads == [1]
+    await other.hold_shared(-100, 30)  # another worker's 429 in the group
+    now[0] += SHARED_HOLD_FRESH
+    assert one.held_for(-100) == 0
+    waiting = asyncio.create_task(one.wait(-100))
+    await asyncio.sleep(0.05)
+    assert reads == [2]
+    assert not waiting.done()  # held, as the other worker's 429 said
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
