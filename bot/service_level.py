@@ -149,21 +149,10 @@ class BusinessCalendar:
     def _local(self, at: datetime) -> datetime:
         return _aware(at).astimezone(self.zone)
 
-    def windows_on(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The opening windows of local ``day`` as UTC ``[start, end)`` pairs."""
-        if self.is_holiday(day):
-            return []
-        tz = self.zone
-        midnight = datetime.combine(day, time())
-        out: list[tuple[datetime, datetime]] = []
-        for start, end in self.week[day.weekday()]:
-            # Naive local arithmetic first, then the zone: "24:00" becomes the next
-            # midnight and each end gets the offset valid at that moment.
-            lo = (midnight + timedelta(minutes=start)).replace(tzinfo=tz).astimezone(UTC)
-            hi = (midnight + timedelta(minutes=end)).replace(tzinfo=tz).astimezone(UTC)
-            if hi > lo:  # a window inside a skipped (spring-forward) hour is empty
-                out.append((lo, hi))
-        return out
+    def windows_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The opening windows of local ``day`` as UTC ``[start, end)`` pairs (worked
+        out once per calendar and day: every card's SLA line walks the same days)."""
+        return _windows_on(self, day)
 
     def _windows_from(self, at: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Windows that end after ``at``, in order, for ever."""
@@ -561,3 +550,20 @@ def _onboarding(table: Mapping[str, Any]) -> OnboardingConfig:
         days=int(days),
         trial=bool(table.get("trial", False)),
     )
+
+
+@lru_cache(maxsize=4096)
+def _windows_on(calendar: BusinessCalendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    if calendar.is_holiday(day):
+        return ()
+    tz = calendar.zone
+    midnight = datetime.combine(day, time())
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in calendar.week[day.weekday()]:
+        # Naive local arithmetic first, then the zone: "24:00" becomes the next
+        # midnight and each end gets the offset valid at that moment.
+        lo = (midnight + timedelta(minutes=start)).replace(tzinfo=tz).astimezone(UTC)
+        hi = (midnight + timedelta(minutes=end)).replace(tzinfo=tz).astimezone(UTC)
+        if hi > lo:  # a window inside a skipped (spring-forward) hour is empty
+            out.append((lo, hi))
+    return tuple(out)

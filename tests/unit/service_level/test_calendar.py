@@ -62,8 +62,8 @@ def test_round_the_clock_days_last_23_and_25_hours_at_the_switches() -> None:
     always = BusinessCalendar("Europe/Prague")
     spring = always.windows_on(date(2026, 3, 29))
     autumn = always.windows_on(date(2026, 10, 25))
-    assert spring == [(utc(2026, 3, 28, 23), utc(2026, 3, 29, 22))]
-    assert autumn == [(utc(2026, 10, 24, 22), utc(2026, 10, 25, 23))]
+    assert spring == ((utc(2026, 3, 28, 23), utc(2026, 3, 29, 22)),)
+    assert autumn == ((utc(2026, 10, 24, 22), utc(2026, 10, 25, 23)),)
     assert always.business_time_between(*spring[0]) == 23 * HOUR
     assert always.business_time_between(*autumn[0]) == 25 * HOUR
     # Business time equals elapsed time when always open, across both switches.
