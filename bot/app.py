@@ -122,12 +122,11 @@ async def build_app(
     limiter: RateLimiter
     locks: Locks
     if settings.redis_url:
-        from redis.asyncio import Redis
-
         from store.legacy import import_redis_states
         from store.locks import RedisLocks
+        from store.redis_pool import redis_client
 
-        client = Redis.from_url(settings.redis_url)
+        client = redis_client(settings.redis_url)
         closers.append(client.aclose)
         await import_redis_states(client, sessions)
         limiter = RedisRateLimiter(client)
@@ -279,9 +278,9 @@ def _update_queues(
             return queue
         if settings.redis_url:
             if not clients:
-                from redis.asyncio import Redis
+                from store.redis_pool import redis_client
 
-                client = Redis.from_url(settings.redis_url)
+                client = redis_client(settings.redis_url)
                 clients.append(client)
                 closers.append(client.aclose)
             queue = RedisUpdateQueue(
