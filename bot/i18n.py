@@ -11,6 +11,7 @@ import gettext
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,29 @@ def pick_language(code: str | None, available: tuple[str, ...] = LANGUAGES) -> s
 _ZONES_WITHOUT_CITY = {"UTC": "zone.utc", "Etc/UTC": "zone.utc", "GMT": "zone.utc"}
 
 
+@lru_cache(maxsize=64)
 def _locale(lang: str) -> Locale:
     try:
         return Locale.parse(lang)
     except (UnknownLocaleError, ValueError):
         return Locale.parse(FALLBACK)
+
+
+@lru_cache(maxsize=256)
+def _city(tz: str, lang: str) -> str:
+    return str(get_timezone_location(tz, locale=_locale(lang), return_city=True))
+
+
+@lru_cache(maxsize=4096)
+def _date_and_time(minute: datetime, tz: str, long: bool, lang: str) -> str:
+    """A minute in zone ``tz``, its day and clock time as ``lang`` joins them."""
+    locale = _locale(lang)
+    zone = ZoneInfo(tz)
+    local = minute.astimezone(zone)
+    day = format_date(local, "full" if long else "medium", locale=locale)
+    clock = format_time(local, "short", tzinfo=zone, locale=locale)
+    joined = str(get_datetime_format("long" if long else "medium", locale))
+    return joined.replace("{1}", day).replace("{0}", clock)
 
 
 class _SafeParams(dict[str, Any]):
@@ -219,18 +238,15 @@ class Translator:
         """The zone's local name in ``lang``: its city ("Praha", "Москва")."""
         if tz in _ZONES_WITHOUT_CITY:
             return self.template(_ZONES_WITHOUT_CITY[tz], lang)
-        return str(get_timezone_location(tz, locale=_locale(lang), return_city=True))
+        return _city(tz, lang)
 
     def moment(self, moment: Moment, lang: str) -> str:
         """``moment`` in its zone, formatted for ``lang`` by Babel, with the zone's name:
         "středa 10. června 2026 12:00 (Praha)"; short: "10. 6. 2026 12:00 (Praha)"."""
-        locale = _locale(lang)
-        tz = ZoneInfo(moment.tz)
-        local = moment.at.astimezone(tz)
-        day = format_date(local, "full" if moment.style == "long" else "medium", locale=locale)
-        clock = format_time(local, "short", tzinfo=tz, locale=locale)
-        joined = str(get_datetime_format("long" if moment.style == "long" else "medium", locale))
-        both = joined.replace("{1}", day).replace("{0}", clock)
+        # Shown to the minute: the moments of one minute read alike (a card shows the
+        # same few moments each time it changes, a burst of tickets shares them).
+        minute = moment.at.replace(second=0, microsecond=0)
+        both = _date_and_time(minute, moment.tz, moment.style == "long", lang)
         if moment.style == "bare":
             return both
         return f"{both} ({self.zone_name(moment.tz, lang)})"

@@ -38,6 +38,10 @@ class TicketRepository(Protocol):
         """The whole ticket with thread and history; raises ``TicketNotFound``."""
         ...
 
+    async def get_many(self, numbers: Collection[int]) -> list[Ticket]:
+        """The tickets of these numbers that exist, whole, in no set order."""
+        ...
+
     async def save(self, ticket: Ticket) -> None:
         """Persist scalar changes and the entries/history appended since it was loaded,
         if the stored ticket is still at ``ticket.version`` (then the version moves on);

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -206,6 +206,12 @@ class TicketService:
     async def get(self, number: int) -> Ticket:
         async with self._uow(read_only=True) as uow:
             return await uow.tickets.get(number)
+
+    async def get_many(self, numbers: Collection[int]) -> dict[int, Ticket]:
+        """The tickets of these numbers that exist, by number, read together."""
+        async with self._uow(read_only=True) as uow:
+            found = await uow.tickets.get_many(numbers)
+        return {ticket.number: ticket for ticket in found if ticket.number is not None}
 
     # -- one person across platforms --------------------------------------------------
 

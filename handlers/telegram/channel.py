@@ -80,6 +80,7 @@ class TelegramChannel:
             renderer,
             app.delivery_links,
             app.tickets.get,
+            tickets_many=app.tickets.get_many,
             pacer=SendPacer(limits, shared=app.limiter if app.settings.redis_url else None),
             team_language=app.policy.default_language,
             card_lines=self.card_lines,

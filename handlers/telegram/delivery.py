@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,8 @@ from handlers.telegram.render import CHANNEL, TEXT_LIMIT, Renderer
 log = logging.getLogger(__name__)
 
 TicketReader = Callable[[int], Awaitable[Ticket]]
+# The tickets of these numbers that exist, by number (``bot.tickets.Tickets.get_many``).
+TicketsReader = Callable[[Collection[int]], Awaitable[Mapping[int, Ticket]]]
 # The card's lines below the ticket itself: SLA due times and their state, the quote.
 CardLines = Callable[[Ticket], list[Reply]]
 # The departments working in a team chat (a card elsewhere keeps no buttons).
@@ -145,6 +147,11 @@ def topic_name(ticket: Ticket) -> str:
     return ticket.label[:TOPIC_NAME_LIMIT]
 
 
+# How long what a run read at its start stands for the store: a run paced to a
+# group's 20 messages a minute reads each ticket again when its turn comes.
+RUN_READ_FRESH = 1.0
+
+
 class Prefetched:
     """Links read together at the start of a delivery. Each is used once: a second
     read of it goes to the store (the delivery may have written it since)."""
@@ -159,6 +166,19 @@ class Prefetched:
         return self._values.pop(link)
 
 
+@dataclass
+class RunRead:
+    """A run's tickets and links, read together before its first send; taken for the
+    store's until ``until`` (``time.monotonic``)."""
+
+    tickets: Mapping[int, Ticket]
+    links: Prefetched
+    until: float
+
+    def fresh(self) -> bool:
+        return time.monotonic() < self.until
+
+
 class TelegramNotifier:
     """``bot.ports.Notifier`` for channel ``telegram``."""
 
@@ -171,6 +191,7 @@ class TelegramNotifier:
         links: LinkStore,
         tickets: TicketReader,
         *,
+        tickets_many: TicketsReader | None = None,
         pacer: SendPacer | None = None,
         team_language: str = "en",
         card_lines: CardLines | None = None,
@@ -186,6 +207,7 @@ class TelegramNotifier:
         self.renderer = renderer
         self.links = links
         self.tickets = tickets
+        self.tickets_many = tickets_many
         self.card_lines = card_lines
         self.chat_departments = chat_departments
         self.pacer = pacer or SendPacer()
@@ -211,15 +233,30 @@ class TelegramNotifier:
         once all of it went out."""
         track = progress or UNTRACKED
         with self._as_delivery():
-            for group in _by_ticket(notifications):
+            groups = _by_ticket(notifications)
+            ahead = await self._read_ahead(groups)
+            for group in groups:
                 number = group[0].ticket_number
                 if group[0].audience is Audience.TEAM and number is not None:
-                    await self._to_team(group, _chat_id(group[0].recipient), number, track)
+                    chat_id = _chat_id(group[0].recipient)
+                    await self._to_team(group, chat_id, number, track, ahead)
                 else:
                     for n in group:
                         await track.sending((n.id,))
                         await self._deliver(n)
                         track.delivered(n.id)
+
+    async def _read_ahead(self, groups: Sequence[Sequence[Notification]]) -> RunRead | None:
+        """The tickets of a run's team notifications and the links their deliveries
+        read, in two round trips at once instead of two a ticket (None for a run of
+        one ticket, or without a reader of many tickets)."""
+        team = [g for g in groups if _is_team(g[0])]
+        if self.tickets_many is None or len(team) < 2:
+            return None
+        numbers = [_ticket_number(g[0]) for g in team]
+        links = [link for g in team for link in _team_links(g)]
+        tickets, known = await asyncio.gather(self.tickets_many(numbers), self._prefetch(links))
+        return RunRead(tickets, known, time.monotonic() + RUN_READ_FRESH)
 
     def leading(self, notifications: Sequence[Notification]) -> str:
         """The one ``deliver_run`` sends first: its first ticket's first."""
@@ -389,22 +426,22 @@ class TelegramNotifier:
         chat_id: int,
         number: int,
         progress: RunProgress | None = None,
+        ahead: RunRead | None = None,
     ) -> None:
         """One ticket's notifications to one team chat: its topic (opened if new), its
         card (sent, or edited once to the ticket's state), then their texts joined into
         as few messages as fit, each one's files right after its text."""
         track = progress or UNTRACKED
         # The ticket, and the links this delivery reads (the topic, the card, how far
-        # each notification got) in one round trip, both at once: two connections on
-        # PostgreSQL, one wait.
-        key = ticket_key(number, chat_id)
-        ticket, known = await asyncio.gather(
-            self._ticket(number),
-            self._prefetch(
-                [(CHANNEL, KIND_TOPIC, key), (CHANNEL, KIND_CARD, key)]
-                + [(CHANNEL, KIND_SENT, n.id) for n in ns]
-            ),
-        )
+        # each notification got): as the run read them if that is recent, else in one
+        # round trip, both at once (two connections on PostgreSQL, one wait).
+        ticket: Ticket | None
+        if ahead is not None and ahead.fresh():
+            ticket, known = ahead.tickets.get(number), ahead.links
+        else:
+            ticket, known = await asyncio.gather(
+                self._ticket(number), self._prefetch(_team_links(ns))
+            )
         thread_id: int | None = None
         if ticket is not None and await self.is_forum(chat_id):
             thread_id = await self._topic(chat_id, ticket, known)
@@ -905,6 +942,24 @@ def _folded(lines: str, opening: str | None, room: int) -> tuple[str, bool]:
     if opening is not None and len(lines) + len(JOINER) + len(opening) <= room:
         return f"{lines}{JOINER}{opening}", True
     return lines, False
+
+
+def _team_links(ns: Sequence[Notification]) -> list[LinkKey]:
+    """The links delivering one ticket's notifications to a team chat reads: the
+    ticket's topic and card there, and how far each notification got."""
+    key = ticket_key(_ticket_number(ns[0]), _chat_id(ns[0].recipient))
+    return [(CHANNEL, KIND_TOPIC, key), (CHANNEL, KIND_CARD, key)] + [
+        (CHANNEL, KIND_SENT, n.id) for n in ns
+    ]
+
+
+def _is_team(n: Notification) -> bool:
+    return n.audience is Audience.TEAM and n.ticket_number is not None
+
+
+def _ticket_number(n: Notification) -> int:
+    assert n.ticket_number is not None
+    return n.ticket_number
 
 
 def _by_ticket(notifications: Sequence[Notification]) -> list[list[Notification]]:

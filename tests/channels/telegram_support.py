@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from bot.errors import TicketNotFound
@@ -32,16 +34,23 @@ class MemoryLinks:
 
 
 class TicketBook:
-    """A ticket reader over a dict: ``await book(number)``."""
+    """A ticket reader over a dict: ``await book(number)``, or ``await book.many(numbers)``
+    (copies, as a store reads them); ``reads`` lists what was asked, in order."""
 
     def __init__(self) -> None:
         self.tickets: dict[int, Ticket] = {}
+        self.reads: list[int | list[int]] = []
 
     async def __call__(self, number: int) -> Ticket:
+        self.reads.append(number)
         try:
             return self.tickets[number]
         except KeyError:
             raise TicketNotFound(f"#{number}", number=number) from None
+
+    async def many(self, numbers: Collection[int]) -> dict[int, Ticket]:
+        self.reads.append(sorted(numbers))
+        return {n: copy.deepcopy(self.tickets[n]) for n in numbers if n in self.tickets}
 
     def add(self, number: int, title: str = "Printer prints nothing", **kw: object) -> Ticket:
         ticket = Ticket(

@@ -18,6 +18,7 @@ from bot.policy import load_policy
 from bot.ports import DeliveryError, RecipientUnreachable
 from bot.reply import Choice, Text
 from bot.ticket import Attachment, EntryKind, Status, ThreadEntry
+from handlers.telegram import delivery
 from handlers.telegram.delivery import TelegramNotifier
 from handlers.telegram.pacing import Limits, SendPacer
 from handlers.telegram.render import Renderer
@@ -388,6 +389,47 @@ async def test_a_run_joins_each_tickets_messages_and_edits_its_card_once(
     assert joined["text"].index("third") < joined["text"].index("fourth")
     assert calls[2].params["message_thread_id"] == topics["#13 Scanner"]
     assert "still broken" in calls[2].params["text"]
+
+
+async def test_a_run_reads_its_tickets_together_and_again_once_that_is_old(
+    fake_telegram: FakeTelegram,
+    bot: Bot,
+    translator: Translator,
+    links: MemoryLinks,
+    book: TicketBook,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_telegram.add_group(TEAM, "Technical", forum=True)
+    fast = SendPacer(Limits(per_chat_per_second=50, chat_burst=50, per_group_per_minute=6000))
+    notifier = TelegramNotifier(
+        bot, Renderer(translator), links, book, tickets_many=book.many, pacer=fast
+    )
+    titles = {12: "Printer prints nothing", 13: "Scanner", 14: "Router"}
+    for number, title in titles.items():
+        book.add(number, title=title)
+        await notifier.deliver(wrote(number, title, "opening"))  # one by one: alone
+    assert book.reads == [12, 13, 14]
+    book.reads.clear()
+    printer = book.tickets[12]
+    printer.status, printer.assignee_name = Status.ACCEPTED, "Eve"
+    mark = fake_telegram.mark()
+
+    await notifier.deliver_run([wrote(n, title, "again") for n, title in titles.items()])
+
+    assert book.reads == [[12, 13, 14]]  # one read for the run
+    edited = fake_telegram.calls_of("editMessageText", after=mark)
+    assert len(edited) == 1 and "Eve" in edited[0].params["text"]
+    sent = fake_telegram.calls_of("sendMessage", after=mark)
+    assert [c.params["text"].rsplit("\n", 1)[1] for c in sent] == ["again"] * 3
+
+    # A run slower than that (a group paced to 20 messages a minute) reads each ticket
+    # again when its turn comes: its card shows the ticket as it is then.
+    monkeypatch.setattr(delivery, "RUN_READ_FRESH", 0.0)
+    book.reads.clear()
+    printer.status = Status.WAITING
+    await notifier.deliver_run([wrote(n, title, "later") for n, title in titles.items()])
+    assert book.reads == [[12, 13, 14], 12, 13, 14]
+    assert len(fake_telegram.calls_of("editMessageText")) == 2
 
 
 async def test_urgent_news_goes_first_in_a_run(

@@ -115,6 +115,20 @@ async def test_full_ticket_round_trips(backend: Backend) -> None:
     assert loaded.sla_alerts == {"first_response:warning", "resolution:breached"}
 
 
+async def test_many_tickets_read_together_come_back_whole(backend: Backend) -> None:
+    bare = await add_committed(backend, make_ticket())
+    whole = full_ticket(follow_up_of=bare)
+    number = await add_committed(backend, whole)
+
+    async with backend.uow() as uow:
+        found = await uow.tickets.get_many([number, 4242, bare, number])
+        single = [await uow.tickets.get(n) for n in (bare, number)]
+
+    # Each once, the unknown number left out, each as whole as a read of one.
+    assert sorted(found, key=lambda t: t.number or 0) == single
+    assert found[[t.number for t in found].index(number)] == whole
+
+
 async def test_claim_due_takes_tickets_whose_check_has_come_once(backend: Backend) -> None:
     early, late, never = make_ticket(), make_ticket(), make_ticket()
     early.next_check_at, late.next_check_at = at(5), at(10)

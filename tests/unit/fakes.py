@@ -74,6 +74,9 @@ class _Tickets:
         except KeyError:
             raise TicketNotFound(f"#{number}", number=number) from None
 
+    async def get_many(self, numbers: Collection[int]) -> list[Ticket]:
+        return [copy.deepcopy(self.db.tickets[n]) for n in set(numbers) if n in self.db.tickets]
+
     async def save(self, ticket: Ticket) -> None:
         assert ticket.number is not None
         stored = self.db.tickets.get(ticket.number)
