@@ -89,3 +89,21 @@ def test_user_text_is_escaped_but_templates_are_not() -> None:
 )
 def test_platform_locale_maps_to_a_supported_language(code: str | None, expected: str) -> None:
     assert pick_language(code) == expected
+
+
+def _write_po(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'msgid ""\nmsgstr ""\n\nmsgid "desk.hello"\nmsgstr "{text}"\n', "utf-8")
+
+
+def test_catalogs_read_once_are_read_again_when_a_file_changes(tmp_path: Path) -> None:
+    po = tmp_path / "en" / "desk.po"
+    _write_po(po, "Hello")
+    (tmp_path / "cs").mkdir()  # a language with no messages yet is still one
+    assert read_catalogs(tmp_path) == {"cs": {}, "en": {"desk.hello": "Hello"}}
+    assert read_catalogs(tmp_path) == {"cs": {}, "en": {"desk.hello": "Hello"}}
+
+    _write_po(po, "Hello again")
+    assert read_catalogs(tmp_path)["en"] == {"desk.hello": "Hello again"}
+    _write_po(tmp_path / "cs" / "desk.po", "Ahoj")
+    assert read_catalogs(tmp_path)["cs"] == {"desk.hello": "Ahoj"}
