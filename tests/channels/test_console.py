@@ -81,14 +81,26 @@ def intake(number: str, description: str = DESCRIPTION) -> list[str]:
     ]
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    d = Desk(tmp_path)
+@pytest.fixture(scope="module")
+def accounts_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A desk's database with the two accounts most tests start from, added through the
+    admin CLI once (two program runs); each test gets a copy."""
+    folder = tmp_path_factory.mktemp("accounts")
+    d = Desk(folder)
     d.account(
         "SN-1001", "--domain", "shop.cz", "--plan", "standard", "--valid-until", "2099-12-31"
     )
     d.account("SN-OLD", "--domain", "old.cz", "--plan", "standard", "--valid-until", "2020-01-31")
-    return d
+    return folder / "desk.db"
+
+
+@pytest.fixture
+def desk(tmp_path: Path, accounts_db: Path) -> Desk:
+    for suffix in ("", "-wal", "-shm"):  # SQLite's journal, if the last run left one
+        kept = accounts_db.with_name(accounts_db.name + suffix)
+        if kept.exists():
+            shutil.copy(kept, tmp_path / kept.name)
+    return Desk(tmp_path)
 
 
 def test_a_ticket_goes_from_filing_to_closed_and_the_transcript_shows_every_step(
