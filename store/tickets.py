@@ -262,10 +262,7 @@ class SqlTicketRepository:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             rows = await self._session.execute(_WHOLE.where(_TICKETS.c.number.in_(chunk)))
-            for row in rows:
-                root = dict(row._mapping)
-                children = [_from_json(root.pop(name)) for name, _, _ in _CHILDREN]
-                tickets.append(_ticket(root, *children))
+            tickets += [_whole(dict(row._mapping)) for row in rows]
         return self._built(tickets, True)
 
     async def for_customer(
@@ -522,9 +519,7 @@ class SqlTicketRepository:
             found = await _GET_WHOLE.rows(self._session, params)
             if not found:
                 return None
-            root = found[0]
-            children = [_from_json(root.pop(name)) for name, _, _ in _CHILDREN]
-            return self._built([_ticket(root, *children)], track)[0]
+            return self._built([_whole(found[0])], track)[0]
         roots = await _GET.rows(self._session, params)
         if not roots:
             return None
@@ -630,6 +625,12 @@ _WHOLE = select(_TICKETS, *(_as_json(*child) for child in _CHILDREN))
 _GET_WHOLE = Prepared(_WHOLE.where(_TICKETS.c.number == bindparam("number")))
 # The JSON text of a child row's timestamps (``at``), read back as UTC datetimes.
 _JSON_TIMES = ("at",)
+
+
+def _whole(row: dict[str, Any]) -> Ticket:
+    """A ticket from a row of ``_WHOLE``: its root columns and its children as JSON."""
+    children = [_from_json(row.pop(name)) for name, _, _ in _CHILDREN]
+    return _ticket(row, *children)
 
 
 def _from_json(value: Any) -> list[dict[str, Any]]:

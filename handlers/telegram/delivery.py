@@ -236,9 +236,9 @@ class TelegramNotifier:
             groups = _by_ticket(notifications)
             ahead = await self._read_ahead(groups)
             for group in groups:
-                number = group[0].ticket_number
-                if group[0].audience is Audience.TEAM and number is not None:
-                    chat_id = _chat_id(group[0].recipient)
+                first = group[0]
+                if _is_team(first):
+                    chat_id, number = _chat_id(first.recipient), _ticket_number(first)
                     await self._to_team(group, chat_id, number, track, ahead)
                 else:
                     for n in group:
@@ -283,8 +283,8 @@ class TelegramNotifier:
     async def _deliver(self, n: Notification) -> None:
         if n.audience is Audience.COMMUNITY:
             await self._to_community(n)
-        elif n.audience is Audience.TEAM and n.ticket_number is not None:
-            await self._to_team([n], _chat_id(n.recipient), n.ticket_number)
+        elif _is_team(n):
+            await self._to_team([n], _chat_id(n.recipient), _ticket_number(n))
         else:
             await self._to_customer(n, _chat_id(n.recipient))
 
@@ -954,6 +954,7 @@ def _team_links(ns: Sequence[Notification]) -> list[LinkKey]:
 
 
 def _is_team(n: Notification) -> bool:
+    """A team notification about a ticket (delivered into the ticket's topic)."""
     return n.audience is Audience.TEAM and n.ticket_number is not None
 
 
