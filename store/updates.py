@@ -256,32 +256,50 @@ end
 return out
 """
 # Read up to ARGV[3] new entries of the streams KEYS (in that order) for consumer ARGV[2]
-# of group ARGV[1]: first each stream's even share, then whatever is left from the first
-# ones that have more. Returns {1, {{stream number, entries}, ...}}; or, when no stream
-# had any, {0, {each stream's last generated id}} to wait from.
+# of group ARGV[1]: first each stream's even share, all in one XREADGROUP (of the first
+# ARGV[3] streams when there are more), then, while there is room, from the streams that
+# may have more (those that gave their whole share, and those not read). Returns {1,
+# {{stream number, entries}, ...}}; or, when no stream had any, {0, {each stream's last
+# generated id}} to wait from.
 _CLAIM = """
 local limit = tonumber(ARGV[3])
+local first = math.min(#KEYS, limit)
 local share = math.max(1, math.floor(limit / #KEYS))
+local read = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', share, 'STREAMS'}
+local number = {}
+for i = 1, first do
+    read[#read + 1] = KEYS[i]
+    number[KEYS[i]] = i
+end
+for i = 1, first do
+    read[#read + 1] = '>'
+end
 local out = {}
 local got = 0
-for pass = 1, 2 do
-    for i, key in ipairs(KEYS) do
-        if got >= limit then
-            break
-        end
-        local want = limit - got
-        if pass == 1 and want > share then
-            want = share
-        end
-        local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want,
-            'STREAMS', key, '>')
-        if reply and #reply[1][2] > 0 then
-            got = got + #reply[1][2]
-            out[#out + 1] = {i, reply[1][2]}
+local full = {}
+local reply = redis.call(unpack(read))
+if reply then
+    for _, stream in ipairs(reply) do
+        local entries = stream[2]
+        if #entries > 0 then
+            local i = number[stream[1]]
+            got = got + #entries
+            out[#out + 1] = {i, entries}
+            full[i] = #entries >= share
         end
     end
-    if got == 0 then
+end
+for i = 1, #KEYS do
+    if got >= limit then
         break
+    end
+    if full[i] or i > first then
+        local more = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT',
+            limit - got, 'STREAMS', KEYS[i], '>')
+        if more and #more[1][2] > 0 then
+            got = got + #more[1][2]
+            out[#out + 1] = {i, more[1][2]}
+        end
     end
 end
 if got > 0 then
