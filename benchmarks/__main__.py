@@ -3,7 +3,7 @@ named benchmarks (all of them by default) and print each against its baseline fr
 same run; ``relay`` is the outbox relay against an in-memory Bot API enforcing Telegram's
 limits; ``help`` is the help centre's search quality (top-3 hit rate per language).
 
-Environment: ``BENCH_CUSTOMERS`` (500) customers per run, ``BENCH_ROUNDS`` (1) runs of
+Environment: ``BENCH_CUSTOMERS`` (500) customers per run, ``BENCH_ROUNDS`` (3) runs of
 the desk (each between two runs of its baseline), ``BENCH_WORKER_CUSTOMERS`` (100) for
 the worker fleets, ``BENCH_DATABASE_URL`` + ``BENCH_REDIS_URL`` for the PostgreSQL +
 Redis figures (``tools/services.sh`` starts both; ``make bench`` does),
