@@ -382,6 +382,29 @@ async def test_redis_claims_at_most_the_limit_from_every_partition(
 
 
 @pytest.mark.redis
+async def test_a_redis_claim_takes_a_busy_partitions_surplus_after_every_share(
+    redis_shared: Shared,
+) -> None:
+    """Each partition's share first (one read of them all), then what a busy one holds
+    beyond it, in its order, while the limit leaves room; nothing is read twice."""
+    queue = redis_shared.queue(partitions=8)
+    assert isinstance(queue, RedisUpdateQueue)
+    keys: dict[int, str] = {}
+    for i in range(200):
+        keys.setdefault(queue.partition(f"chat{i}"), f"chat{i}")
+    busy = keys[3]
+    quiet = [keys[p] for p in range(8) if p != 3]
+    await queue.put([update(n, busy) for n in range(1, 11)])  # ten in one partition
+    await queue.put([update(100 + n, key) for n, key in enumerate(quiet)])  # one elsewhere
+    first = numbers(await queue.claim("w1", 16, 0.0))  # a share of 2 each
+    assert len(first) == 16
+    assert sorted(n for n in first if n >= 100) == list(range(100, 107))
+    assert [n for n in first if n < 100] == list(range(1, 10))
+    assert numbers(await queue.claim("w1", 16, 0.0)) == [10]
+    assert await queue.claim("w1", 16, 0.0) == []
+
+
+@pytest.mark.redis
 async def test_a_waiting_redis_claim_returns_when_an_update_arrives(
     redis_shared: Shared,
 ) -> None:
