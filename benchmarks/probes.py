@@ -3,6 +3,7 @@ of each step, and the process's peak memory. Counting, never asserting."""
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -127,3 +128,41 @@ def rss_mib() -> float:
     except (OSError, IndexError, ValueError):
         return peak_rss_mib()
     return pages * resource.getpagesize() / (1024 * 1024)
+
+
+# -- CPU by part of a multi-process run (Linux /proc; empty elsewhere) -------------------
+
+CPU_PARTS = ("workers", "receiver", "benchmark", "postgres", "redis")
+
+
+def cpu_by_part(fleet_group: int) -> dict[str, float]:
+    """CPU seconds used so far by each part of a fleet's run: its workers and its
+    receiver (the processes of group ``fleet_group``), this benchmark process (the
+    customers and the loopback Bot API), and every PostgreSQL and Redis server process
+    on the machine. Subtract two readings for an interval."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parts = dict.fromkeys(CPU_PARTS, 0.0)
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                command = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        name, _, rest = stat.partition(" (")[2].rpartition(") ")
+        fields = rest.split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if pid == os.getpid():
+            parts["benchmark"] += used
+        elif int(fields[2]) == fleet_group:
+            parts["workers" if "worker" in command.split() else "receiver"] += used
+        elif name == "postgres" or name.startswith("postgres:"):
+            parts["postgres"] += used
+        elif name.startswith("redis-server"):
+            parts["redis"] += used
+    return parts

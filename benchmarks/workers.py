@@ -11,6 +11,12 @@ measured at the pace of its most loaded member. The figures are updates/s and
 tickets/s from the first update of the timed crowd to its last answer, p50/p99 from
 an update's queueing to the first message back.
 
+Beside them, the CPU each part of the run used per update during the timed crowd
+(``/proc``: the workers, the receiver, this process with the customers and the loopback
+Bot API, PostgreSQL, Redis), and the bound that sets: on this machine every part shares
+the same cores, so N workers go no faster than the cores through the whole of an
+update's CPU, however fast each worker is.
+
 Telegram's pacing (30 messages a second for the whole bot) would make every fleet
 as fast as the pacer; as in the other benchmarks it is lifted, here in every process
 of the fleet by a ``sitecustomize`` on the fleet's ``PYTHONPATH`` (the bot has no
@@ -37,7 +43,7 @@ from benchmarks.bot_api import TOKEN, MemoryBotAPI, UpdateMaker, make_bot
 from benchmarks.customers import Crowd
 from benchmarks.desk import TEAM_CHATS, policy_file, prepared_database
 from benchmarks.loopback import LoopbackBotAPI
-from benchmarks.probes import Stopwatch
+from benchmarks.probes import CPU_PARTS, Stopwatch, cpu_by_part
 from benchmarks.runs import (
     WARM_UP,
     Backend,
@@ -134,8 +140,9 @@ def fleet_missing() -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def fleet(command: list[str], env: dict[str, str], folder: Path) -> AsyncIterator[None]:
-    """``command`` running (in its own process group, so its workers stop with it)."""
+async def fleet(command: list[str], env: dict[str, str], folder: Path) -> AsyncIterator[int]:
+    """``command`` running (in its own process group, so its workers stop with it); the
+    group's id."""
     log = (folder / "fleet.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         *command,
@@ -146,7 +153,7 @@ async def fleet(command: list[str], env: dict[str, str], folder: Path) -> AsyncI
         start_new_session=True,
     )
     try:
-        yield
+        yield process.pid
         if process.returncode is not None:
             raise RuntimeError(f"the fleet exited with {process.returncode}")
     except BaseException as exc:
@@ -209,7 +216,7 @@ async def measure_fleet(
             api = MemoryBotAPI(team_chats=TEAM_CHATS)
             async with LoopbackBotAPI(api) as server:
                 env["TELEGRAM_API_URL"] = server.url
-                async with fleet(command, env, folder):
+                async with fleet(command, env, folder) as group:
                     await server.polled(STARTUP_SECONDS)
                     if backend.redis_url:
                         await balanced(backend.redis_url, workers, STARTUP_SECONDS)
@@ -225,9 +232,11 @@ async def measure_fleet(
                         first_account=WARM_UP,
                     )
                     watch = Stopwatch()
+                    cpu_before = cpu_by_part(group)
                     watch.start()
                     pushed = await crowd.run_apart(server.push, watch)
                     seconds = watch.stop()
+                    cpu_after = cpu_by_part(group)
     return {
         "updates": pushed,
         "seconds": seconds,
@@ -236,6 +245,10 @@ async def measure_fleet(
         "tickets_per_s": rate(len(crowd.tickets), seconds),
         "p50_ms": watch.percentile(0.50) * 1000,
         "p99_ms": watch.percentile(0.99) * 1000,
+    } | {
+        f"cpu_ms.{part}": (cpu_after[part] - cpu_before[part]) * 1000 / pushed
+        for part in cpu_after
+        if pushed
     }
 
 
@@ -275,9 +288,40 @@ def report(by_count: dict[int, Figures]) -> None:
             f"{figures['tickets_per_s']:.1f} tickets/s ({figures['tickets']:.0f} filed)  "
             f"{times(figures['updates_per_s'], one['updates_per_s'])} one worker"
         )
+    cores = os.cpu_count() or 1
+    cpu = {count: cpu_ms(figures) for count, figures in by_count.items()}
+    if all(cpu.values()):
+        print(
+            f"    CPU ms per update (/proc): {'  '.join(f'{p:>10}' for p in CPU_PARTS)}"
+            f"       total  {cores} cores allow"
+        )
+        for count, parts in cpu.items():
+            total = sum(parts.values())
+            print(
+                f"      {count} worker{'s' if count > 1 else ' '}"
+                f"{' ' * 17}{'  '.join(f'{parts[p]:10.2f}' for p in CPU_PARTS)}"
+                f"  {total:10.2f}  {rate(cores * 1000, total):6.0f} updates/s"
+            )
     if 2 in by_count:
         print(
             f"    ratio     2 workers / 1: "
             f"{times(by_count[2]['updates_per_s'], one['updates_per_s'])} "
             f"(target >= {TARGET_TWO}x)"
         )
+        if cpu.get(2):
+            # Two workers can go no faster than the machine's cores through everything
+            # an update costs; one worker, no faster than its one core through its own
+            # part. TARGET_TWO asks the rest to be at most cores / TARGET_TWO - 1 of it.
+            parts = cpu[2]
+            total, own = sum(parts.values()), parts["workers"]
+            print(
+                f"              bound by CPU: {cores} cores / {total:.2f} ms = "
+                f"{times(rate(cores * 1000, total), one['updates_per_s'])} one worker at "
+                f"most; {TARGET_TWO}x needs the rest under {cores / TARGET_TWO - 1:.2f} of "
+                f"the workers' CPU per update, here {(total - own) / own:.2f}"
+            )
+
+
+def cpu_ms(figures: Figures) -> dict[str, float]:
+    """CPU ms per update by part (none where /proc could not be read)."""
+    return {part: figures[f"cpu_ms.{part}"] for part in CPU_PARTS if f"cpu_ms.{part}" in figures}
