@@ -16,7 +16,7 @@ from bot.held import HeldMessage
 from bot.incident import Incident
 from bot.inputs import UpdateRef
 from bot.knowledge.article import Article, Feedback, FeedbackCounts
-from bot.knowledge.ranking import Candidate, CorpusStats
+from bot.knowledge.ranking import Matches
 from bot.notification import Backlog, Notification, OutboxItem
 from bot.paging import Page
 from bot.participant import Participant
@@ -345,7 +345,7 @@ class SearchIndex(Protocol):
 
     async def set_watermark(self, collection: str, value: str) -> None: ...
 
-    async def candidates(
+    async def matches(
         self,
         collection: str,
         terms: Collection[str],
@@ -353,15 +353,10 @@ class SearchIndex(Protocol):
         langs: Collection[str],
         scope: str | None = None,
         limit: int = 500,
-    ) -> list[Candidate]:
-        """Documents of ``langs`` (and ``scope``) holding any of ``terms``."""
-        ...
-
-    async def stats(
-        self, collection: str, terms: Collection[str], *, langs: Collection[str]
-    ) -> CorpusStats:
-        """Documents of ``langs`` in ``collection``, their mean length, and how many
-        hold each of ``terms``."""
+    ) -> Matches:
+        """Documents of ``langs`` (and ``scope``) holding any of ``terms``, with the
+        number of documents of ``langs`` in ``collection`` (whatever their scope), their
+        mean length and how many hold each of ``terms``: one round trip."""
         ...
 
     async def vocabulary(self, collection: str, lang: str) -> set[str]:

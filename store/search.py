@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge.article import Article, Feedback, FeedbackCounts
-from bot.knowledge.ranking import Candidate, CorpusStats
+from bot.knowledge.ranking import NO_STATS, Candidate, CorpusStats, Matches
 from bot.ports import Deflection, SearchDocument
 from store.models import (
     HelpArticleRow,
@@ -113,10 +113,10 @@ class SqlSearchIndex:
             update_collection(dialect), {"collection": collection, "fingerprint": value}
         )
 
-    def _match(self) -> str:
+    def _match(self, alias: str, query: str) -> str:
         if self._postgres:
-            return "d.tsv @@ to_tsquery('simple', :query)"
-        return "d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :query)"
+            return f"{alias}.tsv @@ to_tsquery('simple', :{query})"
+        return f"{alias}.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :{query})"
 
     def _query(self, terms: Collection[str]) -> str:
         # Terms are letters and digits only: nothing in them is query syntax.
@@ -124,7 +124,7 @@ class SqlSearchIndex:
             return " | ".join(sorted(terms))
         return " OR ".join(f'"{t}"' for t in sorted(terms))
 
-    async def candidates(
+    async def matches(
         self,
         collection: str,
         terms: Collection[str],
@@ -132,55 +132,55 @@ class SqlSearchIndex:
         langs: Collection[str],
         scope: str | None = None,
         limit: int = 500,
-    ) -> list[Candidate]:
+    ) -> Matches:
         if not terms or not langs:
-            return []
-        where = "d.collection = :collection AND d.lang IN :langs AND " + self._match()
+            return Matches((), NO_STATS)
+        ordered = sorted(terms)
         params: dict[str, Any] = {
             "collection": collection,
             "langs": list(langs),
             "query": self._query(terms),
             "limit": limit,
         }
-        if scope is not None:
-            where += " AND d.scope LIKE :scope"
-            params["scope"] = f"% {scope} %"
-        statement = text(
-            "SELECT d.key, d.lang, d.title_terms, d.keyword_terms, d.body_terms "
-            f"FROM search_documents d WHERE {where} ORDER BY d.id DESC LIMIT :limit"
-        ).bindparams(bindparam("langs", expanding=True))
-        result = await self._session.execute(statement, params)
-        return [
-            Candidate(str(key), str(lang), _split(title), _split(keywords), _split(body))
-            for key, lang, title, keywords, body in result.all()
-        ]
-
-    async def stats(
-        self, collection: str, terms: Collection[str], *, langs: Collection[str]
-    ) -> CorpusStats:
-        ordered = sorted(terms)
-        params: dict[str, Any] = {"collection": collection, "langs": list(langs)}
+        # The searched part of the index (``langs``, every scope) once: its size, mean
+        # length and each term's documents, beside every candidate row.
         counts = []
         for i, term in enumerate(ordered):
             params[f"t{i}"] = term if self._postgres else f'"{term}"'
-            if self._postgres:
-                counts.append(f"count(*) FILTER (WHERE d.tsv @@ to_tsquery('simple', :t{i}))")
-            else:
-                counts.append(
-                    "(SELECT count(*) FROM search_documents x WHERE x.collection = :collection "
-                    "AND x.lang IN :langs AND x.id IN "
-                    f"(SELECT rowid FROM search_fts WHERE search_fts MATCH :t{i}))"
-                )
-        columns = ", ".join(["count(*)", "coalesce(avg(d.length), 0)", *counts])
+            held = self._match("c", f"t{i}")
+            counts.append(
+                f"count(*) FILTER (WHERE {held})"
+                if self._postgres
+                else f"coalesce(sum({held}), 0)"
+            )
+        where = self._match("c", "query")
+        if scope is not None:
+            where += " AND c.scope LIKE :scope"
+            params["scope"] = f"% {scope} %"
+        columns = ", ".join(["count(*)", "coalesce(avg(c.length), 0)", *counts])
+        tsv = ", tsv" if self._postgres else ""
         statement = text(
-            f"SELECT {columns} FROM search_documents d "
-            "WHERE d.collection = :collection AND d.lang IN :langs"
+            "WITH corpus AS (SELECT id, key, lang, scope, length, title_terms, keyword_terms, "
+            f"body_terms{tsv} FROM search_documents "
+            "WHERE collection = :collection AND lang IN :langs), "
+            f"stats AS (SELECT {columns} FROM corpus c) "
+            "SELECT c.key, c.lang, c.title_terms, c.keyword_terms, c.body_terms, s.* "
+            f"FROM corpus c CROSS JOIN stats s WHERE {where} ORDER BY c.id DESC LIMIT :limit"
         ).bindparams(bindparam("langs", expanding=True))
-        row = (await self._session.execute(statement, params)).one()
-        return CorpusStats(
-            documents=int(row[0]),
-            average_length=float(row[1]),
-            frequencies={term: int(row[2 + i]) for i, term in enumerate(ordered)},
+        rows = (await self._session.execute(statement, params)).all()
+        if not rows:
+            return Matches((), NO_STATS)
+        first = rows[0]
+        return Matches(
+            [
+                Candidate(str(key), str(lang), _split(title), _split(keywords), _split(body))
+                for key, lang, title, keywords, body, *_ in rows
+            ],
+            CorpusStats(
+                documents=int(first[5]),
+                average_length=float(first[6]),
+                frequencies={term: int(first[7 + i]) for i, term in enumerate(ordered)},
+            ),
         )
 
     async def vocabulary(self, collection: str, lang: str) -> set[str]:

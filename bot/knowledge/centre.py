@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +34,13 @@ SUGGESTIONS = 3
 # share of the best one's.
 SUGGEST_MIN_SCORE = 2.0
 SUGGEST_MIN_SHARE = 0.3
-# A worker's copy of the index's vocabulary (for typing mistakes) is read again after
-# this long, so a reindex by another process reaches it.
-VOCABULARY_SECONDS = 300.0
+# A worker's copies of the index's vocabulary (for typing mistakes) and of the articles
+# (what a search shows of them) are read again after this long, so a reindex by another
+# process reaches them; an article the copy does not hold yet is read at once.
+COPY_SECONDS = 300.0
+# ...but not more often than this when a search finds articles the copy lacks (an index
+# and articles out of step, e.g. a reindex under way elsewhere).
+MISSING_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +105,10 @@ async def search_index(
     """Candidates from the store, ranked here (the same on every store)."""
     if not weights:
         return []
-    candidates = await index.candidates(collection, weights, langs=langs, scope=scope)
-    if not candidates:
+    found = await index.matches(collection, weights, langs=langs, scope=scope)
+    if not found.candidates:
         return []
-    stats = await index.stats(collection, weights, langs=langs)
-    return rank(candidates, weights, stats, limit)
+    return rank(found.candidates, weights, found.stats, limit)
 
 
 class HelpCentre:
@@ -134,6 +137,7 @@ class HelpCentre:
         self._departments = frozenset(departments)
         self._monotonic = monotonic
         self._vocabularies: dict[str, tuple[float, Vocabulary]] = {}
+        self._copy: tuple[float, dict[tuple[str, str], Article]] | None = None
 
     def load(self) -> Loaded:
         """The folder's articles (and the files that could not be used)."""
@@ -156,13 +160,14 @@ class HelpCentre:
             await uow.search.replace(self._collection, documents)
             await uow.commit()
         self._vocabularies.clear()
+        self._copy = None
         log.info("help centre: %d articles indexed", len(loaded.articles))
         return loaded
 
     async def _vocabulary(self, uow: UnitOfWork, lang: str) -> Vocabulary:
         now = self._monotonic()
         kept = self._vocabularies.get(lang)
-        if kept is not None and now - kept[0] < VOCABULARY_SECONDS:
+        if kept is not None and now - kept[0] < COPY_SECONDS:
             return kept[1]
         vocabulary = Vocabulary(await uow.search.vocabulary(self._collection, lang))
         self._vocabularies[lang] = (now, vocabulary)
@@ -191,10 +196,27 @@ class HelpCentre:
                 limit=limit,
             )
             if ranked:
-                articles = await uow.articles.get([(c.key, c.lang) for c, _ in ranked])
-                scores = {(c.key, c.lang): s for c, s in ranked}
-                return [Found(a, scores[(a.slug, a.lang)]) for a in articles]
+                articles = await self._articles(uow, [(c.key, c.lang) for c, _ in ranked])
+                return [
+                    Found(articles[(c.key, c.lang)], score)
+                    for c, score in ranked
+                    if (c.key, c.lang) in articles
+                ]
         return []
+
+    async def _articles(
+        self, uow: UnitOfWork, keys: Collection[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], Article]:
+        """This worker's copy of the articles, holding ``keys`` where the store does."""
+        now = self._monotonic()
+        kept = self._copy
+        if (
+            kept is None
+            or now - kept[0] >= COPY_SECONDS
+            or (now - kept[0] >= MISSING_SECONDS and any(k not in kept[1] for k in keys))
+        ):
+            kept = self._copy = (now, {(a.slug, a.lang): a for a in await uow.articles.all()})
+        return kept[1]
 
     async def suggest(
         self, uow: UnitOfWork, text: str, lang: str, department: str

@@ -47,6 +47,18 @@ class CorpusStats:
     frequencies: Mapping[str, int]
 
 
+NO_STATS = CorpusStats(0, 0.0, {})
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """What one search of the store brings: the candidates, and the counts of the
+    searched part of the index that rank them (``NO_STATS`` when nothing matched)."""
+
+    candidates: Sequence[Candidate]
+    stats: CorpusStats
+
+
 def score(candidate: Candidate, query: Mapping[str, float], stats: CorpusStats) -> float:
     """BM25 of ``candidate`` for ``query`` (term -> weight of the term in the query)."""
     tf: Counter[str] = Counter()

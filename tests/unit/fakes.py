@@ -21,7 +21,7 @@ from bot.held import HeldMessage
 from bot.incident import Incident, IncidentStatus
 from bot.inputs import UpdateRef
 from bot.knowledge.article import Article, Feedback, FeedbackCounts
-from bot.knowledge.ranking import Candidate, CorpusStats
+from bot.knowledge.ranking import NO_STATS, Candidate, CorpusStats, Matches
 from bot.notification import Notification
 from bot.paging import Page
 from bot.participant import Participant
@@ -427,7 +427,7 @@ class _Search:
     def _docs(self, collection: str, langs: Collection[str]) -> list[SearchDocument]:
         return [d for d in self.db.documents.get(collection, []) if d.lang in langs]
 
-    async def candidates(
+    async def matches(
         self,
         collection: str,
         terms: Collection[str],
@@ -435,27 +435,25 @@ class _Search:
         langs: Collection[str],
         scope: str | None = None,
         limit: int = 500,
-    ) -> list[Candidate]:
+    ) -> Matches:
+        docs = self._docs(collection, langs)
         found = [
             Candidate(d.key, d.lang, d.title, d.keywords, d.body)
-            for d in reversed(self._docs(collection, langs))
+            for d in reversed(docs)
             if (scope is None or scope in d.scope)
             and set(terms) & {*d.title, *d.keywords, *d.body}
-        ]
-        return found[:limit]
-
-    async def stats(
-        self, collection: str, terms: Collection[str], *, langs: Collection[str]
-    ) -> CorpusStats:
-        docs = self._docs(collection, langs)
+        ][:limit]
+        if not found:
+            return Matches((), NO_STATS)
         lengths = [len(d.title) + len(d.keywords) + len(d.body) for d in docs]
-        return CorpusStats(
+        stats = CorpusStats(
             documents=len(docs),
-            average_length=sum(lengths) / len(lengths) if lengths else 0.0,
+            average_length=sum(lengths) / len(lengths),
             frequencies={
                 t: sum(t in {*d.title, *d.keywords, *d.body} for d in docs) for t in terms
             },
         )
+        return Matches(found, stats)
 
     async def vocabulary(self, collection: str, lang: str) -> set[str]:
         docs = self._docs(collection, (lang,))

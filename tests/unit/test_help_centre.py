@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge.analysis import plain, terms
-from bot.knowledge.article import ArticleError, load_folder, parse_article, render_article
-from bot.knowledge.centre import HelpCentre
+from bot.knowledge.article import Article, ArticleError, load_folder, parse_article, render_article
+from bot.knowledge.centre import COPY_SECONDS, MISSING_SECONDS, HelpCentre
 from bot.knowledge.ranking import Candidate, CorpusStats, rank
 from bot.knowledge.typos import Vocabulary, distance
-from tests.unit.fakes import FakeUnitOfWorkFactory
+from tests.unit.fakes import FakeUnitOfWorkFactory, _Articles
 
 DEPARTMENTS = ("technical", "sales")
 
@@ -144,3 +144,48 @@ async def test_indexing_again_at_start_skips_unchanged_files(tmp_path: Path) -> 
     async with uow() as unit:
         found = await centre.search(unit, "invoices", "en")
     assert [f.article.slug for f in found] == ["invoice"]
+
+
+async def test_a_worker_shows_articles_from_its_copy_and_reads_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a search shows of an article comes from the worker's copy (no read of the
+    articles per search); another worker's reindex reaches it after COPY_SECONDS, and
+    at once (within MISSING_SECONDS) when the index finds an article it lacks."""
+    reads = []
+    read_all = _Articles.all
+
+    async def counted(self: _Articles) -> list[Article]:
+        reads.append(1)
+        return await read_all(self)
+
+    monkeypatch.setattr(_Articles, "all", counted)
+    now = [0.0]
+    first, second = tmp_path / "first", tmp_path / "second"
+    _write(first, "en", "refund", "Refunds of payments", "Money back for a payment.", "sales")
+    uow = FakeUnitOfWorkFactory()
+    worker = HelpCentre(uow, first, ("en",), DEPARTMENTS, monotonic=lambda: now[0])
+    await worker.reindex()
+
+    async def titles() -> list[str]:
+        async with uow() as unit:
+            return [f.article.title for f in await worker.search(unit, "payment", "en")]
+
+    assert await titles() == ["Refunds of payments"]
+    assert await titles() == ["Refunds of payments"]
+    assert len(reads) == 1
+    # Another worker (the CLI) indexes the folder again: a title changed.
+    _write(
+        second, "en", "refund", "Refunds of card payments", "Money back for a payment.", "sales"
+    )
+    await HelpCentre(uow, second, ("en",), DEPARTMENTS).reindex()
+    now[0] = 10.0
+    assert await titles() == ["Refunds of payments"]  # the copy, as the vocabulary
+    now[0] = COPY_SECONDS
+    assert await titles() == ["Refunds of card payments"]
+    # ...and an article was added: found at once, the copy read again for it.
+    _write(second, "en", "declined", "Declined payments", "The payment was declined.", "sales")
+    await HelpCentre(uow, second, ("en",), DEPARTMENTS).reindex()
+    now[0] = COPY_SECONDS + MISSING_SECONDS
+    assert sorted(await titles()) == ["Declined payments", "Refunds of card payments"]
+    assert len(reads) == 3
