@@ -1,8 +1,9 @@
 """Customers filing requests through a Telegram bot, interleaved one step at a time.
 
 Each customer does the whole structured intake that ``tests/channels`` drive:
-``/new``, the category button, title, description, steps, a photo, *Done*, the
-support number, the domain button, *Skip* for the phone, *Send the ticket*. A
+``/new``, the category button, the support number, the domain button, title,
+description, *I still need help* under the help articles the description found,
+steps, a photo, *Done*, *Skip* for the phone, *Send the ticket*. A
 button is pressed only when the bot really sent it: the step finds it in the
 newest messages of the customer's chat, so a changed flow stops the run instead
 of measuring something else.
@@ -88,6 +89,7 @@ def intake(i: int) -> tuple[Step, ...]:
         Press("domain.1"),  # the second of the account's two domains
         Say(f"Checkout fails for order {i}"),
         Say("After pressing Pay the checkout page shows error 500 and the order is lost."),
+        Press("need_help"),  # the help articles found ("checkout error") did not help
         Say("1. add a product to the cart 2. open the checkout 3. press Pay"),
         Photo("the error page"),
         Press("done"),

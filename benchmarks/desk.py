@@ -9,6 +9,7 @@ the same benchmark runs on older trees (e.g. ``76640c5``) whose schema differs.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import tomllib
 import uuid
@@ -53,12 +54,23 @@ def team_chat(department: str) -> int:
     return SALES_CHAT if department == "sales" else TECH_CHAT
 
 
+def help_folder() -> Path:
+    """The example policy's help centre (its folder is relative to the policy file's):
+    the intake searches its articles after the description, as a desk run on the
+    example does."""
+    with EXAMPLE_POLICY.open("rb") as fh:
+        folder = tomllib.load(fh)["help"]["folder"]
+    return EXAMPLE_POLICY.resolve().parent / folder
+
+
 def policy_data() -> dict[str, Any]:
-    """The shipped example policy with its departments' team chats on Telegram."""
+    """The shipped example policy with its departments' team chats on Telegram and its
+    help centre."""
     with EXAMPLE_POLICY.open("rb") as fh:
         data = tomllib.load(fh)
     for key, department in data["departments"].items():
         department["team_channels"] = {"telegram": str(team_chat(key))}
+    data["help"]["folder"] = str(help_folder())
     return data
 
 
@@ -71,6 +83,11 @@ def policy_file(folder: Path) -> Path:
     )
     if rewritten != len(policy_data()["departments"]):
         raise RuntimeError(f"{EXAMPLE_POLICY} changed shape: its team chats were not found")
+    text, moved = re.subn(
+        r'^folder = "[^"]*"$', f"folder = {json.dumps(str(help_folder()))}", text, flags=re.M
+    )
+    if moved != 1:
+        raise RuntimeError(f"{EXAMPLE_POLICY} changed shape: its help folder was not found")
     path = folder / "policy.toml"
     path.write_text(text, encoding="utf-8")
     return path
