@@ -142,30 +142,29 @@ class SqlSearchIndex:
             "query": self._query(terms),
             "limit": limit,
         }
-        # The searched part of the index (``langs``, every scope) once: its size, mean
-        # length and each term's documents, beside every candidate row.
+        # The searched part of the index (``langs``, every scope) counted once in a
+        # one-row subquery: its size, mean length and each term's documents, beside
+        # every candidate row; the candidates found as before, by the full-text index.
+        part = "{0}collection = :collection AND {0}lang IN :langs"
         counts = []
         for i, term in enumerate(ordered):
             params[f"t{i}"] = term if self._postgres else f'"{term}"'
-            held = self._match("c", f"t{i}")
-            counts.append(
-                f"count(*) FILTER (WHERE {held})"
-                if self._postgres
-                else f"coalesce(sum({held}), 0)"
-            )
-        where = self._match("c", "query")
+            if self._postgres:
+                counts.append(f"count(*) FILTER (WHERE {self._match('x', f't{i}')})")
+            else:  # from the term's matches' rowids, not by testing every document
+                counts.append(
+                    f"(SELECT count(*) FROM search_documents y WHERE {part.format('y.')} "
+                    f"AND {self._match('y', f't{i}')})"
+                )
+        columns = ", ".join(["count(*)", "coalesce(avg(x.length), 0)", *counts])
+        where = f"{part.format('d.')} AND {self._match('d', 'query')}"
         if scope is not None:
-            where += " AND c.scope LIKE :scope"
+            where += " AND d.scope LIKE :scope"
             params["scope"] = f"% {scope} %"
-        columns = ", ".join(["count(*)", "coalesce(avg(c.length), 0)", *counts])
-        tsv = ", tsv" if self._postgres else ""
         statement = text(
-            "WITH corpus AS (SELECT id, key, lang, scope, length, title_terms, keyword_terms, "
-            f"body_terms{tsv} FROM search_documents "
-            "WHERE collection = :collection AND lang IN :langs), "
-            f"stats AS (SELECT {columns} FROM corpus c) "
-            "SELECT c.key, c.lang, c.title_terms, c.keyword_terms, c.body_terms, s.* "
-            f"FROM corpus c CROSS JOIN stats s WHERE {where} ORDER BY c.id DESC LIMIT :limit"
+            "SELECT d.key, d.lang, d.title_terms, d.keyword_terms, d.body_terms, s.* "
+            f"FROM search_documents d CROSS JOIN (SELECT {columns} FROM search_documents x "
+            f"WHERE {part.format('x.')}) s WHERE {where} ORDER BY d.id DESC LIMIT :limit"
         ).bindparams(bindparam("langs", expanding=True))
         rows = (await self._session.execute(statement, params)).all()
         if not rows:
