@@ -54,15 +54,6 @@ def team_chat(department: str) -> int:
     return SALES_CHAT if department == "sales" else TECH_CHAT
 
 
-def help_folder() -> Path:
-    """The example policy's help centre (its folder is relative to the policy file's):
-    the intake searches its articles after the description, as a desk run on the
-    example does."""
-    with EXAMPLE_POLICY.open("rb") as fh:
-        folder = tomllib.load(fh)["help"]["folder"]
-    return EXAMPLE_POLICY.resolve().parent / folder
-
-
 def policy_data() -> dict[str, Any]:
     """The shipped example policy with its departments' team chats on Telegram and its
     help centre."""
@@ -70,7 +61,9 @@ def policy_data() -> dict[str, Any]:
         data = tomllib.load(fh)
     for key, department in data["departments"].items():
         department["team_channels"] = {"telegram": str(team_chat(key))}
-    data["help"]["folder"] = str(help_folder())
+    # Its help centre, whose folder is relative to the policy file's: the intake
+    # searches its articles after the description, as a desk run on the example does.
+    data["help"]["folder"] = str(EXAMPLE_POLICY.resolve().parent / data["help"]["folder"])
     return data
 
 
@@ -81,10 +74,11 @@ def policy_file(folder: Path) -> Path:
         lambda m: f'team_channels = {{ telegram = "{team_chat(str(m.group(1)))}" }}',
         EXAMPLE_POLICY.read_text(encoding="utf-8"),
     )
-    if rewritten != len(policy_data()["departments"]):
+    data = policy_data()
+    if rewritten != len(data["departments"]):
         raise RuntimeError(f"{EXAMPLE_POLICY} changed shape: its team chats were not found")
     text, moved = re.subn(
-        r'^folder = "[^"]*"$', f"folder = {json.dumps(str(help_folder()))}", text, flags=re.M
+        r'^folder = "[^"]*"$', f"folder = {json.dumps(data['help']['folder'])}", text, flags=re.M
     )
     if moved != 1:
         raise RuntimeError(f"{EXAMPLE_POLICY} changed shape: its help folder was not found")
