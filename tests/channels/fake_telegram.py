@@ -16,7 +16,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -279,10 +279,16 @@ class FakeTelegram:
         username: str = "supportbot_test",
         limits: ApiLimits | None = None,
         private_topics: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
-        # Flood limits (none unless given): calls over them get a 429, kept here.
+        # Flood limits (none unless given): calls over them get a 429, kept here. They
+        # count seconds on ``clock`` (a test of the limits themselves moves its own).
         self._limiter = _Limiter(limits) if limits is not None else None
+        self._clock = clock
+        # Set by whoever runs the bot against the fake: True while the bot still has
+        # updates to work off (``wait_idle`` does not take a quiet moment for done then).
+        self.busy: Callable[[], Awaitable[bool]] | None = None
         self.refused: list[Call] = []
         # Calls the fake's methods refused (400s, 403s...), with Telegram's description.
         self.errors: list[tuple[Call, str]] = []
@@ -839,12 +845,14 @@ class FakeTelegram:
         quiet: float = 0.3,
         timeout: float = 10.0,  # noqa: ASYNC109 - a test helper's deadline
     ) -> None:
-        """Wait until pending updates are consumed and no call came for ``quiet`` seconds."""
+        """Wait until pending updates are consumed (and, with ``busy``, worked off) and no
+        call came for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             last = self.calls[-1].at if self.calls else 0.0
             consumed = not self._updates or self._confirmed_all
-            if consumed and time.monotonic() - last >= quiet:
+            quiet_now = consumed and time.monotonic() - last >= quiet
+            if quiet_now and (self.busy is None or not await self.busy()):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("the bot did not go idle")
@@ -875,7 +883,7 @@ class FakeTelegram:
         if self.delay:
             await asyncio.sleep(self.delay)
         count = len(params.get("media") or ()) if call.name == "sendmediagroup" else 1
-        now = time.monotonic()
+        now = self._clock()
         if self._limiter is not None and call.name in LIMITED:
             wait = self._limiter.wait_for(_chat_of(params), now, max(1, count))
             if wait > 0:

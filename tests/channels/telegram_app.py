@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_telegram import ApiLimits, FakeTelegram
+from sqlalchemy import text
 
 from bot.account import Account
 from bot.app import App, build_app
@@ -22,6 +23,7 @@ from bot.settings import Settings
 from handlers.telegram import TelegramChannel
 from handlers.telegram.context import Tuning
 from handlers.telegram.pacing import Limits
+from store.db import create_engine
 
 TECH_CHAT = -1001000
 SALES_CHAT = -1002000
@@ -103,6 +105,16 @@ async def running_desk(
         )
         await uow.commit()
     channel = TelegramChannel.from_app(app, tuning=tuning or Tuning(album_wait=0.3), limits=limits)
+    # The fake is not idle while updates wait in the queue: a stall of the machine
+    # longer than a test's quiet moment is not the bot having finished.
+    watcher = create_engine(settings.database_url)
+
+    async def busy() -> bool:
+        async with watcher.connect() as connection:
+            waiting = await connection.scalar(text("SELECT count(*) FROM pending_updates"))
+        return bool(waiting)
+
+    fake.busy = busy
     stop = asyncio.Event()
     serving = asyncio.create_task(channel.run(stop))
     relaying = asyncio.create_task(app.relay.run(stop, 0.05))
@@ -112,4 +124,5 @@ async def running_desk(
         stop.set()
         await asyncio.wait_for(asyncio.gather(serving, relaying, return_exceptions=True), 15)
         await app.close()
+        await watcher.dispose()
         await fake.close()

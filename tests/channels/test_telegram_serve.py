@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -141,9 +142,9 @@ async def test_python_m_bot_serves_telegram_and_stops_on_sigterm(tmp_path: Path)
 
 async def test_command_menus_are_registered_per_language_and_chat_kind(tmp_path: Path) -> None:
     async with running_desk(tmp_path) as desk:
-        for _ in range(100):
-            if ("all_group_chats", "ru") in desk.fake.commands:
-                break
+        deadline = time.monotonic() + 15
+        while ("all_group_chats", "ru") not in desk.fake.commands:
+            assert time.monotonic() < deadline, sorted(desk.fake.commands)
             await asyncio.sleep(0.02)
         private_cs = desk.fake.commands[("all_private_chats", "cs")]
         groups_ru = desk.fake.commands[("all_group_chats", "ru")]
@@ -160,9 +161,9 @@ async def test_training_is_in_the_menu_only_where_the_policy_offers_it(tmp_path:
     policy = policy_data()
     del policy["onboarding"]  # no plans (and no trial users) to train
     async with running_desk(tmp_path, policy=policy) as desk:
-        for _ in range(100):
-            if ("all_group_chats", "ru") in desk.fake.commands:
-                break
+        deadline = time.monotonic() + 15
+        while ("all_group_chats", "ru") not in desk.fake.commands:
+            assert time.monotonic() < deadline, sorted(desk.fake.commands)
             await asyncio.sleep(0.02)
         private_en = desk.fake.commands[("all_private_chats", "en")]
         alice = Person(desk.fake, 501, "Alice")
