@@ -37,7 +37,8 @@ LEASE = 1.0
 KILL_LEASE = 2.0
 # For tests of workers that stay alive, where a stall running past the lease would
 # hand updates still being handled to a second worker (the desk's inbox then knows
-# them): the CI run of 6 December saw 5 of 60 handled twice with a 0.6 s lease.
+# them): the CI run at the ninth session's stop saw 5 of 60 handled twice with a
+# 0.6 s lease.
 STEADY_LEASE = 30.0
 KINDS = [
     "sqlite",
