@@ -7,7 +7,7 @@ import contextlib
 import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ SALES_CHAT = -1002000
 COMMUNITY = -1003000
 LEAD = 900
 FAST = Limits(per_chat_per_second=100, chat_burst=100, per_group_per_minute=60000)
+# Wednesday 09:00 in Prague: the technical team is in, outside its peak hours.
+WEDNESDAY_MORNING = datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
 
 
 class MovingClock(ManualClock):

@@ -4,10 +4,9 @@ and a plain (non-forum) group as the team chat."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from telegram_app import SALES_CHAT, TECH_CHAT, running_desk
+from telegram_app import SALES_CHAT, TECH_CHAT, WEDNESDAY_MORNING, running_desk
 from telegram_people import (
     Person,
     card_edit,
@@ -20,8 +19,6 @@ from telegram_people import (
 from bot.clock import ManualClock
 from bot.ticket import DeclineReason, Status
 
-# Wednesday 09:00 in Prague: the technical team is in, outside its peak hours.
-WEDNESDAY_MORNING = datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
 AGENT = 700
 
 

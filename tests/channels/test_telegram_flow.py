@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from telegram_app import (
     COMMUNITY,
     SALES_CHAT,
     TECH_CHAT,
+    WEDNESDAY_MORNING,
     MovingClock,
     policy_data,
     running_desk,
@@ -19,9 +19,6 @@ from telegram_people import Person, card_message, file_directly, file_ticket, pr
 from bot.errors import TicketNotFound
 from bot.inputs import CommandGiven
 from bot.participant import Participant
-
-# 9:00 in Prague: the example team is at work.
-WEDNESDAY_MORNING = datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
 
 
 async def test_intake_claim_question_answer_resolution_confirmation(tmp_path: Path) -> None:

@@ -140,12 +140,18 @@ async def test_python_m_bot_serves_telegram_and_stops_on_sigterm(tmp_path: Path)
         assert fake.token not in output  # the token is never logged
 
 
+async def menus_registered(fake: FakeTelegram) -> None:
+    """Wait until the bot has set its command menus (the group chats' Russian one is
+    the last it sets)."""
+    deadline = time.monotonic() + 15
+    while ("all_group_chats", "ru") not in fake.commands:
+        assert time.monotonic() < deadline, sorted(fake.commands)
+        await asyncio.sleep(0.02)
+
+
 async def test_command_menus_are_registered_per_language_and_chat_kind(tmp_path: Path) -> None:
     async with running_desk(tmp_path) as desk:
-        deadline = time.monotonic() + 15
-        while ("all_group_chats", "ru") not in desk.fake.commands:
-            assert time.monotonic() < deadline, sorted(desk.fake.commands)
-            await asyncio.sleep(0.02)
+        await menus_registered(desk.fake)
         private_cs = desk.fake.commands[("all_private_chats", "cs")]
         groups_ru = desk.fake.commands[("all_group_chats", "ru")]
     assert [c["command"] for c in private_cs][:3] == ["start", "new", "tickets"]
@@ -161,10 +167,7 @@ async def test_training_is_in_the_menu_only_where_the_policy_offers_it(tmp_path:
     policy = policy_data()
     del policy["onboarding"]  # no plans (and no trial users) to train
     async with running_desk(tmp_path, policy=policy) as desk:
-        deadline = time.monotonic() + 15
-        while ("all_group_chats", "ru") not in desk.fake.commands:
-            assert time.monotonic() < deadline, sorted(desk.fake.commands)
-            await asyncio.sleep(0.02)
+        await menus_registered(desk.fake)
         private_en = desk.fake.commands[("all_private_chats", "en")]
         alice = Person(desk.fake, 501, "Alice")
         helped = await alice.says("/help")

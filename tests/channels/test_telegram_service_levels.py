@@ -8,14 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from telegram_app import TECH_CHAT, policy_data, running_desk
+from telegram_app import TECH_CHAT, WEDNESDAY_MORNING, policy_data, running_desk
 from telegram_people import Person, card_edit, in_team_chat, wait_card
 
 from bot.clock import ManualClock
 from bot.errors import TicketNotFound
-
-# Wednesday 09:00 in Prague: the technical team is in, outside its peak hours.
-WEDNESDAY_MORNING = datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
 
 
 async def intake(
